@@ -1,0 +1,1 @@
+"""Replication of "Ordinary Least Squares is a Special Case of Transformer"."""

@@ -1,0 +1,91 @@
+"""Atomic, deterministic writing of tables, figures and JSON.
+
+Every output is written to a temporary file in the target directory and moved into place with
+``os.replace``, so a killed job never leaves a partial file under a final name. Figures carry no
+timestamps, so the same data gives byte-identical PDF and PNG files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+# Fixed float format: identical tables run after run, and enough digits for 1e-16 errors.
+FLOAT_FORMAT = "%.10g"
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600; results should be readable like any file
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write ``table`` as CSV with a fixed float format, atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"table {path} is missing: run the rule that writes it first")
+    return pd.read_csv(path)
+
+
+def write_json(data: Any, path: str | os.PathLike[str]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_text(text: str, path: str | os.PathLike[str]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def save_arrays(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
+    """Save plain numeric arrays as .npz (read back with ``allow_pickle=False``)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
+def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Load an .npz written by :func:`save_arrays`; never unpickles objects."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"data file {path} is missing: run the data rule first")
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def save_figure(
+    fig: Any, pdf_path: str | os.PathLike[str], png_path: str | os.PathLike[str]
+) -> None:
+    """Save a matplotlib figure as PDF and PNG without timestamps, atomically, then close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(pdf_path) as tmp:
+        fig.savefig(tmp, format="pdf", metadata={"CreationDate": None, "ModDate": None})
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
+    plt.close(fig)

@@ -1,0 +1,40 @@
+"""Error of each OLS route versus the condition number of X."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .common import new_figure
+
+MARKERS = {"transformer": "o", "transformer_in_context": "s", "normal_equations": "^",
+           "qr_lstsq": "D"}
+
+
+def plot_error_vs_condition(table: pd.DataFrame) -> Figure:
+    """One panel per dtype: max relative error of the prediction (worst over n, p) against
+    cond(X), with eps*cond^2 (covariance route) and eps*cond (QR) for reference."""
+    pred = table[table["quantity"] == "prediction"]
+    dtypes = sorted(pred["dtype"].unique(), reverse=True)  # float64 first
+    fig, axes = new_figure(len(dtypes))
+    for ax, dtype in zip(axes, dtypes, strict=False):
+        sub = pred[pred["dtype"] == dtype]
+        for method, group in sub.groupby("method", sort=True):
+            worst = group.groupby("cond")["max_rel_err"].max().dropna()
+            ax.loglog(worst.index, worst.values, marker=MARKERS.get(method, "x"), ls="-",
+                      label=method)
+            refused = group[group["status"] != "ok"]["cond"].unique()
+            if len(refused):
+                ax.scatter(refused, np.ones_like(refused), marker="x", color="k", zorder=3,
+                           label="refused (Sigma singular)" if method == "transformer" else None)
+        cond = np.geomspace(sub["cond"].min(), sub["cond"].max(), 50)
+        eps = float(np.finfo(dtype).eps)
+        ax.loglog(cond, eps * cond**2, "k--", lw=0.8, label=r"$\epsilon\,\kappa^2$")
+        ax.loglog(cond, eps * cond, "k:", lw=0.8, label=r"$\epsilon\,\kappa$")
+        ax.set_ylim(eps / 10, 10)
+        ax.set_xlabel(r"condition number $\kappa(X)$")
+        ax.set_ylabel("max relative error of prediction")
+        ax.set_title(f"{dtype}: OLS-Transformer vs OLS routes")
+        ax.legend(loc="upper left")
+    return fig

@@ -1,0 +1,117 @@
+"""The context every workflow script runs in: logging, determinism, provenance.
+
+A script under ``workflow/scripts`` does::
+
+    with StageRun(snakemake, "proof") as run:
+        table = experiments.proof.run(run.cfg, ...)
+        write_table(table, snakemake.output.table)
+
+On success the rule's ``provenance`` output is written last, with the SHA-256 of every other
+output; on failure nothing is written under the provenance name, so Snakemake re-runs the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from . import provenance
+from .io import write_json
+from .versioning import code_fingerprint, git_state
+
+log = logging.getLogger("ols_transformer")
+
+
+def workflow_root(smk: Any) -> Path:
+    """The checkout the running workflow comes from (scripts live in <root>/workflow/scripts)."""
+    return Path(smk.scriptdir).resolve().parents[1]
+
+
+def configure_determinism(threads: int = 1) -> None:
+    """Fixed threads and deterministic torch kernels: identical tables run after run.
+
+    Only where the stage's script has imported torch (its experiment modules do, at import
+    time): importing torch costs seconds, wasted on stages that only read tables.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    torch.set_num_threads(max(1, int(threads)))
+    torch.use_deterministic_algorithms(True)
+
+
+class StageRun:
+    def __init__(self, smk: Any, stage: str) -> None:
+        self.smk = smk
+        self.stage = stage
+        self.config: dict[str, Any] = dict(smk.config)
+        self.cfg: dict[str, Any] = dict(smk.config.get(stage, {}))
+        self._stack = contextlib.ExitStack()
+        self._start = 0.0
+
+    @property
+    def version_dir(self) -> Path:
+        return Path(self.smk.output.provenance).parent.parent
+
+    def __enter__(self) -> StageRun:
+        log_path = Path(self.smk.log[0])
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self._stack.enter_context(open(log_path, "w", buffering=1))
+        self._stack.enter_context(contextlib.redirect_stdout(handle))
+        self._stack.enter_context(contextlib.redirect_stderr(handle))
+        logging.basicConfig(
+            stream=handle, level=logging.INFO, force=True,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        configure_determinism(getattr(self.smk, "threads", 1))
+        self._start = time.perf_counter()
+        log.info("stage %s rule %s wildcards %s", self.stage, self.smk.rule,
+                 dict(self.smk.wildcards.items()))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self._write_provenance()
+                log.info("stage %s done in %.2f s", self.stage, time.perf_counter() - self._start)
+            else:
+                log.error("stage %s failed: %s: %s", self.stage, exc_type.__name__, exc)
+        finally:
+            logging.shutdown()
+            self._stack.close()
+        if exc is not None:
+            # Also to the real stderr, so the Snakemake console shows why the job failed.
+            print(f"[{self.stage}] {exc_type.__name__ if exc_type else ''}: {exc}", file=sys.stderr)
+
+    def _write_provenance(self) -> None:
+        outputs = [str(p) for key, p in self.smk.output.items() if key != "provenance"]
+        record = provenance.record(
+            stage=self.stage,
+            config=self.config,
+            version=self.version_dir.name,
+            code_sha256=code_fingerprint(workflow_root(self.smk)),
+            git=git_state(workflow_root(self.smk)),
+            inputs=[str(p) for p in self.smk.input],
+            outputs=outputs,
+            extra={
+                "rule": self.smk.rule,
+                "wildcards": dict(self.smk.wildcards.items()),
+                "stage_config": self.cfg,
+                "seed": self.cfg.get("seed", self.cfg.get("seeds")),
+                "threads": getattr(self.smk, "threads", 1),
+                "host": os.uname().nodename,
+                "seconds": round(time.perf_counter() - self._start, 3),
+            },
+        )
+        write_json(record, self.smk.output.provenance)

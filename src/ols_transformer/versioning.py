@@ -1,0 +1,99 @@
+"""Result versions: a version names one (config, code) pair and is never rewritten.
+
+The version id is a hash of the resolved config and of the code that produces the results
+(package, workflow, notebooks), so a change of either writes a new ``results/<version>/``.
+Git is recorded in provenance but not needed for the id (a tarball of the code works too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .io import write_table
+
+# Files whose content defines "the code version" (relative to the repository root).
+CODE_GLOBS = (
+    "Snakefile",
+    "workflow/**/*.smk",
+    "workflow/**/*.py",
+    "workflow/schemas/*.yaml",
+    "src/ols_transformer/**/*.py",
+    "notebooks/*.ipynb",
+)
+VERSION_MARKER = "provenance/run.json"
+
+
+def code_fingerprint(root: str | os.PathLike[str]) -> str:
+    """SHA-256 over the paths and bytes of the code files under ``root``."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    files = sorted({p for pattern in CODE_GLOBS for p in root.glob(pattern) if p.is_file()})
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def config_fingerprint(config: Mapping[str, Any]) -> str:
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def version_id(config: Mapping[str, Any], root: str | os.PathLike[str]) -> str:
+    """``<run_name>-<12 hex>``: readable, and unique per (config, code)."""
+    both = hashlib.sha256((config_fingerprint(config) + code_fingerprint(root)).encode())
+    name = str(config.get("run_name", "run"))
+    return f"{name}-{both.hexdigest()[:12]}"
+
+
+def git_state(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """Commit and dirty flag of the repository at ``root``; 'unknown' outside git."""
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}
+
+
+def update_index(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Rebuild ``results/versions.csv`` from the version directories on disk.
+
+    The index is derived, never edited in place, so it cannot drift from what is on disk, even
+    after a failed or killed run: a version is 'complete' once its claims ledger exists.
+    """
+    results_dir = Path(results_dir)
+    rows = []
+    for marker in sorted(results_dir.glob(f"*/{VERSION_MARKER}")):
+        version_dir = marker.parent.parent
+        record = json.loads(marker.read_text())
+        rows.append(
+            {
+                "version": version_dir.name,
+                "run_name": record.get("config", {}).get("run_name", ""),
+                "created": record.get("created", ""),
+                "git_commit": record.get("git", {}).get("commit", ""),
+                "code_sha256": record.get("code_sha256", "")[:12],
+                "status": "complete" if (version_dir / "claims" / "claims.csv").is_file()
+                else "incomplete",
+            }
+        )
+    index = pd.DataFrame(
+        rows, columns=["version", "run_name", "created", "git_commit", "code_sha256", "status"]
+    )
+    if rows:
+        write_table(index.sort_values("created", kind="stable"), results_dir / "versions.csv")
+    return index

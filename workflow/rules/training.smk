@@ -1,0 +1,28 @@
+rule training:
+    """Figure 1: Adam trains the one-parameter OLS-Transformer to w* = Sigma^(-1/2)."""
+    input:
+        training=rules.data.output.training,
+    output:
+        table=out("tables/fig1_training.csv"),
+        headline=report(out("tables/fig1_headline.csv"), caption="../report/fig1_headline.rst",
+                        category="2. Training (Figure 1)"),
+        fig1a_pdf=out("figures/fig1a_convergence.pdf"),
+        fig1a_png=report(out("figures/fig1a_convergence.png"), caption="../report/fig1a.rst",
+                         category="2. Training (Figure 1)"),
+        fig1b_pdf=out("figures/fig1b_w_vs_wstar.pdf"),
+        fig1b_png=report(out("figures/fig1b_w_vs_wstar.png"), caption="../report/fig1b.rst",
+                         category="2. Training (Figure 1)"),
+        provenance=prov("training"),
+    log:
+        log_file("training"),
+    threads: 1
+    resources:
+        runtime=by_attempt(30),
+        mem_mb=by_attempt(2000),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/training.py"
+
+
+ALL_TARGETS.append(rules.training.output.headline)

@@ -1,0 +1,10 @@
+from ols_transformer import data
+from ols_transformer.io import save_arrays, write_table
+from ols_transformer.stage import StageRun
+
+smk = snakemake  # noqa: F821  (injected by Snakemake)
+with StageRun(smk, "data"):
+    cases = data.regression_cases(smk.params.data)
+    save_arrays(smk.output.regression, **data.flatten(cases))
+    save_arrays(smk.output.training, **data.training_sets(smk.params.training))
+    write_table(data.summary(cases), smk.output.summary)

@@ -1,0 +1,14 @@
+from ols_transformer.experiments import training
+from ols_transformer.io import load_arrays, save_figure, write_table
+from ols_transformer.plots.training import plot_fig1a, plot_fig1b
+from ols_transformer.stage import StageRun
+
+smk = snakemake  # noqa: F821  (injected by Snakemake)
+with StageRun(smk, "training") as run:
+    arrays = load_arrays(smk.input.training)
+    table = training.run(run.cfg, arrays["x"], arrays["y"])
+    write_table(table, smk.output.table)
+    write_table(training.headline(table, run.cfg), smk.output.headline)
+    save_figure(plot_fig1a(table, run.cfg["alignment_tol"]), smk.output.fig1a_pdf,
+                smk.output.fig1a_png)
+    save_figure(plot_fig1b(table), smk.output.fig1b_pdf, smk.output.fig1b_png)
