@@ -22,6 +22,7 @@ include: "workflow/rules/provenance.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/proof.smk"
 include: "workflow/rules/training.smk"
+include: "workflow/rules/shift.smk"
 
 
 rule all:

@@ -1,0 +1,280 @@
+"""Covariance shift (Section 3): eq. 10 and the shift families against independent numpy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, merged_config
+
+from ols_transformer import shift as sm
+from ols_transformer.config import ConfigError, validate_config
+from ols_transformer.experiments import shift as experiment
+
+
+@pytest.fixture(scope="module")
+def quick_table() -> pd.DataFrame:
+    return experiment.run(merged_config()["shift"])
+
+
+def random_problem(seed: int, n: int = 200, m: int = 40, p: int = 4) -> dict[str, np.ndarray]:
+    """Non-Gaussian, non-centred inputs: eq. 10 is algebra and must not need Gaussian data."""
+    rng = np.random.default_rng(seed)
+    X = rng.exponential(size=(n, p)) @ rng.standard_normal((p, p))
+    Xc = rng.uniform(-2, 3, size=(m, p)) @ rng.standard_normal((p, p))
+    beta, eps = rng.standard_normal(p), 0.3 * rng.standard_normal(m)
+    return {"X": X, "Xc": Xc, "beta": beta, "eps": eps, "y": Xc @ beta + eps}
+
+
+# ---- eq. 10 against direct computation -------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_transformer_prediction_is_eq10_computed_directly(seed: int) -> None:
+    d = random_problem(seed)
+    n, m = len(d["X"]), len(d["Xc"])
+    sigma_tr, sigma_te = d["X"].T @ d["X"] / n, d["Xc"].T @ d["Xc"] / m
+    A = np.linalg.inv(sigma_tr)  # explicit inverse: a different route from the eigh whitener
+    W = sm.inverse_sqrt_factor(sigma_tr)
+    y_tf = sm.transformer_predict(d["Xc"], d["Xc"], d["y"], W)
+    # eq. 9, written out token by token: y_i = (1/m) sum_j (x_i^T A x_j) y_j
+    by_tokens = np.array([sum(xi @ A @ xj * yj for xj, yj in zip(d["Xc"], d["y"], strict=True))
+                          for xi in d["Xc"]]) / m
+    np.testing.assert_allclose(y_tf, by_tokens, rtol=1e-11, atol=1e-12)
+    # eq. 10: first term + noise term, each from the explicit inverse
+    first = d["Xc"] @ A @ sigma_te @ d["beta"]
+    noise = d["Xc"] @ A @ d["Xc"].T @ d["eps"] / m
+    np.testing.assert_allclose(y_tf, first + noise, rtol=1e-11, atol=1e-12)
+    signal, noise_term = sm.eq10_terms(d["Xc"], d["beta"], d["eps"], sigma_tr)
+    np.testing.assert_allclose(signal, first, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(noise_term, noise, rtol=1e-11, atol=1e-12)
+
+
+def test_equal_covariances_recover_ols_and_oracle_is_context_ols() -> None:
+    d = random_problem(3)
+    m = len(d["Xc"])
+    fitted = d["Xc"] @ np.linalg.lstsq(d["Xc"], d["y"], rcond=None)[0]
+    oracle = sm.transformer_predict(d["Xc"], d["Xc"], d["y"],
+                                    sm.inverse_sqrt_factor(d["Xc"].T @ d["Xc"] / m))
+    np.testing.assert_allclose(oracle, fitted, rtol=1e-10, atol=1e-12)
+    # noise-free labels and Sigma_tr = Sigma_te: the prediction is exactly X' beta (eq. 10)
+    exact = sm.transformer_predict(d["Xc"], d["Xc"], d["Xc"] @ d["beta"],
+                                   sm.inverse_sqrt_factor(d["Xc"].T @ d["Xc"] / m))
+    np.testing.assert_allclose(exact, d["Xc"] @ d["beta"], rtol=1e-10, atol=1e-12)
+
+
+def test_probed_distortion_is_sigma_tr_inverse_sigma_te() -> None:
+    d = random_problem(4)
+    n, m = len(d["X"]), len(d["Xc"])
+    expected = np.linalg.inv(d["X"].T @ d["X"] / n) @ (d["Xc"].T @ d["Xc"] / m)
+    probed = sm.probe_distortion(d["Xc"], sm.inverse_sqrt_factor(d["X"].T @ d["X"] / n))
+    np.testing.assert_allclose(probed, expected, rtol=1e-10, atol=1e-12)
+    # effective beta of the noisy predictions: distortion of beta plus the noise coefficients
+    y_tf = sm.transformer_predict(d["Xc"], d["Xc"], d["y"],
+                                  sm.inverse_sqrt_factor(d["X"].T @ d["X"] / n))
+    noise_coef = np.linalg.solve(d["X"].T @ d["X"] / n, d["Xc"].T @ d["eps"]) / m
+    beta_eff = expected @ d["beta"] + noise_coef
+    np.testing.assert_allclose(sm.effective_beta(d["Xc"], y_tf), beta_eff, rtol=1e-10)
+
+
+def test_whitener_inverts_and_refuses_singular() -> None:
+    d = random_problem(5)
+    S = d["X"].T @ d["X"] / len(d["X"])
+    W = sm.inverse_sqrt_factor(S)
+    np.testing.assert_allclose(W @ W.T @ S, np.eye(S.shape[0]), atol=1e-12)
+    with pytest.raises(sm.SingularCovarianceError, match="singular"):
+        sm.inverse_sqrt_factor(np.outer([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]))
+
+
+# ---- shift families: closed forms ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def base() -> sm.BaseStructure:
+    return sm.base_structure(4, 10.0, np.random.default_rng(7))
+
+
+def test_base_structure_has_the_stated_spectrum(base: sm.BaseStructure) -> None:
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(base.cov))[::-1],
+                               [1.0, 10 ** (-1 / 3), 10 ** (-2 / 3), 0.1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("c", [0.25, 1.0, 3.0])
+def test_isotropic_scale_distortion_is_c_identity(base: sm.BaseStructure, c: float) -> None:
+    D = sm.distortion(base.cov, sm.shifted_population("isotropic_scale", c, base).second_moment)
+    np.testing.assert_allclose(D, c * np.eye(4), atol=1e-12)
+    assert sm.distortion_norm(D) == pytest.approx(abs(c - 1) * 2.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("t", [0.0, 1.0, 3.0])
+def test_anisotropic_stretches_the_spread_keeping_the_determinant(
+    base: sm.BaseStructure, t: float
+) -> None:
+    S = sm.shifted_population("anisotropic", t, base).second_moment
+    assert np.linalg.det(S) == pytest.approx(np.linalg.det(base.cov), rel=1e-10)
+    assert np.linalg.cond(S) == pytest.approx(10.0 * 2**t, rel=1e-10)
+    np.testing.assert_allclose(np.linalg.eigh(S)[1] @ np.linalg.eigh(S)[1].T, np.eye(4),
+                               atol=1e-12)  # symmetric with orthonormal eigenvectors
+    # same eigenvectors as S_tr: they commute
+    np.testing.assert_allclose(S @ base.cov, base.cov @ S, atol=1e-12)
+
+
+def test_rotation_keeps_the_spectrum_and_90_degrees_swaps_pairs(base: sm.BaseStructure) -> None:
+    lam = base.eigenvalues
+    for angle in (0.0, 30.0, 90.0):
+        S = sm.shifted_population("rotation", angle, base).second_moment
+        np.testing.assert_allclose(np.linalg.eigvalsh(S), np.sort(lam), rtol=1e-12)
+    D0 = sm.distortion(base.cov, sm.shifted_population("rotation", 0.0, base).second_moment)
+    np.testing.assert_allclose(D0, np.eye(4), atol=1e-12)
+    D90 = sm.distortion(base.cov, sm.shifted_population("rotation", 90.0, base).second_moment)
+    swapped = [lam[3] / lam[0], lam[2] / lam[1], lam[1] / lam[2], lam[0] / lam[3]]
+    np.testing.assert_allclose(np.sort(np.linalg.eigvals(D90).real), np.sort(swapped), rtol=1e-10)
+
+
+@pytest.mark.parametrize("t", [0.5, 2.0])
+def test_mean_shift_is_an_uncentred_second_moment(base: sm.BaseStructure, t: float) -> None:
+    pop = sm.shifted_population("mean_shift", t, base)
+    mu = pop.mean
+    assert mu @ np.linalg.solve(base.cov, mu) == pytest.approx(t**2, rel=1e-12)  # Mahalanobis
+    np.testing.assert_allclose(pop.second_moment, base.cov + np.outer(mu, mu), atol=1e-14)
+    D = sm.distortion(base.cov, pop.second_moment)
+    # D - I = S^-1 mu mu^T has Frobenius norm ||S^-1 mu|| ||mu||
+    assert sm.distortion_norm(D) == pytest.approx(
+        np.linalg.norm(np.linalg.solve(base.cov, mu)) * np.linalg.norm(mu), rel=1e-10)
+    # sampled rows have that mean and uncentred second moment (large-sample check)
+    X = sm.sample(pop, np.random.default_rng(0).standard_normal((200_000, 4)))
+    np.testing.assert_allclose(X.mean(axis=0), mu, atol=0.01)
+    np.testing.assert_allclose(X.T @ X / len(X), pop.second_moment, atol=0.03)
+
+
+# ---- the sampling theory used by the headline checks -------------------------------------
+
+def test_sampling_theories_match_monte_carlo() -> None:
+    """Over many seeds: static OLS error, eq. 10's noise term, and the no-shift band."""
+    cfg = merged_config({"shift": {"seeds": list(range(300)), "context_sizes": [30, 100],
+                            "families": {"rotation": [0.0]}}})["shift"]
+    table = experiment.run_family(cfg, "rotation")
+    ratio_ols = np.mean(table["relerr_ols"] ** 2 / table["relerr_ols_theory"] ** 2)
+    ratio_noise = np.mean(table["eq10_noise_ratio"] ** 2)
+    still = table[table["no_shift"]]
+    ratio_band = np.mean(still["transformer_vs_ols"] ** 2 / still["no_shift_band"] ** 2)
+    # standard errors with 400 seeds are about 0.05: these are 3-4 of them
+    assert ratio_ols == pytest.approx(1.0, abs=0.15)
+    assert ratio_noise == pytest.approx(1.0, abs=0.15)
+    assert ratio_band == pytest.approx(1.0, abs=0.15)
+
+
+# ---- the experiment table and its summary ----------------------------------------------------
+
+def test_table_has_one_row_per_setting_and_closed_form_isotropic(
+    quick_table: pd.DataFrame,
+) -> None:
+    cfg = merged_config()["shift"]
+    per_family = {f: len(v) * len(cfg["context_sizes"]) * len(cfg["seeds"])
+                  for f, v in cfg["families"].items()}
+    assert table_counts(quick_table) == per_family
+    assert not quick_table.duplicated(["family", "magnitude", "m", "seed"]).any()
+    iso = quick_table[quick_table.family == "isotropic_scale"]
+    c = iso["magnitude"]
+    # eq. 10 at population level for S_te = c S_tr: prediction c X' beta, error |c - 1|
+    np.testing.assert_allclose(iso["relerr_eq10_population"], (c - 1).abs(), atol=1e-12)
+    np.testing.assert_allclose(iso["relerr_transformer_theory"], (c - 1).abs(), atol=1e-12)
+    np.testing.assert_allclose(iso["distortion_predicted"], (c - 1).abs() * np.sqrt(cfg["p"]),
+                               atol=1e-12)
+    # empirically: Sigma_te(c) = c Sigma_te(1) for the same draws, so D_emp scales by c
+    for _, rows in iso.groupby(["m", "seed"]):
+        one = rows[rows.magnitude == 1.0]["distortion_empirical"].iloc[0]
+        assert one < rows["distortion_empirical"].max()
+
+
+def table_counts(table: pd.DataFrame) -> dict[str, int]:
+    return table.groupby("family").size().to_dict()
+
+
+def test_evaluate_matches_direct_numpy_for_one_setting() -> None:
+    cfg = merged_config()["shift"]
+    base = experiment.base_structure(cfg)
+    slow = experiment.train(cfg, base, 0)
+    z, noise = experiment.context_draws(cfg, 0, 50)
+    pop = sm.shifted_population("rotation", 90.0, base)
+    row = experiment.evaluate(cfg, slow, base, pop, z, noise)
+    X = pop.mean + z @ sm.sym_sqrt(pop.cov)
+    truth = X @ slow.beta
+    y_tf = X @ np.linalg.inv(slow.sigma_tr) @ X.T @ (truth + noise) / len(X)
+    assert row["relerr_transformer"] == pytest.approx(
+        np.linalg.norm(y_tf - truth) / np.linalg.norm(truth), rel=1e-10)
+    assert row["relerr_ols"] == pytest.approx(
+        np.linalg.norm(X @ slow.beta_hat - truth) / np.linalg.norm(truth), rel=1e-10)
+    D_emp = np.linalg.inv(slow.sigma_tr) @ (X.T @ X / len(X))
+    assert row["distortion_empirical"] == pytest.approx(
+        np.linalg.norm(D_emp - np.eye(len(D_emp))), rel=1e-10)
+    assert row["eq10_residual"] < 1e-12 and row["probe_residual"] < 1e-12
+
+
+def test_run_family_is_deterministic_and_rejects_bad_sizes() -> None:
+    cfg = merged_config()["shift"]
+    pd.testing.assert_frame_equal(experiment.run_family(cfg, "mean_shift"),
+                                  experiment.run_family(cfg, "mean_shift"))
+    with pytest.raises(ValueError, match="context size m > p"):
+        experiment.run_family({**cfg, "context_sizes": [3]}, "mean_shift")
+    with pytest.raises(ValueError, match="not in config"):
+        experiment.run_family({**cfg, "families": {"rotation": [0.0]}}, "mean_shift")
+
+
+def test_summary_passes_on_quick_and_catches_a_broken_identity(
+    quick_table: pd.DataFrame,
+) -> None:
+    summary = experiment.summarize(quick_table, merged_config()["shift"]["tolerances"])
+    assert summary["passed"].all(), summary[~summary["passed"]]
+    assert {"eq10_identity", "no_shift_matches_ols", "eq10_noise_term", "distortion_agreement",
+            "oracle_is_context_ols", "static_ols_undistorted"} <= set(summary["check"])
+    broken = quick_table.assign(eq10_residual=quick_table["eq10_residual"] + 1e-6)
+    failed = experiment.summarize(broken).query("not passed")
+    assert set(failed["check"]) == {"eq10_identity"}
+
+
+def test_figures_draw(quick_table: pd.DataFrame) -> None:
+    from ols_transformer.plots import shift as plots
+
+    error = plots.plot_error_vs_magnitude(quick_table)
+    assert len(error.axes) == 4 * quick_table["m"].nunique()
+    assert len(plots.plot_distortion_agreement(quick_table).axes) == 2
+
+
+# ---- config schema ---------------------------------------------------------------------------
+
+def test_shift_configs_are_valid() -> None:
+    validate_config(merged_config())
+    validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+
+
+@pytest.mark.parametrize(("override", "field"), [
+    ({"shift": {"families": {"shear": [1.0]}}}, "shift.families"),
+    ({"shift": {"families": {"isotropic_scale": [0.0]}}}, "shift.families.isotropic_scale.0"),
+    ({"shift": {"context_sizes": [1]}}, "shift.context_sizes.0"),
+    ({"shift": {"tolerances": {"noise_band": 0.5}}}, "shift.tolerances.noise_band"),
+    ({"shift": {"seed": 3}}, "shift"),
+])
+def test_bad_shift_config_is_refused(override: dict, field: str) -> None:
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        validate_config(merged_config(override))
+
+
+# ---- the rule in the quick workflow ----------------------------------------------------------
+
+@pytest.mark.workflow
+def test_quick_workflow_writes_shift_outputs(quick_run: Path) -> None:
+    table = pd.read_csv(quick_run / "tables" / "covariance_shift.csv")
+    cfg = merged_config()["shift"]
+    assert len(table) == sum(len(v) for v in cfg["families"].values()) * len(
+        cfg["context_sizes"]) * len(cfg["seeds"])
+    assert (table["eq10_residual"] < 1e-10).all()
+    summary = pd.read_csv(quick_run / "tables" / "covariance_shift_summary.csv")
+    assert summary["passed"].all()
+    for name in ("shift_error", "shift_distortion"):
+        for suffix in (".pdf", ".png"):
+            assert (quick_run / "figures" / f"{name}{suffix}").stat().st_size > 1000
+    record = json.loads((quick_run / "provenance" / "shift_aggregate.json").read_text())
+    assert record["stage"] == "shift" and len(record["outputs"]) == 6
