@@ -23,6 +23,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/proof.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/shift.smk"
+include: "workflow/rules/hopfield.smk"
 
 
 rule all:

@@ -1,0 +1,324 @@
+"""Hopfield capacity (paper Section 4): the largest number of stored patterns still retrieved.
+
+Protocol, for one model, N and seed:
+- patterns: M random +-1 vectors, the first M rows of a pool drawn block by block from
+  ``[seed, N, 0, block]``, so the patterns at M are a prefix of those at any larger M;
+- cues: ``n_cues`` cues; cue j corrupts pattern j mod M by flipping exactly round(rho N) bits
+  at positions drawn once from ``[seed, N, 1]`` (the same flips at every M: common random
+  numbers, so the success rate is a smooth function of M);
+- retrieval: the model's synchronous update (``hopfield.retrieve``) until a fixed point (for
+  softmax, a step below ``softmax_tol``), a 2-cycle, or ``max_iter`` steps;
+- success: a fixed point whose read-out equals the stored pattern in every bit (exact
+  recovery); with ``min_overlap`` < 1, a final overlap xi . s / N >= min_overlap instead;
+- capacity: the largest M whose success rate (fraction of cues) is >= ``threshold``, found by
+  doubling M from 1 until the rate drops below the threshold (``search_patience`` times in a
+  row), then bisecting on integers.
+
+The search assumes the success rate does not increase with M (more patterns, more
+crosstalk). With finite cues that holds in expectation only, so the bisection returns one
+crossing point of a noisy curve; the spread over seeds, not the search, carries that noise,
+and the confidence interval is a Student-t interval for the mean over seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import hopfield as hp
+
+PATTERN_STREAM, CUE_STREAM = 0, 1
+POOL_BLOCK = 1024  # rows per pattern block; any M is a prefix of the pool
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The estimator's knobs (config ``hopfield`` minus the per-model N grids)."""
+
+    rho: float
+    threshold: float
+    n_cues: int
+    max_iter: int
+    max_patterns: int
+    search_rtol: float = 0.0
+    search_patience: int = 1
+    softmax_beta: float = 1.0
+    softmax_tol: float = 1e-9
+    block_elements: int = 4_000_000
+    min_overlap: float = 1.0  # 1: exact recovery; below 1: overlap xi . s / N >= this
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Settings:
+        return cls(rho=float(cfg["rho"]), threshold=float(cfg["threshold"]),
+                   n_cues=int(cfg["n_cues"]), max_iter=int(cfg["max_iter"]),
+                   max_patterns=int(cfg["max_patterns"]), search_rtol=float(cfg["search_rtol"]),
+                   search_patience=int(cfg["search_patience"]),
+                   softmax_beta=float(cfg["softmax_beta"]), softmax_tol=float(cfg["softmax_tol"]),
+                   block_elements=int(cfg["block_elements"]),
+                   min_overlap=float(cfg["min_overlap"]))
+
+
+def flip_count(N: int, rho: float) -> int:
+    """Bits flipped per cue: rho N rounded half up."""
+    return int(math.floor(rho * N + 0.5))
+
+
+# ---- patterns and cues -----------------------------------------------------------------------
+
+@dataclass
+class PatternPool:
+    """Random +-1 patterns of one (seed, N), drawn block by block so any M is a prefix."""
+
+    seed: int
+    N: int
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    _rows: torch.Tensor | None = None
+
+    def _block(self, index: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, self.N, PATTERN_STREAM, index])
+        return 2.0 * rng.integers(0, 2, size=(POOL_BLOCK, self.N)) - 1.0
+
+    def first(self, M: int) -> torch.Tensor:
+        """The first M patterns (M x N, float64 on the pool's device)."""
+        have = 0 if self._rows is None else len(self._rows)
+        if M > have:
+            blocks = [self._block(b) for b in range(have // POOL_BLOCK, -(-M // POOL_BLOCK))]
+            new = torch.as_tensor(np.concatenate(blocks), dtype=hp.DTYPE, device=self.device)
+            self._rows = new if self._rows is None else torch.cat([self._rows, new])
+        assert self._rows is not None
+        return self._rows[:M]
+
+
+def flip_signs(seed: int, N: int, n_cues: int, flips: int) -> np.ndarray:
+    """n_cues x N matrix of +-1: -1 at exactly ``flips`` uniformly chosen positions per row."""
+    rng = np.random.default_rng([seed, N, CUE_STREAM])
+    order = np.argsort(rng.random((n_cues, N)), axis=1)
+    signs = np.ones((n_cues, N))
+    np.put_along_axis(signs, order[:, :flips], -1.0, axis=1)
+    return signs
+
+
+def retrieved(found: hp.Retrieval, goal: torch.Tensor, min_overlap: float) -> torch.Tensor:
+    """Per cue: a fixed point equal to the pattern in every bit (min_overlap = 1), or a final
+    state with overlap xi . s / N >= min_overlap (fixed point or not)."""
+    if min_overlap >= 1.0:
+        return found.fixed & (found.states == goal).all(dim=1)
+    return (found.states * goal).mean(dim=1) >= min_overlap
+
+
+def success_rate(model: hp.Memory, patterns: torch.Tensor, signs: torch.Tensor,
+                 settings: Settings) -> float:
+    """Fraction of cues (cue j: pattern j mod M, corrupted by row j of ``signs``) retrieved.
+    Cues go in batches of at most ``block_elements`` / M, which bounds the B x M overlap
+    matrices in memory."""
+    M = len(patterns)
+    targets = torch.arange(len(signs), device=patterns.device) % M
+    batch = max(1, settings.block_elements // M)
+    hits = 0
+    for start in range(0, len(signs), batch):
+        goal = patterns[targets[start:start + batch]]
+        found = hp.retrieve(model, patterns, goal * signs[start:start + batch],
+                            settings.max_iter, settings.softmax_tol)
+        hits += int(retrieved(found, goal, settings.min_overlap).sum())
+    return hits / len(signs)
+
+
+# ---- the search over M -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SearchResult:
+    capacity: int  # largest M found with rate >= threshold (0: even M = 1 fails)
+    censored: bool  # the rate never dropped below the threshold up to max_patterns
+    evaluations: int  # distinct M at which the rate was measured
+    rate_at_capacity: float
+    rate_above: float  # rate at the smallest failing M the search saw (NaN if censored)
+
+
+def search_capacity(rate: Callable[[int], float], threshold: float, max_patterns: int,
+                    rtol: float = 0.0, patience: int = 1) -> SearchResult:
+    """Largest M in [1, max_patterns] with rate(M) >= threshold, for a non-increasing rate.
+
+    Doubling from M = 1 brackets the crossing: it goes on until ``patience`` doublings in a row
+    fail, so an isolated dip of a noisy rate at small M (one unlucky pattern weighs 1/M) does
+    not end the search; lo is the last passing M, hi = 2 lo fails. Bisection then halves
+    [lo, hi] until hi - lo <= max(1, rtol * lo) and returns lo (exact with rtol = 0). Inside
+    that last bracket the rate is assumed monotone.
+    """
+    seen: dict[int, float] = {}
+
+    def passes(M: int) -> bool:
+        if M not in seen:
+            seen[M] = float(rate(M))
+        return seen[M] >= threshold
+
+    if not passes(1):
+        return SearchResult(0, False, len(seen), math.nan, seen[1])
+    lo, M, misses = 1, 2, 0
+    while misses < patience and M <= max_patterns:
+        lo, misses = (M, 0) if passes(M) else (lo, misses + 1)
+        M *= 2
+    hi = 2 * lo  # measured, and failed, unless beyond the cap
+    if hi > max_patterns:
+        if lo == max_patterns or passes(max_patterns):
+            return SearchResult(max_patterns, True, len(seen), seen[max_patterns], math.nan)
+        hi = max_patterns
+    while hi - lo > max(1, int(rtol * lo)):
+        mid = (lo + hi) // 2
+        if passes(mid):
+            lo = mid
+        else:
+            hi = mid
+    return SearchResult(lo, False, len(seen), seen[lo], seen[hi])
+
+
+def estimate(model: hp.Memory, N: int, seed: int, settings: Settings,
+             device: torch.device | None = None) -> SearchResult:
+    """Capacity of ``model`` at N for one seed (patterns and cue flips from that seed)."""
+    device = device or torch.device("cpu")
+    pool = PatternPool(seed, N, device)
+    signs = torch.as_tensor(flip_signs(seed, N, settings.n_cues, flip_count(N, settings.rho)),
+                            dtype=hp.DTYPE, device=device)
+    # No more distinct +-1 patterns than 2^N would make sense; the cap also bounds run time.
+    cap = min(settings.max_patterns, 2 ** min(N, 62))
+    return search_capacity(lambda M: success_rate(model, pool.first(M), signs, settings),
+                           settings.threshold, cap, settings.search_rtol,
+                           settings.search_patience)
+
+
+# ---- the stage -------------------------------------------------------------------------------
+
+def model_grid(cfg: Mapping[str, Any], model: str) -> list[int]:
+    if model not in cfg["models"]:
+        raise ValueError(f"Hopfield model {model!r} is not in config 'hopfield.models' "
+                         f"({', '.join(cfg['models'])})")
+    return [int(N) for N in cfg["models"][model]]
+
+
+def run_model(cfg: Mapping[str, Any], model: str) -> pd.DataFrame:
+    """One row per (N, seed) of ``model``: capacity and how the search found it."""
+    settings = Settings.from_config(cfg)
+    memory = hp.make_model(model, settings.softmax_beta)
+    device = hp.resolve_device(str(cfg["device"]))
+    rows = []
+    for N in model_grid(cfg, model):
+        for seed in cfg["seeds"]:
+            found = estimate(memory, N, int(seed), settings, device)
+            rows.append({"model": model, "N": N, "seed": int(seed),
+                         "capacity": found.capacity, "censored": found.censored,
+                         "rate_at_capacity": found.rate_at_capacity,
+                         "rate_above": found.rate_above, "evaluations": found.evaluations,
+                         "flips": flip_count(N, settings.rho), "rho": settings.rho,
+                         "threshold": settings.threshold, "n_cues": settings.n_cues,
+                         "max_iter": settings.max_iter,
+                         "softmax_beta": settings.softmax_beta if model == "softmax" else math.nan,
+                         "device": device.type})
+    return pd.DataFrame(rows)
+
+
+def t_quantile(q: float, df: int) -> float:
+    """Quantile of Student's t with ``df`` degrees of freedom (no scipy: invert the CDF)."""
+    def cdf(t: float) -> Any:
+        x = df / (df + t * t)
+        tail = mpmath.betainc(df / 2, 0.5, 0, x, regularized=True) / 2
+        return 1 - tail if t >= 0 else tail
+
+    return float(mpmath.findroot(lambda t: cdf(t) - q, 1.96 if q > 0.5 else -1.96))
+
+
+def mean_interval(values: Sequence[float], confidence: float) -> tuple[float, float, float]:
+    """Mean and the Student-t interval of the mean over seeds (NaN bounds for one seed)."""
+    x = np.asarray(values, dtype=float)
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, math.nan, math.nan
+    half = t_quantile(0.5 + confidence / 2, len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x))
+    return mean, mean - half, mean + half
+
+
+def combine(tables: list[pd.DataFrame], confidence: float = 0.95) -> pd.DataFrame:
+    """hopfield_capacity: per-seed rows of every model, with the mean and t-interval over seeds
+    repeated on each row of a (model, N)."""
+    table = pd.concat(tables, ignore_index=True)
+    order = {name: i for i, name in enumerate(hp.MODEL_NAMES)}
+    table = (table.assign(_order=table["model"].map(order))
+             .sort_values(["_order", "N", "seed"]).drop(columns="_order")
+             .reset_index(drop=True))
+    stats = {key: mean_interval(rows["capacity"], confidence)
+             for key, rows in table.groupby(["model", "N"], sort=False)}
+    keys = list(zip(table["model"], table["N"], strict=True))
+    table["capacity_mean"] = [stats[k][0] for k in keys]
+    table["ci_low"] = [stats[k][1] for k in keys]
+    table["ci_high"] = [stats[k][2] for k in keys]
+    table["n_seeds"] = table.groupby(["model", "N"])["seed"].transform("size")
+    table["confidence"] = confidence
+    return table
+
+
+# ---- growth laws -----------------------------------------------------------------------------
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope and R^2 of y on x (NaN with fewer than two distinct x)."""
+    if len(np.unique(x)) < 2:
+        return math.nan, math.nan
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (slope * x + intercept)
+    total = float(((y - y.mean()) ** 2).sum())
+    return float(slope), (1 - float((resid ** 2).sum()) / total) if total > 0 else math.nan
+
+
+def growth(table: pd.DataFrame) -> pd.DataFrame:
+    """hopfield_growth: per model, fits of mean capacity on N next to the paper's law.
+
+    loglog_slope: slope of ln C on ln N (a power law N^k gives k); semilog_rate: slope of ln C on
+    N (exp(alpha N) gives alpha); local_loglog_slope: between the two largest N (rises with N
+    for exponential growth, constant for a power law).
+    """
+    rows = []
+    for model, at in table.groupby("model", sort=False):
+        mean = at.groupby("N")["capacity"].mean()
+        mean = mean[mean > 0]
+        N, C = mean.index.to_numpy(dtype=float), mean.to_numpy(dtype=float)
+        slope, r2_power = _fit(np.log(N), np.log(C))
+        rate, r2_exp = _fit(N, np.log(C))
+        local = _fit(np.log(N[-2:]), np.log(C[-2:]))[0] if len(N) >= 2 else math.nan
+        rho = float(at["rho"].iloc[0])
+        law = hp.theory(str(model), rho)
+        rows.append({
+            "model": model, "N_min": int(N.min()) if len(N) else 0,
+            "N_max": int(N.max()) if len(N) else 0, "n_N": len(N),
+            "capacity_at_N_min": C[0] if len(C) else math.nan,
+            "capacity_at_N_max": C[-1] if len(C) else math.nan,
+            "loglog_slope": slope, "loglog_r2": r2_power,
+            "semilog_rate": rate, "semilog_r2": r2_exp, "local_loglog_slope": local,
+            "better_fit": ("exponential" if r2_exp > r2_power else "power")
+            if not math.isnan(r2_exp + r2_power) else "",
+            "theory_law": law.law, "theory": law.description,
+            "theory_loglog_slope": law.loglog_slope, "theory_rate": law.rate,
+            "theory_rate_upper": law.rate_upper, "rho": rho,
+            "censored_runs": int(at["censored"].sum()),
+        })
+    return pd.DataFrame(rows)
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean capacity per (model, N) with its interval: one row each (for logs and captions)."""
+    cols = ["model", "N", "capacity_mean", "ci_low", "ci_high", "n_seeds"]
+    return table[cols].drop_duplicates(["model", "N"]).reset_index(drop=True)
+
+
+def headline(growth_table: pd.DataFrame) -> str:
+    """One line for logs: each model's fitted law."""
+    parts = []
+    for row in growth_table.itertuples():
+        fit = (f"rate {row.semilog_rate:.3f}/N" if row.theory_law == "exponential"
+               else f"slope {row.loglog_slope:.2f}")
+        parts.append(f"{row.model}: {fit} (C {row.capacity_at_N_min:.3g} -> "
+                     f"{row.capacity_at_N_max:.3g})")
+    return "; ".join(parts)

@@ -1,0 +1,325 @@
+"""Associative memories of Section 4 behind one interface, and batched retrieval. Pure torch.
+
+M stored patterns xi_mu in {-1, +1}^N are the rows of ``patterns`` (M x N); states are rows of a
+batch (B x N), one row per cue. Every model maps a batch of states to the next batch (``step``)
+and has an energy that the update does not increase (``energy``).
+
+Dense associative memories (Krotov & Hopfield 2016; Demircigil et al. 2017), energy
+E(s) = -sum_mu F(xi_mu . s), synchronous update of every bit by the energy difference
+
+    s_i <- sign( sum_mu F(xi_mu . s with s_i = +1) - F(xi_mu . s with s_i = -1) ),
+
+a zero difference keeping s_i. With a_mu = xi_mu . s - xi_mu,i s_i (the overlap without bit i)
+and xi_mu,i = +-1 the difference is  sum_mu xi_mu,i (F(a_mu + 1) - F(a_mu - 1)),  and a_mu is
+h_mu - 1 where xi_mu,i = s_i and h_mu + 1 where not (h_mu = xi_mu . s). With
+g(a) = (F(a+1) - F(a-1)) / 2 the field of every bit is therefore one matmul:
+
+    field_i = 1/2 [ (g(h-1) + g(h+1)) Xi ]_i + 1/2 s_i sum_mu (g(h-1) - g(h+1))_mu,
+
+O(B M N) time and O(B M) memory, no B x M x N tensor. F = x^2 gives the classical Hebbian rule
+with zero self-coupling; F = x^n gives g(a) = ((a+1)^n - (a-1)^n) / 2, an integer, exact in
+float64 while |values| < 2^53; F = exp gives g(a) = sinh(1) e^a, computed as e^(h -+ 1 - max h)
+(one positive factor per cue does not change a sign; nothing overflows, tiny terms underflow
+to 0 harmlessly).
+
+Attention forms (the OLS-Transformer's retrieval and its softmax counterpart):
+- linear attention: s <- sign(Xi^T (Xi s) / N), the continuous form of the classical (F = x^2)
+  memory with the self-coupling kept, sign-thresholded (zero keeps the bit);
+- softmax attention, the continuous modern Hopfield update (Ramsauer et al. 2021):
+  x <- Xi^T softmax(beta Xi x), a real state read out as sign(x).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+import torch
+
+MODEL_NAMES = ("classical", "poly3", "poly4", "exponential", "softmax", "linear_attention")
+DTYPE = torch.float64  # integer fields of the power models stay exact below 2^53
+
+
+class Memory(Protocol):
+    """What the capacity estimator needs from a model."""
+
+    name: str
+    continuous: bool  # a real-valued state, read out by sign
+
+    def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+        """Next states (B x N) from states (B x N) and patterns (M x N)."""
+        ...
+
+    def energy(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+        """Energy of each state (B); lower is better, ``step`` never raises it (DAM models)."""
+        ...
+
+
+def keep_ties(field: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    """sign(field), with a zero field keeping the current bit (no arbitrary tie-break)."""
+    return torch.where(field > 0, 1.0, torch.where(field < 0, -1.0, state)).to(state.dtype)
+
+
+def overlaps(state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+    """h_mu = xi_mu . s for every state and pattern (B x M)."""
+    return state @ patterns.T
+
+
+def separation_coefficients(n: int) -> tuple[int, ...]:
+    """Integer coefficients, highest power first, of g(a) = ((a+1)^n - (a-1)^n) / 2: the odd
+    binomial terms, sum over odd j of C(n, j) a^(n-j)."""
+    return tuple(math.comb(n, n - k) if (n - k) % 2 == 1 else 0 for k in range(n))
+
+
+def horner(coefficients: tuple[int, ...], a: torch.Tensor) -> torch.Tensor:
+    """sum_k c_k a^(len-1-k) by Horner's rule: exact on integers, cheaper than powers."""
+    out = torch.full_like(a, float(coefficients[0]))
+    for c in coefficients[1:]:
+        out = out * a + c
+    return out
+
+
+@dataclass(frozen=True)
+class DenseAssociativeMemory:
+    """E(s) = -sum_mu F(xi_mu . s) with F(x) = x^degree, or F = exp when degree is None."""
+
+    name: str
+    degree: int | None
+    continuous: bool = False
+
+    def separation(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """g(h - 1), g(h + 1), up to one positive factor per cue (row)."""
+        if self.degree is None:
+            top = h.amax(dim=1, keepdim=True)  # e^(h - top) <= 1: no overflow at any N
+            return torch.exp(h - 1.0 - top), torch.exp(h + 1.0 - top)
+        coefficients = separation_coefficients(self.degree)
+        return horner(coefficients, h - 1.0), horner(coefficients, h + 1.0)
+
+    def field(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+        """Energy difference E(s_i = -1) - E(s_i = +1) per bit, up to a positive factor."""
+        below, above = self.separation(overlaps(state, patterns))
+        return 0.5 * ((below + above) @ patterns
+                      + state * (below - above).sum(dim=1, keepdim=True))
+
+    def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+        return keep_ties(self.field(state, patterns), state)
+
+    def energy(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+        """-sum F(h); for F = exp the monotone transform -log(sum e^h) (same minima, finite)."""
+        h = overlaps(state, patterns)
+        if self.degree is None:
+            return -torch.logsumexp(h, dim=1)
+        return -(h ** self.degree).sum(dim=1)
+
+
+@dataclass(frozen=True)
+class LinearAttention:
+    """s <- sign(Xi^T (Xi s) / N): attention without softmax, the quadratic energy -|Xi s|^2/2N."""
+
+    name: str = "linear_attention"
+    continuous: bool = False
+
+    def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+        return keep_ties(overlaps(state, patterns) @ patterns / patterns.shape[1], state)
+
+    def energy(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+        return -0.5 * (overlaps(state, patterns) ** 2).sum(dim=1) / patterns.shape[1]
+
+
+@dataclass(frozen=True)
+class SoftmaxAttention:
+    """x <- Xi^T softmax(beta Xi x); energy -lse(beta, Xi x) + |x|^2 / 2 (Ramsauer et al.)."""
+
+    beta: float
+    name: str = "softmax"
+    continuous: bool = True
+
+    def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+        # torch.softmax subtracts the row maximum: finite for any beta * N.
+        return torch.softmax(self.beta * overlaps(state, patterns), dim=1) @ patterns
+
+    def energy(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+        lse = torch.logsumexp(self.beta * overlaps(state, patterns), dim=1) / self.beta
+        return -lse + 0.5 * (state ** 2).sum(dim=1)
+
+
+def make_model(name: str, softmax_beta: float = 1.0) -> Memory:
+    """The model behind ``name`` (one of MODEL_NAMES)."""
+    models: dict[str, Memory] = {
+        "classical": DenseAssociativeMemory("classical", 2),
+        "poly3": DenseAssociativeMemory("poly3", 3),
+        "poly4": DenseAssociativeMemory("poly4", 4),
+        "exponential": DenseAssociativeMemory("exponential", None),
+        "softmax": SoftmaxAttention(float(softmax_beta)),
+        "linear_attention": LinearAttention(),
+    }
+    if name not in models:
+        raise ValueError(f"unknown Hopfield model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    return models[name]
+
+
+def readout(model: Memory, state: torch.Tensor) -> torch.Tensor:
+    """The +-1 pattern a state stands for (sign of a continuous state; 0 stays 0, a failure)."""
+    return torch.sign(state) if model.continuous else state
+
+
+def converged(model: Memory, old: torch.Tensor, new: torch.Tensor, tol: float) -> torch.Tensor:
+    """Per cue: a fixed point (binary states), or a step below ``tol`` in max norm (continuous)."""
+    if model.continuous:
+        return (new - old).abs().amax(dim=1) <= tol
+    return (new == old).all(dim=1)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    states: torch.Tensor  # read-out +-1 states (B x N)
+    fixed: torch.Tensor  # reached a fixed point (bool, B)
+    steps: torch.Tensor  # updates made (B)
+
+
+def retrieve(model: Memory, patterns: torch.Tensor, cues: torch.Tensor, max_iter: int,
+             tol: float = 1e-9) -> Retrieval:
+    """Iterate ``step`` from the cues until each cue stops: at a fixed point, in a 2-cycle
+    (binary states: the state of two steps back returns; synchronous updates of a symmetric
+    energy end in one of the two), or after ``max_iter`` steps.
+
+    Stopped cues leave the batch, so late steps cost only what is still moving.
+    """
+    state = cues.to(patterns.dtype).clone()
+    fixed = torch.zeros(len(state), dtype=torch.bool, device=state.device)
+    steps = torch.zeros(len(state), dtype=torch.long, device=state.device)
+    active = torch.arange(len(state), device=state.device)
+    back: torch.Tensor | None = None  # active states two steps back
+    for _ in range(max_iter):
+        if len(active) == 0:
+            break
+        old = state[active]
+        new = model.step(old, patterns)
+        state[active] = new
+        steps[active] += 1
+        done = converged(model, old, new, tol)
+        fixed[active] = done
+        if back is not None and not model.continuous:
+            done = done | (new == back).all(dim=1)
+        back, active = old[~done], active[~done]
+    return Retrieval(readout(model, state), fixed, steps)
+
+
+# ---- plain numpy reference: the update rule straight from its definition ---------------------
+
+def numpy_field(name: str, state: np.ndarray, patterns: np.ndarray,
+                softmax_beta: float = 1.0) -> np.ndarray:
+    """The models' fields by brute force (B x M x N): set each bit to +1 and to -1 and compare
+    the energies. Independent of the matmul identity used by the torch models."""
+    state, patterns = np.asarray(state, dtype=float), np.asarray(patterns, dtype=float)
+    N = patterns.shape[1]
+    h = state @ patterns.T  # B x M
+    if name == "linear_attention":
+        return h @ patterns / N
+    if name == "softmax":
+        z = softmax_beta * h
+        w = np.exp(z - z.max(axis=1, keepdims=True))
+        return (w / w.sum(axis=1, keepdims=True)) @ patterns
+    # Overlaps with bit i forced to +1 and to -1: B x M x N.
+    without = h[:, :, None] - patterns[None, :, :] * state[:, None, :]
+    plus, minus = without + patterns[None], without - patterns[None]
+    if name == "exponential":
+        # log sum e^(plus) - log sum e^(minus), each stabilised by its own maximum.
+        return _logsumexp(plus, axis=1) - _logsumexp(minus, axis=1)
+    degree = {"classical": 2, "poly3": 3, "poly4": 4}[name]
+    return (plus ** degree).sum(axis=1) - (minus ** degree).sum(axis=1)
+
+
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    top = x.max(axis=axis, keepdims=True)
+    return np.squeeze(top, axis) + np.log(np.exp(x - top).sum(axis=axis))
+
+
+def numpy_step(name: str, state: np.ndarray, patterns: np.ndarray,
+               softmax_beta: float = 1.0) -> np.ndarray:
+    """One update of ``name`` in plain numpy (softmax: the real-valued next state)."""
+    field = numpy_field(name, state, patterns, softmax_beta)
+    if name == "softmax":
+        return field
+    return np.where(field > 0, 1.0, np.where(field < 0, -1.0, state))
+
+
+# ---- theory ----------------------------------------------------------------------------------
+
+def cramer_rate(x: float) -> float:
+    """I(x) = ((1+x) ln(1+x) + (1-x) ln(1-x)) / 2: P(sum of N fair +-1 >= xN) ~ e^(-N I(x))."""
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"cramer_rate needs 0 <= x <= 1, got {x}")
+    terms = [(1 + s * x) * math.log1p(s * x) for s in (1, -1) if 1 + s * x > 0]
+    return 0.5 * sum(terms)
+
+
+def double_factorial(n: int) -> int:
+    return math.prod(range(n, 0, -2)) if n > 0 else 1
+
+
+Law = Literal["linear", "power", "exponential"]
+
+
+@dataclass(frozen=True)
+class Theory:
+    """Growth law of a model's capacity (Section 4's table) and the curves drawn with it."""
+
+    law: Law
+    description: str
+    loglog_slope: float  # power laws: the exponent; NaN for exponential growth
+    rate: float  # exponential: alpha in exp(alpha N); NaN for power laws
+    rate_upper: float  # exponential: nearest-neighbour limit of any decoder; NaN otherwise
+
+
+def theory(name: str, rho: float) -> Theory:
+    """Theory values at cue noise ``rho`` (flipped fraction)."""
+    if name in ("classical", "linear_attention"):
+        return Theory("linear", "0.138 N (retrieval with ~1.6% errors); N / (2 ln N) exact",
+                      1.0, math.nan, math.nan)
+    if name in ("poly3", "poly4"):
+        n = int(name[-1])
+        return Theory("power", f"N^{n - 1} / (2 ({2 * n - 3})!! ln N)", float(n - 1), math.nan,
+                      math.nan)
+    if name in ("exponential", "softmax"):
+        info = cramer_rate(1 - 2 * rho)  # = ln 2 - H(rho): nearest-neighbour decoding limit
+        return Theory("exponential", "exp(alpha N), alpha = I(1 - 2 rho) / 2 (2^(N/2) at rho = 0)",
+                      math.nan, info / 2, info)
+    raise ValueError(f"unknown Hopfield model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+
+
+def theory_capacity(name: str, N: np.ndarray, rho: float) -> dict[str, np.ndarray]:
+    """Theory curves (label -> capacity at each N) for the figure; asymptotic, no fitted constant.
+
+    Power models: a typical stored pattern is a fixed point while its crosstalk, of variance
+    M (2n-3)!! N^(n-1) against a signal n N^(n-1), leaves all N bits stable: N^(n-1) /
+    (2 (2n-3)!! ln N) (Krotov & Hopfield 2016; n = 2: McEliece et al.'s N / (2 ln N)). With
+    iterated updates that stability, not the cue noise, limits exact recovery.
+    """
+    N = np.asarray(N, dtype=float)
+    law = theory(name, rho)
+    if law.law == "exponential":
+        return {"exp(I(1-2rho) N / 2), Demircigil et al.": np.exp(law.rate * N),
+                "exp(I(1-2rho) N), nearest-neighbour limit": np.exp(law.rate_upper * N)}
+    n = 2 if law.law == "linear" else int(name[-1])
+    stable = N ** (n - 1) / (2 * double_factorial(2 * n - 3) * np.log(N))
+    if law.law == "linear":
+        return {"0.138 N, Amit et al. (~1.6% errors)": 0.138 * N, "N / (2 ln N), exact": stable}
+    return {f"N^{n - 1} / (2 ({2 * n - 3})!! ln N), Krotov & Hopfield": stable}
+
+
+def resolve_device(choice: str) -> torch.device:
+    """``auto``: cuda when available, else cpu; ``cuda`` when none is present is an error."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config 'hopfield.device' = cuda, but torch sees no CUDA device; "
+                           "use auto or cpu")
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda":
+        # Deterministic cuBLAS (torch.use_deterministic_algorithms) needs this workspace setting,
+        # read when the first cuBLAS handle is made.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return torch.device(choice)
