@@ -2,7 +2,9 @@
 
 M stored patterns xi_mu in {-1, +1}^N are the rows of ``patterns`` (M x N); states are rows of a
 batch (B x N), one row per cue. Every model maps a batch of states to the next batch (``step``)
-and has an energy that the update does not increase (``energy``).
+and has an energy whose minima are the stored patterns (``energy``). The updates are synchronous
+(every bit at once, one matmul), so a state may end in a 2-cycle instead of lowering the energy
+step by step; ``retrieve`` detects that.
 
 Dense associative memories (Krotov & Hopfield 2016; Demircigil et al. 2017), energy
 E(s) = -sum_mu F(xi_mu . s), synchronous update of every bit by the energy difference
@@ -54,7 +56,7 @@ class Memory(Protocol):
         ...
 
     def energy(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-        """Energy of each state (B); lower is better, ``step`` never raises it (DAM models)."""
+        """Energy of each state (B); lower is better."""
         ...
 
 
@@ -70,8 +72,9 @@ def overlaps(state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
 
 def separation_coefficients(n: int) -> tuple[int, ...]:
     """Integer coefficients, highest power first, of g(a) = ((a+1)^n - (a-1)^n) / 2: the odd
-    binomial terms, sum over odd j of C(n, j) a^(n-j)."""
-    return tuple(math.comb(n, n - k) if (n - k) % 2 == 1 else 0 for k in range(n))
+    binomial terms, sum over odd j of C(n, j) a^(n-j). Entry k holds the power a^(n-1-k), which
+    comes from j = k + 1 (n = 2: (2, 0) = 2a; n = 3: (3, 0, 1) = 3a^2 + 1)."""
+    return tuple(math.comb(n, k + 1) if (k + 1) % 2 == 1 else 0 for k in range(n))
 
 
 def horner(coefficients: tuple[int, ...], a: torch.Tensor) -> torch.Tensor:
