@@ -1,0 +1,22 @@
+"""Lint gates: ruff on the code, snakemake --lint on the workflow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO, SNAKEMAKE
+
+
+def test_ruff_is_clean() -> None:
+    ruff = str(Path(sys.executable).with_name("ruff"))
+    result = subprocess.run([ruff, "check", "src", "tests", "workflow", "benchmarks"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_snakemake_lint_is_clean() -> None:
+    result = subprocess.run([SNAKEMAKE, "--lint"], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
