@@ -24,6 +24,9 @@ include: "workflow/rules/proof.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/shift.smk"
 include: "workflow/rules/hopfield.smk"
+# Claims and notebooks last: a stage notebook is built for the stage tables the rules above write.
+include: "workflow/rules/claims.smk"
+include: "workflow/rules/notebooks.smk"
 
 
 rule all:

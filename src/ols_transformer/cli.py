@@ -1,0 +1,72 @@
+"""Command line: ``ols-transformer compare A B`` and ``ols-transformer claims VERSION``.
+
+A version is a directory ``results/<run_name>-<hash>`` or just its name (looked up under
+``--results``, default ``results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from . import claims, compare
+
+
+def resolve_version(name: str, results: str) -> Path:
+    """A version directory from a path or a version name under ``results``."""
+    for candidate in (Path(name), Path(results) / name):
+        if candidate.is_dir():
+            return candidate
+    raise SystemExit(f"error: no result version {name!r} (neither a directory nor under "
+                     f"{results}/; see {results}/versions.csv)")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    a, b = resolve_version(args.a, args.results), resolve_version(args.b, args.results)
+    summary, columns = compare.compare_versions(a, b)
+    sys.stdout.write(compare.format_comparison(summary, columns, str(a), str(b)))
+    return 0
+
+
+def run_claims(args: argparse.Namespace) -> int:
+    version = resolve_version(args.version, args.results)
+    tables = {name: pd.read_csv(path) for name in claims.LEDGER_TABLES
+              if (path := version / "tables" / f"{name}.csv").is_file()}
+    config_file = version / "config.resolved.yaml"
+    config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
+    ledger = claims.build_ledger(tables, claims.criteria_from_config(config))
+    sys.stdout.write(claims.to_markdown(ledger, f"Claims ledger: {version.name}"))
+    return int(args.check and (ledger["verdict"] != claims.PASS).any())
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="ols-transformer", description=__doc__.splitlines()[0])
+    main.add_argument("--results", default="results",
+                      help="directory holding the result versions (default: results)")
+    commands = main.add_subparsers(dest="command", required=True)
+    cmp = commands.add_parser("compare", help="which tables changed between two result "
+                              "versions, and by how much")
+    cmp.add_argument("a", help="version A (directory or name)")
+    cmp.add_argument("b", help="version B (directory or name)")
+    cmp.set_defaults(run=run_compare)
+    led = commands.add_parser("claims", help="recompute and print the claims ledger of a "
+                              "result version from its tables")
+    led.add_argument("version", help="the version (directory or name)")
+    led.add_argument("--check", action="store_true",
+                     help="exit with status 1 unless every claim passes")
+    led.set_defaults(run=run_claims)
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

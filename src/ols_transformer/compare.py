@@ -1,0 +1,136 @@
+"""Compare two result versions table by table: which tables changed, and by how much.
+
+Every CSV under ``tables/`` and ``claims/`` of the two version directories is classed as
+identical, changed, only in A or only in B. For a changed table, each column that differs gets
+the number of differing cells and, for numeric columns, the largest absolute difference and the
+largest absolute difference relative to the largest |value| of that column in A.
+
+Rows are matched by position when both tables have the same number of rows; otherwise by the
+columns that are not floating point (ids such as seed, epoch, case, method) when they identify
+the rows of both tables; otherwise only the row counts are reported.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TABLE_DIRS = ("tables", "claims")
+SUMMARY_COLUMNS = ["table", "status", "rows_a", "rows_b", "columns_changed", "max_rel_diff",
+                   "note"]
+COLUMN_COLUMNS = ["table", "column", "cells_differ", "max_abs_diff", "max_rel_diff"]
+
+
+def table_files(version: Path) -> dict[str, Path]:
+    """Relative path -> file, for every CSV under the version's table directories."""
+    return {str(p.relative_to(version)): p for d in TABLE_DIRS
+            for p in sorted((version / d).rglob("*.csv"))}
+
+
+def _numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def column_difference(a: pd.Series, b: pd.Series) -> dict[str, float]:
+    """Differing cells, max |a - b| and max |a - b| / max |a| of two aligned columns."""
+    a, b = a.reset_index(drop=True), b.reset_index(drop=True)
+    both_nan = a.isna() & b.isna()
+    if not (_numeric(a) and _numeric(b)):
+        differ = ~both_nan & (a.astype(str) != b.astype(str))
+        return {"cells_differ": int(differ.sum()), "max_abs_diff": math.nan,
+                "max_rel_diff": math.nan}
+    x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(x - y)  # inf - inf gives NaN: counted below, not in the maximum
+    differ = ~both_nan.to_numpy() & ~(x == y)
+    finite = diff[np.isfinite(diff)]
+    max_abs = float(finite.max()) if finite.size else 0.0
+    scale = float(np.nanmax(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 0.0
+    max_rel = max_abs / scale if scale > 0 else (math.inf if max_abs > 0 else 0.0)
+    return {"cells_differ": int(differ.sum()), "max_abs_diff": max_abs, "max_rel_diff": max_rel}
+
+
+def align_rows(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The rows of A and B to compare, in matching order, and how they were matched."""
+    if len(a) == len(b):
+        return a.reset_index(drop=True), b.reset_index(drop=True), ""
+    keys = [c for c in a.columns if c in b.columns
+            and not pd.api.types.is_float_dtype(a[c]) and not pd.api.types.is_float_dtype(b[c])]
+    if keys and not a.duplicated(keys).any() and not b.duplicated(keys).any():
+        merged = a[keys].reset_index().merge(b[keys].reset_index(), on=keys)
+        if len(merged):
+            return (a.loc[merged["index_x"]].reset_index(drop=True),
+                    b.loc[merged["index_y"]].reset_index(drop=True),
+                    f"{len(merged)} rows matched on {', '.join(keys)}")
+    return a.iloc[:0], b.iloc[:0], "rows not matched (no key identifies them)"
+
+
+def compare_tables(name: str, a: pd.DataFrame, b: pd.DataFrame
+                   ) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """The summary row of one table present in both versions, and its per-column rows."""
+    notes = []
+    only_a = [c for c in a.columns if c not in b.columns]
+    only_b = [c for c in b.columns if c not in a.columns]
+    if only_a:
+        notes.append(f"columns only in A: {', '.join(only_a)}")
+    if only_b:
+        notes.append(f"columns only in B: {', '.join(only_b)}")
+    rows_a, rows_b, how = align_rows(a, b)
+    if how:
+        notes.append(how)
+    columns = []
+    for column in (c for c in a.columns if c in b.columns):
+        diff = column_difference(rows_a[column], rows_b[column])
+        if diff["cells_differ"]:
+            columns.append({"table": name, "column": column, **diff})
+    changed = bool(columns or only_a or only_b or len(a) != len(b))
+    rel = [c["max_rel_diff"] for c in columns if not math.isnan(c["max_rel_diff"])]
+    summary = {"table": name, "status": "changed" if changed else "identical",
+               "rows_a": len(a), "rows_b": len(b), "columns_changed": len(columns),
+               "max_rel_diff": max(rel) if rel else math.nan, "note": "; ".join(notes)}
+    return summary, columns
+
+
+def compare_versions(a: str | Path, b: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per table, one row per changed column) for version directories A and B."""
+    files_a, files_b = table_files(Path(a)), table_files(Path(b))
+    summary, columns = [], []
+    for name in sorted(set(files_a) | set(files_b)):
+        if name not in files_b:
+            summary.append({"table": name, "status": "only in A",
+                            "rows_a": len(pd.read_csv(files_a[name])), "rows_b": math.nan})
+        elif name not in files_a:
+            summary.append({"table": name, "status": "only in B", "rows_a": math.nan,
+                            "rows_b": len(pd.read_csv(files_b[name]))})
+        else:
+            row, cols = compare_tables(name, pd.read_csv(files_a[name]),
+                                       pd.read_csv(files_b[name]))
+            summary.append(row)
+            columns.extend(cols)
+    return (pd.DataFrame(summary, columns=SUMMARY_COLUMNS).fillna({"note": ""}),
+            pd.DataFrame(columns, columns=COLUMN_COLUMNS))
+
+
+def _plain(table: pd.DataFrame) -> str:
+    """A plain-text table: numbers to 4 significant digits, blanks for missing values."""
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            if math.isnan(value):
+                return ""
+            return f"{value:.0f}" if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+        return str(value)
+    return table.map(cell).to_string(index=False)
+
+
+def format_comparison(summary: pd.DataFrame, columns: pd.DataFrame, a: str, b: str) -> str:
+    counts = summary["status"].value_counts()
+    lines = [f"A: {a}", f"B: {b}",
+             ", ".join(f"{int(n)} {status}" for status, n in counts.sort_index().items()),
+             "", _plain(summary)]
+    if len(columns):
+        lines += ["", "changed columns (max_rel_diff = max |A - B| / max |A| of the column):",
+                  _plain(columns)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,102 @@
+"""`ols-transformer compare`: two real result versions that differ by one config value, checked
+against pandas; and rows matched by their ids when the row counts differ."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import QUICK, run_snakemake, version_dirs
+
+from ols_transformer.compare import compare_tables, compare_versions
+
+LEARNING_RATE = 0.02  # quick config: 0.01
+
+
+@pytest.fixture(scope="module")
+def other_version(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The quick config with training.learning_rate changed, up to the training stage."""
+    workdir = tmp_path_factory.mktemp("compare")
+    changed = workdir / "changed.yaml"
+    changed.write_text(yaml.safe_dump({"training": {"learning_rate": LEARNING_RATE}}))
+    result = run_snakemake(workdir, "training", "--configfile", str(QUICK), str(changed))
+    assert result.returncode == 0, result.stderr[-3000:]
+    (version,) = version_dirs(workdir)
+    return version
+
+
+def numeric_diff(a: pd.DataFrame, b: pd.DataFrame, column: str) -> tuple[float, float]:
+    diff = (a[column] - b[column]).abs().max()
+    return diff, diff / a[column].abs().max()
+
+
+@pytest.mark.workflow
+def test_compare_two_real_versions(quick_run: Path, other_version: Path) -> None:
+    summary, columns = compare_versions(quick_run, other_version)
+    status = summary.set_index("table")["status"]
+    assert status["tables/data_summary.csv"] == "identical"  # data does not use the rate
+    assert status["tables/fig1_training.csv"] == "changed"
+    assert status["tables/fig1_headline.csv"] == "changed"
+    for only_a in ("tables/proof_check.csv", "claims/claims.csv"):
+        assert status[only_a] == "only in A"  # B ran up to the training stage only
+
+    a = pd.read_csv(quick_run / "tables" / "fig1_training.csv")
+    b = pd.read_csv(other_version / "tables" / "fig1_training.csv")
+    changed = columns[columns.table == "tables/fig1_training.csv"].set_index("column")
+    for column in ("w", "mse", "rel_dist_to_ols"):
+        max_abs, max_rel = numeric_diff(a, b, column)
+        assert max_abs > 0
+        assert changed.loc[column, "max_abs_diff"] == pytest.approx(max_abs, rel=1e-12)
+        assert changed.loc[column, "max_rel_diff"] == pytest.approx(max_rel, rel=1e-12)
+        assert changed.loc[column, "cells_differ"] == (a[column] != b[column]).sum()
+    # same data, same epochs: w*, the OLS floor and the ids are unchanged
+    assert not {"w_star", "ols_mse", "seed", "epoch"} & set(changed.index)
+
+    head_a = pd.read_csv(quick_run / "tables" / "fig1_headline.csv")
+    head_b = pd.read_csv(other_version / "tables" / "fig1_headline.csv")
+    head = columns[columns.table == "tables/fig1_headline.csv"].set_index("column")
+    assert head.loc["alignment_epoch", "max_abs_diff"] == \
+        (head_a.alignment_epoch - head_b.alignment_epoch).abs().max()
+
+
+@pytest.mark.workflow
+def test_cli_prints_the_comparison(quick_run: Path, other_version: Path) -> None:
+    command = [str(Path(sys.executable).with_name("ols-transformer")), "compare",
+               str(quick_run), str(other_version)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    row = next(line.split() for line in lines if line.split()[:2] == [
+        "tables/fig1_training.csv", "changed"])
+    assert row[2:4] == ["3002", "3002"]
+    a = pd.read_csv(quick_run / "tables" / "fig1_training.csv")
+    b = pd.read_csv(other_version / "tables" / "fig1_training.csv")
+    w_line = next(line.split() for line in lines if line.split()[:2] == [
+        "tables/fig1_training.csv", "w"])
+    assert float(w_line[3]) == pytest.approx(numeric_diff(a, b, "w")[0], rel=1e-3)
+    assert any(line.split()[:3] == ["tables/proof_check.csv", "only", "in"] for line in lines)
+    # a version can also be named by its directory name under --results
+    by_name = subprocess.run(
+        [command[0], "--results", str(quick_run.parent), "compare", quick_run.name,
+         quick_run.name], capture_output=True, text=True, timeout=60)
+    assert by_name.returncode == 0
+    statuses = [line.split()[1] for line in by_name.stdout.splitlines()
+                if line.startswith(("tables/", "claims/"))]
+    assert statuses and set(statuses) == {"identical"}
+
+
+def test_rows_matched_by_ids_when_counts_differ() -> None:
+    a = pd.DataFrame({"seed": [0, 0, 1, 1], "epoch": [0, 1, 0, 1], "w": [0.1, 0.5, 0.1, 0.7]})
+    b = pd.DataFrame({"seed": [0, 1], "epoch": [1, 1], "w": [0.4, 0.7]})
+    summary, columns = compare_tables("t.csv", a, b)
+    assert summary["status"] == "changed" and (summary["rows_a"], summary["rows_b"]) == (4, 2)
+    assert "2 rows matched on seed, epoch" in summary["note"]
+    (w,) = columns
+    assert w["column"] == "w" and w["cells_differ"] == 1
+    assert w["max_abs_diff"] == pytest.approx(0.1) and w["max_rel_diff"] == pytest.approx(0.1 / 0.7)
+    same, none = compare_tables("t.csv", a, a.copy())
+    assert same["status"] == "identical" and none == []

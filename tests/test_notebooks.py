@@ -1,0 +1,120 @@
+"""Stage notebooks: clean sources with a parameters cell, executed by the workflow with papermill
+on the named kernel against the version's tables, showing the tables' numbers, and HTML that
+loads nothing from the network."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import papermill
+import pytest
+from conftest import REPO
+
+KERNEL = "ols-transformer"
+# one table per stage: where the run has it, the stage's notebook must have been executed
+STAGE_TABLE = {"proof": "proof_summary", "training": "fig1_headline",
+               "shift": "covariance_shift", "hopfield": "hopfield_capacity"}
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def assigned_names(source: str) -> set[str]:
+    return {target.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)}
+
+
+def tagged(notebook: nbformat.NotebookNode, tag: str) -> list[nbformat.NotebookNode]:
+    return [cell for cell in notebook.cells if tag in cell.metadata.get("tags", [])]
+
+
+def stream_text(notebook: nbformat.NotebookNode) -> str:
+    return "".join(output.get("text", "") for cell in notebook.cells
+                   for output in cell.get("outputs", []) if output.output_type == "stream")
+
+
+def test_notebook_sources_are_clean_and_parameterised() -> None:
+    assert {p.stem for p in NOTEBOOKS} >= {"proof", "training", "shift", "hopfield", "claims"}
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        assert notebook.metadata.kernelspec.name == KERNEL, path.name
+        (parameters,) = tagged(notebook, "parameters")
+        names = assigned_names(parameters.source)
+        assert names and all(name.endswith("_csv") for name in names), path.name
+        # stored without outputs: results live only in the versioned copies
+        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        assert all(not cell.outputs and cell.execution_count is None for cell in code), path.name
+
+
+@pytest.mark.workflow
+def test_workflow_executed_each_notebook_on_this_versions_tables(quick_run: Path) -> None:
+    executed = sorted((quick_run / "notebooks").glob("*.ipynb"))
+    stages = {"claims"} | {stage for stage, table in STAGE_TABLE.items()
+                           if (quick_run / "tables" / f"{table}.csv").is_file()}
+    assert stages >= {"proof", "training", "shift", "claims"}
+    assert {p.stem for p in executed} == stages  # (notebooks.smk included after the stages)
+    for path in executed:
+        notebook = nbformat.read(path, as_version=4)
+        assert notebook.metadata.kernelspec.name == KERNEL
+        assert notebook.metadata.papermill.exception is None
+        errors = [o for cell in notebook.cells for o in cell.get("outputs", [])
+                  if o.output_type == "error"]
+        assert errors == [], path.name
+        # papermill set every parameter of the notebook, each to a table of this version
+        source = nbformat.read(REPO / "notebooks" / path.name, as_version=4)
+        (defaults,) = tagged(source, "parameters")
+        injected = notebook.metadata.papermill.parameters
+        assert set(injected) == assigned_names(defaults.source), path.name
+        for value in injected.values():
+            table = quick_run.parents[1] / value
+            assert table.is_file() and table.parent.parent == quick_run, value
+        if path.stem != "claims":
+            images = [o for cell in notebook.cells for o in cell.get("outputs", [])
+                      if "image/png" in o.get("data", {})]
+            assert images, f"{path.name} shows no figure"
+
+
+@pytest.mark.workflow
+def test_training_notebook_prints_the_tables_numbers(quick_run: Path) -> None:
+    text = stream_text(nbformat.read(quick_run / "notebooks" / "training.ipynb", as_version=4))
+    head = pd.read_csv(quick_run / "tables" / "fig1_headline.csv")
+    w_error = np.max(np.abs(np.abs(head.w_final) - head.w_star) / head.w_star)
+    printed = float(re.search(r"max relative error of \|w\| against w\*: (\S+)", text)[1])
+    assert printed == pytest.approx(w_error, abs=1e-15)
+    assert f"slowest alignment epoch: {head.alignment_epoch.max()}" in text
+    html = (quick_run / "notebooks" / "training.html").read_text()
+    assert f"slowest alignment epoch: {head.alignment_epoch.max()}" in html
+
+
+@pytest.mark.workflow
+def test_html_is_self_contained(quick_run: Path) -> None:
+    pages = sorted((quick_run / "notebooks").glob("*.html"))
+    assert {p.stem for p in pages} == {p.stem for p in (quick_run / "notebooks").glob("*.ipynb")}
+    for page in pages:
+        html = page.read_text()
+        assert re.search(r"<(script|img|iframe)[^>]+src=[\"']https?:", html) is None, page.name
+        assert re.search(r"<link[^>]+href=[\"']https?:", html) is None, page.name
+        if page.stem != "claims":
+            assert "data:image/png;base64," in html, page.name
+
+
+@pytest.mark.workflow
+def test_claims_notebook_runs_with_papermill_on_an_edited_ledger(quick_run: Path,
+                                                                tmp_path: Path) -> None:
+    ledger = pd.read_csv(quick_run / "claims" / "claims.csv")
+    ledger.loc[ledger.claim_id == "training.w_converges_to_w_star", "verdict"] = "FAIL"
+    edited = tmp_path / "claims.csv"
+    ledger.to_csv(edited, index=False)
+    notebook = papermill.execute_notebook(
+        str(REPO / "notebooks" / "claims.ipynb"), str(tmp_path / "claims.ipynb"),
+        parameters={"claims_csv": str(edited)}, kernel_name=KERNEL, progress_bar=False,
+        cwd=str(tmp_path))
+    text = stream_text(notebook)
+    counts = ledger.verdict.value_counts()
+    for verdict in ("PASS", "FAIL", "MISSING"):
+        assert f"{verdict}: {counts.get(verdict, 0)}" in text
+    assert "training.w_converges_to_w_star" in text.split("not passed:")[1]

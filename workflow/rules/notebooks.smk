@@ -1,0 +1,57 @@
+# One papermill notebook per stage (notebooks/<stage>.ipynb), executed against this version's
+# tables and kept, with its HTML, under notebooks/. The notebooks read tables and plot; they
+# recompute no experiment. Include after the stage rules and claims.smk: a stage notebook is
+# built only when this workflow writes all of that stage's tables.
+
+NOTEBOOK_KERNEL = "ols-transformer"  # registered by scripts/setup.sh (ipykernel --sys-prefix)
+NOTEBOOK_TABLES = {
+    "proof": ["proof_check", "proof_summary"],
+    "training": ["fig1_training", "fig1_headline"],
+    "shift": ["covariance_shift", "covariance_shift_summary"],
+    "hopfield": ["hopfield_capacity", "hopfield_growth"],
+}
+WORKFLOW_OUTPUTS = [str(path) for rule_ in workflow.rules for path in rule_.output]
+NOTEBOOK_INPUTS = {
+    stage: tables
+    for stage, names in NOTEBOOK_TABLES.items()
+    if len(tables := tables_among(WORKFLOW_OUTPUTS, f"{VERSION_DIR}/tables", names)) == len(names)
+}
+NOTEBOOK_INPUTS["claims"] = {"claims": rules.claims.output.ledger}
+
+
+rule notebook:
+    """Execute a stage's notebook with papermill against this version's tables; export HTML."""
+    input:
+        unpack(lambda wildcards: NOTEBOOK_INPUTS[wildcards.stage]),
+        notebook=os.path.join(workflow.basedir, "notebooks", "{stage}.ipynb"),
+    output:
+        notebook=out("notebooks/{stage}.ipynb"),
+        html=report(out("notebooks/{stage}.html"), caption="../report/notebook.rst",
+                    category="5. Notebooks", subcategory="{stage}"),
+        provenance=prov("notebook_{stage}"),
+    log:
+        log_file("notebook_{stage}"),
+    params:
+        kernel=NOTEBOOK_KERNEL,
+        # papermill parameters: <table>_csv = the table's path (relative to the working dir)
+        parameters=lambda wildcards, input: {
+            f"{name}_csv": path for name, path in input.items() if name != "notebook"
+        },
+    wildcard_constraints:
+        stage="|".join(NOTEBOOK_INPUTS),
+    threads: 1
+    resources:
+        runtime=by_attempt(10),
+        mem_mb=by_attempt(2000),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/notebook.py"
+
+
+ALL_TARGETS.extend(
+    expand(
+        [rules.notebook.output.notebook, rules.notebook.output.html],
+        stage=list(NOTEBOOK_INPUTS),
+    )
+)

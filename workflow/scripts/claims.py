@@ -1,0 +1,21 @@
+"""The claims ledger: read the stage tables this workflow has, judge every claim, write it."""
+
+import logging
+
+from ols_transformer import claims
+from ols_transformer.io import read_table, write_table, write_text
+from ols_transformer.stage import StageRun
+
+smk = snakemake  # noqa: F821  (injected by Snakemake)
+with StageRun(smk, "claims") as run:
+    tables = {name: read_table(path) for name, path in smk.input.items()}
+    ledger = claims.build_ledger(tables, claims.criteria_from_config(run.config))
+    write_table(ledger, smk.output.ledger)
+    write_text(claims.to_markdown(ledger, f"Claims ledger: {smk.params.version}"),
+               smk.output.markdown)
+    log = logging.getLogger("ols_transformer")
+    for row in ledger.itertuples(index=False):
+        # a failing claim is reported, not an error: the ledger is the result
+        level = logging.INFO if row.verdict == claims.PASS else logging.WARNING
+        log.log(level, "%s %s: measured %s (%s)", row.verdict, row.claim_id, row.measured,
+                row.criterion)

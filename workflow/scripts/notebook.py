@@ -1,0 +1,76 @@
+"""Execute one stage notebook with papermill (kernel named explicitly) and export it to HTML.
+
+The HTML is self-contained: figures are embedded as base64 PNG and the template loads no
+script from the network (no require.js, MathJax or Mermaid from a CDN).
+"""
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+
+import jinja2
+import nbformat
+import papermill
+from jupyter_client.kernelspec import KernelSpecManager
+from nbconvert import HTMLExporter
+
+from ols_transformer.io import atomic_path, write_text
+from ols_transformer.stage import StageRun
+
+# The lab template without the blocks that load scripts from a CDN.
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def check_kernel(name: str) -> None:
+    if name not in KernelSpecManager().find_kernel_specs():
+        raise RuntimeError(
+            f"Jupyter kernel {name!r} is not installed: run `bash scripts/setup.sh`, or "
+            f"`python -m ipykernel install --sys-prefix --name {name}` in this environment"
+        )
+
+
+@contextlib.contextmanager
+def fd2_to_log() -> Iterator[None]:
+    """Point file descriptor 2 at the job's log (StageRun's sys.stderr), so the kernel
+    process's own messages land in the log, not on the console; restore it afterwards."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(sys.stderr.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def to_html(notebook: nbformat.NotebookNode) -> str:
+    exporter = HTMLExporter(
+        template_name="lab", template_file="offline.html.j2", embed_images=True,
+        extra_loaders=[jinja2.DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
+    )
+    body, _ = exporter.from_notebook_node(notebook)
+    return body
+
+
+smk = snakemake  # noqa: F821  (injected by Snakemake)
+with StageRun(smk, "notebooks") as run:
+    log = logging.getLogger("ols_transformer")
+    check_kernel(smk.params.kernel)
+    parameters = dict(smk.params.parameters)
+    log.info("notebook %s, kernel %s, parameters %s", smk.input.notebook, smk.params.kernel,
+             parameters)
+    with fd2_to_log():
+        executed = papermill.execute_notebook(
+            smk.input.notebook, None, parameters=parameters, kernel_name=smk.params.kernel,
+            cwd=os.getcwd(), progress_bar=False, log_output=False,
+        )
+    with atomic_path(smk.output.notebook) as tmp:
+        nbformat.write(executed, str(tmp))
+    write_text(to_html(executed), smk.output.html)
