@@ -194,12 +194,13 @@ def test_missing_table_or_column_is_missing_not_pass() -> None:
 
 
 def test_hopfield_growth_claims_on_known_laws() -> None:
-    """Linear capacity (0.14 N) passes the linear claim; 2^(N/2) passes the exponential one;
-    swapping the laws fails both."""
+    """Linear capacity (0.14 N) passes the linear claim; N^2 and N^3 pass the polynomial one;
+    2^(N/2) passes the exponential ones and the ordering; swapping the laws fails them."""
     N = np.array([16, 24, 32, 40, 48])
     rows = [(model, n, seed, cap) for seed in (0, 1)
             for model, law in (("linear_attention", 0.14 * N), ("exponential", 2.0 ** (N / 2)),
-                               ("softmax", 2.0 ** (N / 2)))
+                               ("softmax", 2.0 ** (N / 2)), ("poly3", 0.5 * N**2),
+                               ("poly4", 0.1 * N**3.4))
             for n, cap in zip(N, law, strict=True)]
     table = pd.DataFrame(rows, columns=["model", "N", "seed", "capacity"])
     ledger = claims.build_ledger({"hopfield_capacity": table}).set_index("claim_id")
@@ -209,6 +210,16 @@ def test_hopfield_growth_claims_on_known_laws() -> None:
     # local log-log slope of 2^(N/2) between N=40 and 48: (4 log10 2) / log10(48/40)
     assert expo["measured"] == pytest.approx(4 * np.log10(2) / np.log10(48 / 40))
     assert expo["verdict"] == claims.PASS
+    poly = ledger.loc["hopfield.polynomial_capacity_power"]
+    assert poly["measured"] == pytest.approx(0.4) and poly["verdict"] == claims.PASS  # 3.4 vs 3
+    order = ledger.loc["hopfield.growth_order"]
+    # local slopes: linear 1, x^3 2, x^4 3.4, exponential 6.6: the smallest step is 1
+    assert order["measured"] == pytest.approx(1.0) and order["verdict"] == claims.PASS
+
+    steep = table.assign(capacity=np.where(table.model == "poly4", 0.1 * table.N**3.6,
+                                           table.capacity))
+    ledger = claims.build_ledger({"hopfield_capacity": steep}).set_index("claim_id")
+    assert ledger.loc["hopfield.polynomial_capacity_power", "verdict"] == claims.FAIL
 
     swapped = table.assign(model=table.model.map({"linear_attention": "exponential",
                                                   "exponential": "linear_attention",
@@ -216,6 +227,8 @@ def test_hopfield_growth_claims_on_known_laws() -> None:
     ledger = claims.build_ledger({"hopfield_capacity": swapped}).set_index("claim_id")
     assert ledger.loc["hopfield.linear_capacity_linear", "verdict"] == claims.FAIL
     assert ledger.loc["hopfield.exponential_capacity_exponential", "verdict"] == claims.FAIL
+    assert ledger.loc["hopfield.growth_order", "verdict"] == claims.FAIL
+    assert ledger.loc["hopfield.growth_order", "measured"] < 0
 
 
 @pytest.mark.workflow

@@ -12,6 +12,7 @@ so the ledger judges with the same numbers as the stage that produced the table.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ DEFAULT_CRITERIA: dict[str, float] = {
     # Hopfield (Section 4).
     "linear_slope_min": 0.5,  # log-log slope of capacity on N for the quadratic/linear energy
     "linear_slope_max": 1.5,
+    # F(x) = x^n: local log-log slope at the largest N within this of n - 1 (the ln N factor of
+    # the theory lowers it by 1/ln N ~ 0.2 at the N simulated)
+    "poly_slope_tol": 0.5,
     # exponential: local log-log slope at the largest N above that of the steepest power law
     # of the paper's table (x^4 energy: N^3)
     "exp_loglog_slope_min": 3.0,
@@ -314,20 +318,68 @@ def _linear_capacity(tables: Tables, crit: Criteria) -> Measurement:
                        f"{int(rows['N'].iloc[-1])}")
 
 
-def _exponential_capacity(model_names: tuple[str, ...]) -> Callable[[Tables, Criteria],
-                                                                    Measurement]:
+def local_slopes(tables: Tables) -> dict[str, tuple[float, str]]:
+    """Per model: the log-log slope of the mean capacity between its two largest N, and where.
+
+    A power law N^k has the constant local slope k at every N; exponential growth has one that
+    keeps rising (N ln2 / 2 for 2^(N/2)). So local slopes compare growth laws even when the
+    models were simulated over different ranges of N.
+    """
+    mean = mean_capacity(_table(tables, "hopfield_capacity"))
+    slopes = {}
+    for model, rows in mean.groupby("model", sort=False):
+        last = rows.sort_values("N").iloc[-2:]
+        if len(last) == 2:
+            N0, N1 = (int(v) for v in last["N"])
+            slopes[str(model)] = (loglog_slope(last["N"], last["capacity"]),
+                                  f"N={N0} to {N1}, capacity {last['capacity'].iloc[1]:.4g} "
+                                  f"at N={N1}")
+    return slopes
+
+
+def _exponential_capacity(model: str) -> Callable[[Tables, Criteria], Measurement]:
     def measure(tables: Tables, crit: Criteria) -> Measurement:
-        model, _, rows = _model_slope(tables, model_names)
-        # A power law N^k has the constant log-log slope k; exponential growth has a slope
-        # that keeps rising (N ln2 / 2 for 2^(N/2)). At the largest N it must exceed the
-        # steepest power law of Section 4's table.
-        last = rows.iloc[-2:]
-        slope = loglog_slope(last["N"], last["capacity"])
+        slopes = local_slopes(tables)
+        if model not in slopes:
+            raise MissingInput(f"hopfield_capacity.csv has fewer than two N for {model}")
+        # At the largest N it must exceed the steepest power law of Section 4's table.
+        slope, where = slopes[model]
         return _at_least(slope, crit["exp_loglog_slope_min"],
-                         f"{model}: local log-log slope between N={int(last['N'].iloc[0])} "
-                         f"and {int(last['N'].iloc[1])}; capacity {last['capacity'].iloc[1]:.4g}"
-                         f" at N={int(last['N'].iloc[1])}")
+                         f"{model}: local log-log slope {where}")
     return measure
+
+
+# F(x) = x^n: capacity of order N^(n-1) (Krotov & Hopfield 2016).
+POWER_LAW_EXPONENTS = {"poly3": 2.0, "poly4": 3.0}
+# Section 4's ladder of energies, from the OLS-Transformer's linear attention up to softmax.
+GROWTH_TIERS = (("linear", ("classical", "linear_attention")), ("x^3", ("poly3",)),
+                ("x^4", ("poly4",)), ("exponential", ("exponential", "softmax")))
+
+
+def _polynomial_capacity(tables: Tables, crit: Criteria) -> Measurement:
+    slopes = local_slopes(tables)
+    found = {m: slopes[m] for m in POWER_LAW_EXPONENTS if m in slopes}
+    if not found:
+        raise MissingInput("hopfield_capacity.csv has fewer than two N for poly3 and poly4")
+    gaps = {m: abs(slope - POWER_LAW_EXPONENTS[m]) for m, (slope, _) in found.items()}
+    return _at_most(max(gaps.values()), crit["poly_slope_tol"],
+                    "; ".join(f"{m}: local slope {found[m][0]:.3f} (theory "
+                              f"{POWER_LAW_EXPONENTS[m]:g}), {found[m][1]}" for m in found))
+
+
+def _growth_order(tables: Tables, crit: Criteria) -> Measurement:
+    slopes = local_slopes(tables)
+    tiers = [(name, [slopes[m][0] for m in models if m in slopes])
+             for name, models in GROWTH_TIERS]
+    tiers = [(name, values) for name, values in tiers if values]
+    if len(tiers) < 2:
+        raise MissingInput("hopfield_capacity.csv has fewer than two growth tiers "
+                           "(linear, x^3, x^4, exponential) with two N each")
+    # Smallest step up from one tier to the next: > 0 when every model of a tier grows faster
+    # than every model of the tier below.
+    gap = min(min(upper) - max(lower) for (_, lower), (_, upper) in itertools.pairwise(tiers))
+    return Measurement(gap, 0.0, bool(gap > 0), " < ".join(
+        f"{name} {'/'.join(f'{v:.3g}' for v in values)}" for name, values in tiers))
 
 
 CLAIMS: tuple[Claim, ...] = (
@@ -390,11 +442,21 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("hopfield.exponential_capacity_exponential", "Sec. 4",
           "Capacity grows exponentially in N for the exponential energy",
           "local log-log slope at the largest N >= {exp_loglog_slope_min:g} (steeper than N^3)",
-          ("hopfield_capacity",), _exponential_capacity(("exponential",))),
+          ("hopfield_capacity",), _exponential_capacity("exponential")),
     Claim("hopfield.softmax_capacity_exponential", "Sec. 4",
           "Capacity grows exponentially in N for softmax attention (modern Hopfield)",
           "local log-log slope at the largest N >= {exp_loglog_slope_min:g} (steeper than N^3)",
-          ("hopfield_capacity",), _exponential_capacity(("softmax",))),
+          ("hopfield_capacity",), _exponential_capacity("softmax")),
+    Claim("hopfield.polynomial_capacity_power", "Sec. 4",
+          "A degree-n energy F(x) = x^n raises the capacity to the order of N^(n-1)",
+          "|local log-log slope at the largest N - (n - 1)| <= {poly_slope_tol:g} "
+          "(n = 3, 4)",
+          ("hopfield_capacity",), _polynomial_capacity),
+    Claim("hopfield.growth_order", "Sec. 4",
+          "Capacity grows linear < polynomial < exponential along Section 4's energies",
+          "smallest step between consecutive tiers of local log-log slopes "
+          "(linear, x^3, x^4, exponential) > 0",
+          ("hopfield_capacity",), _growth_order),
 )
 
 
