@@ -1,0 +1,142 @@
+"""The quick pipeline submitted through a real one-node SLURM cluster, compared with a local run.
+
+The fixture starts munge, slurmctld, slurmd and slurmdbd (MariaDB) on 127.0.0.1 with
+scripts/slurm/setup_local_slurm.sh (apt-installs Debian's packages when missing) and stops them
+afterwards with scripts/slurm/teardown.sh. Where that cannot work (not root, no packages, the
+daemons do not start, a real SLURM configuration present) the test is skipped with the reason;
+set OLS_REQUIRE_SLURM=1 to make that a failure instead (CI).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import QUICK, REPO, SNAKEMAKE, version_dirs
+
+# The command users run on a cluster (README.md, docs/cluster.md); the test runs exactly this,
+# plus --configfile config/quick.yaml, a scratch --directory and a short first status check.
+CLUSTER_COMMAND = "snakemake --profile workflow/profiles/slurm"
+SLURM_DIR = REPO / "scripts" / "slurm"
+BASE = Path(os.environ.get("OLS_SLURM_BASE", "/tmp/slurmtest"))  # state, logs, DB, pid files
+SETUP_SKIPS = {2: "not root", 3: "a SLURM configuration not written by the test exists",
+               4: "the SLURM/munge/MariaDB packages could not be installed with apt-get"}
+COMPARED = ("tables/**/*.csv", "figures/**/*.png", "figures/**/*.pdf")
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("OLS_REQUIRE_SLURM") == "1":
+        pytest.fail(f"local SLURM required (OLS_REQUIRE_SLURM=1) but unavailable: {reason}")
+    pytest.skip(f"local SLURM cluster unavailable: {reason}")
+
+
+@pytest.fixture(scope="module")
+def local_slurm() -> Iterator[Path]:
+    """A running one-node SLURM cluster with accounting; yields its state directory."""
+    if os.geteuid() != 0:
+        _skip_or_fail("the daemons must be started as root")
+    if not Path("/usr/bin/apt-get").exists() and not Path("/usr/sbin/slurmctld").exists():
+        _skip_or_fail("neither apt-get nor an installed slurmctld (Debian/Ubuntu only)")
+    env = {**os.environ, "BASE": str(BASE)}
+    started = time.monotonic()
+    try:
+        setup = subprocess.run(["bash", str(SLURM_DIR / "setup_local_slurm.sh")], env=env,
+                               capture_output=True, text=True, timeout=900)
+        log = setup.stdout + setup.stderr
+    except subprocess.TimeoutExpired as error:
+        setup, log = None, f"setup timed out after {error.timeout} s"
+    print(f"SLURM setup: {time.monotonic() - started:.1f} s\n{log[-3000:]}")
+    # Stop only what this setup started: a cluster already running (e.g. a developer's) stays.
+    ours = re.search(r"\w+ started pid", log) is not None
+    try:
+        if setup is None or setup.returncode != 0:
+            rc = None if setup is None else setup.returncode
+            _skip_or_fail(f"{SETUP_SKIPS.get(rc, 'setup failed')} (rc {rc}): {log[-800:]}")
+        yield BASE
+    finally:
+        if ours or setup is None:
+            teardown = subprocess.run(["bash", str(SLURM_DIR / "teardown.sh")],
+                                      env={**env, "PURGE": "1"}, capture_output=True,
+                                      text=True, timeout=300)
+            print(teardown.stdout + teardown.stderr)
+
+
+def _sacct(run_id: str, since: datetime) -> list[dict[str, str]]:
+    fields = ["JobID", "State", "Comment", "WorkDir"]
+    result = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "--name", run_id, "-S", since.strftime("%Y-%m-%dT%H:%M:%S"),
+         "-o", ",".join(fields)], capture_output=True, text=True, timeout=60, check=True)
+    return [dict(zip(fields, line.split("|"), strict=True))
+            for line in result.stdout.splitlines() if line]
+
+
+def _rule_of(comment: str) -> str:
+    """The plugin's job comment is rule_<name> or rule_<name>_wildcards_<values>."""
+    return comment.removeprefix("rule_").split("_wildcards_")[0]
+
+
+@pytest.mark.slurm
+def test_quick_pipeline_through_slurm_matches_local_run(
+    local_slurm: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    workdir = tmp_path / "slurm_run"
+    workdir.mkdir()
+    _, *profile_args = CLUSTER_COMMAND.split()
+    profile_args[-1] = str(REPO / profile_args[-1])
+    command = ["timeout", "-s", "INT", "-k", "60", "1200", SNAKEMAKE,
+               "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(QUICK), *profile_args,
+               "--slurm-init-seconds-before-status-checks", "2"]
+    # SLURM jobs re-run snakemake in the submitter's environment (sbatch --export=ALL).
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    since = datetime.now() - timedelta(minutes=1)
+    started = time.monotonic()
+    run = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
+                         timeout=1400)
+    output = run.stdout + run.stderr
+    print(f"snakemake through SLURM: {time.monotonic() - started:.1f} s, rc {run.returncode}")
+    assert run.returncode == 0, f"SLURM run failed (rc {run.returncode}):\n{output[-8000:]}"
+
+    # Every job Snakemake sent to the cluster is in SLURM's accounting, completed, and ran in
+    # the run directory; local rules (`localrule ...`) are the only ones that did not go there.
+    run_id = re.search(r"SLURM run ID: (\S+)", output)
+    assert run_id, output[-3000:]
+    jobs = _sacct(run_id.group(1), since)
+    submitted = set(re.findall(r"has been submitted with SLURM jobid (\d+)", output))
+    remote_rules = Counter(re.findall(r"^rule (\w+):$", output, flags=re.MULTILINE))
+    assert jobs and submitted == {job["JobID"] for job in jobs}, (jobs, submitted)
+    assert Counter(_rule_of(job["Comment"]) for job in jobs) == remote_rules, jobs
+    assert {job["State"] for job in jobs} == {"COMPLETED"}, jobs
+    assert {Path(job["WorkDir"]) for job in jobs} == {workdir}, jobs
+    print(f"sacct: {len(jobs)} jobs COMPLETED: {sorted(remote_rules.elements())}")
+
+    # Same version (same config and code), same files, identical tables and figures.
+    (version,) = version_dirs(workdir)
+    # The session's local quick run, requested here so that a skip above costs no local run.
+    quick_run: Path = request.getfixturevalue("quick_run")
+    assert version.name == quick_run.name
+
+    def files(root: Path) -> set[str]:
+        return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
+                and p.relative_to(root).parts[0] not in ("logs", "provenance")}
+
+    assert files(version) == files(quick_run)
+    compared = sorted({p.relative_to(quick_run).as_posix()
+                       for pattern in COMPARED for p in quick_run.glob(pattern)})
+    assert any(name.endswith(".csv") for name in compared)
+    differing = [name for name in compared
+                 if (version / name).read_bytes() != (quick_run / name).read_bytes()]
+    assert not differing, f"SLURM and local outputs differ: {differing}"
+
+
+def test_docs_show_the_cluster_command() -> None:
+    for doc in ("README.md", "docs/cluster.md"):
+        assert CLUSTER_COMMAND in (REPO / doc).read_text(), f"{doc} lacks `{CLUSTER_COMMAND}`"
