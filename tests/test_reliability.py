@@ -1,0 +1,141 @@
+"""Reliability: interrupt and resume, versions never rewritten, failures leave a clean index,
+invalid data refused, no unpickling or network at run time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import QUICK, REPO, SNAKEMAKE, run_snakemake, version_dirs
+
+from ols_transformer.experiments import proof
+from ols_transformer.versioning import version_id
+
+pytestmark = pytest.mark.workflow
+FINAL_SUFFIXES = {".csv", ".png", ".pdf", ".npz"}
+
+
+def checksums(version: Path) -> dict[str, str]:
+    return {str(p.relative_to(version)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(version.rglob("*")) if p.is_file()}
+
+
+def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path: Path) -> None:
+    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+               "--cores", "2", "--configfile", str(QUICK)]
+    env = {**os.environ, "PATH": f"{Path(SNAKEMAKE).parent}:{os.environ['PATH']}"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=env, start_new_session=True)
+    version = tmp_path / "results" / quick_run.name
+    deadline = time.monotonic() + 120
+    # Kill hard once the data stage is done and later stages are running.
+    while not (version / "provenance" / "data.json").exists():
+        assert process.poll() is None and time.monotonic() < deadline, "run ended too early"
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert process.poll() is None, "the run finished before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+    finished = checksums(quick_run)
+    for path in version.rglob("*"):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        # anything under a final name is whole: identical to the clean run's file, or (for
+        # provenance, which records the time) valid JSON
+        rel = str(path.relative_to(version))
+        if path.suffix == ".json":
+            assert json.loads(path.read_text())["version"] == quick_run.name
+        elif path.suffix in FINAL_SUFFIXES:
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == finished[rel], rel
+    assert not (version / "claims" / "claims.csv").exists()
+
+    # A hard kill leaves Snakemake's lock behind (Ctrl-C does not): release it, as the README says.
+    assert run_snakemake(tmp_path, "--configfile", str(QUICK), "--unlock").returncode == 0
+    resumed = run_snakemake(tmp_path, "--configfile", str(QUICK))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # Determinism too: every table, figure and data file of this second, independent run is
+    # byte-identical to the first run's.
+    again = checksums(version)
+    compared = [rel for rel in finished if Path(rel).suffix in FINAL_SUFFIXES]
+    assert len(compared) >= 15
+    for rel in compared:
+        assert again[rel] == finished[rel], f"{rel} differs between two runs of one config"
+
+
+def test_new_config_writes_new_version_and_failure_keeps_index(quick_run: Path,
+                                                              tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    shutil.copytree(quick_run.parents[1], workdir, symlinks=True)
+    old = workdir / "results" / quick_run.name
+    before = checksums(old)
+
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump({"training": {"epochs": 300}}))
+    result = run_snakemake(workdir, "training", "--configfile", str(QUICK), str(changed))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(version_dirs(workdir)) == 2
+    assert checksums(old) == before  # the earlier version is untouched
+
+    diverging = tmp_path / "diverging.yaml"
+    diverging.write_text(yaml.safe_dump({"training": {"w0": 1.0e200}}))
+    failed = run_snakemake(workdir, "training", "--configfile", str(QUICK), str(diverging))
+    assert failed.returncode != 0
+    assert "training diverged" in failed.stderr and "learning_rate" in failed.stderr
+    assert checksums(old) == before
+    index = pd.read_csv(workdir / "results" / "versions.csv").set_index("version")
+    assert len(index) == 3 and set(index["status"]) <= {"complete", "incomplete"}
+    failed_versions = [v for v in index.index if v not in {p.name for p in version_dirs(workdir)
+                                                           if (p / "tables" / "fig1_headline.csv")
+                                                           .exists()}]
+    assert len(failed_versions) == 1 and index.loc[failed_versions[0], "status"] == "incomplete"
+
+
+def test_version_changes_with_code_and_config_only(scratch_repo_copy: Path) -> None:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    same = version_id(config, REPO)
+    assert version_id(config, scratch_repo_copy) == same  # content, not location
+    assert version_id({**config, "run_name": "other"}, REPO) != same
+    tweaked = {**config, "training": {**config["training"], "epochs": 4999}}
+    assert version_id(tweaked, REPO) != same
+    (scratch_repo_copy / "README.md").write_text("docs do not change results\n")
+    assert version_id(config, scratch_repo_copy) == same
+    module = scratch_repo_copy / "src" / "ols_transformer" / "ols.py"
+    module.write_text(module.read_text() + "\n# a code change\n")
+    assert version_id(config, scratch_repo_copy) != same
+
+
+@pytest.mark.parametrize(("corrupt", "message"), [
+    (lambda X: np.column_stack([X[:, :-1], X[:, 0]]), "numerical rank"),
+    (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), "NaN"),
+    (lambda X: X[:2], "p=3 columns but only n=2 rows"),
+])
+def test_invalid_data_is_refused_naming_the_case(corrupt, message: str) -> None:
+    rng = np.random.default_rng(0)
+    X = corrupt(rng.standard_normal((40, 3)))
+    cases = {"bad_case": {"X": X, "y": rng.standard_normal(X.shape[0])}}
+    cfg = {"dtypes": ["float64"], "reference_digits": 30}
+    with pytest.raises(ValueError, match=f"data case bad_case: .*{re.escape(message)}"):
+        proof.run(cfg, cases)
+
+
+def test_no_unpickling_or_network_in_run_time_code() -> None:
+    forbidden = re.compile(r"\bpickle\b|allow_pickle=True|torch\.load\(|urllib|requests\.|"
+                           r"socket\.|http\.client")
+    sources = [*(REPO / "src").rglob("*.py"), *(REPO / "workflow").rglob("*.py"),
+               *(REPO / "workflow").rglob("*.smk"), REPO / "Snakefile"]
+    offenders = [f"{p.relative_to(REPO)}:{i}" for p in sources
+                 for i, line in enumerate(p.read_text().splitlines(), 1)
+                 if forbidden.search(line) and "never unpickles" not in line]
+    assert offenders == []
