@@ -117,8 +117,6 @@ class NearestPatternUpToK:
             return state
         return patterns[hp.overlaps(state, patterns).argmax(dim=1)]
 
-    def energy(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-        return -hp.overlaps(state, patterns).amax(dim=1)
 
 
 @pytest.mark.parametrize("K", [1, 13, 100])

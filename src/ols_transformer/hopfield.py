@@ -1,10 +1,10 @@
 """Associative memories of Section 4 behind one interface, and batched retrieval. Pure torch.
 
 M stored patterns xi_mu in {-1, +1}^N are the rows of ``patterns`` (M x N); states are rows of a
-batch (B x N), one row per cue. Every model maps a batch of states to the next batch (``step``)
-and has an energy whose minima are the stored patterns (``energy``). The updates are synchronous
-(every bit at once, one matmul), so a state may end in a 2-cycle instead of lowering the energy
-step by step; ``retrieve`` detects that.
+batch (B x N), one row per cue. Every model maps a batch of states to the next batch (``step``),
+an update derived from the model's energy (below). The updates are synchronous (every bit at
+once, one matmul), so a state may end in a 2-cycle instead of lowering the energy step by step;
+``retrieve`` detects that.
 
 Dense associative memories (Krotov & Hopfield 2016; Demircigil et al. 2017), energy
 E(s) = -sum_mu F(xi_mu . s), synchronous update of every bit by the energy difference
@@ -53,10 +53,6 @@ class Memory(Protocol):
 
     def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
         """Next states (B x N) from states (B x N) and patterns (M x N)."""
-        ...
-
-    def energy(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-        """Energy of each state (B); lower is better."""
         ...
 
 
@@ -110,13 +106,6 @@ class DenseAssociativeMemory:
     def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
         return keep_ties(self.field(state, patterns), state)
 
-    def energy(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-        """-sum F(h); for F = exp the monotone transform -log(sum e^h) (same minima, finite)."""
-        h = overlaps(state, patterns)
-        if self.degree is None:
-            return -torch.logsumexp(h, dim=1)
-        return -(h ** self.degree).sum(dim=1)
-
 
 @dataclass(frozen=True)
 class LinearAttention:
@@ -127,9 +116,6 @@ class LinearAttention:
 
     def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
         return keep_ties(overlaps(state, patterns) @ patterns / patterns.shape[1], state)
-
-    def energy(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-        return -0.5 * (overlaps(state, patterns) ** 2).sum(dim=1) / patterns.shape[1]
 
 
 @dataclass(frozen=True)
@@ -143,10 +129,6 @@ class SoftmaxAttention:
     def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
         # torch.softmax subtracts the row maximum: finite for any beta * N.
         return torch.softmax(self.beta * overlaps(state, patterns), dim=1) @ patterns
-
-    def energy(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-        lse = torch.logsumexp(self.beta * overlaps(state, patterns), dim=1) / self.beta
-        return -lse + 0.5 * (state ** 2).sum(dim=1)
 
 
 def make_model(name: str, softmax_beta: float = 1.0) -> Memory:

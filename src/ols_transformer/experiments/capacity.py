@@ -307,12 +307,6 @@ def growth(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean capacity per (model, N) with its interval: one row each (for logs and captions)."""
-    cols = ["model", "N", "capacity_mean", "ci_low", "ci_high", "n_seeds"]
-    return table[cols].drop_duplicates(["model", "N"]).reset_index(drop=True)
-
-
 def headline(growth_table: pd.DataFrame) -> str:
     """One line for logs: each model's fitted law."""
     parts = []
