@@ -287,17 +287,11 @@ def _static_ols(tables: Tables, crit: Criteria) -> Measurement:
 
 # ---- Section 4: Hopfield capacity ------------------------------------------------------------
 
-CAPACITY_COLUMNS = ("capacity", "max_M", "M_max", "M")
-
-
 def mean_capacity(table: pd.DataFrame) -> pd.DataFrame:
     """Mean capacity over seeds per (model, N), as columns model, N, capacity."""
-    column = next((c for c in CAPACITY_COLUMNS if c in table), None)
-    if column is None or not {"model", "N"} <= set(table.columns):
-        raise MissingInput("hopfield_capacity.csv needs columns model, N and one of "
-                           + ", ".join(CAPACITY_COLUMNS))
-    mean = table.groupby(["model", "N"], as_index=False)[column].mean()
-    return mean.rename(columns={column: "capacity"})
+    if not {"model", "N", "capacity"} <= set(table.columns):
+        raise MissingInput("hopfield_capacity.csv needs columns model, N and capacity")
+    return table.groupby(["model", "N"], as_index=False)["capacity"].mean()
 
 
 def _model_slope(tables: Tables, models: tuple[str, ...]) -> tuple[str, float, pd.DataFrame]:
