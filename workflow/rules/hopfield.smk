@@ -16,8 +16,8 @@ rule hopfield_model:
         cfg=config["hopfield"],
     threads: 1
     resources:
-        runtime=30,
-        mem_mb=2000,
+        runtime=by_attempt(30),
+        mem_mb=by_attempt(2000),
     wildcard_constraints:
         model="|".join(HOPFIELD_MODELS),
     conda:
@@ -46,8 +46,8 @@ rule hopfield_aggregate:
         cfg=config["hopfield"],
     threads: 1
     resources:
-        runtime=30,
-        mem_mb=2000,
+        runtime=by_attempt(30),
+        mem_mb=by_attempt(2000),
     conda:
         CONDA_ENV
     script:
