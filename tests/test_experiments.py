@@ -1,42 +1,53 @@
-"""Proof-check and training experiments, checked against closed forms and lstsq."""
+"""Proof-check and training experiments, checked against closed forms, lstsq and an Adam written
+out in numpy."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
+from conftest import merged_config
 
-from ols_transformer.data import regression_cases, training_sets
+from ols_transformer import checks
+from ols_transformer.construction import (
+    LinearTransformer,
+    head,
+    homogeneous_weights,
+    tied_scalar_model,
+    tied_scalar_predict,
+)
+from ols_transformer.data import regression_cases, training_data, training_sets
 from ols_transformer.experiments import proof, training
 
-PROOF_CFG = {"dtypes": ["float64", "float32"], "reference_digits": 40, "rtol_float64": 1e-10,
-             "well_conditioned_max": 1e3}
-TRAIN_CFG = {"seeds": [0, 1, 2], "n": 80, "beta": 2.0, "noise_sigma": 0.5, "x_scale": 1.0,
-             "w0": 0.1, "learning_rate": 0.01, "epochs": 1500, "alignment_tol": 1e-3}
+PROOF_CFG = merged_config()["proof"]
+TRAIN_CFG = {**merged_config()["training"], "seeds": [0, 1, 2], "n": 80, "epochs": 1500}
 
 
 @pytest.fixture(scope="module")
-def proof_table():
+def proof_table() -> pd.DataFrame:
     cases = regression_cases({"seed": 1, "noise_sigma": 0.5, "n": [120], "p": [4],
                               "condition_numbers": [1.0, 1e3, 1e6]})
     return proof.run(PROOF_CFG, cases)
 
 
-def _err(table, method, dtype, cond, quantity="prediction"):
+def _err(table: pd.DataFrame, method: str, dtype: str, cond: float,
+         quantity: str = "prediction") -> pd.Series:
     row = table[(table.method == method) & (table.dtype == dtype) & (table.quantity == quantity)
                 & np.isclose(table.cond, cond, rtol=1e-6)]
     assert len(row) == 1
     return row.iloc[0]
 
 
-def test_transformer_matches_ols_in_float64(proof_table) -> None:
+def test_transformer_matches_ols_in_float64(proof_table: pd.DataFrame) -> None:
     for method in ("transformer", "transformer_in_context"):
         assert _err(proof_table, method, "float64", 1.0)["max_rel_err"] < 1e-13
         assert _err(proof_table, method, "float64", 1e3)["max_rel_err"] < 1e-9
-    summary = proof.summarize(proof_table, PROOF_CFG)
-    assert summary.set_index("method").loc["transformer", "pass"]
+    summary = proof.summarize(proof_table, PROOF_CFG["criteria"]).set_index("check")
+    assert summary.loc["transformer_equals_ols", "verdict"] == checks.PASS
 
 
-def test_covariance_route_error_grows_like_cond_squared(proof_table) -> None:
+def test_covariance_route_error_grows_like_cond_squared(proof_table: pd.DataFrame) -> None:
     # From cond 1 to 1e6, eps*cond^2 grows by 1e12 and eps*cond by 1e6.
     transformer = _err(proof_table, "transformer", "float64", 1e6)["max_rel_err"]
     qr = _err(proof_table, "qr_lstsq", "float64", 1e6)["max_rel_err"]
@@ -45,49 +56,101 @@ def test_covariance_route_error_grows_like_cond_squared(proof_table) -> None:
     assert transformer > 1e3 * qr
 
 
-def test_identities_hold_and_float32_refuses_singular_sigma(proof_table) -> None:
+def test_refusals_are_rows_with_their_reason(proof_table: pd.DataFrame) -> None:
     for quantity in ("W W^T = Sigma^-1", "beta_hat = W c", "scores = hat matrix"):
         assert _err(proof_table, "transformer", "float64", 1.0, quantity)["max_rel_err"] < 1e-13
-    # cond(Sigma) = 1e12 >> 1/eps32: the construction must refuse, not return garbage.
+        # cond(Sigma) = 1e12 >> 1/eps32: the construction refuses every step, and says so.
+        row = _err(proof_table, "transformer", "float32", 1e6, quantity)
+        assert row["status"] == "refused: RankDeficientError" and np.isnan(row["max_rel_err"])
     row = _err(proof_table, "transformer", "float32", 1e6)
     assert row["status"].startswith("refused") and np.isnan(row["max_rel_err"])
     ok = proof_table[proof_table.status == "ok"]
     assert ok["within_bound"].all()
+    summary = proof.summarize(proof_table, PROOF_CFG["criteria"]).set_index("check")
+    assert "refused" in summary.loc["within_rounding_bound", "detail"]
 
 
-@pytest.fixture(scope="module")
-def training_run():
-    data = training_sets(TRAIN_CFG)
-    return data, training.run(TRAIN_CFG, data["x"], data["y"])
+# ---- Figure 1 --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["eq8", "eq5"])
+def training_run(request: pytest.FixtureRequest):
+    cfg = {**TRAIN_CFG, "parameterisation": request.param,
+           "learning_rate": 0.01 if request.param == "eq5" else 0.003}
+    data = training_sets(cfg)
+    return cfg, data, *training.run(cfg, data["x"], data["y"])
 
 
-def test_w_converges_to_inverse_sqrt_covariance(training_run) -> None:
-    data, table = training_run
-    head = training.headline(table, TRAIN_CFG)
-    for i, seed in enumerate(TRAIN_CFG["seeds"]):
-        x = data["x"][i]
+def test_w_converges_to_inverse_sqrt_covariance_and_mse_to_the_floor(training_run) -> None:
+    cfg, data, _, head = training_run
+    for i, seed in enumerate(cfg["seeds"]):
+        x, y = data["x"][i], data["y"][i]
         w_star = np.sqrt(len(x) / np.sum(x * x))  # Sigma^{-1/2} in one dimension
         row = head[head.seed == seed].iloc[0]
         assert row["w_star"] == pytest.approx(w_star, rel=1e-12)
         assert abs(row["w_final"]) == pytest.approx(w_star, rel=1e-8)
-
-
-def test_mse_reaches_the_ols_noise_floor(training_run) -> None:
-    data, table = training_run
-    head = training.headline(table, TRAIN_CFG)
-    for i, seed in enumerate(TRAIN_CFG["seeds"]):
-        x, y = data["x"][i], data["y"][i]
-        beta = np.linalg.lstsq(x[:, None], y, rcond=None)[0]
-        ols_mse = np.mean((y - x * beta[0]) ** 2)
-        row = head[head.seed == seed].iloc[0]
+        ols_mse = np.mean((y - x * np.linalg.lstsq(x[:, None], y, rcond=None)[0][0]) ** 2)
+        assert row["ols_mse"] == pytest.approx(ols_mse, rel=1e-12)
         assert row["final_mse"] == pytest.approx(ols_mse, rel=1e-10)
-        assert 0 < row["alignment_epoch"] <= 1000  # the paper: aligned within ~1000 epochs
 
 
-def test_training_rows_and_initial_state(training_run) -> None:
-    _, table = training_run
-    assert len(table) == len(TRAIN_CFG["seeds"]) * (TRAIN_CFG["epochs"] + 1)
-    assert (table[table.epoch == 0]["w"] == TRAIN_CFG["w0"]).all()
+def test_relative_distance_is_the_closed_form_power_of_w(training_run) -> None:
+    """In 1-D, y_hat = y_hat_OLS (w / w*)^k with k = 4 (eq8) or 2 (eq5), so the relative distance
+    to OLS is |(w/w*)^k - 1| exactly: the curve against its closed form."""
+    cfg, _, curve, _ = training_run
+    k = 4 if cfg["parameterisation"] == "eq8" else 2
+    closed = np.abs((curve["w"] / curve["w_star"]) ** k - 1)
+    np.testing.assert_allclose(curve["rel_dist_to_ols"], closed, rtol=1e-6, atol=1e-13)
+    assert len(curve) == len(cfg["seeds"]) * (cfg["epochs"] + 1)
+    assert (curve[curve.epoch == 0]["w"] == cfg["w0"]).all()
+
+
+def test_batched_seeds_train_as_if_alone(training_run) -> None:
+    cfg, data, curve, _ = training_run
+    seed = cfg["seeds"][1]
+    alone = {**cfg, "seeds": [seed]}
+    curve_alone, _ = training.run(alone, data["x"][1:2], data["y"][1:2])
+    together = curve[curve.seed == seed].reset_index(drop=True)
+    pd.testing.assert_frame_equal(curve_alone, together)
+
+
+def test_scalar_eq8_model_is_the_general_module_at_p1(rng: np.random.Generator) -> None:
+    """The tied scalar model is construction.py's LinearTransformer with the eq.-8 weights
+    W_Q = W_K = W_V = w, W_F = 1, W_O = c(w) = (1/n) w sum x y, and its closed form."""
+    n = int(rng.integers(10, 300))
+    x = torch.tensor(rng.standard_normal(n))
+    y = 2 * x + 0.5 * torch.tensor(rng.standard_normal(n))
+    for w_value in rng.uniform(0.05, 3.0, size=4):
+        w = torch.tensor(w_value, dtype=torch.float64)
+        module = LinearTransformer.from_weights(
+            homogeneous_weights(w.reshape(1, 1), x.unsqueeze(-1), y))
+        with torch.no_grad():
+            general = module(x.unsqueeze(-1)).squeeze(-1)
+        scalar = tied_scalar_predict(w, x, y, "eq8")
+        closed = x * w**4 * (x * x).sum() * (x * y).sum() / n**2
+        torch.testing.assert_close(scalar, general, rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(scalar, closed, rtol=1e-12, atol=1e-13)
+        closed5 = x * w**2 * (x * y).sum() / n
+        torch.testing.assert_close(tied_scalar_predict(w, x, y, "eq5"), closed5, rtol=1e-12,
+                                   atol=1e-13)
+
+
+@pytest.mark.parametrize("form", ["eq8", "eq5"])
+def test_moment_loss_and_gradient_equal_the_token_loss(form: str,
+                                                       rng: np.random.Generator) -> None:
+    """Training computes the MSE from second moments; token by token gives the same loss and
+    the same gradient."""
+    x = torch.tensor(rng.standard_normal((3, 57)))
+    y = 2 * x + 0.5 * torch.tensor(rng.standard_normal((3, 57)))
+    w = torch.tensor(rng.uniform(0.1, 2.0, size=(3, 4)), requires_grad=True)
+    xs, ys = x.unsqueeze(-2), y.unsqueeze(-2)
+    weights, queries, context = tied_scalar_model(w, xs, ys, form)
+    moments = training.Moments.of(queries, ys)
+    from_moments = moments.mse(head(context, weights))
+    by_token = training.token_mse(w, xs, ys, form)
+    torch.testing.assert_close(from_moments, by_token, rtol=1e-12, atol=1e-14)
+    (grad_m,) = torch.autograd.grad(from_moments.sum(), w)
+    (grad_t,) = torch.autograd.grad(by_token.sum(), w)
+    torch.testing.assert_close(grad_m, grad_t, rtol=1e-9, atol=1e-12)
 
 
 def test_diverging_training_names_the_setting() -> None:
@@ -95,3 +158,11 @@ def test_diverging_training_names_the_setting() -> None:
     data = training_sets(cfg)
     with pytest.raises(training.TrainingDivergedError, match="learning_rate=0.01"):
         training.run(cfg, data["x"], data["y"])
+
+
+def test_training_data_draws_x_then_noise_from_the_seed() -> None:
+    x, y = training_data(50, 2.0, 0.5, 1.0, seed=3)
+    rng = np.random.default_rng(3)
+    expected_x = rng.standard_normal(50)
+    np.testing.assert_array_equal(x, expected_x)
+    np.testing.assert_array_equal(y, 2.0 * expected_x + 0.5 * rng.standard_normal(50))

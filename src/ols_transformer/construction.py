@@ -1,20 +1,136 @@
 """The OLS-Transformer: a single-layer linear transformer whose forward pass is OLS.
 
-Attn(Zq, Zc) = (1/n) (Zq W_Q)(Zc W_K)^T (Zc W_V);  out = Attn W_F W_O   (paper eq. 2)
+This module is the one implementation of the model: its attention, its spectral whitening and
+its weight settings. Every stage runs it (numpy callers convert at the boundary).
+
+    Attn(Zq, Zc) = (1/n) (Zq W_Q)(Zc W_K)^T (Zc W_V);  out = Attn W_F W_O   (paper eq. 2)
 
 With Sigma = X^T X / n = U Lambda U^T and W = U Lambda^{-1/2} (so W W^T = Sigma^{-1}):
-- homogeneous form: W_Q = W_K = W_V = W, W_F = I, W_O = c = (1/n) W^T X^T y, input Z = X
+- homogeneous form (eq. 8): W_Q = W_K = W_V = W, W_F = I, W_O = c = (1/n) W^T X^T y, input Z = X
   -> (1/n) XW (XW)^T XW c = H X W c = X beta_hat  (paper eqs. 3-8);
-- in-context form: tokens (x_i, y_i), W_Q = W_K = [W; 0], W_V = e_y, W_F = W_O = 1
+- in-context form (eq. 5): tokens (x_i, y_i), W_Q = W_K = [W; 0], W_V = e_y, W_F = W_O = 1
   -> y_q = (1/n) x_q^T W W^T sum_i x_i y_i = x_q^T beta_hat.
+
+Every function broadcasts over leading batch dimensions (``...``), so one call evaluates many
+independent models (seeds, grid points) at once.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
 from .ols import RankDeficientError
+
+Form = Literal["eq8", "eq5"]
+FORMS: tuple[Form, ...] = ("eq8", "eq5")
+
+
+# ---- attention -------------------------------------------------------------------------------
+
+def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b with broadcasting; ``None`` stands for the identity.
+
+    A contraction over one entry is an outer product: computed as a broadcast multiply, which
+    gives the same floats (one product per entry, no sum) and avoids torch's batched-matmul
+    kernel, slow for many tiny matrices (the 1-D models of Figure 1 and their sweeps).
+    """
+    if a.shape[-1] == 1:
+        return a * b
+    return a @ b
+
+
+def _apply(tokens: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    return tokens if weight is None else matmul(tokens, weight)
+
+
+def _t(x: torch.Tensor) -> torch.Tensor:
+    return x.transpose(-1, -2)
+
+
+def attention_scores(queries: torch.Tensor, context: torch.Tensor, W_Q: torch.Tensor | None,
+                     W_K: torch.Tensor | None) -> torch.Tensor:
+    """The fast memory: (1/n) (Zq W_Q)(Zc W_K)^T, one score per (query, context token).
+
+    Shape: queries (..., q, d), context (..., n, d), W_Q and W_K (..., d, k) -> (..., q, n).
+    A weight of ``None`` is the identity.
+    """
+    return matmul(_apply(queries, W_Q), _t(_apply(context, W_K))) / context.shape[-2]
+
+
+def _weighted_moment(context: torch.Tensor, W_Q: torch.Tensor | None, W_K: torch.Tensor | None,
+                     W_V: torch.Tensor | None) -> torch.Tensor:
+    """W_Q W_K^T (Zc^T Zc) W_V, not yet divided by n."""
+    summary = matmul(_t(context), context)
+    if W_K is not None:
+        summary = matmul(_t(W_K), summary)
+    if W_Q is not None:
+        summary = matmul(W_Q, summary)
+    return summary if W_V is None else matmul(summary, W_V)
+
+
+def attention_map(context: torch.Tensor, W_Q: torch.Tensor | None, W_K: torch.Tensor | None,
+                  W_V: torch.Tensor | None) -> torch.Tensor:
+    """The d x v matrix A with linear attention = Zq A: A = W_Q W_K^T (Zc^T Zc / n) W_V.
+
+    Linear attention (1/n) (Zq W_Q)(Zc W_K)^T (Zc W_V) is a product of matrices, so it may be
+    associated in any order. Here the context enters once, through its second moment
+    Zc^T Zc / n (the slow-memory Sigma of the paper, for tokens x_i), and the tokens only at the
+    end: no q x n score matrix is formed, and when the weights carry batch dimensions (many
+    models, one context) the context work is done once. ``attention_scores`` gives the scores.
+
+    Shape: context (..., n, d), W_Q and W_K (..., d, k), W_V (..., d, v) -> (..., d, v).
+    """
+    return _weighted_moment(context, W_Q, W_K, W_V) / context.shape[-2]
+
+
+def linear_attention(queries: torch.Tensor, context: torch.Tensor, W_Q: torch.Tensor | None,
+                     W_K: torch.Tensor | None, W_V: torch.Tensor | None) -> torch.Tensor:
+    """(1/n) (Zq W_Q)(Zc W_K)^T (Zc W_V): the scores times the values.
+
+    Associated in the cheaper order for the shapes: scores first, (Zq W_Q)(Zc W_K)^T then the
+    values, when there are few queries against many features (an associative memory); else the
+    weights and the context's second moment first (``attention_map``). The 1/n comes last, so
+    integer tokens give exact integer sums (the Hopfield models rely on it).
+
+    Shape: queries (..., q, d), context (..., n, d), W_Q and W_K (..., d, k), W_V (..., d, v)
+    -> (..., q, v). A weight of ``None`` is the identity.
+    """
+    q, (n, d) = queries.shape[-2], context.shape[-2:]
+    k = d if W_K is None else W_K.shape[-1]
+    v = d if W_V is None else W_V.shape[-1]
+    if q * n * (k + v) < n * d * d + q * d * v:
+        scores = matmul(_apply(queries, W_Q), _t(_apply(context, W_K)))
+        return matmul(scores, _apply(context, W_V)) / n
+    return matmul(queries, _weighted_moment(context, W_Q, W_K, W_V)) / n
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The five weight matrices of eq. 2 (each may carry leading batch dimensions)."""
+
+    W_Q: torch.Tensor
+    W_K: torch.Tensor
+    W_V: torch.Tensor
+    W_F: torch.Tensor
+    W_O: torch.Tensor
+
+
+def head(context: torch.Tensor, weights: Weights) -> torch.Tensor:
+    """The d x o matrix H with out = Zq H: attention_map(...) W_F W_O (weights before tokens).
+
+    Shape: context (..., n, d) -> (..., d, o).
+    """
+    attended = attention_map(context, weights.W_Q, weights.W_K, weights.W_V)
+    return matmul(matmul(attended, weights.W_F), weights.W_O)
+
+
+def forward(queries: torch.Tensor, context: torch.Tensor, weights: Weights) -> torch.Tensor:
+    """out = Attn(Zq, Zc) W_F W_O (paper eq. 2). Shape: (..., q, d), (..., n, d) -> (..., q, o)."""
+    return matmul(queries, head(context, weights))
 
 
 class LinearTransformer(nn.Module):
@@ -29,77 +145,164 @@ class LinearTransformer(nn.Module):
         self.W_F = nn.Parameter(torch.zeros(d_v, d_ff, dtype=dtype))
         self.W_O = nn.Parameter(torch.zeros(d_ff, d_out, dtype=dtype))
 
+    @classmethod
+    def from_weights(cls, weights: Weights) -> LinearTransformer:
+        """A module holding ``weights`` (without batch dimensions) as its parameters."""
+        d_in, d_qk = weights.W_Q.shape
+        model = cls(d_in, d_qk, weights.W_V.shape[1], weights.W_F.shape[1],
+                    weights.W_O.shape[1], dtype=weights.W_Q.dtype)
+        with torch.no_grad():
+            for name in ("W_Q", "W_K", "W_V", "W_F", "W_O"):
+                getattr(model, name).copy_(getattr(weights, name))
+        return model
+
+    @property
+    def weights(self) -> Weights:
+        return Weights(self.W_Q, self.W_K, self.W_V, self.W_F, self.W_O)
+
     def attention_scores(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """(1/n) (Zq W_Q)(Zc W_K)^T, n = number of context tokens."""
-        return (queries @ self.W_Q) @ (context @ self.W_K).T / context.shape[0]
+        return attention_scores(queries, context, self.W_Q, self.W_K)
 
     def forward(self, queries: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        context = queries if context is None else context
-        attended = self.attention_scores(queries, context) @ (context @ self.W_V)
-        return attended @ self.W_F @ self.W_O
+        return forward(queries, queries if context is None else context, self.weights)
 
 
-def spectral_whitener(X: torch.Tensor) -> torch.Tensor:
-    """W = U Lambda^{-1/2} from Sigma = X^T X / n = U Lambda U^T, so that W W^T = Sigma^{-1}.
+# ---- the slow memory: spectral whitening -----------------------------------------------------
 
-    Raises RankDeficientError when Sigma is singular in the working dtype: forming Sigma squares
-    cond(X), so in float32 this happens already near cond(X) ~ 1e3-1e4.
+def whitener(sigma: torch.Tensor, pseudo_inverse: bool = False) -> torch.Tensor:
+    """W = U Lambda^{-1/2} from sigma = U Lambda U^T, so that W W^T = sigma^{-1}.
+
+    With ``pseudo_inverse`` only the eigenvalues above the rounding tolerance are kept: W is
+    p x r (r the numerical rank) and W W^T = sigma^+. Otherwise a numerically singular sigma
+    raises RankDeficientError: forming sigma = X^T X / n squares cond(X), so in float32 this
+    happens already near cond(X) ~ 1e3-1e4.
+
+    Shape: sigma (p, p) symmetric positive semi-definite -> W (p, p), or (p, r).
     """
-    n, p = X.shape
-    eigenvalues, U = torch.linalg.eigh(X.T @ X / n)
-    tol = p * torch.finfo(X.dtype).eps * eigenvalues.abs().max()
+    p = sigma.shape[-1]
+    eigenvalues, U = torch.linalg.eigh(sigma)
+    tol = p * torch.finfo(sigma.dtype).eps * eigenvalues.abs().max()
+    if pseudo_inverse:
+        keep = eigenvalues > tol
+        return U[:, keep] * eigenvalues[keep].rsqrt()
     if eigenvalues.min() <= tol:
         raise RankDeficientError(
-            f"Sigma = X^T X / n (n={n}, p={p}, {X.dtype}) is numerically singular: smallest "
-            f"eigenvalue {eigenvalues.min().item():.3g} <= tolerance {tol.item():.3g}. "
-            "X is rank-deficient or too ill-conditioned for this dtype (use float64, or drop "
-            "collinear columns)."
+            f"Sigma (p={p}, {sigma.dtype}) is numerically singular: smallest eigenvalue "
+            f"{eigenvalues.min().item():.3g} <= tolerance {tol.item():.3g}. X is rank-deficient "
+            "or too ill-conditioned for this dtype (use float64, more rows than columns, or "
+            "drop collinear columns)."
         )
     return U * eigenvalues.rsqrt()
 
 
+def second_moment(X: torch.Tensor) -> torch.Tensor:
+    """Sigma = X^T X / n, uncentred, as in the paper. Shape: (..., n, p) -> (..., p, p)."""
+    return matmul(_t(X), X) / X.shape[-2]
+
+
+def spectral_whitener(X: torch.Tensor) -> torch.Tensor:
+    """W with W W^T = Sigma^{-1}, Sigma = X^T X / n. Shape: X (n, p) -> W (p, p)."""
+    n, p = X.shape
+    try:
+        return whitener(second_moment(X))
+    except RankDeficientError as err:
+        raise RankDeficientError(f"X (n={n}, p={p}): {err}") from None
+
+
 def coordinates(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """c = (1/n) W^T X^T y: beta_hat in the basis W (paper eq. 6), beta_hat = W c."""
-    return W.T @ (X.T @ y) / X.shape[0]
+    """c = (1/n) W^T X^T y: beta_hat in the basis W (paper eq. 6), beta_hat = W c.
+
+    Shape: W (..., p, k), X (..., n, p), y (..., n) -> c (..., k).
+    """
+    xty = matmul(_t(X), y.unsqueeze(-1)) / X.shape[-2]
+    return matmul(_t(W), xty).squeeze(-1)
+
+
+# ---- weight settings -------------------------------------------------------------------------
+
+def homogeneous_weights(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> Weights:
+    """Eq. 8: W_Q = W_K = W_V = W, W_F = I, W_O = c(W) = (1/n) W^T X^T y; input tokens are the
+    rows of X. W_O is *defined* from W, so a W that is a function of trainable parameters makes
+    c one too. Shape: W (..., p, p), X (..., n, p), y (..., n)."""
+    k = W.shape[-1]
+    eye = torch.eye(k, dtype=W.dtype, device=W.device)
+    return Weights(W, W, W, eye, coordinates(W, X, y).unsqueeze(-1))
+
+
+def in_context_weights(W: torch.Tensor, outputs: int = 1) -> Weights:
+    """Eq. 5: tokens (x_i, y_i) with y_i of ``outputs`` entries; W_Q = W_K = [W; 0] read x,
+    W_V = [0; I] reads y, W_F = W_O = I. Shape: W (..., p, k)."""
+    p, k = W.shape[-2:]
+    pad = torch.zeros(*W.shape[:-2], outputs, k, dtype=W.dtype, device=W.device)
+    W_QK = torch.cat([W, pad], dim=-2)
+    eye = torch.eye(outputs, dtype=W.dtype, device=W.device)
+    W_V = torch.cat([torch.zeros(p, outputs, dtype=W.dtype, device=W.device), eye])
+    return Weights(W_QK, W_QK, W_V, eye, eye)
+
+
+def tokens(X: torch.Tensor, y: torch.Tensor | None = None, outputs: int = 1) -> torch.Tensor:
+    """Rows (x_i, y_i); query tokens carry y = 0, which W_Q ignores.
+
+    Shape: X (..., n, p), y (..., n) or (..., n, outputs) -> (..., n, p + outputs).
+    """
+    if y is None:
+        y = torch.zeros(*X.shape[:-1], outputs, dtype=X.dtype, device=X.device)
+    elif y.dim() == X.dim() - 1:
+        y = y.unsqueeze(-1)
+    return torch.cat([X, y], dim=-1)
 
 
 @torch.no_grad()
 def ols_transformer(X: torch.Tensor, y: torch.Tensor) -> LinearTransformer:
     """The homogeneous-input OLS-Transformer for (X, y): forward(X) = X beta_hat."""
-    p = X.shape[1]
-    W = spectral_whitener(X)
-    model = LinearTransformer(p, p, p, p, 1, dtype=X.dtype)
-    model.W_Q.copy_(W)
-    model.W_K.copy_(W)
-    model.W_V.copy_(W)
-    model.W_F.copy_(torch.eye(p, dtype=X.dtype))
-    model.W_O.copy_(coordinates(W, X, y).reshape(p, 1))
-    return model
+    return LinearTransformer.from_weights(homogeneous_weights(spectral_whitener(X), X, y))
 
 
 @torch.no_grad()
-def in_context_transformer(W: torch.Tensor) -> LinearTransformer:
+def in_context_transformer(W: torch.Tensor, outputs: int = 1) -> LinearTransformer:
     """Transformer over tokens (x_i, y_i): the task lives in the context, W in the weights."""
-    p = W.shape[0]
-    model = LinearTransformer(p + 1, p, 1, 1, 1, dtype=W.dtype)
-    model.W_Q[:p].copy_(W)
-    model.W_K[:p].copy_(W)
-    model.W_V[p, 0] = 1.0  # the value is the y coordinate of each token
-    model.W_F.fill_(1.0)
-    model.W_O.fill_(1.0)
-    return model
-
-
-def tokens(X: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-    """Rows (x_i, y_i); query tokens carry y = 0, which W_Q ignores."""
-    last = torch.zeros(X.shape[0], 1, dtype=X.dtype) if y is None else y.reshape(-1, 1)
-    return torch.cat([X, last], dim=1)
+    return LinearTransformer.from_weights(in_context_weights(W, outputs))
 
 
 @torch.no_grad()
 def in_context_predict(
     W: torch.Tensor, X_context: torch.Tensor, y_context: torch.Tensor, X_query: torch.Tensor
 ) -> torch.Tensor:
-    """y_q = (1/m) x_q^T W W^T sum_i x_i y_i over the m context tokens."""
-    model = in_context_transformer(W)
-    return model(tokens(X_query), tokens(X_context, y_context)).reshape(-1)
+    """y_q = (1/m) x_q^T W W^T sum_i x_i y_i over the m context tokens.
+
+    Shape: W (p, k), X_context (m, p), y_context (m) or (m, o), X_query (q, p) -> (q) or (q, o).
+    """
+    outputs = 1 if y_context.dim() == 1 else y_context.shape[-1]
+    out = forward(tokens(X_query, outputs=outputs), tokens(X_context, y_context),
+                  in_context_weights(W, outputs))
+    return out.squeeze(-1) if y_context.dim() == 1 else out
+
+
+def tied_scalar_model(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+                      form: Form) -> tuple[Weights, torch.Tensor, torch.Tensor]:
+    """The 1-D OLS-Transformer whose weights are all tied to one scalar w (paper Sec. 2.3):
+    (weights, query tokens, context tokens), differentiable in w.
+
+    eq8: W_Q = W_K = W_V = w, W_F = 1, W_O = c(w) = (1/n) w sum_j x_j y_j, tokens x_j, so
+         y_hat_i = (1/n^2) x_i w^4 (sum_j x_j^2)(sum_j x_j y_j) = y_hat_OLS,i (w / w*)^4;
+    eq5: W_Q = W_K = w on tokens (x_j, y_j), value y, queries (x_i, 0), so
+         y_hat_i = (1/n) x_i w^2 sum_j x_j y_j = y_hat_OLS,i (w / w*)^2;
+    with w* = Sigma^{-1/2} = sqrt(n / sum_j x_j^2).
+
+    Shape: w (...), x and y (..., n), broadcasting (e.g. w (D, K) with x, y (D, 1, n): K models
+    on each of D data sets) -> weights (..., d, .), tokens (..., n, d), d = 1 (eq8), 2 (eq5).
+    """
+    W = w.reshape(*w.shape, 1, 1)
+    X = x.unsqueeze(-1)
+    if form == "eq8":
+        return homogeneous_weights(W, X, y), X, X
+    if form == "eq5":
+        return in_context_weights(W), tokens(X), tokens(X, y)
+    raise ValueError(f"unknown parameterisation {form!r}; choose one of {', '.join(FORMS)}")
+
+
+def tied_scalar_predict(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+                        form: Form) -> torch.Tensor:
+    """Predictions (..., n) of ``tied_scalar_model``: its forward pass on its query tokens."""
+    weights, queries, context = tied_scalar_model(w, x, y, form)
+    return forward(queries, context, weights).squeeze(-1)

@@ -1,4 +1,6 @@
-"""Slow and fast memory under covariance shift (paper Section 3, eq. 10). Pure float64 numpy.
+"""Slow and fast memory under covariance shift (paper Section 3, eq. 10): the populations, the
+shift families and the theory, in float64 numpy. The model itself, construction.py's
+OLS-Transformer, is run by experiments/shift.py.
 
 Train set (X, y), n rows; in-context set (X', y'), m rows; same beta:
     y = X beta + eps,   y' = X' beta + eps'.
@@ -34,10 +36,6 @@ FAMILY_MAGNITUDE = {
 
 # Magnitude at which each family is no shift at all (S_te = S_tr).
 NO_SHIFT = {"isotropic_scale": 1.0, "anisotropic": 0.0, "rotation": 0.0, "mean_shift": 0.0}
-
-
-class SingularCovarianceError(ValueError):
-    """A second-moment matrix is numerically singular, so it has no inverse square root."""
 
 
 @dataclass(frozen=True)
@@ -143,36 +141,8 @@ def sample(population: Population, standard_normal: np.ndarray) -> np.ndarray:
 
 
 def second_moment(X: np.ndarray) -> np.ndarray:
-    """Sigma = X^T X / rows, uncentred, as in the paper."""
+    """Sigma = X^T X / rows, uncentred, as in the paper. Shape: (m, p) -> (p, p)."""
     return X.T @ X / X.shape[0]
-
-
-def inverse_sqrt_factor(S: np.ndarray) -> np.ndarray:
-    """W = U Lambda^{-1/2} from S = U Lambda U^T, so that W W^T = S^{-1} (the slow memory)."""
-    vals, vecs = np.linalg.eigh(S)
-    tol = S.shape[0] * np.finfo(S.dtype).eps * np.abs(vals).max()
-    if vals.min() <= tol:
-        raise SingularCovarianceError(
-            f"second moment is numerically singular: smallest eigenvalue {vals.min():.3g} <= "
-            f"{tol:.3g}; the data need more rows than regressors (m > p, n > p)"
-        )
-    return vecs / np.sqrt(vals)
-
-
-def attention_scores(queries: np.ndarray, context: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """Fast memory: (1/m) (X_q W)(X' W)^T, one score per (query, context token)."""
-    return (queries @ W) @ (context @ W).T / context.shape[0]
-
-
-def transformer_predict(
-    queries: np.ndarray, context: np.ndarray, y_context: np.ndarray, W: np.ndarray
-) -> np.ndarray:
-    """OLS-Transformer in context: attention scores times the context labels (eq. 9).
-
-    Computed in the attention form (scores first), not as X_q Sigma^{-1} X'^T y' / m, so the
-    identity of eq. 10 is checked on what the model does, not on an algebraic rewrite of it.
-    """
-    return attention_scores(queries, context, W) @ y_context
 
 
 def eq10_terms(
@@ -206,17 +176,6 @@ def distortion_norm(operator: np.ndarray) -> float:
 def effective_beta(context: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     """Regress predictions on X': the coefficient vector the model effectively uses."""
     return np.linalg.lstsq(context, predictions, rcond=None)[0]
-
-
-def probe_distortion(context: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """Measure the model's distortion operator from its predictions alone.
-
-    Feed noise-free labels y' = X' e_j for each basis vector e_j and regress the predictions
-    on X': column j is the effective beta for beta = e_j. The model is linear in y', so this
-    is the operator the model applies to any beta.
-    """
-    probes = transformer_predict(context, context, context, W)  # column j answers y' = X' e_j
-    return effective_beta(context, probes)
 
 
 def ols_relative_rmse_theory(

@@ -6,9 +6,9 @@ from ols_transformer.stage import StageRun
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "training") as run:
     arrays = load_arrays(smk.input.training)
-    table = training.run(run.cfg, arrays["x"], arrays["y"])
+    table, headline = training.run(run.cfg, arrays["x"], arrays["y"])
     write_table(table, smk.output.table)
-    write_table(training.headline(table, run.cfg), smk.output.headline)
+    write_table(headline, smk.output.headline)
     save_figure(plot_fig1a(table, run.cfg["alignment_tol"]), smk.output.fig1a_pdf,
                 smk.output.fig1a_png)
     save_figure(plot_fig1b(table), smk.output.fig1b_pdf, smk.output.fig1b_png)
