@@ -34,14 +34,14 @@ Attention forms (the OLS-Transformer's retrieval and its softmax counterpart):
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-import numpy as np
 import torch
 
-MODEL_NAMES = ("classical", "poly3", "poly4", "exponential", "softmax", "linear_attention")
+from .construction import linear_attention
+from .hopfield_theory import spec
+
 DTYPE = torch.float64  # integer fields of the power models stay exact below 2^53
 
 
@@ -109,13 +109,15 @@ class DenseAssociativeMemory:
 
 @dataclass(frozen=True)
 class LinearAttention:
-    """s <- sign(Xi^T (Xi s) / N): attention without softmax, the quadratic energy -|Xi s|^2/2N."""
+    """s <- sign(Xi^T Xi s): construction.py's linear attention with identity weights (keys =
+    values = the patterns), the quadratic energy -|Xi s|^2 / 2 with the self-coupling kept."""
 
     name: str = "linear_attention"
     continuous: bool = False
 
     def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-        return keep_ties(overlaps(state, patterns) @ patterns / patterns.shape[1], state)
+        # The attention's 1/M scale does not change a sign.
+        return keep_ties(linear_attention(state, patterns, None, None, None), state)
 
 
 @dataclass(frozen=True)
@@ -132,18 +134,13 @@ class SoftmaxAttention:
 
 
 def make_model(name: str, softmax_beta: float = 1.0) -> Memory:
-    """The model behind ``name`` (one of MODEL_NAMES)."""
-    models: dict[str, Memory] = {
-        "classical": DenseAssociativeMemory("classical", 2),
-        "poly3": DenseAssociativeMemory("poly3", 3),
-        "poly4": DenseAssociativeMemory("poly4", 4),
-        "exponential": DenseAssociativeMemory("exponential", None),
-        "softmax": SoftmaxAttention(float(softmax_beta)),
-        "linear_attention": LinearAttention(),
-    }
-    if name not in models:
-        raise ValueError(f"unknown Hopfield model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
-    return models[name]
+    """The model behind ``name`` (a key of hopfield_theory.MODELS)."""
+    model = spec(name)
+    if name == "softmax":
+        return SoftmaxAttention(float(softmax_beta))
+    if name == "linear_attention":
+        return LinearAttention()
+    return DenseAssociativeMemory(name, model.degree)
 
 
 def readout(model: Memory, state: torch.Tensor) -> torch.Tensor:
@@ -193,109 +190,6 @@ def retrieve(model: Memory, patterns: torch.Tensor, cues: torch.Tensor, max_iter
     return Retrieval(readout(model, state), fixed, steps)
 
 
-# ---- plain numpy reference: the update rule straight from its definition ---------------------
-
-def numpy_field(name: str, state: np.ndarray, patterns: np.ndarray,
-                softmax_beta: float = 1.0) -> np.ndarray:
-    """The models' fields by brute force (B x M x N): set each bit to +1 and to -1 and compare
-    the energies. Independent of the matmul identity used by the torch models."""
-    state, patterns = np.asarray(state, dtype=float), np.asarray(patterns, dtype=float)
-    N = patterns.shape[1]
-    h = state @ patterns.T  # B x M
-    if name == "linear_attention":
-        return h @ patterns / N
-    if name == "softmax":
-        z = softmax_beta * h
-        w = np.exp(z - z.max(axis=1, keepdims=True))
-        return (w / w.sum(axis=1, keepdims=True)) @ patterns
-    # Overlaps with bit i forced to +1 and to -1: B x M x N.
-    without = h[:, :, None] - patterns[None, :, :] * state[:, None, :]
-    plus, minus = without + patterns[None], without - patterns[None]
-    if name == "exponential":
-        # log sum e^(plus) - log sum e^(minus), each stabilised by its own maximum.
-        return _logsumexp(plus, axis=1) - _logsumexp(minus, axis=1)
-    degree = {"classical": 2, "poly3": 3, "poly4": 4}[name]
-    return (plus ** degree).sum(axis=1) - (minus ** degree).sum(axis=1)
-
-
-def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    top = x.max(axis=axis, keepdims=True)
-    return np.squeeze(top, axis) + np.log(np.exp(x - top).sum(axis=axis))
-
-
-def numpy_step(name: str, state: np.ndarray, patterns: np.ndarray,
-               softmax_beta: float = 1.0) -> np.ndarray:
-    """One update of ``name`` in plain numpy (softmax: the real-valued next state)."""
-    field = numpy_field(name, state, patterns, softmax_beta)
-    if name == "softmax":
-        return field
-    return np.where(field > 0, 1.0, np.where(field < 0, -1.0, state))
-
-
-# ---- theory ----------------------------------------------------------------------------------
-
-def cramer_rate(x: float) -> float:
-    """I(x) = ((1+x) ln(1+x) + (1-x) ln(1-x)) / 2: P(sum of N fair +-1 >= xN) ~ e^(-N I(x))."""
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"cramer_rate needs 0 <= x <= 1, got {x}")
-    terms = [(1 + s * x) * math.log1p(s * x) for s in (1, -1) if 1 + s * x > 0]
-    return 0.5 * sum(terms)
-
-
-def double_factorial(n: int) -> int:
-    return math.prod(range(n, 0, -2)) if n > 0 else 1
-
-
-Law = Literal["linear", "power", "exponential"]
-
-
-@dataclass(frozen=True)
-class Theory:
-    """Growth law of a model's capacity (Section 4's table) and the curves drawn with it."""
-
-    law: Law
-    description: str
-    loglog_slope: float  # power laws: the exponent; NaN for exponential growth
-    rate: float  # exponential: alpha in exp(alpha N); NaN for power laws
-    rate_upper: float  # exponential: nearest-neighbour limit of any decoder; NaN otherwise
-
-
-def theory(name: str, rho: float) -> Theory:
-    """Theory values at cue noise ``rho`` (flipped fraction)."""
-    if name in ("classical", "linear_attention"):
-        return Theory("linear", "0.138 N (retrieval with ~1.6% errors); N / (2 ln N) exact",
-                      1.0, math.nan, math.nan)
-    if name in ("poly3", "poly4"):
-        n = int(name[-1])
-        return Theory("power", f"N^{n - 1} / (2 ({2 * n - 3})!! ln N)", float(n - 1), math.nan,
-                      math.nan)
-    if name in ("exponential", "softmax"):
-        info = cramer_rate(1 - 2 * rho)  # = ln 2 - H(rho): nearest-neighbour decoding limit
-        return Theory("exponential", "exp(alpha N), alpha = I(1 - 2 rho) / 2 (2^(N/2) at rho = 0)",
-                      math.nan, info / 2, info)
-    raise ValueError(f"unknown Hopfield model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
-
-
-def theory_capacity(name: str, N: np.ndarray, rho: float) -> dict[str, np.ndarray]:
-    """Theory curves (label -> capacity at each N) for the figure; asymptotic, no fitted constant.
-
-    Power models: a typical stored pattern is a fixed point while its crosstalk, of variance
-    M (2n-3)!! N^(n-1) against a signal n N^(n-1), leaves all N bits stable: N^(n-1) /
-    (2 (2n-3)!! ln N) (Krotov & Hopfield 2016; n = 2: McEliece et al.'s N / (2 ln N)). With
-    iterated updates that stability, not the cue noise, limits exact recovery.
-    """
-    N = np.asarray(N, dtype=float)
-    law = theory(name, rho)
-    if law.law == "exponential":
-        return {"exp(I(1-2rho) N / 2), Demircigil et al.": np.exp(law.rate * N),
-                "exp(I(1-2rho) N), nearest-neighbour limit": np.exp(law.rate_upper * N)}
-    n = 2 if law.law == "linear" else int(name[-1])
-    stable = N ** (n - 1) / (2 * double_factorial(2 * n - 3) * np.log(N))
-    if law.law == "linear":
-        return {"0.138 N, Amit et al. (~1.6% errors)": 0.138 * N, "N / (2 ln N), exact": stable}
-    return {f"N^{n - 1} / (2 ({2 * n - 3})!! ln N), Krotov & Hopfield": stable}
-
-
 def resolve_device(choice: str) -> torch.device:
     """``auto``: cuda when available, else cpu; ``cuda`` when none is present is an error."""
     if choice == "cuda" and not torch.cuda.is_available():
@@ -303,8 +197,4 @@ def resolve_device(choice: str) -> torch.device:
                            "use auto or cpu")
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda":
-        # Deterministic cuBLAS (torch.use_deterministic_algorithms) needs this workspace setting,
-        # read when the first cuBLAS handle is made.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return torch.device(choice)

@@ -5,14 +5,15 @@
 
 NOTEBOOK_KERNEL = "ols-transformer"  # registered by scripts/setup.sh (ipykernel --sys-prefix)
 NOTEBOOK_TABLES = {
-    "proof": ["proof_check", "proof_summary"],
+    "proof": ["proof_check"],
     "training": ["fig1_training", "fig1_headline"],
-    "shift": ["covariance_shift", "covariance_shift_summary"],
-    "hopfield": ["hopfield_capacity", "hopfield_growth"],
+    "shift": ["covariance_shift"],
+    "hopfield": ["hopfield_capacity"],
 }
 WORKFLOW_OUTPUTS = [str(path) for rule_ in workflow.rules for path in rule_.output]
+# A stage notebook reads its tables and the version's resolved config (for its criteria).
 NOTEBOOK_INPUTS = {
-    stage: tables
+    stage: {**tables, "config": rules.run_record.output.config}
     for stage, names in NOTEBOOK_TABLES.items()
     if len(tables := tables_among(WORKFLOW_OUTPUTS, f"{VERSION_DIR}/tables", names)) == len(names)
 }
@@ -33,9 +34,12 @@ rule notebook:
         log_file("notebook_{stage}"),
     params:
         kernel=NOTEBOOK_KERNEL,
-        # papermill parameters: <table>_csv = the table's path (relative to the working dir)
+        # papermill parameters: <table>_csv = the table's path, config_yaml = the resolved
+        # config (paths relative to the working directory)
         parameters=lambda wildcards, input: {
-            f"{name}_csv": path for name, path in input.items() if name != "notebook"
+            ("config_yaml" if name == "config" else f"{name}_csv"): path
+            for name, path in input.items()
+            if name != "notebook"
         },
     wildcard_constraints:
         stage="|".join(NOTEBOOK_INPUTS),

@@ -14,8 +14,9 @@ with StageRun(smk, "claims") as run:
     write_text(claims.to_markdown(ledger, f"Claims ledger: {smk.params.version}"),
                smk.output.markdown)
     log = logging.getLogger("ols_transformer")
+    log.info("%s", claims.counts(ledger))
     for row in ledger.itertuples(index=False):
         # a failing claim is reported, not an error: the ledger is the result
-        level = logging.INFO if row.verdict == claims.PASS else logging.WARNING
+        level = logging.WARNING if row.verdict in (claims.FAIL, claims.MISSING) else logging.INFO
         log.log(level, "%s %s: measured %s (%s)", row.verdict, row.claim_id, row.measured,
                 row.criterion)

@@ -9,5 +9,5 @@ with StageRun(smk, "proof") as run:
     cases = data.unflatten(load_arrays(smk.input.regression))
     table = proof.run(run.cfg, cases)
     write_table(table, smk.output.table)
-    write_table(proof.summarize(table, run.cfg), smk.output.summary)
+    write_table(proof.summarize(table, run.cfg["criteria"]), smk.output.summary)
     save_figure(plot_error_vs_condition(table), smk.output.figure_pdf, smk.output.figure_png)

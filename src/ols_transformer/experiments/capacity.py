@@ -32,7 +32,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import checks
 from .. import hopfield as hp
+from ..checks import hopfield as hopfield_checks
+from ..hopfield_theory import MODEL_NAMES
 
 PATTERN_STREAM, CUE_STREAM = 0, 1
 POOL_BLOCK = 1024  # rows per pattern block; any M is a prefix of the pool
@@ -222,6 +225,17 @@ def run_model(cfg: Mapping[str, Any], model: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def run(cfg: Mapping[str, Any],
+        progress: Callable[[str], object] = lambda _: None) -> pd.DataFrame:
+    """hopfield_capacity: every model of ``cfg['models']``, one row per (model, N, seed), with
+    the mean and t-interval over seeds (``combine``). ``progress`` gets one line per model."""
+    tables = []
+    for model in cfg["models"]:
+        tables.append(run_model(cfg, model))
+        progress(f"{model}: capacities {tables[-1].groupby('N')['capacity'].mean().to_dict()}")
+    return combine(tables, float(cfg["confidence"]))
+
+
 def t_quantile(q: float, df: int) -> float:
     """Quantile of Student's t with ``df`` degrees of freedom (no scipy: invert the CDF)."""
     def cdf(t: float) -> Any:
@@ -246,7 +260,7 @@ def combine(tables: list[pd.DataFrame], confidence: float = 0.95) -> pd.DataFram
     """hopfield_capacity: per-seed rows of every model, with the mean and t-interval over seeds
     repeated on each row of a (model, N)."""
     table = pd.concat(tables, ignore_index=True)
-    order = {name: i for i, name in enumerate(hp.MODEL_NAMES)}
+    order = {name: i for i, name in enumerate(MODEL_NAMES)}
     table = (table.assign(_order=table["model"].map(order))
              .sort_values(["_order", "N", "seed"]).drop(columns="_order")
              .reset_index(drop=True))
@@ -261,50 +275,14 @@ def combine(tables: list[pd.DataFrame], confidence: float = 0.95) -> pd.DataFram
     return table
 
 
-# ---- growth laws -----------------------------------------------------------------------------
+# ---- growth laws and checks (checks.hopfield) ------------------------------------------------
 
-def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Least-squares slope and R^2 of y on x (NaN with fewer than two distinct x)."""
-    if len(np.unique(x)) < 2:
-        return math.nan, math.nan
-    slope, intercept = np.polyfit(x, y, 1)
-    resid = y - (slope * x + intercept)
-    total = float(((y - y.mean()) ** 2).sum())
-    return float(slope), (1 - float((resid ** 2).sum()) / total) if total > 0 else math.nan
+growth = hopfield_checks.growth
 
 
-def growth(table: pd.DataFrame) -> pd.DataFrame:
-    """hopfield_growth: per model, fits of mean capacity on N next to the paper's law.
-
-    loglog_slope: slope of ln C on ln N (a power law N^k gives k); semilog_rate: slope of ln C on
-    N (exp(alpha N) gives alpha); local_loglog_slope: between the two largest N (rises with N
-    for exponential growth, constant for a power law).
-    """
-    rows = []
-    for model, at in table.groupby("model", sort=False):
-        mean = at.groupby("N")["capacity"].mean()
-        mean = mean[mean > 0]
-        N, C = mean.index.to_numpy(dtype=float), mean.to_numpy(dtype=float)
-        slope, r2_power = _fit(np.log(N), np.log(C))
-        rate, r2_exp = _fit(N, np.log(C))
-        local = _fit(np.log(N[-2:]), np.log(C[-2:]))[0] if len(N) >= 2 else math.nan
-        rho = float(at["rho"].iloc[0])
-        law = hp.theory(str(model), rho)
-        rows.append({
-            "model": model, "N_min": int(N.min()) if len(N) else 0,
-            "N_max": int(N.max()) if len(N) else 0, "n_N": len(N),
-            "capacity_at_N_min": C[0] if len(C) else math.nan,
-            "capacity_at_N_max": C[-1] if len(C) else math.nan,
-            "loglog_slope": slope, "loglog_r2": r2_power,
-            "semilog_rate": rate, "semilog_r2": r2_exp, "local_loglog_slope": local,
-            "better_fit": ("exponential" if r2_exp > r2_power else "power")
-            if not math.isnan(r2_exp + r2_power) else "",
-            "theory_law": law.law, "theory": law.description,
-            "theory_loglog_slope": law.loglog_slope, "theory_rate": law.rate,
-            "theory_rate_upper": law.rate_upper, "rho": rho,
-            "censored_runs": int(at["censored"].sum()),
-        })
-    return pd.DataFrame(rows)
+def summarize(table: pd.DataFrame, criteria: Mapping[str, float]) -> pd.DataFrame:
+    """The stage's checks, one row each."""
+    return checks.frame(hopfield_checks.checks(table, criteria))
 
 
 def headline(growth_table: pd.DataFrame) -> str:

@@ -1,0 +1,140 @@
+"""Pass criteria, one module per stage: pure functions from a stage's tables to its checks.
+
+The stage's own summary table, the claims ledger and the notebooks all call these functions, so
+a criterion is written once. They import no torch: the ledger and the notebooks stay light.
+
+A check is one row: ``check`` (name), ``scope`` ("all" for the row a claim is judged on, else
+the part it breaks down), the measured ``value``, the ``criterion`` in words, the
+``threshold`` (the bound, or for a range the value the paper predicts) and the ``verdict``:
+
+- PASS / FAIL: the value meets / misses the criterion; NaN always fails (never skipped);
+- REPORTED: a number shown for context, judged by nothing;
+- MISSING: what the check needs is not in the tables (a stage or model not run); never PASS.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+PASS, FAIL, MISSING, REPORTED = "PASS", "FAIL", "MISSING", "REPORTED"
+VERDICTS = (PASS, FAIL, MISSING, REPORTED)
+COLUMNS = ["check", "scope", "value", "criterion", "threshold", "verdict", "detail"]
+ALL = "all"
+
+
+class MissingInput(LookupError):
+    """A table, column or row a check needs is absent: the verdict is MISSING."""
+
+
+@dataclass(frozen=True)
+class Check:
+    check: str
+    value: float
+    criterion: str
+    threshold: float
+    verdict: str
+    detail: str = ""
+    scope: str = ALL
+
+
+def at_most(check: str, value: float, bound: float, criterion: str, detail: str = "",
+            scope: str = ALL) -> Check:
+    # NaN compares False: a non-finite measurement fails.
+    return Check(check, float(value), criterion, float(bound),
+                 PASS if value <= bound else FAIL, detail, scope)
+
+
+def at_least(check: str, value: float, bound: float, criterion: str, detail: str = "",
+             scope: str = ALL) -> Check:
+    return Check(check, float(value), criterion, float(bound),
+                 PASS if value >= bound else FAIL, detail, scope)
+
+
+def within(check: str, value: float, low: float, high: float, target: float, criterion: str,
+           detail: str = "", scope: str = ALL) -> Check:
+    """low <= value <= high; ``threshold`` holds the value the theory predicts."""
+    return Check(check, float(value), criterion, float(target),
+                 PASS if low <= value <= high else FAIL, detail, scope)
+
+
+def reported(check: str, value: float, criterion: str, detail: str = "",
+             scope: str = ALL) -> Check:
+    return Check(check, float(value), criterion, math.nan, REPORTED, detail, scope)
+
+
+def missing(check: str, criterion: str, reason: str, scope: str = ALL) -> Check:
+    return Check(check, math.nan, criterion, math.nan, MISSING, reason, scope)
+
+
+def frame(checks: Iterable[Check]) -> pd.DataFrame:
+    """Checks as a table with the columns ``COLUMNS``."""
+    return pd.DataFrame([asdict(c) for c in checks], columns=COLUMNS)
+
+
+def require(table: pd.DataFrame | None, name: str, columns: Sequence[str] = ()) -> pd.DataFrame:
+    """``table`` if it exists, has ``columns`` and has rows; else MissingInput naming why."""
+    if table is None:
+        raise MissingInput(f"{name}.csv is absent (its stage is not part of this run)")
+    absent = [c for c in columns if c not in table.columns]
+    if absent:
+        raise MissingInput(f"{name}.csv lacks column(s) {', '.join(absent)}")
+    if table.empty:
+        raise MissingInput(f"{name}.csv has no rows")
+    return table
+
+
+def truthy(column: pd.Series) -> pd.Series:
+    """A boolean column as written to CSV and read back (True/False, 1/0)."""
+    return column.astype(str).str.lower().isin({"true", "1", "1.0"})
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Least-squares line y = slope x + intercept over the points kept."""
+
+    slope: float
+    intercept: float
+    r2: float
+    used: int
+    dropped: int  # points left out: non-finite, or not positive where logs are taken
+
+    @property
+    def note(self) -> str:
+        return f"{self.used} points" + (f", {self.dropped} dropped" if self.dropped else "")
+
+
+def fit_line(x: Sequence[float] | np.ndarray | pd.Series, y: Sequence[float] | np.ndarray |
+             pd.Series, log_x: bool = False, log_y: bool = False) -> Fit:
+    """Fit y on x (natural logs where asked), counting the points it cannot use; NaN slope
+    with fewer than two distinct x."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    if log_x:
+        keep &= x > 0
+    if log_y:
+        keep &= y > 0
+    fx = np.log(x[keep]) if log_x else x[keep]
+    fy = np.log(y[keep]) if log_y else y[keep]
+    dropped = int(len(x) - keep.sum())
+    if len(np.unique(fx)) < 2:
+        return Fit(math.nan, math.nan, math.nan, int(keep.sum()), dropped)
+    design = np.column_stack([fx, np.ones_like(fx)])
+    (slope, intercept), *_ = np.linalg.lstsq(design, fy, rcond=None)
+    resid = fy - (slope * fx + intercept)
+    total = float(((fy - fy.mean()) ** 2).sum())
+    r2 = 1.0 - float((resid**2).sum()) / total if total > 0 else math.nan
+    return Fit(float(slope), float(intercept), r2, int(keep.sum()), dropped)
+
+
+def criteria_with_defaults(criteria: Mapping[str, float] | None,
+                           defaults: Mapping[str, float]) -> dict[str, float]:
+    """``defaults`` overridden by ``criteria``; an unknown name is an error, not ignored."""
+    unknown = set(criteria or {}) - set(defaults)
+    if unknown:
+        raise KeyError(f"unknown criteria {sorted(unknown)}; known: {sorted(defaults)}")
+    return {**defaults, **(criteria or {})}
