@@ -10,11 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import QUICK, run_snakemake, version_dirs
+from conftest import QUICK, merged_config, run_snakemake, version_dirs
 
 from ols_transformer.compare import compare_tables, compare_versions
+from ols_transformer.io import read_table
 
-LEARNING_RATE = 0.02  # quick config: 0.01
+QUICK_TRAINING = merged_config()["training"]
+LEARNING_RATE = 2 * QUICK_TRAINING["learning_rate"]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +46,8 @@ def test_compare_two_real_versions(quick_run: Path, other_version: Path) -> None
     for only_a in ("tables/proof_check.csv", "claims/claims.csv"):
         assert status[only_a] == "only in A"  # B ran up to the training stage only
 
-    a = pd.read_csv(quick_run / "tables" / "fig1_training.csv")
-    b = pd.read_csv(other_version / "tables" / "fig1_training.csv")
+    a = read_table(quick_run / "tables" / "fig1_training.csv")
+    b = read_table(other_version / "tables" / "fig1_training.csv")
     changed = columns[columns.table == "tables/fig1_training.csv"].set_index("column")
     for column in ("w", "mse", "rel_dist_to_ols"):
         max_abs, max_rel = numeric_diff(a, b, column)
@@ -56,8 +58,8 @@ def test_compare_two_real_versions(quick_run: Path, other_version: Path) -> None
     # same data, same epochs: w*, the OLS floor and the ids are unchanged
     assert not {"w_star", "ols_mse", "seed", "epoch"} & set(changed.index)
 
-    head_a = pd.read_csv(quick_run / "tables" / "fig1_headline.csv")
-    head_b = pd.read_csv(other_version / "tables" / "fig1_headline.csv")
+    head_a = read_table(quick_run / "tables" / "fig1_headline.csv")
+    head_b = read_table(other_version / "tables" / "fig1_headline.csv")
     head = columns[columns.table == "tables/fig1_headline.csv"].set_index("column")
     assert head.loc["alignment_epoch", "max_abs_diff"] == \
         (head_a.alignment_epoch - head_b.alignment_epoch).abs().max()
@@ -72,9 +74,10 @@ def test_cli_prints_the_comparison(quick_run: Path, other_version: Path) -> None
     lines = result.stdout.splitlines()
     row = next(line.split() for line in lines if line.split()[:2] == [
         "tables/fig1_training.csv", "changed"])
-    assert row[2:4] == ["3002", "3002"]
-    a = pd.read_csv(quick_run / "tables" / "fig1_training.csv")
-    b = pd.read_csv(other_version / "tables" / "fig1_training.csv")
+    rows = len(QUICK_TRAINING["seeds"]) * (QUICK_TRAINING["epochs"] + 1)
+    assert row[2:4] == [str(rows), str(rows)]
+    a = read_table(quick_run / "tables" / "fig1_training.csv")
+    b = read_table(other_version / "tables" / "fig1_training.csv")
     w_line = next(line.split() for line in lines if line.split()[:2] == [
         "tables/fig1_training.csv", "w"])
     assert float(w_line[3]) == pytest.approx(numeric_diff(a, b, "w")[0], rel=1e-3)

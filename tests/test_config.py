@@ -16,24 +16,40 @@ def test_shipped_configs_are_valid() -> None:
     validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
 
 
-BAD = [
-    ({"data": {"n": [-5]}}, "data.n.0", ">= 2"),
-    ({"data": {"n": [100], "p": [200]}}, "data.p", "p < n"),
-    ({"data": {"condition_numbers": [0.5]}}, "data.condition_numbers.0", ">= 1"),
-    ({"data": {"noise_sigma": "high"}}, "data.noise_sigma", "type"),
-    ({"proof": {"dtypes": ["float16"]}}, "proof.dtypes.0", "one of"),
-    ({"training": {"learning_rate": -1.0}}, "training.learning_rate", "> 0"),
-    ({"training": {"epochs": 0}}, "training.epochs", ">= 1"),
-    ({"training": {"w0": 0}}, "training.w0", "stationary"),
-    ({"training": {"seeds": []}}, "training.seeds", "at least 1"),
-    ({"training": {"alignment_tol": 2.0}}, "training.alignment_tol", "< 1"),
-    ({"run_name": "../escape"}, "run_name", "matching"),
-    ({"trainng": {"epochs": 3}}, "<top level>", "trainng"),
-]
+# case -> (override merged over the quick config, field named in the message, text of the fix)
+BAD = {
+    "negative n": ({"data": {"n": [-5]}}, "data.n.0", ">= 2"),
+    "p > n": ({"data": {"n": [100], "p": [200]}}, "data.p", "p < n"),
+    "condition number < 1": ({"data": {"condition_numbers": [0.5]}},
+                             "data.condition_numbers.0", ">= 1"),
+    "noise not a number": ({"data": {"noise_sigma": "high"}}, "data.noise_sigma", "type"),
+    "float16": ({"proof": {"dtypes": ["float16"]}}, "proof.dtypes.0", "one of"),
+    "negative learning rate": ({"training": {"learning_rate": -1.0}},
+                               "training.learning_rate", "> 0"),
+    "zero epochs": ({"training": {"epochs": 0}}, "training.epochs", ">= 1"),
+    "w0 = 0": ({"training": {"w0": 0}}, "training.w0", "stationary"),
+    "no seeds": ({"training": {"seeds": []}}, "training.seeds", "at least 1"),
+    "alignment tol > 1": ({"training": {"alignment_tol": 2.0}}, "training.alignment_tol", "< 1"),
+    "run name escapes": ({"run_name": "../escape"}, "run_name", "matching"),
+    "unknown section": ({"trainng": {"epochs": 3}}, "<top level>", "trainng"),
+    "unknown parameterisation": ({"training": {"parameterisation": "eq7"}},
+                                 "training.parameterisation", "one of"),
+    "context size <= p": ({"shift": {"context_sizes": [50, 3]}}, "shift.context_sizes",
+                          "must exceed p"),
+    "n_train <= p + 3": ({"shift": {"n_train": 5}}, "shift.n_train", "must exceed p + 3"),
+    "NaN noise": ({"data": {"noise_sigma": float("nan")}}, "data.noise_sigma", "finite"),
+    "infinite beta": ({"training": {"beta": float("inf")}}, "training.beta", "finite"),
+    "rho N not an integer": ({"hopfield": {"models": {"classical": [50, 51]}}},
+                             "hopfield.models.classical", "rho N is not an integer"),
+    "unknown model": ({"hopfield": {"models": {"hebbian": [50]}}}, "hopfield.models", "hebbian"),
+    "empty slope range": ({"proof": {"criteria": {"sigma_route_slope_min": 3.0}}},
+                          "proof.criteria", "range is empty"),
+}
 
 
-@pytest.mark.parametrize(("override", "field", "allowed"), BAD, ids=[b[1] for b in BAD])
-def test_bad_value_is_refused_naming_field(override: dict, field: str, allowed: str) -> None:
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_value_is_refused_naming_field(case: str) -> None:
+    override, field, allowed = BAD[case]
     with pytest.raises(ConfigError) as info:
         validate_config(merged_config(override))
     message = str(info.value)
@@ -41,9 +57,10 @@ def test_bad_value_is_refused_naming_field(override: dict, field: str, allowed: 
     assert allowed in message
 
 
-@pytest.mark.parametrize("override", [BAD[0][0], BAD[1][0], BAD[5][0]],
-                         ids=["negative n", "p > n", "negative learning rate"])
-def test_workflow_refuses_bad_config_before_any_job(override: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", ["negative n", "p > n", "negative learning rate",
+                                  "context size <= p", "NaN noise", "rho N not an integer"])
+def test_workflow_refuses_bad_config_before_any_job(case: str, tmp_path: Path) -> None:
+    override, field, _ = BAD[case]
     earlier = tmp_path / "results" / "earlier-000000000000" / "tables" / "kept.csv"
     earlier.parent.mkdir(parents=True)
     earlier.write_text("a,b\n1,2\n")
@@ -52,6 +69,7 @@ def test_workflow_refuses_bad_config_before_any_job(override: dict, tmp_path: Pa
     result = run_snakemake(tmp_path, "--configfile", str(QUICK), str(bad))
     assert result.returncode != 0
     assert "invalid config" in result.stderr and "Fix these values" in result.stderr
+    assert field in result.stderr
     assert "Select jobs to execute" not in result.stderr  # refused before scheduling
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["earlier-000000000000"]
     assert earlier.read_text() == "a,b\n1,2\n"

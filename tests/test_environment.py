@@ -7,6 +7,7 @@ import re
 import tomllib
 import yaml
 from conftest import REPO
+from packaging.requirements import Requirement
 
 # conda package names that differ from their PyPI names
 CONDA_TO_PYPI = {"pytorch": "torch"}
@@ -31,8 +32,10 @@ def test_environment_yml_matches_pyproject() -> None:
     )
 
 
-def test_torch_pin_admits_the_cpu_wheel_and_excludes_unbounded() -> None:
-    # An unbounded 'torch' pulls a multi-GB CUDA build; the upper bound keeps the CPU wheel.
+def test_torch_requirement_admits_the_local_cpu_wheel_and_no_newer_release() -> None:
+    # The CPU wheel on this machine's disk is torch 2.13.0; a requirement that admits a newer
+    # release makes pip fetch a multi-GB CUDA build instead.
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    (torch_req,) = [r for r in project["dependencies"] if _name(r) == "torch"]
-    assert "<" in torch_req
+    (torch_req,) = [Requirement(r) for r in project["dependencies"] if _name(r) == "torch"]
+    assert torch_req.specifier.contains("2.13.0")
+    assert not any(torch_req.specifier.contains(v) for v in ("2.14.0", "2.15.1", "3.0.0"))

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .io import read_table
+
 TABLE_DIRS = ("tables", "claims")
 SUMMARY_COLUMNS = ["table", "status", "rows_a", "rows_b", "columns_changed", "max_rel_diff",
                    "note"]
@@ -101,13 +103,13 @@ def compare_versions(a: str | Path, b: str | Path) -> tuple[pd.DataFrame, pd.Dat
     for name in sorted(set(files_a) | set(files_b)):
         if name not in files_b:
             summary.append({"table": name, "status": "only in A",
-                            "rows_a": len(pd.read_csv(files_a[name])), "rows_b": math.nan})
+                            "rows_a": len(read_table(files_a[name])), "rows_b": math.nan})
         elif name not in files_a:
             summary.append({"table": name, "status": "only in B", "rows_a": math.nan,
-                            "rows_b": len(pd.read_csv(files_b[name]))})
+                            "rows_b": len(read_table(files_b[name]))})
         else:
-            row, cols = compare_tables(name, pd.read_csv(files_a[name]),
-                                       pd.read_csv(files_b[name]))
+            row, cols = compare_tables(name, read_table(files_a[name]),
+                                       read_table(files_b[name]))
             summary.append(row)
             columns.extend(cols)
     return (pd.DataFrame(summary, columns=SUMMARY_COLUMNS).fillna({"note": ""}),

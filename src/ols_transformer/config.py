@@ -3,6 +3,7 @@ field, the bad value, what is allowed and how to fix it. Runs before any job sta
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -60,15 +61,68 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_
         )
 
 
+def _non_finite(value: Any, path: str) -> list[str]:
+    """Every NaN or infinite number in the config, by field (JSON schema lets them through:
+    NaN fails no comparison, so 'minimum' cannot catch it)."""
+    if isinstance(value, Mapping):
+        return [p for key, item in value.items()
+                for p in _non_finite(item, f"{path}.{key}" if path else str(key))]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _non_finite(item, f"{path}.{i}")]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"config field '{path}' = {value!r}: must be a finite number"]
+    return []
+
+
+def data_problems(data: Mapping[str, Any]) -> list[str]:
+    return [f"config fields 'data.p' = {p} and 'data.n' = {n}: OLS needs p < n (a "
+            "full-column-rank X); lower p or raise n"
+            for n in data["n"] for p in data["p"] if p >= n]
+
+
+def shift_problems(shift: Mapping[str, Any]) -> list[str]:
+    """Sizes the covariance-shift study needs: invertible second moments (m > p, n_train > p)
+    and the inverse-Wishart moments of its sampling theory (n_train > p + 3)."""
+    p, n = int(shift["p"]), int(shift["n_train"])
+    problems = []
+    if n <= p + 3:
+        problems.append(f"config field 'shift.n_train' = {n}: must exceed p + 3 = {p + 3} "
+                        f"(shift.p = {p}) for the sampling theory; raise it or lower shift.p")
+    small = [m for m in shift["context_sizes"] if m <= p]
+    if small:
+        problems.append(f"config field 'shift.context_sizes' has {small} <= shift.p = {p}: "
+                        "every context size m must exceed p (Sigma_te must be invertible)")
+    return problems
+
+
+def hopfield_problems(hopfield: Mapping[str, Any]) -> list[str]:
+    """The cue noise flips exactly rho N bits: rho N must be an integer on every grid."""
+    rho = float(hopfield["rho"])
+    problems = []
+    for model, grid in hopfield["models"].items():
+        bad = [N for N in grid if abs(rho * N - round(rho * N)) > 1e-9]
+        if bad:
+            problems.append(f"config field 'hopfield.models.{model}' has N = {bad}, where "
+                            f"rho N is not an integer (hopfield.rho = {rho:g}); choose N that "
+                            "are multiples of 1 / rho")
+    return problems
+
+
+def _range_problems(config: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for section, low, high in (("proof", "sigma_route_slope_min", "sigma_route_slope_max"),
+                               ("hopfield", "linear_slope_min", "linear_slope_max")):
+        crit = config[section]["criteria"]
+        if crit[low] > crit[high]:
+            problems.append(f"config fields '{section}.criteria.{low}' = {crit[low]} and "
+                            f"'{section}.criteria.{high}' = {crit[high]}: the range is empty")
+    return problems
+
+
 def _cross_field_problems(config: Mapping[str, Any]) -> list[str]:
     """Checks a JSON schema cannot express."""
-    problems = []
-    data = config["data"]
-    for n in data["n"]:
-        for p in data["p"]:
-            if p >= n:
-                problems.append(
-                    f"config fields 'data.p' = {p} and 'data.n' = {n}: OLS needs p < n "
-                    "(a full-column-rank X); lower p or raise n"
-                )
-    return problems
+    problems = _non_finite(config, "")
+    if problems:
+        return problems
+    return (data_problems(config["data"]) + shift_problems(config["shift"])
+            + hopfield_problems(config["hopfield"]) + _range_problems(config))

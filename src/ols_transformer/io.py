@@ -2,14 +2,16 @@
 
 Every output is written to a temporary file in the target directory and moved into place with
 ``os.replace``, so a killed job never leaves a partial file under a final name. Figures carry no
-timestamps, so the same data gives byte-identical PDF and PNG files.
+timestamps, so the same data gives byte-identical PDF and PNG files. Tables round-trip exactly:
+``read_table(write_table(t))`` gives the same floats, so a verdict re-judged from a CSV is the
+stage's own.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,11 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-# Fixed float format: identical tables run after run, and enough digits for 1e-16 errors.
-FLOAT_FORMAT = "%.10g"
+# 17 significant digits identify every float64 (and read back with pandas' round-trip parser).
+FLOAT_FORMAT = "%.17g"
 
 
 @contextmanager
@@ -30,10 +29,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600; results should be readable like any file
+    while True:
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            # Mode 0666 minus the process umask, like any new file (mkstemp would make 0600).
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         yield tmp
         os.replace(tmp, target)
@@ -48,8 +51,10 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A table written by :func:`write_table`, floats exactly as they were written."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"table {path} is missing: run the rule that writes it first")
+    # pandas >= 3 parses floats exactly (correctly rounded), which "%.17g" needs to round-trip.
     return pd.read_csv(path)
 
 
@@ -81,11 +86,12 @@ def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 def save_figure(
     fig: Any, pdf_path: str | os.PathLike[str], png_path: str | os.PathLike[str]
 ) -> None:
-    """Save a matplotlib figure as PDF and PNG without timestamps, atomically, then close it."""
-    import matplotlib.pyplot as plt
+    """Save a matplotlib figure as PDF and PNG without timestamps, atomically, in the shared
+    plot style (``plots.common.STYLE``)."""
+    from .plots.common import styled
 
-    with atomic_path(pdf_path) as tmp:
-        fig.savefig(tmp, format="pdf", metadata={"CreationDate": None, "ModDate": None})
-    with atomic_path(png_path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
-    plt.close(fig)
+    with styled():
+        with atomic_path(pdf_path) as tmp:
+            fig.savefig(tmp, format="pdf", metadata={"CreationDate": None, "ModDate": None})
+        with atomic_path(png_path) as tmp:
+            fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})

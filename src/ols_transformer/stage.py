@@ -36,12 +36,16 @@ def workflow_root(smk: Any) -> Path:
 def configure_determinism(threads: int = 1) -> None:
     """Fixed threads and deterministic torch kernels: identical tables run after run.
 
-    Only where the stage's script has imported torch (its experiment modules do, at import
-    time): importing torch costs seconds, wasted on stages that only read tables.
+    The one place that sets process-wide state (no module does at import). Only where the
+    stage's script has imported torch (its experiment modules do): importing torch costs
+    seconds, wasted on stages that only read tables.
     """
     torch = sys.modules.get("torch")
     if torch is None:
         return
+    # Deterministic cuBLAS needs this workspace setting, read when the first cuBLAS handle is
+    # made (no effect on the CPU).
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.set_num_threads(max(1, int(threads)))
     torch.use_deterministic_algorithms(True)
 

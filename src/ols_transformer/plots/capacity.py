@@ -7,9 +7,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..hopfield import MODEL_NAMES, theory_capacity
+from ..hopfield_theory import MODEL_NAMES, theory_capacity
+from .common import plot
 
-# Figure objects, not pyplot: no global figure state, no backend needed in a batch job.
 MODEL_COLORS = dict(zip(MODEL_NAMES, ("tab:blue", "tab:orange", "tab:green", "tab:red",
                                       "tab:purple", "tab:cyan"), strict=True))
 MODEL_MARKERS = dict(zip(MODEL_NAMES, ("o", "s", "D", "^", "v", "x"), strict=True))
@@ -46,6 +46,7 @@ def _theory(ax: Axes, model: str, N: np.ndarray, rho: float, labelled: set[str])
         labelled.add(text)
 
 
+@plot
 def plot_capacity(table: pd.DataFrame) -> Figure:
     """Left: every model on log-log axes (a power law N^k is a line of slope k). Right: the
     exponential models on semi-log axes (exp(alpha N) is a line). Dashed/dotted: theory."""

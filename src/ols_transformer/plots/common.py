@@ -1,14 +1,18 @@
-"""Shared figure style. Figures are built from tables only, with a fixed backend and style so
-the same table gives the same bytes."""
+"""Shared figure style. Figures are built from tables only, as matplotlib ``Figure`` objects
+(no pyplot, no backend, no global state), in one style applied while they are drawn and saved,
+so the same table gives the same bytes."""
 
 from __future__ import annotations
 
+import functools
+import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
 import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 STYLE = {
     "figure.dpi": 100,
@@ -19,10 +23,38 @@ STYLE = {
     "svg.hashsalt": "ols-transformer",
     "path.simplify": False,
 }
-plt.rcParams.update(STYLE)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def new_figure(ncols: int = 1, width: float = 4.5, height: float = 3.4) -> tuple[Figure, list]:
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False,
-                             layout="constrained")
+@contextmanager
+def styled() -> Iterator[None]:
+    """Matplotlib's settings set to STYLE inside the block, restored after it."""
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def plot(function: Callable[P, R]) -> Callable[P, R]:
+    """Decorator for every plot function: build its figure in the shared style."""
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with styled():
+            return function(*args, **kwargs)
+    return wrapper
+
+
+def new_figure(ncols: int = 1, width: float = 4.5, height: float = 3.4
+               ) -> tuple[Figure, list[Axes]]:
+    """A figure with one row of ``ncols`` panels, constrained layout."""
+    fig = Figure(figsize=(width * ncols, height), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)
     return fig, list(axes[0])
+
+
+def to_png(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (for notebooks), in the shared style, without metadata."""
+    buffer = io.BytesIO()
+    with styled():
+        fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()

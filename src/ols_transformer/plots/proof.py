@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .common import new_figure
+from .common import new_figure, plot
 
 MARKERS = {"transformer": "o", "transformer_in_context": "s", "normal_equations": "^",
            "qr_lstsq": "D"}
 
 
+@plot
 def plot_error_vs_condition(table: pd.DataFrame) -> Figure:
     """One panel per dtype: max relative error of the prediction (worst over n, p) against
     cond(X), with eps*cond^2 (covariance route) and eps*cond (QR) for reference."""

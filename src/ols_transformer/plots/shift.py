@@ -8,8 +8,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..shift import FAMILIES, FAMILY_MAGNITUDE, NO_SHIFT
+from .common import plot
 
-# Figure objects, not pyplot: no global figure state, no backend needed in a batch job.
 FAMILY_COLORS = dict(zip(FAMILIES, ("tab:blue", "tab:orange", "tab:green", "tab:red"),
                          strict=True))
 M_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
@@ -53,6 +53,7 @@ def _error_panel(ax: Axes, rows: pd.DataFrame) -> None:
     ax.grid(True, which="major", alpha=0.3)
 
 
+@plot
 def plot_error_vs_magnitude(table: pd.DataFrame) -> Figure:
     """Relative prediction error ||y_hat - X' beta|| / ||X' beta|| against shift magnitude:
     one column per family, one row per context size m."""
@@ -93,6 +94,7 @@ def _agreement_panel(ax: Axes, table: pd.DataFrame, predicted: str, measured: st
     ax.grid(True, alpha=0.3)
 
 
+@plot
 def plot_distortion_agreement(table: pd.DataFrame) -> Figure:
     """Measured vs predicted distortion on 45-degree plots: the operator ||D - I||_F (probed from
     the model) and the coefficients ||beta_eff - beta|| / ||beta|| (from its noisy predictions)."""

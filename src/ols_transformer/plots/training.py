@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .common import new_figure
+from .common import new_figure, plot
 
 
 def _band(table: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -13,6 +13,7 @@ def _band(table: pd.DataFrame, column: str) -> pd.DataFrame:
     return table.groupby("epoch")[column].agg(["median", "min", "max"])
 
 
+@plot
 def plot_fig1a(table: pd.DataFrame, alignment_tol: float) -> Figure:
     fig, (ax,) = new_figure(width=5.5)
     mse = _band(table, "mse")
@@ -41,6 +42,7 @@ def plot_fig1a(table: pd.DataFrame, alignment_tol: float) -> Figure:
     return fig
 
 
+@plot
 def plot_fig1b(table: pd.DataFrame) -> Figure:
     fig, (ax,) = new_figure(width=5.5)
     w = table.assign(w=table["w"].abs())
