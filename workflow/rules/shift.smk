@@ -1,36 +1,12 @@
 # Covariance shift (paper Section 3): slow memory W W^T = Sigma_tr^{-1} against fast memory
-# (attention scores from the context). One job per shift family, then one aggregate job.
+# (attention scores from the context). One job: every family, then the checks and figures.
 
-SHIFT_FAMILIES = list(config["shift"]["families"])
 SHIFT_CATEGORY = "3. Covariance shift (Section 3)"
 
 
-rule shift_family:
-    """Static OLS, the OLS-Transformer in context, eq. 10 and the oracle for one family."""
-    output:
-        table=out("tables/shift/{family}.csv"),
-        provenance=prov("shift_{family}"),
-    log:
-        log_file("shift_{family}"),
-    params:
-        cfg=config["shift"],
-    threads: 1
-    resources:
-        runtime=by_attempt(30),
-        mem_mb=by_attempt(2000),
-    wildcard_constraints:
-        family="|".join(SHIFT_FAMILIES),
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/shift_family.py"
-
-
-rule shift_aggregate:
-    """covariance_shift.csv, its headline checks, and the error and distortion figures."""
-    input:
-        # Plain paths: out() adds protected(), a flag expand() and inputs do not take.
-        tables=expand(f"{VERSION_DIR}/tables/shift/{{family}}.csv", family=SHIFT_FAMILIES),
+rule shift:
+    """Static OLS, the OLS-Transformer in context, eq. 10 and the oracle for every shift family;
+    the stage's checks and the error and distortion figures."""
     output:
         table=report(out("tables/covariance_shift.csv"),
                      caption="../report/shift_table.rst", category=SHIFT_CATEGORY),
@@ -42,9 +18,9 @@ rule shift_aggregate:
         distortion_pdf=out("figures/shift_distortion.pdf"),
         distortion_png=report(out("figures/shift_distortion.png"),
                               caption="../report/shift_distortion.rst", category=SHIFT_CATEGORY),
-        provenance=prov("shift_aggregate"),
+        provenance=prov("shift"),
     log:
-        log_file("shift_aggregate"),
+        log_file("shift"),
     params:
         cfg=config["shift"],
     threads: 1
@@ -54,7 +30,7 @@ rule shift_aggregate:
     conda:
         CONDA_ENV
     script:
-        "../scripts/shift_aggregate.py"
+        "../scripts/shift.py"
 
 
-ALL_TARGETS.append(rules.shift_aggregate.output.summary)
+ALL_TARGETS.append(rules.shift.output.summary)

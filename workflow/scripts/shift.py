@@ -1,16 +1,16 @@
-"""The covariance_shift table, its headline checks and the two figures."""
+"""The covariance-shift study: every family, the stage's checks and the two figures."""
 
 import logging
 
 from ols_transformer.experiments import shift
-from ols_transformer.io import read_table, save_figure, write_table
+from ols_transformer.io import save_figure, write_table
 from ols_transformer.plots import shift as plots
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "shift") as run:
-    table = shift.combine([read_table(path) for path in smk.input.tables])
-    summary = shift.summarize(table, run.cfg["tolerances"])
+    table = shift.run(run.cfg)
+    summary = shift.summarize(table, run.cfg["criteria"])
     logging.getLogger("ols_transformer").info("covariance shift: %s", shift.headline(summary))
     write_table(table, smk.output.table)
     write_table(summary, smk.output.summary)
