@@ -98,9 +98,12 @@ def test_measured_numbers_match_independent_computations(quick_run: Path, tables
     check = tables["proof_check"]
     pred = check[(check.quantity == "prediction") & (check.dtype == "float64")
                  & (check.cond >= CRITERIA["proof"]["slope_cond_min"])]
+    conds = [c for c in merged_config()["data"]["condition_numbers"]
+             if c >= CRITERIA["proof"]["slope_cond_min"]]
     for method, claim_id in (("transformer", "proof.sigma_route_cond_squared"),
                              ("qr_lstsq", "proof.qr_cond_linear")):
         worst = pred[pred.method == method].groupby("cond").max_rel_err.max()
+        assert sorted(worst.index) == sorted(conds)  # one point per configured cond(X)
         assert measured[claim_id] == pytest.approx(
             slope_lstsq(worst.index.to_numpy(), worst.to_numpy()), rel=1e-9)
     steps = check[(check.quantity != "prediction") & (check.dtype == "float64")]

@@ -22,7 +22,8 @@ def test_proof_table_matches_independent_ols(quick_run: Path) -> None:
     cases = unflatten(load_arrays(quick_run / "data" / "regression.npz"))
     for name, case in cases.items():
         rows = table[(table.case == name) & (table.dtype == "float64")]
-        assert rows["cond"].iloc[0] == pytest.approx(np.linalg.cond(case["X"]), rel=1e-9)
+        assert rows["cond_measured"].iloc[0] == pytest.approx(np.linalg.cond(case["X"]), rel=1e-9)
+        assert (rows["cond"] == float(case["cond"])).all()  # the target, cases grouped by it
         pred = rows[rows.quantity == "prediction"].set_index("method")
         # the transformer route loses about eps * cond^2, never more than the stated bound
         assert pred.loc["transformer", "max_rel_err"] <= pred.loc["transformer", "expected_bound"]

@@ -28,11 +28,12 @@ def design_matrix(n: int, p: int, cond: float, rng: np.random.Generator) -> np.n
 def regression_case(
     n: int, p: int, cond: float, noise_sigma: float, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """One data set: X with cond(X) = cond, beta ~ N(0, I), y = X beta + sigma eps."""
+    """One data set: X with cond(X) = cond, beta ~ N(0, I), y = X beta + sigma eps; ``cond`` is
+    kept too (the target, which cases are grouped by; cond(X) differs from it by rounding)."""
     X = design_matrix(n, p, cond, rng)
     beta = rng.standard_normal(p)
     y = X @ beta + noise_sigma * rng.standard_normal(n)
-    return {"X": X, "y": y, "beta": beta}
+    return {"X": X, "y": y, "beta": beta, "cond": np.array(float(cond))}
 
 
 def regression_cases(cfg: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:

@@ -87,18 +87,22 @@ def _identity_steps(X: np.ndarray, y: np.ndarray, torch_dtype: torch.dtype,
 
 
 def check_case(
-    case: str, X: np.ndarray, y: np.ndarray, dtype: str, digits: int
+    case: str, X: np.ndarray, y: np.ndarray, dtype: str, digits: int, cond_target: float
 ) -> list[dict[str, Any]]:
     """Rows for one case and dtype: every prediction route and proof step, each with its error
-    or, where the construction refuses (Sigma singular in this dtype), the reason."""
+    or, where the construction refuses (Sigma singular in this dtype), the reason.
+
+    ``cond`` is the case's target condition number (what cases are grouped by); the bound uses
+    ``cond_measured``, cond(X) of the data set before rounding to dtype."""
     np_dtype, torch_dtype = DTYPES[dtype]
     s = np.linalg.svd(X, compute_uv=False)
-    cond = float(s[0] / s[-1])  # of the data set, before rounding to dtype
+    cond = float(s[0] / s[-1])
     X, y = X.astype(np_dtype), y.astype(np_dtype)
     n, p = X.shape
     eps = float(np.finfo(np_dtype).eps)
     beta_ref, fitted_ref, sigma_inv_ref = reference_ols(X, y, digits)
-    base = {"case": case, "n": n, "p": p, "cond": cond, "dtype": dtype}
+    base = {"case": case, "n": n, "p": p, "cond": float(cond_target), "cond_measured": cond,
+            "dtype": dtype}
     rows = []
 
     def add(method: str, quantity: str, compute: Callable[[], np.ndarray], ref: np.ndarray,
@@ -138,7 +142,8 @@ def run(cfg: Mapping[str, Any], cases: Mapping[str, Mapping[str, np.ndarray]]) -
         row
         for name, case in cases.items()
         for dtype in cfg["dtypes"]
-        for row in check_case(name, case["X"], case["y"], dtype, cfg["reference_digits"])
+        for row in check_case(name, case["X"], case["y"], dtype, cfg["reference_digits"],
+                              float(case["cond"]))
     ]
     return pd.DataFrame(rows)
 
