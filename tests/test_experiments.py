@@ -12,9 +12,9 @@ from conftest import merged_config
 from ols_transformer import checks
 from ols_transformer.construction import (
     LinearTransformer,
-    head,
+    cross_moment,
     homogeneous_weights,
-    tied_scalar_model,
+    tied_scalar_head,
     tied_scalar_predict,
 )
 from ols_transformer.data import regression_cases, training_data, training_sets
@@ -122,7 +122,7 @@ def test_scalar_eq8_model_is_the_general_module_at_p1(rng: np.random.Generator) 
     for w_value in rng.uniform(0.05, 3.0, size=4):
         w = torch.tensor(w_value, dtype=torch.float64)
         module = LinearTransformer.from_weights(
-            homogeneous_weights(w.reshape(1, 1), x.unsqueeze(-1), y))
+            homogeneous_weights(w.reshape(1, 1), cross_moment(x.unsqueeze(-1), y)))
         with torch.no_grad():
             general = module(x.unsqueeze(-1)).squeeze(-1)
         scalar = tied_scalar_predict(w, x, y, "eq8")
@@ -137,16 +137,14 @@ def test_scalar_eq8_model_is_the_general_module_at_p1(rng: np.random.Generator) 
 @pytest.mark.parametrize("form", ["eq8", "eq5"])
 def test_moment_loss_and_gradient_equal_the_token_loss(form: str,
                                                        rng: np.random.Generator) -> None:
-    """Training computes the MSE from second moments; token by token gives the same loss and
-    the same gradient."""
+    """Training computes the MSE from second moments; token by token, through the model's
+    forward pass on every training input, gives the same loss and the same gradient."""
     x = torch.tensor(rng.standard_normal((3, 57)))
     y = 2 * x + 0.5 * torch.tensor(rng.standard_normal((3, 57)))
-    w = torch.tensor(rng.uniform(0.1, 2.0, size=(3, 4)), requires_grad=True)
-    xs, ys = x.unsqueeze(-2), y.unsqueeze(-2)
-    weights, queries, context = tied_scalar_model(w, xs, ys, form)
-    moments = training.Moments.of(queries, ys)
-    from_moments = moments.mse(head(context, weights))
-    by_token = training.token_mse(w, xs, ys, form)
+    w = torch.tensor(rng.uniform(0.1, 2.0, size=3), requires_grad=True)
+    moments = training.Moments.of(x, y, form)
+    from_moments = moments.mse(tied_scalar_head(w, moments.context, form))
+    by_token = training.token_mse(w, x, y, form)
     torch.testing.assert_close(from_moments, by_token, rtol=1e-12, atol=1e-14)
     (grad_m,) = torch.autograd.grad(from_moments.sum(), w)
     (grad_t,) = torch.autograd.grad(by_token.sum(), w)
@@ -156,7 +154,8 @@ def test_moment_loss_and_gradient_equal_the_token_loss(form: str,
 def test_diverging_training_names_the_setting() -> None:
     cfg = {**TRAIN_CFG, "w0": 1e200, "epochs": 5}
     data = training_sets(cfg)
-    with pytest.raises(training.TrainingDivergedError, match="learning_rate=0.01"):
+    with pytest.raises(training.TrainingDivergedError,
+                       match=f"learning_rate={cfg['learning_rate']}, w0=1e\\+200"):
         training.run(cfg, data["x"], data["y"])
 
 

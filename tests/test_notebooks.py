@@ -45,8 +45,9 @@ def test_notebook_sources_are_clean_and_parameterised() -> None:
         assert notebook.metadata.kernelspec.name == KERNEL, path.name
         (parameters,) = tagged(notebook, "parameters")
         names = assigned_names(parameters.source)
-        # table paths, and for a stage notebook the resolved config (its criteria)
-        assert names and all(name.endswith("_csv") or name == "config_yaml" for name in names)
+        # table and figure paths, and for a stage notebook the resolved config (its criteria)
+        assert names and all(name.endswith(("_csv", "_png")) or name == "config_yaml"
+                             for name in names)
         assert ("config_yaml" in names) == (path.stem != "claims"), path.name
         # stored without outputs: results live only in the versioned copies
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]

@@ -45,20 +45,28 @@ COLUMNS = ["claim_id", "kind", "section", "claim", "measured", "criterion", "thr
 
 @dataclass(frozen=True)
 class Stage:
-    """What the ledger reads of a stage: its tables and its check function."""
+    """What the ledger reads of a stage: its tables, its check function, and the config
+    section holding its criteria (``<section>.criteria``)."""
 
     tables: tuple[str, ...]
     checks: Callable[[Tables, Mapping[str, float]], list[Check]]
+    section: str
 
 
 STAGES: dict[str, Stage] = {
-    "proof": Stage(("proof_check",), lambda t, c: proof_checks.checks(t.get("proof_check"), c)),
+    "proof": Stage(("proof_check",), lambda t, c: proof_checks.checks(t.get("proof_check"), c),
+                   "proof"),
     "training": Stage(("fig1_headline",),
-                      lambda t, c: training_checks.checks(t.get("fig1_headline"), c)),
+                      lambda t, c: training_checks.checks(t.get("fig1_headline"), c),
+                      "training"),
+    "training_sweep": Stage(
+        ("fig1_sensitivity",),
+        lambda t, c: training_checks.sweep_checks(t.get("fig1_sensitivity"), c), "training"),
     "shift": Stage(("covariance_shift",),
-                   lambda t, c: shift_checks.checks(t.get("covariance_shift"), c)),
+                   lambda t, c: shift_checks.checks(t.get("covariance_shift"), c), "shift"),
     "hopfield": Stage(("hopfield_capacity",),
-                      lambda t, c: hopfield_checks.checks(t.get("hopfield_capacity"), c)),
+                      lambda t, c: hopfield_checks.checks(t.get("hopfield_capacity"), c),
+                      "hopfield"),
 }
 
 
@@ -96,6 +104,14 @@ CLAIMS: tuple[Claim, ...] = (
           "The model's predictions align with OLS within ~1000 epochs"),
     Claim("training.mse_at_noise_floor", "Sec. 2.3 (Fig. 1a)",
           "The training MSE settles at the noise floor (the OLS residual MSE)"),
+    Claim("training.monotone_decay", "Sec. 2.3 (Fig. 1a)",
+          "The training MSE and the distance to OLS decay monotonically"),
+    Claim("training_sweep.aligned_share_eq8", "Sec. 2.3, sensitivity (ours)",
+          "How much of a (learning rate, w0, n) grid aligns within 1000 epochs, eq.-8 model",
+          kind="extension"),
+    Claim("training_sweep.aligned_share_eq5", "Sec. 2.3, sensitivity (ours)",
+          "How much of a (learning rate, w0, n) grid aligns within 1000 epochs, eq.-5 model",
+          kind="extension"),
     Claim("shift.no_shift_recovers_ols", "Sec. 3",
           "With Sigma_te = Sigma_tr the OLS-Transformer recovers X' beta like static OLS",
           check_name="no_shift_matches_ols"),
@@ -124,9 +140,9 @@ LEDGER_TABLES: tuple[str, ...] = tuple(sorted({t for s in STAGES.values() for t 
 
 
 def criteria_from_config(config: Mapping[str, Any]) -> dict[str, Mapping[str, float]]:
-    """Stage -> ``config[stage]['criteria']``, for the stages the config has."""
-    return {stage: config[stage]["criteria"] for stage in STAGES
-            if "criteria" in config.get(stage, {})}
+    """Stage -> ``config[<its section>]['criteria']``, for the stages the config has."""
+    return {stage: config[s.section]["criteria"] for stage, s in STAGES.items()
+            if "criteria" in config.get(s.section, {})}
 
 
 def tables_among(outputs: Iterable[str], tables_dir: str,

@@ -61,15 +61,14 @@ def attention_scores(queries: torch.Tensor, context: torch.Tensor, W_Q: torch.Te
     return matmul(_apply(queries, W_Q), _t(_apply(context, W_K))) / context.shape[-2]
 
 
-def _weighted_moment(context: torch.Tensor, W_Q: torch.Tensor | None, W_K: torch.Tensor | None,
+def _weighted_moment(moment: torch.Tensor, W_Q: torch.Tensor | None, W_K: torch.Tensor | None,
                      W_V: torch.Tensor | None) -> torch.Tensor:
-    """W_Q W_K^T (Zc^T Zc) W_V, not yet divided by n."""
-    summary = matmul(_t(context), context)
+    """W_Q W_K^T (moment) W_V."""
     if W_K is not None:
-        summary = matmul(_t(W_K), summary)
+        moment = matmul(_t(W_K), moment)
     if W_Q is not None:
-        summary = matmul(W_Q, summary)
-    return summary if W_V is None else matmul(summary, W_V)
+        moment = matmul(W_Q, moment)
+    return moment if W_V is None else matmul(moment, W_V)
 
 
 def attention_map(context: torch.Tensor, W_Q: torch.Tensor | None, W_K: torch.Tensor | None,
@@ -78,13 +77,19 @@ def attention_map(context: torch.Tensor, W_Q: torch.Tensor | None, W_K: torch.Te
 
     Linear attention (1/n) (Zq W_Q)(Zc W_K)^T (Zc W_V) is a product of matrices, so it may be
     associated in any order. Here the context enters once, through its second moment
-    Zc^T Zc / n (the slow-memory Sigma of the paper, for tokens x_i), and the tokens only at the
-    end: no q x n score matrix is formed, and when the weights carry batch dimensions (many
-    models, one context) the context work is done once. ``attention_scores`` gives the scores.
+    Zc^T Zc / n (the fast memory; for tokens x_i the paper's Sigma), and the tokens only at the
+    end: no q x n score matrix is formed. ``attention_scores`` gives the scores.
 
     Shape: context (..., n, d), W_Q and W_K (..., d, k), W_V (..., d, v) -> (..., d, v).
     """
-    return _weighted_moment(context, W_Q, W_K, W_V) / context.shape[-2]
+    return moment_attention_map(second_moment(context), W_Q, W_K, W_V)
+
+
+def moment_attention_map(moment: torch.Tensor, W_Q: torch.Tensor | None,
+                         W_K: torch.Tensor | None, W_V: torch.Tensor | None) -> torch.Tensor:
+    """``attention_map`` from the context's second moment Zc^T Zc / n (..., d, d): linear
+    attention depends on its context through this matrix alone."""
+    return _weighted_moment(moment, W_Q, W_K, W_V)
 
 
 def linear_attention(queries: torch.Tensor, context: torch.Tensor, W_Q: torch.Tensor | None,
@@ -105,7 +110,7 @@ def linear_attention(queries: torch.Tensor, context: torch.Tensor, W_Q: torch.Te
     if q * n * (k + v) < n * d * d + q * d * v:
         scores = matmul(_apply(queries, W_Q), _t(_apply(context, W_K)))
         return matmul(scores, _apply(context, W_V)) / n
-    return matmul(queries, _weighted_moment(context, W_Q, W_K, W_V)) / n
+    return matmul(queries, _weighted_moment(matmul(_t(context), context), W_Q, W_K, W_V)) / n
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,12 @@ def head(context: torch.Tensor, weights: Weights) -> torch.Tensor:
 
     Shape: context (..., n, d) -> (..., d, o).
     """
-    attended = attention_map(context, weights.W_Q, weights.W_K, weights.W_V)
+    return moment_head(second_moment(context), weights)
+
+
+def moment_head(moment: torch.Tensor, weights: Weights) -> torch.Tensor:
+    """``head`` from the context's second moment Zc^T Zc / n (..., d, d)."""
+    attended = moment_attention_map(moment, weights.W_Q, weights.W_K, weights.W_V)
     return matmul(matmul(attended, weights.W_F), weights.W_O)
 
 
@@ -209,24 +219,28 @@ def spectral_whitener(X: torch.Tensor) -> torch.Tensor:
         raise RankDeficientError(f"X (n={n}, p={p}): {err}") from None
 
 
+def cross_moment(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(1/n) X^T y. Shape: X (..., n, p), y (..., n) -> (..., p, 1)."""
+    return matmul(_t(X), y.unsqueeze(-1)) / X.shape[-2]
+
+
 def coordinates(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """c = (1/n) W^T X^T y: beta_hat in the basis W (paper eq. 6), beta_hat = W c.
 
     Shape: W (..., p, k), X (..., n, p), y (..., n) -> c (..., k).
     """
-    xty = matmul(_t(X), y.unsqueeze(-1)) / X.shape[-2]
-    return matmul(_t(W), xty).squeeze(-1)
+    return matmul(_t(W), cross_moment(X, y)).squeeze(-1)
 
 
 # ---- weight settings -------------------------------------------------------------------------
 
-def homogeneous_weights(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> Weights:
-    """Eq. 8: W_Q = W_K = W_V = W, W_F = I, W_O = c(W) = (1/n) W^T X^T y; input tokens are the
-    rows of X. W_O is *defined* from W, so a W that is a function of trainable parameters makes
-    c one too. Shape: W (..., p, p), X (..., n, p), y (..., n)."""
+def homogeneous_weights(W: torch.Tensor, xty: torch.Tensor) -> Weights:
+    """Eq. 8: W_Q = W_K = W_V = W, W_F = I, W_O = c(W) = W^T xty with xty = (1/n) X^T y
+    (``cross_moment``); input tokens are the rows of X. W_O is *defined* from W, so a W that is
+    a function of trainable parameters makes c one too. Shape: W (..., p, p), xty (..., p, 1)."""
     k = W.shape[-1]
     eye = torch.eye(k, dtype=W.dtype, device=W.device)
-    return Weights(W, W, W, eye, coordinates(W, X, y).unsqueeze(-1))
+    return Weights(W, W, W, eye, matmul(_t(W), xty))
 
 
 def in_context_weights(W: torch.Tensor, outputs: int = 1) -> Weights:
@@ -255,7 +269,8 @@ def tokens(X: torch.Tensor, y: torch.Tensor | None = None, outputs: int = 1) -> 
 @torch.no_grad()
 def ols_transformer(X: torch.Tensor, y: torch.Tensor) -> LinearTransformer:
     """The homogeneous-input OLS-Transformer for (X, y): forward(X) = X beta_hat."""
-    return LinearTransformer.from_weights(homogeneous_weights(spectral_whitener(X), X, y))
+    return LinearTransformer.from_weights(homogeneous_weights(spectral_whitener(X),
+                                                              cross_moment(X, y)))
 
 
 @torch.no_grad()
@@ -278,31 +293,38 @@ def in_context_predict(
     return out.squeeze(-1) if y_context.dim() == 1 else out
 
 
-def tied_scalar_model(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
-                      form: Form) -> tuple[Weights, torch.Tensor, torch.Tensor]:
-    """The 1-D OLS-Transformer whose weights are all tied to one scalar w (paper Sec. 2.3):
-    (weights, query tokens, context tokens), differentiable in w.
+def tied_scalar_head(w: torch.Tensor, moment: torch.Tensor, form: Form) -> torch.Tensor:
+    """The 1-D OLS-Transformer whose weights are all tied to one scalar w (paper Sec. 2.3), as
+    its head H (y_hat = Zq H, queries from ``tied_scalar_queries``), differentiable in w.
 
     eq8: W_Q = W_K = W_V = w, W_F = 1, W_O = c(w) = (1/n) w sum_j x_j y_j, tokens x_j, so
          y_hat_i = (1/n^2) x_i w^4 (sum_j x_j^2)(sum_j x_j y_j) = y_hat_OLS,i (w / w*)^4;
     eq5: W_Q = W_K = w on tokens (x_j, y_j), value y, queries (x_i, 0), so
          y_hat_i = (1/n) x_i w^2 sum_j x_j y_j = y_hat_OLS,i (w / w*)^2;
-    with w* = Sigma^{-1/2} = sqrt(n / sum_j x_j^2).
+    with w* = Sigma^{-1/2} = sqrt(n / sum_j x_j^2). The data enter through ``moment``, the
+    second moment of the tokens (x_j, y_j): [[sum x^2, sum x y], [sum x y, sum y^2]] / n.
 
-    Shape: w (...), x and y (..., n), broadcasting (e.g. w (D, K) with x, y (D, 1, n): K models
-    on each of D data sets) -> weights (..., d, .), tokens (..., n, d), d = 1 (eq8), 2 (eq5).
+    Shape: w (...), moment (..., 2, 2), broadcasting -> H (..., d, 1), d = 1 (eq8), 2 (eq5).
     """
     W = w.reshape(*w.shape, 1, 1)
-    X = x.unsqueeze(-1)
     if form == "eq8":
-        return homogeneous_weights(W, X, y), X, X
+        return moment_head(moment[..., :1, :1], homogeneous_weights(W, moment[..., :1, 1:]))
     if form == "eq5":
-        return in_context_weights(W), tokens(X), tokens(X, y)
+        return moment_head(moment, in_context_weights(W))
     raise ValueError(f"unknown parameterisation {form!r}; choose one of {', '.join(FORMS)}")
+
+
+def tied_scalar_queries(x: torch.Tensor, form: Form) -> torch.Tensor:
+    """Query tokens of the tied 1-D model: x_i (eq8) or (x_i, 0) (eq5). (..., n) -> (..., n, d)."""
+    X = x.unsqueeze(-1)
+    return X if form == "eq8" else tokens(X)
 
 
 def tied_scalar_predict(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                         form: Form) -> torch.Tensor:
-    """Predictions (..., n) of ``tied_scalar_model``: its forward pass on its query tokens."""
-    weights, queries, context = tied_scalar_model(w, x, y, form)
-    return forward(queries, context, weights).squeeze(-1)
+    """Predictions of the tied 1-D model on its training data, token by token.
+
+    Shape: w (...), x and y (..., n), broadcasting -> (..., n).
+    """
+    H = tied_scalar_head(w, second_moment(tokens(x.unsqueeze(-1), y)), form)
+    return matmul(tied_scalar_queries(x, form), H).squeeze(-1)

@@ -6,14 +6,26 @@
 NOTEBOOK_KERNEL = "ols-transformer"  # registered by scripts/setup.sh (ipykernel --sys-prefix)
 NOTEBOOK_TABLES = {
     "proof": ["proof_check"],
-    "training": ["fig1_training", "fig1_headline"],
+    "training": ["fig1_headline", "fig1_sensitivity"],
     "shift": ["covariance_shift"],
     "hopfield": ["hopfield_capacity"],
 }
+# The notebooks show the stage's figures as its rule saved them (no second drawing).
+NOTEBOOK_FIGURES = {
+    "proof": ["proof_error_vs_condition"],
+    "training": ["fig1a_convergence", "fig1b_w_vs_wstar", "fig1_sensitivity"],
+    "shift": ["shift_error", "shift_distortion"],
+    "hopfield": ["hopfield_capacity"],
+}
 WORKFLOW_OUTPUTS = [str(path) for rule_ in workflow.rules for path in rule_.output]
-# A stage notebook reads its tables and the version's resolved config (for its criteria).
+# A stage notebook reads its tables, its figures and the version's resolved config (for its
+# criteria).
 NOTEBOOK_INPUTS = {
-    stage: {**tables, "config": rules.run_record.output.config}
+    stage: {
+        **tables,
+        **{f"{name}_png": f"{VERSION_DIR}/figures/{name}.png" for name in NOTEBOOK_FIGURES[stage]},
+        "config": rules.run_record.output.config,
+    }
     for stage, names in NOTEBOOK_TABLES.items()
     if len(tables := tables_among(WORKFLOW_OUTPUTS, f"{VERSION_DIR}/tables", names)) == len(names)
 }
@@ -34,10 +46,14 @@ rule notebook:
         log_file("notebook_{stage}"),
     params:
         kernel=NOTEBOOK_KERNEL,
-        # papermill parameters: <table>_csv = the table's path, config_yaml = the resolved
-        # config (paths relative to the working directory)
+        # papermill parameters: <table>_csv, <figure>_png and config_yaml (the resolved
+        # config), paths relative to the working directory
         parameters=lambda wildcards, input: {
-            ("config_yaml" if name == "config" else f"{name}_csv"): path
+            (
+                "config_yaml"
+                if name == "config"
+                else name if name.endswith("_png") else f"{name}_csv"
+            ): path
             for name, path in input.items()
             if name != "notebook"
         },

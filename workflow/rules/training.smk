@@ -26,3 +26,32 @@ rule training:
 
 
 ALL_TARGETS.append(rules.training.output.headline)
+
+
+rule training_sweep:
+    """Sensitivity of Figure 1: the aligned epoch over parameterisation x learning rate x w0 x n
+    x seed, every point trained at once; the table and its heat maps."""
+    output:
+        table=report(out("tables/fig1_sensitivity.csv"),
+                     caption="../report/fig1_sensitivity_table.rst",
+                     category="2. Training (Figure 1)"),
+        figure_pdf=out("figures/fig1_sensitivity.pdf"),
+        figure_png=report(out("figures/fig1_sensitivity.png"),
+                          caption="../report/fig1_sensitivity.rst",
+                          category="2. Training (Figure 1)"),
+        provenance=prov("training_sweep"),
+    log:
+        log_file("training_sweep"),
+    params:
+        cfg=config["training"],
+    threads: 1
+    resources:
+        runtime=by_attempt(30),
+        mem_mb=by_attempt(4000),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/training_sweep.py"
+
+
+ALL_TARGETS.append(rules.training_sweep.output.table)

@@ -1,20 +1,22 @@
 """Figure 1: training the one-parameter OLS-Transformer to the OLS solution with Adam.
 
 The model is construction.py's OLS-Transformer in one dimension with every weight tied to one
-learnable scalar w (``construction.tied_scalar_model``), in the paper's eq.-8 form (W_O = c(w)
+learnable scalar w (``construction.tied_scalar_head``), in the paper's eq.-8 form (W_O = c(w)
 defined from w: y_hat = y_hat_OLS (w/w*)^4) or the eq.-5 form (y_hat = y_hat_OLS (w/w*)^2).
 The loss is minimised at |w| = w* = Sigma^{-1/2} = sqrt(n / sum_j x_j^2), where the prediction
 is exactly OLS.
 
-Many independent trainings run as one: w is a tensor with one entry per training (seed, grid
+Many independent trainings run as one: w is a vector with one entry per training (seed, grid
 point) and the loss is the sum of their MSEs. Adam's update is elementwise, so each entry
 follows exactly the trajectory it would follow alone, and one loop serves them all; learning
 rates differ between Adam's parameter groups (one group per rate).
 
-The model is linear in its query tokens (y_hat = Zq H, H = construction.head), so its training
-MSE (1/n) ||y - Zq H||^2 = H^T Sqq H - 2 H^T Sqy + Syy is computed from the second moments
-S of (query tokens, labels), once per data set: an epoch costs the same for n = 20 and
-n = 1000. ``token_mse`` computes the same number token by token (tests check they agree).
+A linear-attention layer sees its context only through the context's second moment (its fast
+memory), and its prediction y_hat = Zq H is linear in the query tokens, so the training MSE
+(1/n) ||y - Zq H||^2 = H^T Sqq H - 2 H^T Sqy + Syy follows from the second moments of
+(query tokens, labels) too: an epoch costs the same for n = 20 and n = 1000, and trainings
+of every n and seed share one batched forward pass per parameterisation. ``token_mse`` computes
+the same number token by token (tests check that they agree, with their gradients).
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..construction import Form, forward, head, matmul, tied_scalar_model
+from ..construction import (
+    Form,
+    matmul,
+    second_moment,
+    tied_scalar_head,
+    tied_scalar_predict,
+    tied_scalar_queries,
+    tokens,
+)
+from ..data import training_data
 from ..ols import ols_qr
 
 # An MSE step up by more than this (relative) counts as a rise; below it is float64 rounding.
@@ -40,7 +51,7 @@ class TrainingDivergedError(RuntimeError):
 
 @dataclass(frozen=True)
 class Group:
-    """K trainings on each of D data sets, sharing a parameterisation and a sample size n.
+    """K trainings on each of D data sets of one sample size n, in one parameterisation.
 
     Shape: x, y (D, n); w0, learning_rate (D, K).
     """
@@ -74,10 +85,6 @@ class Trajectory:
     w: np.ndarray
 
 
-def _t(x: torch.Tensor) -> torch.Tensor:
-    return x.transpose(-1, -2)
-
-
 def w_star(x: torch.Tensor) -> torch.Tensor:
     """w* = Sigma^{-1/2} = sqrt(n / sum_j x_j^2) per data set. Shape: (..., n) -> (...)."""
     return torch.sqrt(x.shape[-1] / (x * x).sum(-1))
@@ -85,79 +92,96 @@ def w_star(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Moments:
-    """Second moments of (query tokens Zq, labels y) of one group, and the OLS head B (the
-    least-squares coefficients of y on Zq; min-norm where Zq has a zero column)."""
+    """What one parameterisation's training needs of its data sets: the second moment of the
+    tokens (x_j, y_j) (the model's context), and of (query tokens Zq, labels y) for the loss,
+    with the OLS head (least-squares coefficients of y on Zq, min-norm where Zq has a zero
+    column). Shape: one leading dimension, one entry per training."""
 
-    qq: torch.Tensor  # (D, 1, d, d)
-    qy: torch.Tensor  # (D, 1, d, 1)
-    yy: torch.Tensor  # (D, 1)
-    ols: torch.Tensor  # (D, 1, d, 1)
+    context: torch.Tensor  # (P, 2, 2)
+    qq: torch.Tensor  # (P, d, d)
+    qy: torch.Tensor  # (P, d, 1)
+    yy: torch.Tensor  # (P,)
+    ols: torch.Tensor  # (P, d, 1)
 
     @classmethod
-    def of(cls, queries: torch.Tensor, y: torch.Tensor) -> Moments:
-        n = queries.shape[-2]
-        labels = y.unsqueeze(-1)
-        qq = matmul(_t(queries), queries) / n
-        qy = matmul(_t(queries), labels) / n
-        return cls(qq, qy, (y * y).sum(-1) / n, torch.linalg.pinv(qq) @ qy)
+    def of(cls, x: torch.Tensor, y: torch.Tensor, form: Form, repeat: int = 1) -> Moments:
+        """From data sets x, y (D, n), each repeated ``repeat`` times (K trainings per set)."""
+        queries = tied_scalar_queries(x, form)
+        d = queries.shape[-1]
+        both = second_moment(torch.cat([queries, y.unsqueeze(-1)], dim=-1))
+        qq, qy, yy = both[:, :d, :d], both[:, :d, d:], both[:, d, d]
+        parts = (second_moment(tokens(x.unsqueeze(-1), y)), qq, qy, yy,
+                 torch.linalg.pinv(qq) @ qy)
+        return cls(*(t.repeat_interleave(repeat, dim=0) for t in parts))
+
+    @classmethod
+    def cat(cls, parts: Sequence[Moments]) -> Moments:
+        return cls(*(torch.cat([getattr(p, f) for p in parts]) for f in
+                     ("context", "qq", "qy", "yy", "ols")))
 
     def mse(self, H: torch.Tensor) -> torch.Tensor:
-        """(1/n) ||y - Zq H||^2 for heads H (..., D, K, d, 1) -> (..., D, K)."""
-        Ht = _t(H)
+        """(1/n) ||y - Zq H||^2 for heads H (..., P, d, 1) -> (..., P)."""
+        Ht = H.transpose(-1, -2)
         quad = matmul(matmul(Ht, self.qq), H) - 2.0 * matmul(Ht, self.qy)
         return quad[..., 0, 0] + self.yy
 
     def rel_dist(self, H: torch.Tensor) -> torch.Tensor:
-        """||Zq H - y_OLS|| / ||y_OLS|| for heads H (..., D, K, d, 1) -> (..., D, K)."""
+        """||Zq H - y_OLS|| / ||y_OLS|| for heads H (..., P, d, 1) -> (..., P)."""
         gap = H - self.ols
-        num = matmul(matmul(_t(gap), self.qq), gap)[..., 0, 0]
-        den = matmul(matmul(_t(self.ols), self.qq), self.ols)[..., 0, 0]
+        num = matmul(matmul(gap.transpose(-1, -2), self.qq), gap)[..., 0, 0]
+        den = matmul(matmul(self.ols.transpose(-1, -2), self.qq), self.ols)[..., 0, 0]
         return torch.sqrt(num.clamp(min=0.0) / den)
 
 
 def token_mse(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, form: Form) -> torch.Tensor:
-    """The training MSE token by token: the model's forward pass on every query token."""
-    weights, queries, context = tied_scalar_model(w, x, y, form)
-    return ((forward(queries, context, weights).squeeze(-1) - y) ** 2).mean(-1)
+    """The training MSE token by token: the model's prediction on every training input."""
+    return ((tied_scalar_predict(w, x, y, form) - y) ** 2).mean(-1)
 
 
 def train(groups: Sequence[Group], epochs: int, alignment_tol: float,
           record: bool = False) -> tuple[list[Summary], list[Trajectory] | None]:
     """Adam on every training of every group at once; per group a Summary (and a Trajectory).
 
-    A training whose loss becomes non-finite is marked diverged at that epoch and drops out of
-    the loss (its final values are NaN); the others go on. The caller decides whether that is
-    an error.
+    Trainings are laid out flat, grouped by parameterisation (one batched forward each, whatever
+    their n). A training whose loss becomes non-finite is marked diverged at that epoch and
+    drops out of the loss (its final values are NaN); the others go on. The caller decides
+    whether that is an error.
     """
-    shapes = [tuple(g.w0.shape) for g in groups]
-    sizes = [g.w0.numel() for g in groups]
-    w0 = torch.cat([g.w0.reshape(-1) for g in groups])
-    rates = torch.cat([g.learning_rate.reshape(-1) for g in groups])
+    # Flat layout: the groups in order of their form, so each form is one contiguous block.
+    forms = list(dict.fromkeys(g.form for g in groups))
+    layout = sorted(range(len(groups)), key=lambda i: forms.index(groups[i].form))
+    sizes = [groups[i].w0.numel() for i in layout]
+    w0 = torch.cat([groups[i].w0.reshape(-1) for i in layout])
+    rates = torch.cat([groups[i].learning_rate.reshape(-1) for i in layout])
+    blocks = []
+    for form in forms:
+        members = [i for i in layout if groups[i].form == form]
+        blocks.append((form, sum(groups[i].w0.numel() for i in members), Moments.cat(
+            [Moments.of(groups[i].x, groups[i].y, form, groups[i].w0.shape[1])
+             for i in members])))
     # One leaf tensor per learning rate, one Adam parameter group each.
     unique_rates = sorted(set(rates.tolist()))
     members = [torch.nonzero(rates == r).squeeze(1) for r in unique_rates]
     leaves = [w0[idx].clone().requires_grad_(True) for idx in members]
     order = torch.argsort(torch.cat(members))  # flat index -> position in cat(leaves)
+    # Adam's defaults (betas 0.9, 0.999; eps 1e-8); "fused": one kernel per group, same update.
     optimizer = torch.optim.Adam([{"params": [leaf], "lr": r}
-                                  for leaf, r in zip(leaves, unique_rates, strict=True)])
-    data = [(g.x.unsqueeze(-2), g.y.unsqueeze(-2)) for g in groups]  # (D, 1, n): K per set
-    moments = [Moments.of(tied_scalar_model(g.w0[:, :1], x, y, g.form)[1], y)
-               for g, (x, y) in zip(groups, data, strict=True)]
+                                  for leaf, r in zip(leaves, unique_rates, strict=True)],
+                                 fused=True)
 
     total = len(w0)
     mse_log = torch.full((epochs + 1, total), torch.nan, dtype=torch.float64)
     w_log = torch.full((epochs + 1, total), torch.nan, dtype=torch.float64)
-    heads: list[list[torch.Tensor]] = [[] for _ in groups]  # per epoch, for the distances
+    heads: list[list[torch.Tensor]] = [[] for _ in blocks]  # per epoch, for the distances
     for epoch in range(epochs + 1):  # state after `epoch` Adam steps
         w = torch.cat(leaves)[order]
-        mse_parts = []
-        for group, (x, y), moment, part, shape, kept in zip(
-                groups, data, moments, torch.split(w, sizes), shapes, heads, strict=True):
-            weights, _, context = tied_scalar_model(part.reshape(shape), x, y, group.form)
-            H = head(context, weights)
-            mse_parts.append(moment.mse(H).reshape(-1))
+        parts = []
+        for (form, _, moment), part, kept in zip(blocks, torch.split(w, [b[1] for b in blocks]),
+                                                 heads, strict=True):
+            H = tied_scalar_head(part, moment.context, form)
+            parts.append(moment.mse(H))
             kept.append(H.detach())
-        mse = torch.cat(mse_parts)
+        mse = torch.cat(parts)
         live = torch.isfinite(mse)
         mse_log[epoch], w_log[epoch] = mse.detach(), w.detach()
         if epoch == epochs or not live.any():
@@ -169,21 +193,21 @@ def train(groups: Sequence[Group], epochs: int, alignment_tol: float,
     # Distance to OLS for every epoch at once, from the heads kept (rows past a stop stay NaN).
     dist_log = torch.full_like(mse_log, torch.nan)
     dist_log[:len(heads[0])] = torch.cat(
-        [moment.rel_dist(torch.stack(kept)).reshape(len(kept), -1)
-         for moment, kept in zip(moments, heads, strict=True)], dim=1)
-    logs = (mse_log, dist_log, w_log)
+        [moment.rel_dist(torch.stack(kept)) for (_, _, moment), kept in zip(blocks, heads,
+                                                                            strict=True)], dim=1)
 
-    summary = summarize(logs[0], logs[1], logs[2], alignment_tol)
-    summaries, trajectories = [], [] if record else None
+    summary = summarize(mse_log, dist_log, w_log, alignment_tol)
+    summaries: list[Summary | None] = [None] * len(groups)
+    trajectories: list[Trajectory | None] | None = [None] * len(groups) if record else None
     start = 0
-    for size, shape in zip(sizes, shapes, strict=True):
-        part = slice(start, start + size)
+    for i, size in zip(layout, sizes, strict=True):
+        part, shape = slice(start, start + size), tuple(groups[i].w0.shape)
         start += size
-        summaries.append(Summary(**{k: v[part].reshape(shape) for k, v in summary.items()}))
+        summaries[i] = Summary(**{k: v[part].reshape(shape) for k, v in summary.items()})
         if trajectories is not None:
-            trajectories.append(Trajectory(*(log[:, part].reshape(-1, *shape).numpy()
-                                             for log in logs)))
-    return summaries, trajectories
+            trajectories[i] = Trajectory(*(log[:, part].reshape(-1, *shape).numpy()
+                                           for log in (mse_log, dist_log, w_log)))
+    return summaries, trajectories  # type: ignore[return-value]
 
 
 def _first(mask: torch.Tensor) -> torch.Tensor:
@@ -272,3 +296,54 @@ def run(cfg: Mapping[str, Any], x_seeds: np.ndarray,
         "final_rel_dist_to_ols": summary.final_rel_dist,
     })
     return curve, headline
+
+
+# ---- sensitivity: how far Figure 1's verdicts depend on what the paper left out --------------
+
+def sweep(cfg: Mapping[str, Any]) -> pd.DataFrame:
+    """fig1_sensitivity: one row per (parameterisation, learning rate, w0, n, seed) of
+    ``cfg['sweep']``, all trained at once (``train``) for ``sweep.epochs`` epochs.
+
+    Data: the Figure-1 task (``cfg`` beta, noise_sigma, x_scale) drawn with ``data.training_data``
+    from each seed, so the grid point of the main run's setting is the main run. A setting whose
+    loss becomes NaN or infinite is a row with ``diverged`` true, not an error.
+    """
+    grid = cfg["sweep"]
+    rates = [float(r) for r in grid["learning_rates"]]
+    starts = [float(w) for w in grid["w0"]]
+    rate_grid, start_grid = (a.ravel() for a in np.meshgrid(rates, starts, indexing="ij"))
+    seeds = [int(s) for s in grid["seeds"]]
+    groups, labels = [], []
+    for form in grid["parameterisations"]:
+        for n in grid["n"]:
+            pairs = [training_data(int(n), float(cfg["beta"]), float(cfg["noise_sigma"]),
+                                   float(cfg["x_scale"]), seed) for seed in seeds]
+            shape = (len(seeds), len(rate_grid))
+            groups.append(Group(
+                form, torch.tensor(np.stack([x for x, _ in pairs])),
+                torch.tensor(np.stack([y for _, y in pairs])),
+                torch.tensor(np.broadcast_to(start_grid, shape).copy()),
+                torch.tensor(np.broadcast_to(rate_grid, shape).copy())))
+            labels.append((form, int(n)))
+    summaries, _ = train(groups, int(grid["epochs"]), float(cfg["alignment_tol"]))
+    frames = []
+    for (form, n), group, summary in zip(labels, groups, summaries, strict=True):
+        stars = w_star(group.x).numpy()[:, None]  # (D, 1): per seed
+        frames.append(pd.DataFrame({
+            "parameterisation": form,
+            "n": n,
+            "seed": np.repeat(seeds, len(rate_grid)),
+            "learning_rate": np.tile(rate_grid, len(seeds)),
+            "w0": np.tile(start_grid, len(seeds)),
+            "aligned_epoch": summary.aligned_epoch.ravel(),
+            "final_rel_w_error": np.abs(np.abs(summary.final_w) / stars - 1.0).ravel(),
+            "mse_rises": (summary.rises_before + summary.rises_after).ravel(),
+            "mse_rises_after_alignment": summary.rises_after.ravel(),
+            "diverged": (summary.diverged_epoch >= 0).ravel(),
+            "diverged_epoch": summary.diverged_epoch.ravel(),
+            "epochs": int(grid["epochs"]),
+            "alignment_tol": float(cfg["alignment_tol"]),
+        }))
+    return (pd.concat(frames, ignore_index=True)
+            .sort_values(["parameterisation", "n", "learning_rate", "w0", "seed"], kind="stable")
+            .reset_index(drop=True))

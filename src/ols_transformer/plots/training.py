@@ -1,11 +1,19 @@
-"""Figure 1a (loss and distance to OLS) and Figure 1b (w against w*)."""
+"""Figure 1a (loss and distance to OLS), Figure 1b (w against w*) and the sensitivity heat maps."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from .common import new_figure, plot
+
+PAPER_EPOCHS = 1000  # "within the first 1000 epochs" (Sec. 2.3)
 
 
 def _band(table: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -15,6 +23,8 @@ def _band(table: pd.DataFrame, column: str) -> pd.DataFrame:
 
 @plot
 def plot_fig1a(table: pd.DataFrame, alignment_tol: float) -> Figure:
+    """Training MSE (left axis) and relative distance to OLS (right axis) per epoch: median over
+    seeds and the min-max band; the OLS noise floor, the alignment tolerance and epoch 1000."""
     fig, (ax,) = new_figure(width=5.5)
     mse = _band(table, "mse")
     ax.plot(mse.index, mse["median"], color="C0", label="training MSE (median over seeds)")
@@ -22,7 +32,9 @@ def plot_fig1a(table: pd.DataFrame, alignment_tol: float) -> Figure:
     floor = table.groupby("seed")["ols_mse"].first()
     ax.axhline(floor.mean(), color="C0", ls="--", lw=0.9,
                label=f"OLS noise floor (mean {floor.mean():.3g})")
+    ax.axvline(PAPER_EPOCHS, color="gray", ls="-.", lw=0.8, label="epoch 1000 (the paper)")
     ax.set_yscale("log")
+    ax.set_xlim(0, table["epoch"].max())
     ax.set_xlabel("epoch")
     ax.set_ylabel("training MSE", color="C0")
 
@@ -44,18 +56,81 @@ def plot_fig1a(table: pd.DataFrame, alignment_tol: float) -> Figure:
 
 @plot
 def plot_fig1b(table: pd.DataFrame) -> Figure:
+    """Each seed's |w(t)| / w*, its own w* = Sigma^{-1/2} being 1 on this axis."""
     fig, (ax,) = new_figure(width=5.5)
-    w = table.assign(w=table["w"].abs())
-    band = _band(w, "w")
-    ax.plot(band.index, band["median"], color="C2", label=r"$|w|$ (median over seeds)")
-    ax.fill_between(band.index, band["min"], band["max"], color="C2", alpha=0.25, lw=0)
-    stars = table.groupby("seed")["w_star"].first()
-    for i, value in enumerate(stars):
-        ax.axhline(value, color="k", ls="--", lw=0.7,
-                   label=r"$w^* = \Sigma^{-1/2}$ (one per seed)" if i == 0 else None)
-    ax.set_xscale("symlog", linthresh=10)
+    for i, (seed, rows) in enumerate(table.groupby("seed", sort=True)):
+        ax.plot(rows["epoch"], rows["w"].abs() / rows["w_star"], color=f"C{i % 10}", lw=1.0,
+                label=f"seed {seed} (w* = {rows['w_star'].iloc[0]:.3f})")
+    ax.axhline(1.0, color="k", ls="--", lw=0.8, label=r"$w^* = \Sigma^{-1/2}$")
+    ax.axvline(PAPER_EPOCHS, color="gray", ls="-.", lw=0.8)
+    ax.set_xlim(0, table["epoch"].max())
     ax.set_xlabel("epoch")
-    ax.set_ylabel("w")
+    ax.set_ylabel(r"$|w| / w^*$ (each seed against its own $w^*$)")
     ax.set_title("Figure 1b: structural emergence")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=7)
+    return fig
+
+
+def _edges(values: np.ndarray) -> np.ndarray:
+    """Cell edges around geometrically spaced centres (log axes)."""
+    logs = np.log(values)
+    if len(values) == 1:
+        return np.exp(logs[0] + np.array([-0.5, 0.5]))
+    mids = (logs[1:] + logs[:-1]) / 2
+    return np.exp(np.concatenate([[2 * logs[0] - mids[0]], mids, [2 * logs[-1] - mids[-1]]]))
+
+
+def _heat_map(ax: Axes, rows: pd.DataFrame, epochs: int, norm: LogNorm) -> Any:
+    """Median over seeds of the first aligned epoch over (learning rate, w0); never aligned
+    counts as after the last epoch (grey), a diverged point is crossed."""
+    aligned = rows["aligned_epoch"].where(rows["aligned_epoch"] >= 0, np.inf)
+    grid = (rows.assign(aligned=aligned)
+            .groupby(["w0", "learning_rate"])["aligned"].median().unstack("learning_rate"))
+    rates, starts = grid.columns.to_numpy(dtype=float), grid.index.to_numpy(dtype=float)
+    values = grid.to_numpy(dtype=float)
+    shown = np.ma.masked_invalid(np.where(np.isinf(values), np.nan, np.maximum(values, 1)))
+    ax.set_facecolor("0.8")  # never aligned (median): grey
+    mesh = ax.pcolormesh(_edges(rates), _edges(starts), shown, norm=norm, cmap="viridis")
+    if len(rates) > 1 and len(starts) > 1:
+        finite = np.where(np.isinf(values), 10.0 * epochs, values)
+        ax.contour(rates, starts, finite, levels=[PAPER_EPOCHS], colors="white",
+                   linewidths=1.5)
+    rose = rows.groupby(["w0", "learning_rate"])["mse_rises"].max().reset_index()
+    rose = rose[rose["mse_rises"] > 0]
+    ax.scatter(rose["learning_rate"], rose["w0"], marker=".", color="white", s=12, zorder=3)
+    bad = rows[rows["diverged"].astype(bool)]
+    ax.scatter(bad["learning_rate"], bad["w0"], marker="x", color="red", s=25, zorder=3)
+    ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="w0")
+    ax.grid(False)
+    return mesh
+
+
+@plot
+def plot_sensitivity(table: pd.DataFrame, cfg: Mapping[str, Any]) -> Figure:
+    """Heat maps of the first aligned epoch (median over seeds) over (learning rate, w0): one
+    column per parameterisation, one row per n; white: the 1000-epoch contour; star: the main
+    run's setting (at its n)."""
+    forms = [f for f in ("eq8", "eq5") if f in set(table["parameterisation"])]
+    sizes = sorted(table["n"].unique())
+    epochs = int(table["epochs"].iloc[0])
+    fig = Figure(figsize=(4.6 * len(forms) + 1.2, 3.4 * len(sizes) + 0.8), layout="constrained")
+    axes = fig.subplots(len(sizes), len(forms), squeeze=False)
+    norm = LogNorm(vmin=1, vmax=epochs)
+    mesh = None
+    for i, n in enumerate(sizes):
+        for j, form in enumerate(forms):
+            ax = axes[i, j]
+            rows = table[(table["parameterisation"] == form) & (table["n"] == n)]
+            mesh = _heat_map(ax, rows, epochs, norm)
+            if form == cfg["parameterisation"] and n == cfg["n"]:
+                ax.scatter([cfg["learning_rate"]], [cfg["w0"]], marker="*", s=160,
+                           color="orange", edgecolors="black", zorder=4,
+                           label="main run (Figure 1)")
+                ax.legend(loc="lower left", fontsize=7)
+            ax.set_title(f"{form}, n = {n}", fontsize=9)
+    if mesh is not None:
+        fig.colorbar(mesh, ax=axes, label="first epoch aligned with OLS (median over seeds)")
+    fig.suptitle(f"When does Figure 1 align within {PAPER_EPOCHS} epochs? (white contour; white "
+                 f"dot: the MSE rose in some epoch; grey: not within {epochs}; red x: diverged)",
+                 fontsize=9)
     return fig
