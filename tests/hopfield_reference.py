@@ -16,6 +16,12 @@ def numpy_field(name: str, state: np.ndarray, patterns: np.ndarray,
     h = state @ patterns.T  # B x M
     if name == "linear_attention":
         return h @ patterns
+    if name.startswith("ols_attention"):
+        # The projection rule: P = Xi^+ Xi projects onto the patterns' span (Personnaz et al.).
+        P = np.linalg.pinv(patterns) @ patterns
+        if name.endswith("zero_diag"):
+            P = P - np.diag(np.diag(P))
+        return state @ P
     if name == "softmax":
         z = softmax_beta * h
         w = np.exp(z - z.max(axis=1, keepdims=True))
@@ -41,4 +47,6 @@ def numpy_step(name: str, state: np.ndarray, patterns: np.ndarray,
     field = numpy_field(name, state, patterns, softmax_beta)
     if name == "softmax":
         return field
-    return np.where(field > 0, 1.0, np.where(field < 0, -1.0, state))
+    # The projection rule's field is real: within 1e-9 of 0 it is a tie (hopfield.py says why).
+    tie = 1e-9 if name.startswith("ols_attention") else 0.0
+    return np.where(field > tie, 1.0, np.where(field < -tie, -1.0, state))

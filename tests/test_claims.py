@@ -131,13 +131,20 @@ def test_measured_numbers_match_independent_computations(quick_run: Path, tables
 
     # Hopfield: log-log slope of the mean capacity over seeds, numpy polyfit.
     cap = tables["hopfield_capacity"]
-    mean = cap[cap.model == "linear_attention"].groupby("N").capacity.mean()
-    assert measured["hopfield.linear_capacity_linear"] == pytest.approx(
-        np.polyfit(np.log(mean.index), np.log(mean.to_numpy()), 1)[0], rel=1e-9)
-    for model in ("exponential", "softmax"):
-        mean = cap[cap.model == model].groupby("N").capacity.mean().iloc[-2:]
+    for run, claim_id in (("ols_attention", "hopfield.linear_capacity_linear"),
+                          ("linear_attention", "hopfield.linear_capacity_hebbian")):
+        mean = cap[cap.run == run].groupby("N").capacity.mean()
+        assert measured[claim_id] == pytest.approx(
+            np.polyfit(np.log(mean.index), np.log(mean.to_numpy()), 1)[0], rel=1e-9)
+    for run in ("exponential", "softmax"):
+        mean = cap[cap.run == run].groupby("N").capacity.mean().iloc[-2:]
         local = np.diff(np.log(mean.to_numpy()))[0] / np.diff(np.log(mean.index))[0]
-        assert measured[f"hopfield.{model}_capacity_exponential"] == pytest.approx(local)
+        assert measured[f"hopfield.{run}_capacity_exponential"] == pytest.approx(local)
+    amit = cap[cap.run == "classical_amit"].groupby("N").capacity.mean()
+    alpha = amit.to_numpy() / amit.index.to_numpy()
+    design = np.column_stack([np.ones(len(alpha)), 1 / np.sqrt(amit.index.to_numpy())])
+    assert measured["hopfield.classical_capacity_amit"] == pytest.approx(
+        np.linalg.lstsq(design, alpha, rcond=None)[0][0], rel=1e-9)
 
 
 def _set(table: str, column: str, value: Callable[[pd.DataFrame], object]
@@ -221,6 +228,16 @@ def test_breaking_a_table_turns_its_claim_to_fail(name: str, tables: Tables) -> 
     assert (ledger.loc[others, "verdict"] == before.loc[others, "verdict"]).all()
 
 
+def capacity_table(laws: dict[str, tuple[str, np.ndarray]], N: np.ndarray,
+                   **settings: object) -> pd.DataFrame:
+    """A hopfield_capacity table from known laws: run -> (model, capacity at each N)."""
+    rows = [{"run": run, "model": model, "N": n, "seed": seed, "capacity": c}
+            for run, (model, law) in laws.items() for n, c in zip(N, law, strict=True)
+            for seed in (0, 1)]
+    base = {"rho": 0.2, "threshold": 0.9, "min_overlap": 1.0, "beta": "", "censored": False}
+    return pd.DataFrame(rows).assign(**{**base, **settings})
+
+
 def test_missing_tables_columns_and_models_are_missing_not_pass() -> None:
     ledger = claims.build_ledger({}, CRITERIA).set_index("claim_id")
     assert (ledger["verdict"] == checks.MISSING).all()
@@ -229,14 +246,14 @@ def test_missing_tables_columns_and_models_are_missing_not_pass() -> None:
     row = claims.build_ledger({"fig1_headline": head}, CRITERIA).set_index("claim_id").loc[
         "training.w_converges_to_w_star"]
     assert row["verdict"] == checks.MISSING and "rel_w_error" in row["detail"]
-    # Linear attention absent: its claim is MISSING, not judged on the classical network.
+    # The OLS-Transformer's memory absent: its claim is MISSING, not judged on another model.
     N = np.array([50, 100, 200, 400])
-    classical = pd.DataFrame({"model": "classical", "N": N, "seed": 0, "capacity": 0.14 * N,
-                              "rho": 0.2, "censored": False})
-    ledger = claims.build_ledger({"hopfield_capacity": classical}, CRITERIA).set_index(
-        "claim_id")
+    table = capacity_table({"classical": ("classical", 0.14 * N),
+                            "linear_attention": ("linear_attention", 0.14 * N)}, N)
+    ledger = claims.build_ledger({"hopfield_capacity": table}, CRITERIA).set_index("claim_id")
     assert ledger.loc["hopfield.linear_capacity_linear", "verdict"] == checks.MISSING
-    assert "linear_attention" in ledger.loc["hopfield.linear_capacity_linear", "detail"]
+    assert "ols_attention" in ledger.loc["hopfield.linear_capacity_linear", "detail"]
+    assert ledger.loc["hopfield.linear_capacity_hebbian", "verdict"] == checks.PASS
 
 
 def test_reported_rows_are_never_judged() -> None:
@@ -260,16 +277,15 @@ def test_reported_rows_are_never_judged() -> None:
 
 
 def test_hopfield_growth_claims_on_known_laws() -> None:
-    """Linear capacity (0.14 N) passes the linear claim; N^2 and N^3 pass the polynomial one;
-    2^(N/2) passes the exponential ones and the ordering; swapping the laws fails them."""
+    """0.25 N for the projection rule and 0.14 N for the Hebbian rule pass the linear claims;
+    N^2 and N^3 pass the polynomial one; 2^(N/2) passes the exponential ones and the ordering;
+    swapping the laws fails them."""
     N = np.array([16, 24, 32, 40, 48])
-    rows = [(model, n, seed, cap) for seed in (0, 1)
-            for model, law in (("linear_attention", 0.14 * N), ("exponential", 2.0 ** (N / 2)),
-                               ("softmax", 2.0 ** (N / 2)), ("poly3", 0.5 * N**2),
-                               ("poly4", 0.1 * N**3.4))
-            for n, cap in zip(N, law, strict=True)]
-    table = pd.DataFrame(rows, columns=["model", "N", "seed", "capacity"]).assign(
-        rho=0.2, censored=False)
+    laws = {"ols_attention": ("ols_attention", 0.25 * N),
+            "linear_attention": ("linear_attention", 0.14 * N),
+            "exponential": ("exponential", 2.0 ** (N / 2)), "poly3": ("poly3", 0.5 * N**2),
+            "poly4": ("poly4", 0.1 * N**3.4)}
+    table = capacity_table(laws, N)
 
     def ledger(t: pd.DataFrame) -> pd.DataFrame:
         return claims.build_ledger({"hopfield_capacity": t}, CRITERIA).set_index("claim_id")
@@ -277,10 +293,14 @@ def test_hopfield_growth_claims_on_known_laws() -> None:
     found = ledger(table)
     linear = found.loc["hopfield.linear_capacity_linear"]
     assert linear["verdict"] == checks.PASS and linear["measured"] == pytest.approx(1.0)
+    assert found.loc["hopfield.projection_over_hebbian", "verdict"] == checks.MISSING  # N < 200
     expo = found.loc["hopfield.exponential_capacity_exponential"]
     # local log-log slope of 2^(N/2) between N=40 and 48: (4 ln 2) / ln(48/40)
     assert expo["measured"] == pytest.approx(4 * np.log(2) / np.log(48 / 40))
     assert expo["verdict"] == checks.PASS
+    rate = found.loc["hopfield.exponential_rate_theory"]
+    assert rate["measured"] == pytest.approx(np.log(2) / 2) and rate["verdict"] == checks.PASS
+    assert "finite-size excess" in rate["detail"]  # ln2/2 = 0.35 > I(0.6) = 0.19
     poly = found.loc["hopfield.polynomial_capacity_power"]
     assert poly["measured"] == pytest.approx(0.4) and poly["verdict"] == checks.PASS
     order = found.loc["hopfield.growth_order"]
@@ -290,20 +310,45 @@ def test_hopfield_growth_claims_on_known_laws() -> None:
     steep = table.assign(capacity=np.where(table.model == "poly4", 0.1 * table.N**3.6,
                                            table.capacity))
     assert ledger(steep).loc["hopfield.polynomial_capacity_power", "verdict"] == checks.FAIL
-    swapped = table.assign(model=table.model.map({"linear_attention": "exponential",
-                                                  "exponential": "linear_attention",
-                                                  "softmax": "softmax", "poly3": "poly3",
-                                                  "poly4": "poly4"}))
+    swap = {"ols_attention": "exponential", "exponential": "ols_attention"}
+    swapped = table.assign(model=table.model.replace(swap), run=table.run.replace(swap))
     found = ledger(swapped)
     assert found.loc["hopfield.linear_capacity_linear", "verdict"] == checks.FAIL
     assert found.loc["hopfield.exponential_capacity_exponential", "verdict"] == checks.FAIL
     assert found.loc["hopfield.growth_order", "verdict"] == checks.FAIL
     assert found.loc["hopfield.growth_order", "measured"] < 0
     # A zero capacity has no logarithm: left out of the fit, and said so.
-    zero = table.assign(capacity=np.where((table.model == "linear_attention") & (table.N == 16),
+    zero = table.assign(capacity=np.where((table.run == "ols_attention") & (table.N == 16),
                                           0.0, table.capacity))
     assert "1 zero-capacity N dropped" in ledger(zero).loc[
         "hopfield.linear_capacity_linear", "detail"]
+
+
+def test_softmax_rows_find_the_growth_law_of_each_temperature() -> None:
+    """exp(0.2 N) at beta = 1 passes "exponential in N"; exp(0.6 sqrt N) at beta = 1/sqrt(N)
+    fails it, its detail naming the law found."""
+    N = np.array([25, 50, 100, 150, 200, 250])
+    fixed = capacity_table({"softmax": ("softmax", np.exp(0.2 * N))}, N, beta="1.0")
+    scaled = capacity_table({"softmax_transformer": ("softmax", np.exp(0.6 * np.sqrt(N)))}, N,
+                            beta="inv_sqrt_N")
+    found = claims.build_ledger({"hopfield_capacity": pd.concat([fixed, scaled])},
+                                CRITERIA).set_index("claim_id")
+    assert found.loc["hopfield.softmax_capacity_exponential", "verdict"] == checks.PASS
+    row = found.loc["hopfield.softmax_transformer_capacity_exponential"]
+    assert row["verdict"] == checks.FAIL and "exp(c sqrt(N))" in row["detail"]
+
+
+def test_amit_claim_on_a_known_finite_size_law() -> None:
+    N = np.array([100, 200, 400, 800, 1600])
+    amit = {"classical_amit": ("classical", N * (0.14 + 0.64 / np.sqrt(N)))}
+    found = claims.build_ledger({"hopfield_capacity": capacity_table(
+        amit, N, rho=0.05, threshold=0.5, min_overlap=0.95)}, CRITERIA).set_index("claim_id")
+    row = found.loc["hopfield.classical_capacity_amit"]
+    assert row["verdict"] == checks.PASS and row["measured"] == pytest.approx(0.14)
+    off = {"classical_amit": ("classical", N * (0.2 + 0.64 / np.sqrt(N)))}
+    found = claims.build_ledger({"hopfield_capacity": capacity_table(
+        off, N, rho=0.05, threshold=0.5, min_overlap=0.95)}, CRITERIA).set_index("claim_id")
+    assert found.loc["hopfield.classical_capacity_amit", "verdict"] == checks.FAIL
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

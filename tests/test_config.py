@@ -39,9 +39,20 @@ BAD = {
     "n_train <= p + 3": ({"shift": {"n_train": 5}}, "shift.n_train", "must exceed p + 3"),
     "NaN noise": ({"data": {"noise_sigma": float("nan")}}, "data.noise_sigma", "finite"),
     "infinite beta": ({"training": {"beta": float("inf")}}, "training.beta", "finite"),
-    "rho N not an integer": ({"hopfield": {"models": {"classical": [50, 51]}}},
-                             "hopfield.models.classical", "rho N is not an integer"),
-    "unknown model": ({"hopfield": {"models": {"hebbian": [50]}}}, "hopfield.models", "hebbian"),
+    "rho N not an integer": ({"hopfield": {"runs": {"classical": {"N": [50, 51]}}}},
+                             "hopfield.runs.classical.N", "rho N is not an integer"),
+    "rho N not an integer at a run's rho": (
+        {"hopfield": {"runs": {"classical_amit": {"N": [100, 110]}}}},
+        "hopfield.runs.classical_amit.N", "rho N is not an integer (rho = 0.05)"),
+    "unknown model": ({"hopfield": {"runs": {"x": {"model": "hebbian", "N": [50]}}}},
+                      "hopfield.runs.x.model", "hebbian"),
+    "temperature <= 0": ({"hopfield": {"runs": {"softmax": {"beta": 0.0}}}},
+                         "hopfield.runs.softmax.beta", "beta"),
+    "temperature on a model without one": ({"hopfield": {"runs": {"classical": {"beta": 1.0}}}},
+                                           "hopfield.runs.classical.beta", "no temperature"),
+    "field past float64's exact integers": (
+        {"hopfield": {"runs": {"poly4": {"N": [20, 2000]}}}}, "hopfield.runs.poly4.N",
+        "past float64's exact integers"),
     "empty slope range": ({"proof": {"criteria": {"sigma_route_slope_min": 3.0}}},
                           "proof.criteria", "range is empty"),
 }

@@ -124,11 +124,26 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("shift.static_ols_undistorted", "Sec. 3",
           "Static OLS (X' beta_hat_tr) is not distorted by the shift"),
     Claim("hopfield.linear_capacity_linear", "Sec. 4",
-          "Capacity grows linearly in N for linear attention (quadratic energy)"),
+          "The OLS-Transformer's attention, used as an associative memory (slow memory "
+          "Sigma^+, the projection rule), has a capacity linear in N"),
+    Claim("hopfield.linear_capacity_hebbian", "Sec. 4",
+          "Capacity grows linearly in N for Hebbian linear attention (the quadratic energy)"),
+    Claim("hopfield.projection_over_hebbian", "Sec. 4 (ours)",
+          "The OLS-Transformer's memory stores several times what the Hebbian rule stores",
+          kind="extension"),
+    Claim("hopfield.classical_capacity_amit", "Sec. 4",
+          "The classical Hopfield network stores about 0.14 N patterns (Amit et al.: 0.138 N)"),
     Claim("hopfield.exponential_capacity_exponential", "Sec. 4",
           "Capacity grows exponentially in N for the exponential energy"),
+    Claim("hopfield.exponential_rate_theory", "Sec. 4",
+          "The exponential energy's capacity grows at least at Demircigil et al.'s rate "
+          "(2^(N/2) at rho = 0)"),
     Claim("hopfield.softmax_capacity_exponential", "Sec. 4",
-          "Capacity grows exponentially in N for softmax attention (modern Hopfield)"),
+          "Capacity grows exponentially in N for softmax attention (modern Hopfield), at a "
+          "fixed inverse temperature"),
+    Claim("hopfield.softmax_transformer_capacity_exponential", "Sec. 4",
+          "Capacity grows exponentially in N for softmax attention at a transformer's "
+          "temperature, beta = 1/sqrt(N)"),
     Claim("hopfield.polynomial_capacity_power", "Sec. 4",
           "A degree-n energy F(x) = x^n raises the capacity to the order of N^(n-1)"),
     Claim("hopfield.growth_order", "Sec. 4",

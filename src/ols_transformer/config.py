@@ -11,6 +11,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .hopfield_theory import exact_dtype
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
@@ -96,15 +98,26 @@ def shift_problems(shift: Mapping[str, Any]) -> list[str]:
 
 
 def hopfield_problems(hopfield: Mapping[str, Any]) -> list[str]:
-    """The cue noise flips exactly rho N bits: rho N must be an integer on every grid."""
-    rho = float(hopfield["rho"])
+    """Per run: the cue noise flips exactly rho N bits, so rho N must be an integer on its grid;
+    a softmax temperature only for softmax; and no M up to max_patterns may take an integer
+    field past float64's exact integers (2^53)."""
     problems = []
-    for model, grid in hopfield["models"].items():
-        bad = [N for N in grid if abs(rho * N - round(rho * N)) > 1e-9]
+    for name, run in hopfield["runs"].items():
+        field = f"hopfield.runs.{name}"
+        rho = float(run.get("rho", hopfield["rho"]))
+        bad = [N for N in run["N"] if abs(rho * N - round(rho * N)) > 1e-9]
         if bad:
-            problems.append(f"config field 'hopfield.models.{model}' has N = {bad}, where "
-                            f"rho N is not an integer (hopfield.rho = {rho:g}); choose N that "
-                            "are multiples of 1 / rho")
+            problems.append(f"config field '{field}.N' has {bad}, where rho N is not an "
+                            f"integer (rho = {rho:g}); choose N that are multiples of 1 / rho")
+        if "beta" in run and run["model"] != "softmax":
+            problems.append(f"config field '{field}.beta' is set, but model {run['model']} has "
+                            "no temperature; remove it")
+        M = int(hopfield["max_patterns"])
+        inexact = [N for N in run["N"] if exact_dtype(run["model"], int(N), M) is None]
+        if inexact:
+            problems.append(f"config field '{field}.N' has {inexact}, where {M} patterns "
+                            f"(hopfield.max_patterns) of model {run['model']} take the field "
+                            "past float64's exact integers (2^53); lower N or max_patterns")
     return problems
 
 

@@ -82,6 +82,14 @@ def attention_map(context: torch.Tensor, W_Q: torch.Tensor | None, W_K: torch.Te
 
     Shape: context (..., n, d), W_Q and W_K (..., d, k), W_V (..., d, v) -> (..., d, v).
     """
+    n, d = context.shape[-2:]
+    if W_K is not None and n * W_K.shape[-1] < d * d:
+        # Few tokens of many features (an associative memory): (Zc W_K)^T Zc / n, k x d, is
+        # cheaper than the d x d second moment; the same product, associated otherwise.
+        summary = matmul(_t(matmul(context, W_K)), context) / n
+        if W_Q is not None:
+            summary = matmul(W_Q, summary)
+        return summary if W_V is None else matmul(summary, W_V)
     return moment_attention_map(second_moment(context), W_Q, W_K, W_V)
 
 
@@ -210,11 +218,23 @@ def second_moment(X: torch.Tensor) -> torch.Tensor:
     return matmul(_t(X), X) / X.shape[-2]
 
 
-def spectral_whitener(X: torch.Tensor) -> torch.Tensor:
-    """W with W W^T = Sigma^{-1}, Sigma = X^T X / n. Shape: X (n, p) -> W (p, p)."""
+def spectral_whitener(X: torch.Tensor, pseudo_inverse: bool = False) -> torch.Tensor:
+    """W with W W^T = Sigma^{-1} (or Sigma^+), Sigma = X^T X / n.
+
+    With ``pseudo_inverse`` and fewer rows than columns (n < p: Sigma has rank <= n), the
+    spectral decomposition comes from the n x n Gram matrix G = X X^T / n = V Lambda V^T
+    instead of the p x p Sigma: Sigma's eigenvectors with a nonzero eigenvalue lambda are
+    X^T v / sqrt(n lambda), so W = X^T V Lambda^{-1} / sqrt(n). Same W W^T, O(n^2 p) not O(p^3).
+
+    Shape: X (n, p) -> W (p, p), or (p, r) with the pseudo-inverse (r the numerical rank).
+    """
     n, p = X.shape
+    if pseudo_inverse and n < p:
+        eigenvalues, V = torch.linalg.eigh(matmul(X, _t(X)) / n)
+        keep = eigenvalues > p * torch.finfo(X.dtype).eps * eigenvalues.abs().max()
+        return _t(X) @ (V[:, keep] / eigenvalues[keep]) / n**0.5
     try:
-        return whitener(second_moment(X))
+        return whitener(second_moment(X), pseudo_inverse)
     except RankDeficientError as err:
         raise RankDeficientError(f"X (n={n}, p={p}): {err}") from None
 

@@ -1,10 +1,10 @@
 """Associative memories of Section 4 behind one interface, and batched retrieval. Pure torch.
 
 M stored patterns xi_mu in {-1, +1}^N are the rows of ``patterns`` (M x N); states are rows of a
-batch (B x N), one row per cue. Every model maps a batch of states to the next batch (``step``),
-an update derived from the model's energy (below). The updates are synchronous (every bit at
-once, one matmul), so a state may end in a 2-cycle instead of lowering the energy step by step;
-``retrieve`` detects that.
+batch (B x N), one row per cue. A model first ``prepare``s what it needs of the patterns (once
+per pattern set), then maps a batch of states to the next batch (``step``). The updates are
+synchronous (every bit at once), so a state may end in a 2-cycle instead of lowering the energy
+step by step; ``retrieve`` detects that.
 
 Dense associative memories (Krotov & Hopfield 2016; Demircigil et al. 2017), energy
 E(s) = -sum_mu F(xi_mu . s), synchronous update of every bit by the energy difference
@@ -14,19 +14,29 @@ E(s) = -sum_mu F(xi_mu . s), synchronous update of every bit by the energy diffe
 a zero difference keeping s_i. With a_mu = xi_mu . s - xi_mu,i s_i (the overlap without bit i)
 and xi_mu,i = +-1 the difference is  sum_mu xi_mu,i (F(a_mu + 1) - F(a_mu - 1)),  and a_mu is
 h_mu - 1 where xi_mu,i = s_i and h_mu + 1 where not (h_mu = xi_mu . s). With
-g(a) = (F(a+1) - F(a-1)) / 2 the field of every bit is therefore one matmul:
+g(a) = (F(a+1) - F(a-1)) / 2 the field of every bit is therefore two matmuls:
 
     field_i = 1/2 [ (g(h-1) + g(h+1)) Xi ]_i + 1/2 s_i sum_mu (g(h-1) - g(h+1))_mu,
 
-O(B M N) time and O(B M) memory, no B x M x N tensor. F = x^2 gives the classical Hebbian rule
-with zero self-coupling; F = x^n gives g(a) = ((a+1)^n - (a-1)^n) / 2, an integer, exact in
-float64 while |values| < 2^53; F = exp gives g(a) = sinh(1) e^a, computed as e^(h -+ 1 - max h)
-(one positive factor per cue does not change a sign; nothing overflows, tiny terms underflow
-to 0 harmlessly).
+O(B M N) time and O(B M) memory, no B x M x N tensor. For F = x^n, g(h-1) + g(h+1) = P(h) and
+g(h-1) - g(h+1) = -Q(h) with integer polynomials (``hopfield_theory.field_polynomials``; n = 2
+gives the classical Hebbian rule with zero self-coupling). For F = exp, g(a) = sinh(1) e^a,
+so the field is, up to the positive factor 2 cosh(1) e^(top),
+E Xi - tanh(1) s sum_mu E_mu with E = e^(h - top), top = max_mu h_mu: nothing overflows.
 
-Attention forms (the OLS-Transformer's retrieval and its softmax counterpart):
-- linear attention: s <- sign(Xi^T (Xi s) / N), the continuous form of the classical (F = x^2)
-  memory with the self-coupling kept, sign-thresholded (zero keeps the bit);
+Exact arithmetic: the overlaps of +-1 vectors are integers, and so are the fields of the
+polynomial energies and of Hebbian linear attention. Each such model computes in float32 while
+every number stays below 2^24 (exact there, and twice as fast), else in float64 below 2^53
+(``hopfield_theory.exact_dtype``); the others (exponential, softmax, the projection rule) in
+float64.
+
+Attention forms:
+- linear attention (Hebbian): s <- sign(Xi^T Xi s), construction.py's linear attention with
+  identity weights (keys = values = the patterns), self-coupling kept;
+- the OLS-Transformer's own memory (projection rule): slow memory W W^T = Sigma^+ with
+  Sigma = Xi^T Xi / M (construction.spectral_whitener), attention map A = W W^T Sigma = P, the
+  projector onto the patterns' span (construction.attention_map); s <- sign(s P), optionally
+  with the diagonal of P removed;
 - softmax attention, the continuous modern Hopfield update (Ramsauer et al. 2021):
   x <- Xi^T softmax(beta Xi x), a real state read out as sign(x).
 """
@@ -35,14 +45,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
-from .construction import linear_attention
-from .hopfield_theory import spec
+from .construction import attention_map, linear_attention, spectral_whitener
+from .hopfield_theory import exact_dtype, field_polynomials, spec
 
-DTYPE = torch.float64  # integer fields of the power models stay exact below 2^53
+DTYPE = torch.float64  # patterns are stored in float64; models cast to what they need
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 class Memory(Protocol):
@@ -51,14 +62,25 @@ class Memory(Protocol):
     name: str
     continuous: bool  # a real-valued state, read out by sign
 
-    def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-        """Next states (B x N) from states (B x N) and patterns (M x N)."""
+    def prepare(self, patterns: torch.Tensor) -> Any:
+        """What ``step`` needs of the patterns (M x N), computed once per pattern set."""
+        ...
+
+    def step(self, state: torch.Tensor, prepared: Any) -> torch.Tensor:
+        """Next states (B x N) from states (B x N)."""
         ...
 
 
-def keep_ties(field: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-    """sign(field), with a zero field keeping the current bit (no arbitrary tie-break)."""
-    return torch.where(field > 0, 1.0, torch.where(field < 0, -1.0, state)).to(state.dtype)
+def keep_ties(field: torch.Tensor, state: torch.Tensor, tol: float = 0.0) -> torch.Tensor:
+    """sign(field), with a zero field (|field| <= tol) keeping the current bit (no arbitrary
+    tie-break)."""
+    return torch.where(field > tol, 1.0, torch.where(field < -tol, -1.0, state)).to(state.dtype)
+
+
+# The projection rule's field is a real number with rounding error ~ N eps (P's entries are
+# O(1)); where it is exactly 0 in exact arithmetic, its float sign would be a coin flip, so
+# |field| <= this counts as a tie.
+PROJECTION_TIE = 1e-9
 
 
 def overlaps(state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
@@ -66,19 +88,68 @@ def overlaps(state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
     return state @ patterns.T
 
 
-def separation_coefficients(n: int) -> tuple[int, ...]:
-    """Integer coefficients, highest power first, of g(a) = ((a+1)^n - (a-1)^n) / 2: the odd
-    binomial terms, sum over odd j of C(n, j) a^(n-j). Entry k holds the power a^(n-1-k), which
-    comes from j = k + 1 (n = 2: (2, 0) = 2a; n = 3: (3, 0, 1) = 3a^2 + 1)."""
-    return tuple(math.comb(n, k + 1) if (k + 1) % 2 == 1 else 0 for k in range(n))
-
-
-def horner(coefficients: tuple[int, ...], a: torch.Tensor) -> torch.Tensor:
-    """sum_k c_k a^(len-1-k) by Horner's rule: exact on integers, cheaper than powers."""
-    out = torch.full_like(a, float(coefficients[0]))
-    for c in coefficients[1:]:
-        out = out * a + c
+def horner(coefficients: tuple[int, ...], a: torch.Tensor,
+           squared: torch.Tensor | None = None) -> torch.Tensor:
+    """sum_k c_k a^(len-1-k) by Horner's rule, exact on integers, in place on one new tensor
+    (temporaries of B x M floats cost page faults, not just arithmetic). A polynomial with
+    every other coefficient zero is evaluated in a^2 (``squared``, if given, is a * a)."""
+    L = len(coefficients)
+    if L > 2 and all(c == 0 for c in coefficients[1::2]):
+        kept = coefficients[0::2]  # a polynomial q in a^2, times a when the degree is odd
+        sq = a * a if squared is None else squared
+        out = sq * float(kept[0])
+        out.add_(kept[1])
+        for c in kept[2:]:
+            out.mul_(sq).add_(c)
+        return out.mul_(a) if (L - 1) - 2 * (len(kept) - 1) == 1 else out
+    if L == 1:
+        return torch.full_like(a, float(coefficients[0]))
+    out = a * float(coefficients[0])
+    for i, c in enumerate(coefficients[1:], start=1):
+        out.add_(c)
+        if i < L - 1:
+            out.mul_(a)
     return out
+
+
+def power_sums(h: torch.Tensor, coefficients: tuple[int, ...],
+               squared: torch.Tensor | None = None) -> torch.Tensor:
+    """sum_mu Q(h_mu) per row for Q with these coefficients (highest power first), from the
+    row sums of h^j, without a B x M tensor for Q (exact on integers). Shape: (B, M) -> (B, 1)."""
+    degree = len(coefficients) - 1
+    total = torch.zeros(h.shape[0], 1, dtype=h.dtype, device=h.device)
+    power: torch.Tensor | None = None
+    for j in range(degree + 1):
+        c = coefficients[degree - j]
+        if j == 1:
+            power = h
+        elif j == 2 and squared is not None:
+            power = squared
+        elif j >= 2:
+            assert power is not None
+            power = power * h
+        if c:
+            total += c * (power.sum(dim=1, keepdim=True) if j else float(h.shape[1]))
+    return total
+
+
+def _exact(name: str, patterns: torch.Tensor) -> torch.Tensor:
+    """The patterns in the cheapest dtype that keeps the model's arithmetic exact."""
+    M, N = patterns.shape
+    dtype = exact_dtype(name, N, M)
+    if dtype is None:
+        raise ValueError(f"{name} at N={N} with M={M} patterns exceeds float64's exact "
+                         "integers (2^53): lower hopfield.max_patterns or N")
+    return patterns.to(DTYPES[dtype])
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The patterns as a model computes with them: ``overlaps`` for h = s . xi (float32 where
+    exact: |h| <= N < 2^24), ``field`` for the second matmul (the model's exact dtype)."""
+
+    overlaps: torch.Tensor
+    field: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -89,22 +160,25 @@ class DenseAssociativeMemory:
     degree: int | None
     continuous: bool = False
 
-    def separation(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """g(h - 1), g(h + 1), up to one positive factor per cue (row)."""
-        if self.degree is None:
-            top = h.amax(dim=1, keepdim=True)  # e^(h - top) <= 1: no overflow at any N
-            return torch.exp(h - 1.0 - top), torch.exp(h + 1.0 - top)
-        coefficients = separation_coefficients(self.degree)
-        return horner(coefficients, h - 1.0), horner(coefficients, h + 1.0)
+    def prepare(self, patterns: torch.Tensor) -> Prepared:
+        field = patterns.to(DTYPE) if self.degree is None else _exact(self.name, patterns)
+        return Prepared(patterns.to(torch.float32), field)
 
-    def field(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+    def field(self, state: torch.Tensor, prepared: Prepared) -> torch.Tensor:
         """Energy difference E(s_i = -1) - E(s_i = +1) per bit, up to a positive factor."""
-        below, above = self.separation(overlaps(state, patterns))
-        return 0.5 * ((below + above) @ patterns
-                      + state * (below - above).sum(dim=1, keepdim=True))
+        patterns = prepared.field
+        s = state.to(patterns.dtype)
+        # The +-1 overlaps are exact in float32; the field needs the model's dtype.
+        h = overlaps(state.to(torch.float32), prepared.overlaps).to(patterns.dtype)
+        if self.degree is None:
+            E = h.sub_(h.amax(dim=1, keepdim=True)).exp_()
+            return E @ patterns - math.tanh(1.0) * s * E.sum(dim=1, keepdim=True)
+        P, Q = field_polynomials(self.degree)
+        squared = h * h if self.degree >= 3 else None
+        return horner(P, h, squared) @ patterns - s * power_sums(h, Q, squared)
 
-    def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-        return keep_ties(self.field(state, patterns), state)
+    def step(self, state: torch.Tensor, prepared: Prepared) -> torch.Tensor:
+        return keep_ties(self.field(state, prepared), state)
 
 
 @dataclass(frozen=True)
@@ -115,9 +189,36 @@ class LinearAttention:
     name: str = "linear_attention"
     continuous: bool = False
 
-    def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+    def prepare(self, patterns: torch.Tensor) -> torch.Tensor:
+        return _exact(self.name, patterns)
+
+    def step(self, state: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
         # The attention's 1/M scale does not change a sign.
-        return keep_ties(linear_attention(state, patterns, None, None, None), state)
+        field = linear_attention(state.to(prepared.dtype), prepared, None, None, None)
+        return keep_ties(field, state)
+
+
+@dataclass(frozen=True)
+class OLSAttention:
+    """The OLS-Transformer as an associative memory: keys = values = the patterns, slow memory
+    W W^T = Sigma^+ (Sigma = Xi^T Xi / M), so the attention map is P = Xi^+ Xi, the projector
+    onto the patterns' span: s <- sign(s P) (the projection rule), or with P's diagonal removed.
+    Both W and P come from construction.py."""
+
+    name: str = "ols_attention"
+    zero_diagonal: bool = False
+    continuous: bool = False
+
+    def prepare(self, patterns: torch.Tensor) -> torch.Tensor:
+        Xi = patterns.to(DTYPE)
+        W = spectral_whitener(Xi, pseudo_inverse=True)
+        P = attention_map(Xi, W, W, None)
+        if self.zero_diagonal:
+            P = P - torch.diag(torch.diagonal(P))
+        return P
+
+    def step(self, state: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        return keep_ties(state.to(prepared.dtype) @ prepared, state, PROJECTION_TIE)
 
 
 @dataclass(frozen=True)
@@ -128,9 +229,13 @@ class SoftmaxAttention:
     name: str = "softmax"
     continuous: bool = True
 
-    def step(self, state: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+    def prepare(self, patterns: torch.Tensor) -> torch.Tensor:
+        return patterns.to(DTYPE)
+
+    def step(self, state: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
         # torch.softmax subtracts the row maximum: finite for any beta * N.
-        return torch.softmax(self.beta * overlaps(state, patterns), dim=1) @ patterns
+        return torch.softmax(self.beta * overlaps(state.to(prepared.dtype), prepared),
+                             dim=1) @ prepared
 
 
 def make_model(name: str, softmax_beta: float = 1.0) -> Memory:
@@ -140,6 +245,8 @@ def make_model(name: str, softmax_beta: float = 1.0) -> Memory:
         return SoftmaxAttention(float(softmax_beta))
     if name == "linear_attention":
         return LinearAttention()
+    if name in ("ols_attention", "ols_attention_zero_diag"):
+        return OLSAttention(name, zero_diagonal=name.endswith("zero_diag"))
     return DenseAssociativeMemory(name, model.degree)
 
 
@@ -162,15 +269,16 @@ class Retrieval:
     steps: torch.Tensor  # updates made (B)
 
 
-def retrieve(model: Memory, patterns: torch.Tensor, cues: torch.Tensor, max_iter: int,
+def retrieve(model: Memory, prepared: Any, cues: torch.Tensor, max_iter: int,
              tol: float = 1e-9) -> Retrieval:
-    """Iterate ``step`` from the cues until each cue stops: at a fixed point, in a 2-cycle
-    (binary states: the state of two steps back returns; synchronous updates of a symmetric
-    energy end in one of the two), or after ``max_iter`` steps.
+    """Iterate ``step`` from the cues (B x N, float64) until each cue stops: at a fixed point,
+    in a 2-cycle (binary states: the state of two steps back returns; synchronous updates of a
+    symmetric energy end in one of the two), or after ``max_iter`` steps. ``prepared``: the
+    model's ``prepare(patterns)``.
 
     Stopped cues leave the batch, so late steps cost only what is still moving.
     """
-    state = cues.to(patterns.dtype).clone()
+    state = cues.to(DTYPE).clone()
     fixed = torch.zeros(len(state), dtype=torch.bool, device=state.device)
     steps = torch.zeros(len(state), dtype=torch.long, device=state.device)
     active = torch.arange(len(state), device=state.device)
@@ -179,7 +287,7 @@ def retrieve(model: Memory, patterns: torch.Tensor, cues: torch.Tensor, max_iter
         if len(active) == 0:
             break
         old = state[active]
-        new = model.step(old, patterns)
+        new = model.step(old, prepared).to(DTYPE)
         state[active] = new
         steps[active] += 1
         done = converged(model, old, new, tol)

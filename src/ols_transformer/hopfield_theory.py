@@ -4,6 +4,10 @@ theory of their capacities. Pure Python and numpy (no torch), so checks and plot
 Capacity laws (M patterns of N +-1 neurons retrieved from cues with a fraction rho flipped):
 - F(x) = x^2 (classical Hopfield; Hebbian linear attention): linear, ~0.138 N with ~1.6% bits
   wrong (Amit et al. 1985), N / (2 ln N) exact fixed points (McEliece et al. 1987);
+- the OLS-Transformer as a memory (keys = values = the patterns, slow memory W W^T = Sigma^+):
+  s <- sign(P s), P the projector onto the patterns' span, the projection rule (Personnaz et
+  al. 1985; Kanter & Sompolinsky 1987): every pattern is a fixed point up to M = N, capacity
+  linear in N with no ln N factor (alpha_c -> 1 with the diagonal of P removed, small noise);
 - F(x) = x^n: N^(n-1) / (2 (2n-3)!! ln N) (Krotov & Hopfield 2016);
 - F(x) = exp(x) and softmax attention: exponential, exp(alpha N) with Demircigil et al.'s
   alpha = I(1 - 2 rho) / 2, below the nearest-neighbour limit I(1 - 2 rho).
@@ -47,7 +51,13 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               None, "exponential", "exponential", continuous=True),
     ModelSpec("linear_attention", "Hebbian linear attention, s <- sign(Xi^T Xi s)", 2, "linear",
               "linear"),
+    ModelSpec("ols_attention", "OLS-Transformer attention, s <- sign(Xi^T Xi Sigma^+ s / M) = "
+              "sign(P s), the projection rule", 2, "linear", "linear"),
+    ModelSpec("ols_attention_zero_diag", "OLS-Transformer attention with the diagonal of P "
+              "removed (Kanter & Sompolinsky)", 2, "linear", "linear"),
 )}
+# The models whose retrieval runs the OLS-Transformer (construction.py) as the memory.
+PROJECTION_MODELS = ("ols_attention", "ols_attention_zero_diag")
 MODEL_NAMES = tuple(MODELS)
 TIERS = ("linear", "x^3", "x^4", "exponential")
 
@@ -84,6 +94,9 @@ class Theory:
 def theory(name: str, rho: float) -> Theory:
     """Theory values of model ``name`` at cue noise ``rho`` (flipped fraction)."""
     model = spec(name)
+    if name in PROJECTION_MODELS:
+        return Theory("linear", "linear in N, no ln N factor (projection rule; every pattern "
+                      "a fixed point up to M = N)", 1.0, math.nan, math.nan)
     if model.law == "linear":
         return Theory("linear", "0.138 N (retrieval with ~1.6% errors); N / (2 ln N) exact",
                       1.0, math.nan, math.nan)
@@ -107,6 +120,8 @@ def theory_capacity(name: str, N: np.ndarray, rho: float) -> dict[str, np.ndarra
     """
     N = np.asarray(N, dtype=float)
     law = theory(name, rho)
+    if name in PROJECTION_MODELS:
+        return {"N: every pattern a fixed point (Personnaz et al. 1985)": N}
     if law.law == "exponential":
         return {"exp(I(1-2rho) N / 2), Demircigil et al.": np.exp(law.rate * N),
                 "exp(I(1-2rho) N), nearest-neighbour limit": np.exp(law.rate_upper * N)}
@@ -116,3 +131,53 @@ def theory_capacity(name: str, N: np.ndarray, rho: float) -> dict[str, np.ndarra
     if law.law == "linear":
         return {"0.138 N, Amit et al. (~1.6% errors)": 0.138 * N, "N / (2 ln N), exact": stable}
     return {f"N^{n - 1} / (2 ({2 * n - 3})!! ln N), Krotov & Hopfield": stable}
+
+
+# ---- exact integer arithmetic ----------------------------------------------------------------
+
+def field_polynomials(n: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Integer coefficients (highest power first) of P and Q with, for F(x) = x^n and
+    g(a) = (F(a+1) - F(a-1)) / 2 (the energy difference of one bit, ``hopfield.py``):
+
+        g(h-1) + g(h+1) = ((h+2)^n - (h-2)^n) / 2 = P(h)  = sum_{j odd}  C(n,j) 2^j h^(n-j),
+        g(h-1) - g(h+1) = -Q(h),  Q(h) = ((h+2)^n + (h-2)^n) / 2 - h^n
+                                        = sum_{j even >= 2} C(n,j) 2^j h^(n-j).
+
+    n = 2: P = 4h, Q = 4; n = 3: P = 6h^2 + 8, Q = 12h; n = 4: P = 8h^3 + 32h, Q = 24h^2 + 16.
+    """
+    # Entry k of P holds the power h^(n-1-k) (from j = k + 1); of Q, h^(n-2-k) (j = k + 2).
+    P = [math.comb(n, k + 1) * 2 ** (k + 1) if (k + 1) % 2 == 1 else 0 for k in range(n)]
+    Q = [math.comb(n, k + 2) * 2 ** (k + 2) if (k + 2) % 2 == 0 else 0 for k in range(n - 1)]
+    return tuple(P), tuple(Q)
+
+
+def integer_field_bound(name: str, N: int) -> int | None:
+    """A bound on one pattern's contribution to a bit's field, |P(h)| + |Q(h)| at |h| <= N, for
+    the models whose field is an integer (a sum over the M patterns of integers); None for the
+    others (exponential, softmax, the projection rule)."""
+    model = spec(name)
+    if name == "linear_attention":
+        return N
+    if model.degree is None or name in PROJECTION_MODELS:
+        return None
+    P, Q = field_polynomials(model.degree)
+    return sum(abs(c) * N ** (len(P) - 1 - k) for k, c in enumerate(P)) + sum(
+        abs(c) * N ** (len(Q) - 1 - k) for k, c in enumerate(Q))
+
+
+# Largest integer every smaller one of which a float represents exactly.
+EXACT_INTEGERS = {"float32": 2**24, "float64": 2**53}
+
+
+def exact_dtype(name: str, N: int, M: int) -> str | None:
+    """The cheapest float dtype in which the model's update at N neurons and M patterns is
+    exact: float32 when every field (and the +-1 overlaps) stays below 2^24, else float64 below
+    2^53; float64 for the models whose field is not an integer; None where not even float64
+    is exact (the config refuses such grids)."""
+    bound = integer_field_bound(name, N)
+    if bound is None:
+        return "float64"
+    for dtype, limit in EXACT_INTEGERS.items():
+        if M * bound < limit and N < limit:
+            return dtype
+    return None

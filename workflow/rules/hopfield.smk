@@ -6,13 +6,18 @@ HOPFIELD_CATEGORY = "4. Hopfield capacity (Section 4)"
 
 
 rule hopfield:
-    """Capacity of every model at every N of its grid and every seed (doubling + bisection on
-    M); the mean and t-interval over seeds, the fitted growth laws and the capacity figure."""
+    """Capacity of every run (model, N grid, criterion) at every seed (doubling + bisection on
+    M); the mean and t-interval over seeds, the growth fits, Amit's criterion, softmax's
+    temperatures, the checks and the capacity figure."""
     output:
         table=report(out("tables/hopfield_capacity.csv"),
                      caption="../report/hopfield_capacity.rst", category=HOPFIELD_CATEGORY),
         growth=report(out("tables/hopfield_growth.csv"),
                       caption="../report/hopfield_growth.rst", category=HOPFIELD_CATEGORY),
+        amit=report(out("tables/hopfield_amit.csv"), caption="../report/hopfield_amit.rst",
+                    category=HOPFIELD_CATEGORY),
+        softmax=report(out("tables/hopfield_softmax.csv"),
+                       caption="../report/hopfield_softmax.rst", category=HOPFIELD_CATEGORY),
         summary=out("tables/hopfield_summary.csv"),
         figure_pdf=out("figures/hopfield_capacity.pdf"),
         figure_png=report(out("figures/hopfield_capacity.png"),

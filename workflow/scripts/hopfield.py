@@ -1,7 +1,9 @@
-"""The Hopfield capacity study: every model, the growth fits, the checks and the figure."""
+"""The Hopfield capacity study: every run, the growth fits, Amit's criterion, softmax's
+temperatures, the checks and the figure."""
 
 import logging
 
+from ols_transformer.checks.hopfield import amit_table, softmax_table
 from ols_transformer.experiments import capacity
 from ols_transformer.io import save_figure, write_table
 from ols_transformer.plots import capacity as plots
@@ -15,5 +17,7 @@ with StageRun(smk, "hopfield") as run:
     log.info("hopfield capacity: %s", capacity.headline(growth))
     write_table(table, smk.output.table)
     write_table(growth, smk.output.growth)
+    write_table(amit_table(table), smk.output.amit)
+    write_table(softmax_table(table), smk.output.softmax)
     write_table(capacity.summarize(table, run.cfg["criteria"]), smk.output.summary)
     save_figure(plots.plot_capacity(table), smk.output.figure_pdf, smk.output.figure_png)

@@ -1,6 +1,11 @@
 """Hopfield capacity (paper Section 4): the largest number of stored patterns still retrieved.
 
-Protocol, for one model, N and seed:
+The study is a set of runs (config ``hopfield.runs``): each a model, its N grid and, where it
+differs from the stage's defaults, its retrieval criterion (rho, threshold, min_overlap) and,
+for softmax, its inverse temperature beta (a number, or ``inv_sqrt_N``: a transformer's
+1/sqrt(N)).
+
+Protocol, for one run, N and seed:
 - patterns: M random +-1 vectors, the first M rows of a pool drawn block by block from
   ``[seed, N, 0, block]``, so the patterns at M are a prefix of those at any larger M;
 - cues: ``n_cues`` cues; cue j corrupts pattern j mod M by flipping exactly round(rho N) bits
@@ -23,6 +28,7 @@ and the confidence interval is a Student-t interval for the mean over seeds.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +41,6 @@ import torch
 from .. import checks
 from .. import hopfield as hp
 from ..checks import hopfield as hopfield_checks
-from ..hopfield_theory import MODEL_NAMES
 
 PATTERN_STREAM, CUE_STREAM = 0, 1
 POOL_BLOCK = 1024  # rows per pattern block; any M is a prefix of the pool
@@ -43,7 +48,7 @@ POOL_BLOCK = 1024  # rows per pattern block; any M is a prefix of the pool
 
 @dataclass(frozen=True)
 class Settings:
-    """The estimator's knobs (config ``hopfield`` minus the per-model N grids)."""
+    """The estimator's knobs for one run and N."""
 
     rho: float
     threshold: float
@@ -57,15 +62,50 @@ class Settings:
     block_elements: int = 4_000_000
     min_overlap: float = 1.0  # 1: exact recovery; below 1: overlap xi . s / N >= this
 
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> Settings:
-        return cls(rho=float(cfg["rho"]), threshold=float(cfg["threshold"]),
-                   n_cues=int(cfg["n_cues"]), max_iter=int(cfg["max_iter"]),
-                   max_patterns=int(cfg["max_patterns"]), search_rtol=float(cfg["search_rtol"]),
-                   search_patience=int(cfg["search_patience"]),
-                   softmax_beta=float(cfg["softmax_beta"]), softmax_tol=float(cfg["softmax_tol"]),
-                   block_elements=int(cfg["block_elements"]),
-                   min_overlap=float(cfg["min_overlap"]))
+
+@dataclass(frozen=True)
+class Run:
+    """One line of the capacity study (an entry of config ``hopfield.runs``)."""
+
+    name: str
+    model: str
+    N: tuple[int, ...]
+    rho: float
+    threshold: float
+    min_overlap: float
+    beta: float | str | None = None  # softmax only: a number, or "inv_sqrt_N"
+
+    def beta_at(self, N: int) -> float:
+        """The softmax inverse temperature at N neurons (NaN for other models)."""
+        if self.beta is None:
+            return math.nan
+        return 1.0 / math.sqrt(N) if self.beta == INV_SQRT_N else float(self.beta)
+
+    def settings(self, cfg: Mapping[str, Any], N: int) -> Settings:
+        return Settings(rho=self.rho, threshold=self.threshold, n_cues=int(cfg["n_cues"]),
+                        max_iter=int(cfg["max_iter"]), max_patterns=int(cfg["max_patterns"]),
+                        search_rtol=float(cfg["search_rtol"]),
+                        search_patience=int(cfg["search_patience"]),
+                        softmax_beta=self.beta_at(N) if self.beta is not None else 1.0,
+                        softmax_tol=float(cfg["softmax_tol"]),
+                        block_elements=int(cfg["block_elements"]),
+                        min_overlap=self.min_overlap)
+
+
+INV_SQRT_N = "inv_sqrt_N"  # the transformer's scaled dot product: beta = 1 / sqrt(N)
+
+
+def runs(cfg: Mapping[str, Any]) -> list[Run]:
+    """The runs of config ``hopfield``, each with the stage's defaults where it sets none."""
+    out = []
+    for name, entry in cfg["runs"].items():
+        out.append(Run(
+            name=str(name), model=str(entry["model"]), N=tuple(int(n) for n in entry["N"]),
+            rho=float(entry.get("rho", cfg["rho"])),
+            threshold=float(entry.get("threshold", cfg["threshold"])),
+            min_overlap=float(entry.get("min_overlap", cfg["min_overlap"])),
+            beta=entry.get("beta", 1.0 if entry["model"] == "softmax" else None)))
+    return out
 
 
 def flip_count(N: int, rho: float) -> int:
@@ -119,15 +159,16 @@ def retrieved(found: hp.Retrieval, goal: torch.Tensor, min_overlap: float) -> to
 def success_rate(model: hp.Memory, patterns: torch.Tensor, signs: torch.Tensor,
                  settings: Settings) -> float:
     """Fraction of cues (cue j: pattern j mod M, corrupted by row j of ``signs``) retrieved.
-    Cues go in batches of at most ``block_elements`` / M, which bounds the B x M overlap
-    matrices in memory."""
+    The model prepares the patterns once; cues go in batches of at most ``block_elements`` / M,
+    which bounds the B x M overlap matrices in memory."""
     M = len(patterns)
+    prepared = model.prepare(patterns)
     targets = torch.arange(len(signs), device=patterns.device) % M
     batch = max(1, settings.block_elements // M)
     hits = 0
     for start in range(0, len(signs), batch):
         goal = patterns[targets[start:start + batch]]
-        found = hp.retrieve(model, patterns, goal * signs[start:start + batch],
+        found = hp.retrieve(model, prepared, goal * signs[start:start + batch],
                             settings.max_iter, settings.softmax_tol)
         hits += int(retrieved(found, goal, settings.min_overlap).sum())
     return hits / len(signs)
@@ -197,42 +238,38 @@ def estimate(model: hp.Memory, N: int, seed: int, settings: Settings,
 
 # ---- the stage -------------------------------------------------------------------------------
 
-def model_grid(cfg: Mapping[str, Any], model: str) -> list[int]:
-    if model not in cfg["models"]:
-        raise ValueError(f"Hopfield model {model!r} is not in config 'hopfield.models' "
-                         f"({', '.join(cfg['models'])})")
-    return [int(N) for N in cfg["models"][model]]
-
-
-def run_model(cfg: Mapping[str, Any], model: str) -> pd.DataFrame:
-    """One row per (N, seed) of ``model``: capacity and how the search found it."""
-    settings = Settings.from_config(cfg)
-    memory = hp.make_model(model, settings.softmax_beta)
+def run_one(cfg: Mapping[str, Any], run: Run) -> pd.DataFrame:
+    """One row per (N, seed) of ``run``: capacity and how the search found it."""
     device = hp.resolve_device(str(cfg["device"]))
     rows = []
-    for N in model_grid(cfg, model):
+    for N in run.N:
+        settings = run.settings(cfg, N)
+        memory = hp.make_model(run.model, settings.softmax_beta)
         for seed in cfg["seeds"]:
             found = estimate(memory, N, int(seed), settings, device)
-            rows.append({"model": model, "N": N, "seed": int(seed),
+            rows.append({"run": run.name, "model": run.model, "N": N, "seed": int(seed),
                          "capacity": found.capacity, "censored": found.censored,
                          "rate_at_capacity": found.rate_at_capacity,
                          "rate_above": found.rate_above, "evaluations": found.evaluations,
                          "flips": flip_count(N, settings.rho), "rho": settings.rho,
-                         "threshold": settings.threshold, "n_cues": settings.n_cues,
-                         "max_iter": settings.max_iter,
-                         "softmax_beta": settings.softmax_beta if model == "softmax" else math.nan,
-                         "device": device.type})
+                         "threshold": settings.threshold, "min_overlap": settings.min_overlap,
+                         "beta": "" if run.beta is None else str(run.beta),
+                         "beta_value": run.beta_at(N), "n_cues": settings.n_cues,
+                         "max_iter": settings.max_iter, "device": device.type})
     return pd.DataFrame(rows)
 
 
 def run(cfg: Mapping[str, Any],
         progress: Callable[[str], object] = lambda _: None) -> pd.DataFrame:
-    """hopfield_capacity: every model of ``cfg['models']``, one row per (model, N, seed), with
-    the mean and t-interval over seeds (``combine``). ``progress`` gets one line per model."""
+    """hopfield_capacity: every run of ``cfg['runs']``, one row per (run, N, seed), with the
+    mean and t-interval over seeds (``combine``). ``progress`` gets one line per run."""
     tables = []
-    for model in cfg["models"]:
-        tables.append(run_model(cfg, model))
-        progress(f"{model}: capacities {tables[-1].groupby('N')['capacity'].mean().to_dict()}")
+    for entry in runs(cfg):
+        start = time.perf_counter()
+        tables.append(run_one(cfg, entry))
+        mean = tables[-1].groupby("N")["capacity"].mean().round(1).to_dict()
+        progress(f"{entry.name}: mean capacity by N {mean} "
+                 f"({time.perf_counter() - start:.1f} s)")
     return combine(tables, float(cfg["confidence"]))
 
 
@@ -257,20 +294,20 @@ def mean_interval(values: Sequence[float], confidence: float) -> tuple[float, fl
 
 
 def combine(tables: list[pd.DataFrame], confidence: float = 0.95) -> pd.DataFrame:
-    """hopfield_capacity: per-seed rows of every model, with the mean and t-interval over seeds
-    repeated on each row of a (model, N)."""
+    """hopfield_capacity: per-seed rows of every run (in the order given), with the mean and
+    t-interval over seeds repeated on each row of a (run, N)."""
     table = pd.concat(tables, ignore_index=True)
-    order = {name: i for i, name in enumerate(MODEL_NAMES)}
-    table = (table.assign(_order=table["model"].map(order))
+    order = {name: i for i, name in enumerate(dict.fromkeys(table["run"]))}
+    table = (table.assign(_order=table["run"].map(order))
              .sort_values(["_order", "N", "seed"]).drop(columns="_order")
              .reset_index(drop=True))
     stats = {key: mean_interval(rows["capacity"], confidence)
-             for key, rows in table.groupby(["model", "N"], sort=False)}
-    keys = list(zip(table["model"], table["N"], strict=True))
+             for key, rows in table.groupby(["run", "N"], sort=False)}
+    keys = list(zip(table["run"], table["N"], strict=True))
     table["capacity_mean"] = [stats[k][0] for k in keys]
     table["ci_low"] = [stats[k][1] for k in keys]
     table["ci_high"] = [stats[k][2] for k in keys]
-    table["n_seeds"] = table.groupby(["model", "N"])["seed"].transform("size")
+    table["n_seeds"] = table.groupby(["run", "N"])["seed"].transform("size")
     table["confidence"] = confidence
     return table
 
@@ -286,11 +323,11 @@ def summarize(table: pd.DataFrame, criteria: Mapping[str, float]) -> pd.DataFram
 
 
 def headline(growth_table: pd.DataFrame) -> str:
-    """One line for logs: each model's fitted law."""
+    """One line for logs: each run's fitted law."""
     parts = []
     for row in growth_table.itertuples():
         fit = (f"rate {row.semilog_rate:.3f}/N" if row.theory_law == "exponential"
                else f"slope {row.loglog_slope:.2f}")
-        parts.append(f"{row.model}: {fit} (C {row.capacity_at_N_min:.3g} -> "
+        parts.append(f"{row.run}: {fit} (C {row.capacity_at_N_min:.3g} -> "
                      f"{row.capacity_at_N_max:.3g})")
     return "; ".join(parts)
