@@ -15,6 +15,7 @@ import pytest
 from conftest import REPO
 
 from ols_transformer.io import read_table
+from ols_transformer.notebooks import this_python_kernel
 
 KERNEL = "ols-transformer"
 # one table per stage: where the run has it, the stage's notebook must have been executed
@@ -113,10 +114,11 @@ def test_claims_notebook_runs_with_papermill_on_an_edited_ledger(quick_run: Path
     ledger.loc[ledger.claim_id == "training.w_converges_to_w_star", "verdict"] = "FAIL"
     edited = tmp_path / "claims.csv"
     ledger.to_csv(edited, index=False)
-    notebook = papermill.execute_notebook(
-        str(REPO / "notebooks" / "claims.ipynb"), str(tmp_path / "claims.ipynb"),
-        parameters={"claims_csv": str(edited)}, kernel_name=KERNEL, progress_bar=False,
-        cwd=str(tmp_path))
+    with this_python_kernel(KERNEL):
+        notebook = papermill.execute_notebook(
+            str(REPO / "notebooks" / "claims.ipynb"), str(tmp_path / "claims.ipynb"),
+            parameters={"claims_csv": str(edited)}, kernel_name=KERNEL, progress_bar=False,
+            cwd=str(tmp_path))
     text = stream_text(notebook)
     counts = ledger.verdict.value_counts()
     for verdict in ("PASS", "FAIL", "MISSING", "REPORTED"):

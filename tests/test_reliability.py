@@ -19,6 +19,7 @@ import pytest
 import yaml
 from conftest import QUICK, REPO, SNAKEMAKE, run_snakemake, version_dirs
 
+from ols_transformer import versioning
 from ols_transformer.experiments import proof
 from ols_transformer.versioning import version_id
 
@@ -102,7 +103,8 @@ def test_new_config_writes_new_version_and_failure_keeps_index(quick_run: Path,
     assert len(failed_versions) == 1 and index.loc[failed_versions[0], "status"] == "incomplete"
 
 
-def test_version_changes_with_code_and_config_only(scratch_repo_copy: Path) -> None:
+def test_version_changes_with_code_and_config_only(scratch_repo_copy: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     same = version_id(config, REPO)
     assert version_id(config, scratch_repo_copy) == same  # content, not location
@@ -111,9 +113,31 @@ def test_version_changes_with_code_and_config_only(scratch_repo_copy: Path) -> N
     assert version_id(tweaked, REPO) != same
     (scratch_repo_copy / "README.md").write_text("docs do not change results\n")
     assert version_id(config, scratch_repo_copy) == same
-    module = scratch_repo_copy / "src" / "ols_transformer" / "ols.py"
-    module.write_text(module.read_text() + "\n# a code change\n")
+    notebook = scratch_repo_copy / "notebooks" / "proof.ipynb"
+    notebook.write_text(notebook.read_text().replace("Proof check", "Proof"))
     assert version_id(config, scratch_repo_copy) != same
+    # The package counts wherever it is installed: here, the copy's src/ as if installed there.
+    package = scratch_repo_copy / "src" / "ols_transformer"
+    monkeypatch.setattr(versioning, "package_dir", lambda: package)
+    fresh = version_id(config, scratch_repo_copy)
+    (package / "ols.py").write_text((package / "ols.py").read_text() + "\n# a code change\n")
+    assert version_id(config, scratch_repo_copy) != fresh
+
+
+def test_a_stale_installed_package_is_refused(scratch_repo_copy: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checkout's src/ differs from the package the workflow imports: refused, naming the
+    files and the fix (an install from another checkout would run other code)."""
+    assert versioning.package_mismatch(REPO) == []
+    module = scratch_repo_copy / "src" / "ols_transformer" / "ols.py"
+    module.write_text(module.read_text() + "\n# edited after install\n")
+    assert versioning.package_mismatch(scratch_repo_copy) == ["ols.py"]
+    result = subprocess.run([SNAKEMAKE, "-n", "--snakefile", str(scratch_repo_copy / "Snakefile"),
+                             "--directory", str(scratch_repo_copy), "--configfile", str(QUICK)],
+                            capture_output=True, text=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "differs from this checkout's src/" in output and "pip install ." in output
 
 
 @pytest.mark.parametrize(("corrupt", "message"), [

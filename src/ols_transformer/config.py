@@ -13,7 +13,8 @@ import yaml
 
 from .hopfield_theory import exact_dtype
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# Package data (workflow/schemas/config.schema.yaml links here), so an installed package has it.
+SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 
 
 class ConfigError(ValueError):

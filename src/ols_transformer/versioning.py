@@ -1,7 +1,8 @@
 """Result versions: a version names one (config, code) pair and is never rewritten.
 
 The version id is a hash of the resolved config and of the code that produces the results
-(package, workflow, notebooks), so a change of either writes a new ``results/<version>/``.
+(the workflow and notebooks of the checkout, and the ``ols_transformer`` package the workflow
+imports, wherever it is installed), so a change of either writes a new ``results/<version>/``.
 Git is recorded in provenance but not needed for the id (a tarball of the code works too).
 """
 
@@ -19,29 +20,54 @@ import pandas as pd
 
 from .io import write_table
 
-# Files whose content defines "the code version" (relative to the repository root).
-CODE_GLOBS = (
-    "Snakefile",
-    "workflow/**/*.smk",
-    "workflow/**/*.py",
-    "workflow/schemas/*.yaml",
-    "src/ols_transformer/**/*.py",
-    "notebooks/*.ipynb",
-)
+# Files of the checkout whose content defines "the code version" (relative to its root) ...
+WORKFLOW_GLOBS = ("Snakefile", "workflow/**/*.smk", "workflow/**/*.py", "notebooks/*.ipynb")
+# ... and of the imported package (relative to its directory).
+PACKAGE_GLOBS = ("**/*.py", "*.yaml")
 VERSION_MARKER = "provenance/run.json"
 
 
+def package_dir() -> Path:
+    """The directory of the ``ols_transformer`` package this process imports."""
+    return Path(__file__).resolve().parent
+
+
+def code_files(root: str | os.PathLike[str]) -> dict[str, Path]:
+    """Name -> file of every code file: the checkout's workflow and notebooks under ``root``
+    (names relative to it) and the imported package's modules and data (``ols_transformer/...``)."""
+    root, package = Path(root), package_dir()
+    files = {p.relative_to(root).as_posix(): p for pattern in WORKFLOW_GLOBS
+             for p in root.glob(pattern) if p.is_file()}
+    files.update({f"{package.name}/{p.relative_to(package).as_posix()}": p
+                  for pattern in PACKAGE_GLOBS for p in package.glob(pattern)
+                  if p.is_file() and "__pycache__" not in p.parts})
+    return dict(sorted(files.items()))
+
+
 def code_fingerprint(root: str | os.PathLike[str]) -> str:
-    """SHA-256 over the paths and bytes of the code files under ``root``."""
-    root = Path(root)
+    """SHA-256 over the names and bytes of ``code_files(root)``."""
     digest = hashlib.sha256()
-    files = sorted({p for pattern in CODE_GLOBS for p in root.glob(pattern) if p.is_file()})
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode())
+    for name, path in code_files(root).items():
+        digest.update(name.encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def package_mismatch(root: str | os.PathLike[str]) -> list[str]:
+    """Package files that differ between the checkout's ``src/ols_transformer`` and the package
+    this process imports (empty when they are the same directory, or the checkout has none):
+    running the checkout's workflow on a stale install would hide the checkout's code."""
+    source = Path(root) / "src" / package_dir().name
+    package = package_dir()
+    if not source.is_dir() or source.resolve() == package:
+        return []
+    names = {p.relative_to(base).as_posix() for base in (source, package)
+             for pattern in PACKAGE_GLOBS for p in base.glob(pattern)
+             if p.is_file() and "__pycache__" not in p.parts}
+    return sorted(n for n in names if not (source / n).is_file() or not (package / n).is_file()
+                  or (source / n).read_bytes() != (package / n).read_bytes())
 
 
 def config_fingerprint(config: Mapping[str, Any]) -> str:

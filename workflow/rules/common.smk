@@ -1,21 +1,41 @@
-# Shared by every rule: config validation, the result version, and path helpers.
+# Shared by every rule: the package, config validation, the result version, and path helpers.
 import os
 import sys
 from pathlib import Path
 
-# The package in this checkout wins over any installed copy, for this process and for the
-# job processes (local, conda or SLURM), which inherit the environment.
-SRC = str(Path(workflow.basedir) / "src")
-sys.path.insert(0, SRC)
-os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
-
 from snakemake.exceptions import WorkflowError
 
+try:
+    import ols_transformer
+except ImportError as error:
+    raise WorkflowError(
+        f"the ols_transformer package is not installed for {sys.executable}: run "
+        "`bash scripts/setup.sh`, or `pip install .` in this checkout"
+    ) from error
+
 from ols_transformer.config import validate_config
-from ols_transformer.versioning import update_index, version_id
+from ols_transformer.versioning import package_dir, package_mismatch, update_index, version_id
+
+# The workflow runs the package it imports (editable or not); a stale install would silently
+# run other code than this checkout's src/, so that is refused.
+STALE = package_mismatch(workflow.basedir)
+if STALE:
+    raise WorkflowError(
+        f"the ols_transformer imported from {package_dir()} differs from this checkout's src/ "
+        f"({len(STALE)} files, e.g. {', '.join(STALE[:3])}): reinstall it from the checkout with "
+        "`pip install .` (or `pip install -e .`)"
+    )
+# Job processes import it too: where it is this checkout's src/ (editable), say so on their
+# PYTHONPATH, so that jobs in another environment (conda, a cluster node) find the same code.
+if package_dir().parent == (Path(workflow.basedir) / "src").resolve():
+    os.environ.update(
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(package_dir().parent), os.environ.get("PYTHONPATH")])
+        )
+    )
 
 # Fails here, before any job is scheduled, with a message naming each bad field.
-validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+validate_config(config)
 
 VERSION = version_id(config, workflow.basedir)
 # A cluster job re-reads this workflow on its node: if the code or config changed after the
@@ -69,4 +89,3 @@ onsuccess:
 
 onerror:
     update_index(RESULTS)
-

@@ -3,7 +3,7 @@
 # recompute no experiment. Include after the stage rules and claims.smk: a stage notebook is
 # built only when this workflow writes all of that stage's tables.
 
-NOTEBOOK_KERNEL = "ols-transformer"  # registered by scripts/setup.sh (ipykernel --sys-prefix)
+NOTEBOOK_KERNEL = "ols-transformer"  # run on the job's own Python (ols_transformer.notebooks)
 NOTEBOOK_TABLES = {
     "proof": ["proof_check"],
     "training": ["fig1_headline", "fig1_sensitivity"],
@@ -39,11 +39,23 @@ rule notebook:
         notebook=os.path.join(workflow.basedir, "notebooks", "{stage}.ipynb"),
     output:
         notebook=out("notebooks/{stage}.ipynb"),
-        html=report(out("notebooks/{stage}.html"), caption="../report/notebook.rst",
-                    category="5. Notebooks", subcategory="{stage}"),
+        html=report(
+            out("notebooks/{stage}.html"),
+            caption="../report/notebook.rst",
+            category="5. Notebooks",
+            subcategory="{stage}",
+        ),
         provenance=prov("notebook_{stage}"),
     log:
         log_file("notebook_{stage}"),
+    wildcard_constraints:
+        stage="|".join(NOTEBOOK_INPUTS),
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        runtime=by_attempt(10),
+        mem_mb=by_attempt(2000),
     params:
         kernel=NOTEBOOK_KERNEL,
         # papermill parameters: <table>_csv, <figure>_png and config_yaml (the resolved
@@ -57,14 +69,6 @@ rule notebook:
             for name, path in input.items()
             if name != "notebook"
         },
-    wildcard_constraints:
-        stage="|".join(NOTEBOOK_INPUTS),
-    threads: 1
-    resources:
-        runtime=by_attempt(10),
-        mem_mb=by_attempt(2000),
-    conda:
-        CONDA_ENV
     script:
         "../scripts/notebook.py"
 

@@ -1,7 +1,9 @@
-"""Execute one stage notebook with papermill (kernel named explicitly) and export it to HTML.
+"""Execute one stage notebook with papermill and export it to HTML.
 
-The HTML is self-contained: figures are embedded as base64 PNG and the template loads no
-script from the network (no require.js, MathJax or Mermaid from a CDN).
+The notebook's kernel runs this job's own Python (``notebooks.this_python_kernel``): nothing to
+register, in a venv, a conda env or on a cluster node. The HTML is self-contained: figures are
+embedded as base64 PNG and the template loads no script from the network (no require.js,
+MathJax or Mermaid from a CDN).
 """
 
 import contextlib
@@ -13,10 +15,10 @@ from collections.abc import Iterator
 import jinja2
 import nbformat
 import papermill
-from jupyter_client.kernelspec import KernelSpecManager
 from nbconvert import HTMLExporter
 
 from ols_transformer.io import atomic_path, write_text
+from ols_transformer.notebooks import this_python_kernel
 from ols_transformer.stage import StageRun
 
 # The lab template without the blocks that load scripts from a CDN.
@@ -25,14 +27,6 @@ OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 """
-
-
-def check_kernel(name: str) -> None:
-    if name not in KernelSpecManager().find_kernel_specs():
-        raise RuntimeError(
-            f"Jupyter kernel {name!r} is not installed: run `bash scripts/setup.sh`, or "
-            f"`python -m ipykernel install --sys-prefix --name {name}` in this environment"
-        )
 
 
 @contextlib.contextmanager
@@ -62,11 +56,10 @@ def to_html(notebook: nbformat.NotebookNode) -> str:
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "notebooks") as run:
     log = logging.getLogger("ols_transformer")
-    check_kernel(smk.params.kernel)
     parameters = dict(smk.params.parameters)
-    log.info("notebook %s, kernel %s, parameters %s", smk.input.notebook, smk.params.kernel,
-             parameters)
-    with fd2_to_log():
+    log.info("notebook %s, kernel %s on %s, parameters %s", smk.input.notebook,
+             smk.params.kernel, sys.executable, parameters)
+    with this_python_kernel(smk.params.kernel), fd2_to_log():
         executed = papermill.execute_notebook(
             smk.input.notebook, None, parameters=parameters, kernel_name=smk.params.kernel,
             cwd=os.getcwd(), progress_bar=False, log_output=False,
