@@ -1,41 +1,86 @@
-"""environment.yml (conda) and pyproject.toml (pip) must list the same packages."""
+"""The locks, environment.yml and pyproject.toml agree: every dependency pinned, at a version its
+requirement admits, the same in the lock and in the conda environment; runtime and test tools
+apart; torch the local CPU build."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import tomllib
 import yaml
 from conftest import REPO
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 # conda package names that differ from their PyPI names
 CONDA_TO_PYPI = {"pytorch": "torch"}
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s\\]+)", re.MULTILINE)
 
 
-def _name(requirement: str) -> str:
-    return re.split(r"[<>=!~ \[]", requirement.strip(), maxsplit=1)[0].lower()
+def pins(lock: Path) -> dict[str, str]:
+    """name -> version of a pip-compile lock; every pin must carry hashes."""
+    text = lock.read_text()
+    found = {canonicalize_name(n): v for n, v in PIN.findall(text)}
+    blocks = re.split(r"\n(?=[A-Za-z0-9_.\-]+==)", text)
+    unhashed = [b.split("==")[0] for b in blocks[1:] if "--hash=sha256:" not in b]
+    assert not unhashed, f"{lock.name}: pins without a hash: {unhashed}"
+    return found
 
 
-def test_environment_yml_matches_pyproject() -> None:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    pip_names = {_name(r) for r in project["dependencies"]}
-    pip_names |= {_name(r) for r in project["optional-dependencies"]["test"]}
+def project() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+
+def requirements(extra: str | None = None) -> list[Requirement]:
+    listed = project()["optional-dependencies"][extra] if extra else project()["dependencies"]
+    return [Requirement(r) for r in listed]
+
+
+def check_lock(lock: dict[str, str], reqs: list[Requirement], name: str) -> None:
+    missing = [r.name for r in reqs if canonicalize_name(r.name) not in lock]
+    assert not missing, f"{name} lacks {missing}: regenerate it with `bash scripts/lock.sh`"
+    outside = [f"{r.name}=={lock[canonicalize_name(r.name)]} (pyproject: {r.specifier})"
+               for r in reqs if not r.specifier.contains(lock[canonicalize_name(r.name)],
+                                                         prereleases=True)]
+    assert not outside, f"{name} pins outside pyproject.toml's ranges: {outside}"
+
+
+def test_locks_pin_every_dependency_within_pyproject() -> None:
+    runtime = pins(REPO / "requirements.lock")
+    dev = pins(REPO / "requirements-dev.lock")
+    check_lock(runtime, requirements(), "requirements.lock")
+    check_lock(dev, requirements() + requirements("test"), "requirements-dev.lock")
+    # runtime and development apart: the test tools are not runtime dependencies
+    tools = {canonicalize_name(r.name) for r in requirements("test")}
+    assert not tools & set(runtime), f"test tools in requirements.lock: {tools & set(runtime)}"
+    # the dev lock is the runtime lock plus the tools, every shared pin the same
+    differ = {n: (v, dev.get(n)) for n, v in runtime.items() if dev.get(n) != v}
+    assert not differ, f"requirements-dev.lock differs from requirements.lock: {differ}"
+
+
+def test_environment_yml_pins_the_lock() -> None:
     env = yaml.safe_load((REPO / "environment.yml").read_text())
-    conda_names = {
-        CONDA_TO_PYPI.get(_name(d), _name(d)) for d in env["dependencies"]
-        if isinstance(d, str) and _name(d) not in {"python", "pip"}
-    }
-    assert conda_names == pip_names, (
-        f"only in environment.yml: {sorted(conda_names - pip_names)}; "
-        f"only in pyproject.toml: {sorted(pip_names - conda_names)}"
-    )
+    assert env["channels"] == ["conda-forge", "bioconda", "nodefaults"]
+    conda = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str) and not dep.startswith(("python", "pip")):
+            name, version = dep.split("=")[:2]
+            conda[canonicalize_name(CONDA_TO_PYPI.get(name, name))] = version
+    runtime = {canonicalize_name(r.name) for r in requirements()}
+    assert set(conda) == runtime, (f"only in environment.yml: {sorted(set(conda) - runtime)}; "
+                                   f"only in pyproject.toml: {sorted(runtime - set(conda))}")
+    lock = pins(REPO / "requirements.lock")
+    differ = {n: (v, lock[n]) for n, v in conda.items()
+              if Version(v).public != Version(lock[n]).public}
+    assert not differ, f"environment.yml and requirements.lock differ: {differ}"
 
 
-def test_torch_requirement_admits_the_local_cpu_wheel_and_no_newer_release() -> None:
-    # The CPU wheel on this machine's disk is torch 2.13.0; a requirement that admits a newer
-    # release makes pip fetch a multi-GB CUDA build instead.
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    (torch_req,) = [Requirement(r) for r in project["dependencies"] if _name(r) == "torch"]
-    assert torch_req.specifier.contains("2.13.0")
-    assert not any(torch_req.specifier.contains(v) for v in ("2.14.0", "2.15.1", "3.0.0"))
+def test_torch_is_the_local_cpu_build() -> None:
+    # The CPU wheel on this machine's disk is torch 2.13.0+cpu; a requirement that admits a
+    # newer release makes pip fetch a multi-GB CUDA build instead.
+    (torch,) = [r for r in requirements() if r.name == "torch"]
+    assert torch.specifier.contains("2.13.0")
+    assert not any(torch.specifier.contains(v) for v in ("2.14.0", "2.15.1", "3.0.0"))
+    assert pins(REPO / "requirements.lock")["torch"] == "2.13.0+cpu"
