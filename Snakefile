@@ -30,6 +30,6 @@ include: "workflow/rules/notebooks.smk"
 
 
 rule all:
+    default_target: True
     input:
         ALL_TARGETS,
-    default_target: True

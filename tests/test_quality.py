@@ -1,4 +1,4 @@
-"""Lint gates: ruff on the code, snakemake --lint on the workflow."""
+"""Lint gates: ruff on the code, snakefmt and snakemake --lint on the workflow."""
 
 from __future__ import annotations
 
@@ -13,6 +13,14 @@ def test_ruff_is_clean() -> None:
     ruff = str(Path(sys.executable).with_name("ruff"))
     result = subprocess.run([ruff, "check", "src", "tests", "workflow", "benchmarks"],
                             cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_snakefmt_is_clean() -> None:
+    # line_length from [tool.snakefmt] in pyproject.toml, the same as ruff's
+    snakefmt = str(Path(sys.executable).with_name("snakefmt"))
+    result = subprocess.run([snakefmt, "--check", "Snakefile", "workflow/rules"], cwd=REPO,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

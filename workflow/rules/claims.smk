@@ -17,21 +17,23 @@ rule claims:
             )
         ),
     output:
-        ledger=report(out("claims/claims.csv"), caption="../report/claims.rst",
-                      category="0. Claims ledger"),
-        markdown=report(out("claims/claims.md"), caption="../report/claims_md.rst",
-                        category="0. Claims ledger"),
+        ledger=report(
+            out("claims/claims.csv"), caption="../report/claims.rst", category="0. Claims ledger"
+        ),
+        markdown=report(
+            out("claims/claims.md"), caption="../report/claims_md.rst", category="0. Claims ledger"
+        ),
         provenance=prov("claims"),
     log:
         log_file("claims"),
-    params:
-        version=VERSION,
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         runtime=by_attempt(10),
         mem_mb=by_attempt(1000),
-    conda:
-        CONDA_ENV
+    params:
+        version=VERSION,
     script:
         "../scripts/claims.py"
 

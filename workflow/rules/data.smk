@@ -10,14 +10,14 @@ rule data:
         provenance=prov("data"),
     log:
         log_file("data"),
-    params:
-        data=config["data"],
-        training=config["training"],
+    conda:
+        CONDA_ENV
     resources:
         runtime=by_attempt(10),
         mem_mb=by_attempt(2000),
-    conda:
-        CONDA_ENV
+    params:
+        data=config["data"],
+        training=config["training"],
     script:
         "../scripts/data.py"
 

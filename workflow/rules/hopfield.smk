@@ -10,29 +10,44 @@ rule hopfield:
     M); the mean and t-interval over seeds, the growth fits, Amit's criterion, softmax's
     temperatures, the checks and the capacity figure."""
     output:
-        table=report(out("tables/hopfield_capacity.csv"),
-                     caption="../report/hopfield_capacity.rst", category=HOPFIELD_CATEGORY),
-        growth=report(out("tables/hopfield_growth.csv"),
-                      caption="../report/hopfield_growth.rst", category=HOPFIELD_CATEGORY),
-        amit=report(out("tables/hopfield_amit.csv"), caption="../report/hopfield_amit.rst",
-                    category=HOPFIELD_CATEGORY),
-        softmax=report(out("tables/hopfield_softmax.csv"),
-                       caption="../report/hopfield_softmax.rst", category=HOPFIELD_CATEGORY),
+        table=report(
+            out("tables/hopfield_capacity.csv"),
+            caption="../report/hopfield_capacity.rst",
+            category=HOPFIELD_CATEGORY,
+        ),
+        growth=report(
+            out("tables/hopfield_growth.csv"),
+            caption="../report/hopfield_growth.rst",
+            category=HOPFIELD_CATEGORY,
+        ),
+        amit=report(
+            out("tables/hopfield_amit.csv"),
+            caption="../report/hopfield_amit.rst",
+            category=HOPFIELD_CATEGORY,
+        ),
+        softmax=report(
+            out("tables/hopfield_softmax.csv"),
+            caption="../report/hopfield_softmax.rst",
+            category=HOPFIELD_CATEGORY,
+        ),
         summary=out("tables/hopfield_summary.csv"),
         figure_pdf=out("figures/hopfield_capacity.pdf"),
-        figure_png=report(out("figures/hopfield_capacity.png"),
-                          caption="../report/hopfield_figure.rst", category=HOPFIELD_CATEGORY),
+        figure_png=report(
+            out("figures/hopfield_capacity.png"),
+            caption="../report/hopfield_figure.rst",
+            category=HOPFIELD_CATEGORY,
+        ),
         provenance=prov("hopfield"),
     log:
         log_file("hopfield"),
-    params:
-        cfg=config["hopfield"],
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         runtime=by_attempt(60),
         mem_mb=by_attempt(4000),
-    conda:
-        CONDA_ENV
+    params:
+        cfg=config["hopfield"],
     script:
         "../scripts/hopfield.py"
 

@@ -5,11 +5,11 @@ rule run_record:
         config=out("config.resolved.yaml"),
     log:
         log_file("run_record"),
-    params:
-        version=VERSION,
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        version=VERSION,
     script:
         "../scripts/run_record.py"
 

@@ -8,27 +8,39 @@ rule shift:
     """Static OLS, the OLS-Transformer in context, eq. 10 and the oracle for every shift family;
     the stage's checks and the error and distortion figures."""
     output:
-        table=report(out("tables/covariance_shift.csv"),
-                     caption="../report/shift_table.rst", category=SHIFT_CATEGORY),
-        summary=report(out("tables/covariance_shift_summary.csv"),
-                       caption="../report/shift_summary.rst", category=SHIFT_CATEGORY),
+        table=report(
+            out("tables/covariance_shift.csv"),
+            caption="../report/shift_table.rst",
+            category=SHIFT_CATEGORY,
+        ),
+        summary=report(
+            out("tables/covariance_shift_summary.csv"),
+            caption="../report/shift_summary.rst",
+            category=SHIFT_CATEGORY,
+        ),
         error_pdf=out("figures/shift_error.pdf"),
-        error_png=report(out("figures/shift_error.png"),
-                         caption="../report/shift_error.rst", category=SHIFT_CATEGORY),
+        error_png=report(
+            out("figures/shift_error.png"),
+            caption="../report/shift_error.rst",
+            category=SHIFT_CATEGORY,
+        ),
         distortion_pdf=out("figures/shift_distortion.pdf"),
-        distortion_png=report(out("figures/shift_distortion.png"),
-                              caption="../report/shift_distortion.rst", category=SHIFT_CATEGORY),
+        distortion_png=report(
+            out("figures/shift_distortion.png"),
+            caption="../report/shift_distortion.rst",
+            category=SHIFT_CATEGORY,
+        ),
         provenance=prov("shift"),
     log:
         log_file("shift"),
-    params:
-        cfg=config["shift"],
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         runtime=by_attempt(30),
         mem_mb=by_attempt(2000),
-    conda:
-        CONDA_ENV
+    params:
+        cfg=config["shift"],
     script:
         "../scripts/shift.py"
 

@@ -4,23 +4,32 @@ rule training:
         training=rules.data.output.training,
     output:
         table=out("tables/fig1_training.csv"),
-        headline=report(out("tables/fig1_headline.csv"), caption="../report/fig1_headline.rst",
-                        category="2. Training (Figure 1)"),
+        headline=report(
+            out("tables/fig1_headline.csv"),
+            caption="../report/fig1_headline.rst",
+            category="2. Training (Figure 1)",
+        ),
         fig1a_pdf=out("figures/fig1a_convergence.pdf"),
-        fig1a_png=report(out("figures/fig1a_convergence.png"), caption="../report/fig1a.rst",
-                         category="2. Training (Figure 1)"),
+        fig1a_png=report(
+            out("figures/fig1a_convergence.png"),
+            caption="../report/fig1a.rst",
+            category="2. Training (Figure 1)",
+        ),
         fig1b_pdf=out("figures/fig1b_w_vs_wstar.pdf"),
-        fig1b_png=report(out("figures/fig1b_w_vs_wstar.png"), caption="../report/fig1b.rst",
-                         category="2. Training (Figure 1)"),
+        fig1b_png=report(
+            out("figures/fig1b_w_vs_wstar.png"),
+            caption="../report/fig1b.rst",
+            category="2. Training (Figure 1)",
+        ),
         provenance=prov("training"),
     log:
         log_file("training"),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         runtime=by_attempt(30),
         mem_mb=by_attempt(2000),
-    conda:
-        CONDA_ENV
     script:
         "../scripts/training.py"
 
@@ -32,24 +41,28 @@ rule training_sweep:
     """Sensitivity of Figure 1: the aligned epoch over parameterisation x learning rate x w0 x n
     x seed, every point trained at once; the table and its heat maps."""
     output:
-        table=report(out("tables/fig1_sensitivity.csv"),
-                     caption="../report/fig1_sensitivity_table.rst",
-                     category="2. Training (Figure 1)"),
+        table=report(
+            out("tables/fig1_sensitivity.csv"),
+            caption="../report/fig1_sensitivity_table.rst",
+            category="2. Training (Figure 1)",
+        ),
         figure_pdf=out("figures/fig1_sensitivity.pdf"),
-        figure_png=report(out("figures/fig1_sensitivity.png"),
-                          caption="../report/fig1_sensitivity.rst",
-                          category="2. Training (Figure 1)"),
+        figure_png=report(
+            out("figures/fig1_sensitivity.png"),
+            caption="../report/fig1_sensitivity.rst",
+            category="2. Training (Figure 1)",
+        ),
         provenance=prov("training_sweep"),
     log:
         log_file("training_sweep"),
-    params:
-        cfg=config["training"],
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         runtime=by_attempt(30),
         mem_mb=by_attempt(4000),
-    conda:
-        CONDA_ENV
+    params:
+        cfg=config["training"],
     script:
         "../scripts/training_sweep.py"
 
