@@ -27,6 +27,8 @@ include: "workflow/rules/hopfield.smk"
 # Claims and notebooks last: a stage notebook is built for the stage tables the rules above write.
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/notebooks.smk"
+# Last: copies every stage's outputs into this run's version directory.
+include: "workflow/rules/version.smk"
 
 
 rule all:

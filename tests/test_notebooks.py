@@ -12,6 +12,7 @@ import nbformat
 import numpy as np
 import papermill
 import pytest
+import yaml
 from conftest import REPO
 
 from ols_transformer.io import read_table
@@ -46,10 +47,10 @@ def test_notebook_sources_are_clean_and_parameterised() -> None:
         assert notebook.metadata.kernelspec.name == KERNEL, path.name
         (parameters,) = tagged(notebook, "parameters")
         names = assigned_names(parameters.source)
-        # table and figure paths, and for a stage notebook the resolved config (its criteria)
-        assert names and all(name.endswith(("_csv", "_png")) or name == "config_yaml"
+        # table and figure paths, and for a stage notebook the stage's criteria
+        assert names and all(name.endswith(("_csv", "_png")) or name == "criteria"
                              for name in names)
-        assert ("config_yaml" in names) == (path.stem != "claims"), path.name
+        assert ("criteria" in names) == (path.stem != "claims"), path.name
         # stored without outputs: results live only in the versioned copies
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         assert all(not cell.outputs and cell.execution_count is None for cell in code), path.name
@@ -74,9 +75,17 @@ def test_workflow_executed_each_notebook_on_this_versions_tables(quick_run: Path
         (defaults,) = tagged(source, "parameters")
         injected = notebook.metadata.papermill.parameters
         assert set(injected) == assigned_names(defaults.source), path.name
-        for value in injected.values():
-            path_ = quick_run.parents[1] / value
-            assert path_.is_file() and quick_run in path_.parents, value
+        for name, value in injected.items():
+            if name == "criteria":  # the stage's criteria, from the version's config
+                config = yaml.safe_load((quick_run / "config.resolved.yaml").read_text())
+                stage = {"proof": "proof"}.get(path.stem, path.stem)
+                assert value == config[stage]["criteria"], path.name
+                continue
+            # a file of the stage directory, whose copy this version holds
+            stage_file = quick_run.parents[1] / value
+            assert stage_file.is_file() and "stages" in stage_file.parts, value
+            copy = quick_run / Path(value).relative_to(Path(*Path(value).parts[:4]))
+            assert copy.read_bytes() == stage_file.read_bytes(), value
         if path.stem != "claims":
             images = [o for cell in notebook.cells for o in cell.get("outputs", [])
                       if "image/png" in o.get("data", {})]

@@ -11,7 +11,7 @@ from conftest import REPO, SNAKEMAKE
 
 def test_ruff_is_clean() -> None:
     ruff = str(Path(sys.executable).with_name("ruff"))
-    result = subprocess.run([ruff, "check", "src", "tests", "workflow", "benchmarks"],
+    result = subprocess.run([ruff, "check", "src", "tests", "workflow", "benchmarks", "notebooks"],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -53,8 +53,10 @@ def test_report_embeds_every_result_with_its_caption(quick_run: Path, tmp_path: 
     assert result.returncode == 0, result.stderr[-3000:]
     html = report.read_text()
     results = report_data(html, "results", "results")
-    prefix = f"results/{quick_run.name}/"
-    reported = {path.removeprefix(prefix): entry for path, entry in results.items()}
+    # Reported files live in their stage's directory, results/stages/<stage>/<key>/<path>; the
+    # version directory holds a copy of each under <path>.
+    reported = {str(Path(*Path(path).parts[4:])): entry for path, entry in results.items()}
+    assert all(Path(path).parts[:2] == ("results", "stages") for path in results)
 
     figures = {f"figures/{p.name}" for p in (quick_run / "figures").glob("*.png")}
     notebooks = {f"notebooks/{p.name}" for p in (quick_run / "notebooks").glob("*.html")}
@@ -63,6 +65,7 @@ def test_report_embeds_every_result_with_its_caption(quick_run: Path, tmp_path: 
     for path, entry in reported.items():
         assert len(entry["caption"]) > 100, f"{path} has no caption"
         # what the report embeds is the version's file, byte for byte
+        assert entry["labels"] and set(entry["labels"]) == {"stage", "kind", "name"}, path
         assert decode(entry["data_uri"]) == (quick_run / path).read_bytes(), path
 
     ledger = pd.read_csv(quick_run / "claims" / "claims.csv")

@@ -15,10 +15,11 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # imported where used: copying a stage's files needs neither (reuse.py)
+    import numpy as np
+    import pandas as pd
 
 # 17 significant digits identify every float64 (and read back with pandas' round-trip parser).
 FLOAT_FORMAT = "%.17g"
@@ -52,6 +53,8 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """A table written by :func:`write_table`, floats exactly as they were written."""
+    import pandas as pd
+
     if not Path(path).is_file():
         raise FileNotFoundError(f"table {path} is missing: run the rule that writes it first")
     # pandas >= 3 parses floats exactly (correctly rounded), which "%.17g" needs to round-trip.
@@ -70,6 +73,8 @@ def write_text(text: str, path: str | os.PathLike[str]) -> None:
 
 def save_arrays(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
     """Save plain numeric arrays as .npz (read back with ``allow_pickle=False``)."""
+    import numpy as np
+
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
@@ -77,6 +82,8 @@ def save_arrays(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
 
 def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Load an .npz written by :func:`save_arrays`; never unpickles objects."""
+    import numpy as np
+
     if not Path(path).is_file():
         raise FileNotFoundError(f"data file {path} is missing: run the data rule first")
     with np.load(path, allow_pickle=False) as data:

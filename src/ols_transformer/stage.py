@@ -23,6 +23,7 @@ from typing import Any
 
 from . import provenance
 from .io import write_json
+from .reuse import environment_version
 from .versioning import code_fingerprint, git_state
 
 log = logging.getLogger("ols_transformer")
@@ -60,7 +61,8 @@ class StageRun:
         self._start = 0.0
 
     @property
-    def version_dir(self) -> Path:
+    def stage_dir(self) -> Path:
+        """results/stages/<stage>/<key>/: where this job writes (reuse.py)."""
         return Path(self.smk.output.provenance).parent.parent
 
     def __enter__(self) -> StageRun:
@@ -103,12 +105,14 @@ class StageRun:
         record = provenance.record(
             stage=self.stage,
             config=self.config,
-            version=self.version_dir.name,
+            version=environment_version(),
             code_sha256=code_fingerprint(workflow_root(self.smk)),
             git=git_state(workflow_root(self.smk)),
             inputs=[str(p) for p in self.smk.input],
             outputs=outputs,
             extra={
+                "stage_dir": str(self.stage_dir),
+                "stage_key": self.stage_dir.name,
                 "rule": self.smk.rule,
                 "wildcards": dict(self.smk.wildcards.items()),
                 "stage_config": self.cfg,

@@ -14,11 +14,12 @@ import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .io import write_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Files of the checkout whose content defines "the code version" (relative to its root) ...
 WORKFLOW_GLOBS = ("Snakefile", "workflow/**/*.smk", "workflow/**/*.py", "notebooks/*.ipynb")
@@ -101,6 +102,8 @@ def update_index(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
     The index is derived, never edited in place, so it cannot drift from what is on disk, even
     after a failed or killed run: a version is 'complete' once its claims ledger exists.
     """
+    import pandas as pd
+
     results_dir = Path(results_dir)
     rows = []
     for marker in sorted(results_dir.glob(f"*/{VERSION_MARKER}")):

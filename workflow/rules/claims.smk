@@ -1,27 +1,35 @@
 # The claims ledger: one row per claim of the paper, with the measured number, the criterion and
 # PASS / FAIL / MISSING (src/ols_transformer/claims.py). It reads the tables of every stage this
 # workflow has; a stage that is not included gives MISSING for its claims, never PASS.
-# Its inputs are resolved when the DAG is built, so the include order does not matter here.
+# Include after the stage rules: it reads the tables they register (STAGE_OUTPUTS).
 
-from ols_transformer.claims import tables_among
+from ols_transformer.claims import LEDGER_TABLES
+
+# Table name -> its file, in the directory of the stage that writes it.
+TABLES = {
+    path.removeprefix("tables/").removesuffix(".csv"): f"{stage_dir(stage)}/{path}"
+    for stage, paths in STAGE_OUTPUTS.items()
+    for path in paths
+    if path.startswith("tables/")
+}
 
 
 rule claims:
     """The claims ledger (CSV and Markdown) from the tables of every stage."""
     input:
-        # a function, so it sees every rule whatever the include order
-        unpack(
-            lambda wildcards: tables_among(
-                (str(path) for rule_ in workflow.rules for path in rule_.output),
-                f"{VERSION_DIR}/tables",
-            )
-        ),
+        **{name: path for name, path in TABLES.items() if name in LEDGER_TABLES},
     output:
         ledger=report(
-            out("claims/claims.csv"), caption="../report/claims.rst", category="0. Claims ledger"
+            out("claims", "claims/claims.csv"),
+            caption="../report/claims.rst",
+            category="0. Claims ledger",
+            labels=labels("claims", "table", "claims"),
         ),
         markdown=report(
-            out("claims/claims.md"), caption="../report/claims_md.rst", category="0. Claims ledger"
+            out("claims", "claims/claims.md"),
+            caption="../report/claims_md.rst",
+            category="0. Claims ledger",
+            labels=labels("claims", "text", "claims"),
         ),
         provenance=prov("claims"),
     log:
@@ -32,10 +40,5 @@ rule claims:
     resources:
         runtime=by_attempt(10),
         mem_mb=by_attempt(1000),
-    params:
-        version=VERSION,
     script:
         "../scripts/claims.py"
-
-
-ALL_TARGETS.extend([rules.claims.output.ledger, rules.claims.output.markdown])

@@ -14,6 +14,7 @@ except ImportError as error:
     ) from error
 
 from ols_transformer.config import validate_config
+from ols_transformer.reuse import StageSpec, stage_keys
 from ols_transformer.versioning import package_dir, package_mismatch, update_index, version_id
 
 # The workflow runs the package it imports (editable or not); a stale install would silently
@@ -52,16 +53,94 @@ elif os.environ.get("OLS_TRANSFORMER_VERSION", VERSION) != VERSION:
     )
 RESULTS = "results"
 VERSION_DIR = f"{RESULTS}/{VERSION}"
+STAGES_DIR = f"{RESULTS}/stages"
 ALL_TARGETS = []
 CONDA_ENV = "../../environment.yml"  # used with --software-deployment-method conda
 
+# Reuse by content (src/ols_transformer/reuse.py): every stage computes into
+# results/stages/<stage>/<key>/, the key a hash of the config parts, code and upstream stages it
+# depends on; each version directory gets copies of its stages' outputs (rules version_<stage>,
+# workflow/rules/version.smk). A stage whose key did not change is not computed again.
+FIG1_TASK = ["training.seeds", "training.n", "training.beta", "training.noise_sigma"]
+FIG1_TASK += ["training.x_scale"]
+FIG1_SETTING = ["training.parameterisation", "training.w0", "training.learning_rate"]
+FIG1_SETTING += ["training.epochs", "training.alignment_tol"]
+TABLE_STAGES = ["proof_check", "training", "training_sweep", "shift", "hopfield"]
+STAGE_SPECS = {
+    "data": StageSpec(
+        ("workflow/rules/data.smk", "workflow/scripts/data.py"), ("data", *FIG1_TASK)
+    ),
+    "proof_check": StageSpec(
+        ("workflow/rules/proof.smk", "workflow/scripts/proof.py"), ("proof",), ("data",)
+    ),
+    "training": StageSpec(
+        ("workflow/rules/training.smk", "workflow/scripts/training.py"),
+        (*FIG1_TASK, *FIG1_SETTING),
+        ("data",),
+    ),
+    "training_sweep": StageSpec(
+        ("workflow/rules/training.smk", "workflow/scripts/training_sweep.py"),
+        (*FIG1_TASK, *FIG1_SETTING, "training.sweep"),
+    ),
+    "shift": StageSpec(("workflow/rules/shift.smk", "workflow/scripts/shift.py"), ("shift",)),
+    "hopfield": StageSpec(
+        ("workflow/rules/hopfield.smk", "workflow/scripts/hopfield.py"), ("hopfield",)
+    ),
+    "claims": StageSpec(
+        ("workflow/rules/claims.smk", "workflow/scripts/claims.py"),
+        tuple(f"{section}.criteria" for section in ("proof", "training", "shift", "hopfield")),
+        tuple(TABLE_STAGES),
+    ),
+}
+# Notebook stages: the notebook, the rule that runs it, the criteria it shows, what it reads.
+NOTEBOOK_UPSTREAM = {
+    "proof": ("proof_check", "proof"),
+    "training": (("training", "training_sweep"), "training"),
+    "shift": ("shift", "shift"),
+    "hopfield": ("hopfield", "hopfield"),
+    "claims": ("claims", None),
+}
+for _name, (_upstream, _section) in NOTEBOOK_UPSTREAM.items():
+    STAGE_SPECS[f"notebook_{_name}"] = StageSpec(
+        (
+            "workflow/rules/notebooks.smk",
+            "workflow/scripts/notebook.py",
+            f"notebooks/{_name}.ipynb",
+        ),
+        (f"{_section}.criteria",) if _section else (),
+        _upstream if isinstance(_upstream, tuple) else (_upstream,),
+    )
 
-def out(path):
-    """Path of an output inside this run's version directory (wildcards left as they are).
+KEYS, DAMAGED = stage_keys(
+    STAGE_SPECS, config, Path(workflow.basedir), Path(STAGES_DIR), Path.cwd()
+)
+if workflow.is_main_process:
+    for _stage, _files in DAMAGED.items():
+        print(
+            f"stage {_stage}: an earlier result no longer matches its provenance ({_files[0]}"
+            f"{' and more' if len(_files) > 1 else ''}): left as it is, computed again under "
+            f"{STAGES_DIR}/{_stage}/{KEYS[_stage]}",
+            file=sys.stderr,
+        )
+STAGE_OUTPUTS = {}  # stage -> paths inside its directory, copied into each version
+
+
+def stage_dir(stage):
+    return f"{STAGES_DIR}/{stage}/{KEYS[stage]}"
+
+
+def out(stage, path):
+    """An output of ``stage``, in its directory, copied into each version that uses it.
 
     Outputs are write-protected once their job succeeds: Snakemake then refuses to overwrite a
-    finished version (even under --forcerun) instead of silently replacing it.
+    finished result (even under --forcerun) instead of silently replacing it.
     """
+    STAGE_OUTPUTS.setdefault(stage, []).append(path)
+    return protected(f"{stage_dir(stage)}/{path}")
+
+
+def version_out(path):
+    """A file of this run's version directory."""
     return protected(f"{VERSION_DIR}/{path}")
 
 
@@ -71,12 +150,17 @@ def by_attempt(base):
     return lambda wildcards, attempt: base * attempt
 
 
-def log_file(name):
-    return f"{VERSION_DIR}/logs/{name}.log"
+def log_file(stage):
+    return f"{stage_dir(stage)}/logs/{stage}.log"
 
 
-def prov(name):
-    return f"{VERSION_DIR}/provenance/{name}.json"
+def prov(stage):
+    return f"{stage_dir(stage)}/provenance/{stage}.json"
+
+
+def labels(stage, kind, name):
+    """Report labels: the stage, the kind of result and its name."""
+    return {"stage": stage, "kind": kind, "name": name}
 
 
 onstart:

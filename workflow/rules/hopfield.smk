@@ -11,31 +11,36 @@ rule hopfield:
     temperatures, the checks and the capacity figure."""
     output:
         table=report(
-            out("tables/hopfield_capacity.csv"),
+            out("hopfield", "tables/hopfield_capacity.csv"),
             caption="../report/hopfield_capacity.rst",
             category=HOPFIELD_CATEGORY,
+            labels=labels("hopfield", "table", "hopfield_capacity"),
         ),
         growth=report(
-            out("tables/hopfield_growth.csv"),
+            out("hopfield", "tables/hopfield_growth.csv"),
             caption="../report/hopfield_growth.rst",
             category=HOPFIELD_CATEGORY,
+            labels=labels("hopfield", "table", "hopfield_growth"),
         ),
         amit=report(
-            out("tables/hopfield_amit.csv"),
+            out("hopfield", "tables/hopfield_amit.csv"),
             caption="../report/hopfield_amit.rst",
             category=HOPFIELD_CATEGORY,
+            labels=labels("hopfield", "table", "hopfield_amit"),
         ),
         softmax=report(
-            out("tables/hopfield_softmax.csv"),
+            out("hopfield", "tables/hopfield_softmax.csv"),
             caption="../report/hopfield_softmax.rst",
             category=HOPFIELD_CATEGORY,
+            labels=labels("hopfield", "table", "hopfield_softmax"),
         ),
-        summary=out("tables/hopfield_summary.csv"),
-        figure_pdf=out("figures/hopfield_capacity.pdf"),
+        summary=out("hopfield", "tables/hopfield_summary.csv"),
+        figure_pdf=out("hopfield", "figures/hopfield_capacity.pdf"),
         figure_png=report(
-            out("figures/hopfield_capacity.png"),
+            out("hopfield", "figures/hopfield_capacity.png"),
             caption="../report/hopfield_figure.rst",
             category=HOPFIELD_CATEGORY,
+            labels=labels("hopfield", "figure", "hopfield_capacity"),
         ),
         provenance=prov("hopfield"),
     log:
@@ -50,7 +55,3 @@ rule hopfield:
         cfg=config["hopfield"],
     script:
         "../scripts/hopfield.py"
-
-
-ALL_TARGETS.append(rules.hopfield.output.summary)
-ALL_TARGETS.append(rules.hopfield.output.figure_png)

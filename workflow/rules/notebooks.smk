@@ -1,7 +1,7 @@
-# One papermill notebook per stage (notebooks/<stage>.ipynb), executed against this version's
-# tables and kept, with its HTML, under notebooks/. The notebooks read tables and plot; they
-# recompute no experiment. Include after the stage rules and claims.smk: a stage notebook is
-# built only when this workflow writes all of that stage's tables.
+# One papermill notebook per stage (notebooks/<stage>.ipynb), executed against the stage's
+# tables and figures and kept, with its HTML, under notebooks/. The notebooks read tables and
+# show the stage's figures; they recompute no experiment. Include after the stage rules and
+# claims.smk: a stage notebook is built only when this workflow writes all it reads.
 
 NOTEBOOK_KERNEL = "ols-transformer"  # run on the job's own Python (ols_transformer.notebooks)
 NOTEBOOK_TABLES = {
@@ -9,6 +9,7 @@ NOTEBOOK_TABLES = {
     "training": ["fig1_headline", "fig1_sensitivity"],
     "shift": ["covariance_shift"],
     "hopfield": ["hopfield_capacity"],
+    "claims": [],
 }
 # The notebooks show the stage's figures as its rule saved them (no second drawing).
 NOTEBOOK_FIGURES = {
@@ -16,40 +17,48 @@ NOTEBOOK_FIGURES = {
     "training": ["fig1a_convergence", "fig1b_w_vs_wstar", "fig1_sensitivity"],
     "shift": ["shift_error", "shift_distortion"],
     "hopfield": ["hopfield_capacity"],
+    "claims": [],
 }
-WORKFLOW_OUTPUTS = [str(path) for rule_ in workflow.rules for path in rule_.output]
-# A stage notebook reads its tables, its figures and the version's resolved config (for its
-# criteria).
+FIGURES = {
+    path.removeprefix("figures/").removesuffix(".png"): f"{stage_dir(stage)}/{path}"
+    for stage, paths in STAGE_OUTPUTS.items()
+    for path in paths
+    if path.startswith("figures/") and path.endswith(".png")
+}
+# papermill parameters -> files: <table>_csv, <figure>_png; the stage's criteria are params.
 NOTEBOOK_INPUTS = {
     stage: {
-        **tables,
-        **{f"{name}_png": f"{VERSION_DIR}/figures/{name}.png" for name in NOTEBOOK_FIGURES[stage]},
-        "config": rules.run_record.output.config,
+        **{f"{name}_csv": TABLES[name] for name in NOTEBOOK_TABLES[stage]},
+        **{f"{name}_png": FIGURES[name] for name in NOTEBOOK_FIGURES[stage]},
     }
-    for stage, names in NOTEBOOK_TABLES.items()
-    if len(tables := tables_among(WORKFLOW_OUTPUTS, f"{VERSION_DIR}/tables", names)) == len(names)
+    for stage in NOTEBOOK_TABLES
+    if all(name in TABLES for name in NOTEBOOK_TABLES[stage])
+    and all(name in FIGURES for name in NOTEBOOK_FIGURES[stage])
 }
-NOTEBOOK_INPUTS["claims"] = {"claims": rules.claims.output.ledger}
+NOTEBOOK_INPUTS["claims"] = {"claims_csv": rules.claims.output.ledger}
+NOTEBOOK_STAGES = "|".join(NOTEBOOK_INPUTS)
 
 
 rule notebook:
-    """Execute a stage's notebook with papermill against this version's tables; export HTML."""
+    """Execute a stage's notebook with papermill against the stage's results; export HTML."""
     input:
         unpack(lambda wildcards: NOTEBOOK_INPUTS[wildcards.stage]),
         notebook=os.path.join(workflow.basedir, "notebooks", "{stage}.ipynb"),
     output:
-        notebook=out("notebooks/{stage}.ipynb"),
+        notebook=protected(f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/notebooks/{{stage}}.ipynb"),
         html=report(
-            out("notebooks/{stage}.html"),
+            protected(f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/notebooks/{{stage}}.html"),
             caption="../report/notebook.rst",
             category="5. Notebooks",
             subcategory="{stage}",
+            labels={"stage": "{stage}", "kind": "notebook", "name": "{stage}"},
         ),
-        provenance=prov("notebook_{stage}"),
+        provenance=f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/provenance/notebook_{{stage}}.json",
     log:
-        log_file("notebook_{stage}"),
+        f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/logs/notebook_{{stage}}.log",
     wildcard_constraints:
-        stage="|".join(NOTEBOOK_INPUTS),
+        stage=NOTEBOOK_STAGES,
+        key="[0-9a-f]+(-[0-9]+)?",
     conda:
         CONDA_ENV
     threads: 1
@@ -58,24 +67,19 @@ rule notebook:
         mem_mb=by_attempt(2000),
     params:
         kernel=NOTEBOOK_KERNEL,
-        # papermill parameters: <table>_csv, <figure>_png and config_yaml (the resolved
-        # config), paths relative to the working directory
+        # papermill parameters: the files (paths relative to the working directory) and, for a
+        # stage notebook, the stage's criteria
         parameters=lambda wildcards, input: {
-            (
-                "config_yaml"
-                if name == "config"
-                else name if name.endswith("_png") else f"{name}_csv"
-            ): path
-            for name, path in input.items()
-            if name != "notebook"
+            **{name: path for name, path in input.items() if name != "notebook"},
+            **(
+                {"criteria": config[NOTEBOOK_UPSTREAM[wildcards.stage][1]]["criteria"]}
+                if NOTEBOOK_UPSTREAM[wildcards.stage][1]
+                else {}
+            ),
         },
     script:
         "../scripts/notebook.py"
 
 
-ALL_TARGETS.extend(
-    expand(
-        [rules.notebook.output.notebook, rules.notebook.output.html],
-        stage=list(NOTEBOOK_INPUTS),
-    )
-)
+for _name in NOTEBOOK_INPUTS:
+    STAGE_OUTPUTS[f"notebook_{_name}"] = [f"notebooks/{_name}.ipynb", f"notebooks/{_name}.html"]

@@ -4,16 +4,18 @@ rule proof_check:
         regression=rules.data.output.regression,
     output:
         table=report(
-            out("tables/proof_check.csv"),
+            out("proof_check", "tables/proof_check.csv"),
             caption="../report/proof_check.rst",
             category="1. Proof check",
+            labels=labels("proof", "table", "proof_check"),
         ),
-        summary=out("tables/proof_summary.csv"),
-        figure_pdf=out("figures/proof_error_vs_condition.pdf"),
+        summary=out("proof_check", "tables/proof_summary.csv"),
+        figure_pdf=out("proof_check", "figures/proof_error_vs_condition.pdf"),
         figure_png=report(
-            out("figures/proof_error_vs_condition.png"),
+            out("proof_check", "figures/proof_error_vs_condition.png"),
             caption="../report/proof_figure.rst",
             category="1. Proof check",
+            labels=labels("proof", "figure", "proof_error_vs_condition"),
         ),
         provenance=prov("proof_check"),
     log:
@@ -26,6 +28,3 @@ rule proof_check:
         mem_mb=by_attempt(4000),
     script:
         "../scripts/proof.py"
-
-
-ALL_TARGETS.append(rules.proof_check.output.summary)

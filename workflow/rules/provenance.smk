@@ -1,10 +1,12 @@
 rule run_record:
-    """The version's own provenance: resolved config, code hash, git state, packages."""
+    """The version's own provenance: resolved config, code hash, git state, packages. It runs
+    first (priority), so versions.csv lists even a run that fails."""
     output:
-        record=out("provenance/run.json"),
-        config=out("config.resolved.yaml"),
+        record=version_out("provenance/run.json"),
+        config=version_out("config.resolved.yaml"),
     log:
-        log_file("run_record"),
+        f"{VERSION_DIR}/logs/run_record.log",
+    priority: 100
     localrule: True
     conda:
         CONDA_ENV

@@ -9,26 +9,30 @@ rule shift:
     the stage's checks and the error and distortion figures."""
     output:
         table=report(
-            out("tables/covariance_shift.csv"),
+            out("shift", "tables/covariance_shift.csv"),
             caption="../report/shift_table.rst",
             category=SHIFT_CATEGORY,
+            labels=labels("shift", "table", "covariance_shift"),
         ),
         summary=report(
-            out("tables/covariance_shift_summary.csv"),
+            out("shift", "tables/covariance_shift_summary.csv"),
             caption="../report/shift_summary.rst",
             category=SHIFT_CATEGORY,
+            labels=labels("shift", "table", "covariance_shift_summary"),
         ),
-        error_pdf=out("figures/shift_error.pdf"),
+        error_pdf=out("shift", "figures/shift_error.pdf"),
         error_png=report(
-            out("figures/shift_error.png"),
+            out("shift", "figures/shift_error.png"),
             caption="../report/shift_error.rst",
             category=SHIFT_CATEGORY,
+            labels=labels("shift", "figure", "shift_error"),
         ),
-        distortion_pdf=out("figures/shift_distortion.pdf"),
+        distortion_pdf=out("shift", "figures/shift_distortion.pdf"),
         distortion_png=report(
-            out("figures/shift_distortion.png"),
+            out("shift", "figures/shift_distortion.png"),
             caption="../report/shift_distortion.rst",
             category=SHIFT_CATEGORY,
+            labels=labels("shift", "figure", "shift_distortion"),
         ),
         provenance=prov("shift"),
     log:
@@ -43,6 +47,3 @@ rule shift:
         cfg=config["shift"],
     script:
         "../scripts/shift.py"
-
-
-ALL_TARGETS.append(rules.shift.output.summary)

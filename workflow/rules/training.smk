@@ -3,23 +3,26 @@ rule training:
     input:
         training=rules.data.output.training,
     output:
-        table=out("tables/fig1_training.csv"),
+        table=out("training", "tables/fig1_training.csv"),
         headline=report(
-            out("tables/fig1_headline.csv"),
+            out("training", "tables/fig1_headline.csv"),
             caption="../report/fig1_headline.rst",
             category="2. Training (Figure 1)",
+            labels=labels("training", "table", "fig1_headline"),
         ),
-        fig1a_pdf=out("figures/fig1a_convergence.pdf"),
+        fig1a_pdf=out("training", "figures/fig1a_convergence.pdf"),
         fig1a_png=report(
-            out("figures/fig1a_convergence.png"),
+            out("training", "figures/fig1a_convergence.png"),
             caption="../report/fig1a.rst",
             category="2. Training (Figure 1)",
+            labels=labels("training", "figure", "fig1a_convergence"),
         ),
-        fig1b_pdf=out("figures/fig1b_w_vs_wstar.pdf"),
+        fig1b_pdf=out("training", "figures/fig1b_w_vs_wstar.pdf"),
         fig1b_png=report(
-            out("figures/fig1b_w_vs_wstar.png"),
+            out("training", "figures/fig1b_w_vs_wstar.png"),
             caption="../report/fig1b.rst",
             category="2. Training (Figure 1)",
+            labels=labels("training", "figure", "fig1b_w_vs_wstar"),
         ),
         provenance=prov("training"),
     log:
@@ -34,23 +37,22 @@ rule training:
         "../scripts/training.py"
 
 
-ALL_TARGETS.append(rules.training.output.headline)
-
-
 rule training_sweep:
     """Sensitivity of Figure 1: the aligned epoch over parameterisation x learning rate x w0 x n
     x seed, every point trained at once; the table and its heat maps."""
     output:
         table=report(
-            out("tables/fig1_sensitivity.csv"),
+            out("training_sweep", "tables/fig1_sensitivity.csv"),
             caption="../report/fig1_sensitivity_table.rst",
             category="2. Training (Figure 1)",
+            labels=labels("training", "table", "fig1_sensitivity"),
         ),
-        figure_pdf=out("figures/fig1_sensitivity.pdf"),
+        figure_pdf=out("training_sweep", "figures/fig1_sensitivity.pdf"),
         figure_png=report(
-            out("figures/fig1_sensitivity.png"),
+            out("training_sweep", "figures/fig1_sensitivity.png"),
             caption="../report/fig1_sensitivity.rst",
             category="2. Training (Figure 1)",
+            labels=labels("training", "figure", "fig1_sensitivity"),
         ),
         provenance=prov("training_sweep"),
     log:
@@ -65,6 +67,3 @@ rule training_sweep:
         cfg=config["training"],
     script:
         "../scripts/training_sweep.py"
-
-
-ALL_TARGETS.append(rules.training_sweep.output.table)

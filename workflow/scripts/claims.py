@@ -11,7 +11,7 @@ with StageRun(smk, "claims") as run:
     tables = {name: read_table(path) for name, path in smk.input.items()}
     ledger = claims.build_ledger(tables, claims.criteria_from_config(run.config))
     write_table(ledger, smk.output.ledger)
-    write_text(claims.to_markdown(ledger, f"Claims ledger: {smk.params.version}"),
+    write_text(claims.to_markdown(ledger),
                smk.output.markdown)
     log = logging.getLogger("ols_transformer")
     log.info("%s", claims.counts(ledger))
