@@ -13,7 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 import yaml
+
+# One intra-op thread, as every stage runs (StageRun): on these small tensors a second thread
+# only adds synchronisation (the sweep fixture of test_training_sweep takes 14 s with two, 3.5 s
+# with one), and the workflow tests' jobs need the other core.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = REPO / "config" / "quick.yaml"
@@ -50,11 +56,43 @@ def version_dirs(workdir: Path) -> list[Path]:
     return sorted(p for p in (workdir / "results").glob("*-*") if p.is_dir())
 
 
+def install_non_editable(venv: Path) -> Path:
+    """``pip install .`` of this checkout, not editable, into a new venv at ``venv``; returns
+    its Python. The locked dependencies come from the test environment's site-packages (a
+    ``.pth`` line, so nothing is downloaded); the package itself is built from a copy of the
+    checkout's sources, so the jobs cannot import ``src/`` from the checkout."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], check=True, capture_output=True, text=True)
+    dependencies = next(p for p in map(Path, sys.path) if (p / "snakemake").is_dir())
+    (Path(site.stdout.strip()) / "locked-dependencies.pth").write_text(f"{dependencies}\n")
+    source = venv.parent / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "src", source / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "--no-deps", "--no-build-isolation", str(source)], check=True,
+                   capture_output=True)
+    return python
+
+
 @pytest.fixture(scope="session")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The quick config run once for the whole test session; returns its version directory."""
+    """The quick config run once for the whole test session, from a non-editable install in a
+    fresh venv (``install_non_editable``: what `pip install .` gives a user); returns its version
+    directory. Later tests re-run the workflow on it from the editable install: both compute the
+    same version and stage keys."""
+    python = install_non_editable(tmp_path_factory.mktemp("installed") / "venv")
     workdir = tmp_path_factory.mktemp("quick_run")
-    result = run_snakemake(workdir, "--configfile", str(QUICK))
+    command = [str(python), "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--cores", "2", "--configfile", str(QUICK)]
+    # nbconvert's HTML templates are data files of the dependencies' environment.
+    env = {**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}",
+           "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     if result.returncode != 0:
         pytest.fail(f"quick workflow failed:\n{result.stderr[-6000:]}")
     (version,) = version_dirs(workdir)
@@ -82,3 +120,10 @@ def seed() -> int:
 @pytest.fixture()
 def rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """SLURM tests last: once the SLURM packages are installed, and their controller stopped,
+    every `snakemake` start waits ~9 s (the executor plugin queries SLURM when it is imported);
+    the other workflow tests should not pay for that."""
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is not None)

@@ -94,7 +94,9 @@ def test_quick_pipeline_through_slurm_matches_local_run(
     command = ["timeout", "-s", "INT", "-k", "60", "1200", SNAKEMAKE,
                "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--configfile", str(QUICK), *profile_args,
-               "--slurm-init-seconds-before-status-checks", "2"]
+               # Poll every 2 s, not every 10 s: a one-node test cluster, jobs of seconds.
+               "--slurm-init-seconds-before-status-checks", "2",
+               "--seconds-between-status-checks", "2"]
     # SLURM jobs re-run snakemake in the submitter's environment (sbatch --export=ALL).
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     since = datetime.now() - timedelta(minutes=1)

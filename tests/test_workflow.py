@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import QUICK, merged_config, run_snakemake
+from conftest import QUICK, REPO, merged_config, run_snakemake
 
 from ols_transformer.data import unflatten
 from ols_transformer.io import load_arrays, read_table
@@ -68,3 +68,16 @@ def test_second_run_has_nothing_to_do_and_index_lists_version(quick_run: Path) -
     index = pd.read_csv(workdir / "results" / "versions.csv")
     assert quick_run.name in set(index["version"])
 
+
+
+def test_the_quick_run_ran_from_a_non_editable_install(quick_run: Path) -> None:
+    """`pip install .` alone runs the whole pipeline, notebooks included: every job of the
+    session's quick run imported the package from the fresh venv's site-packages, never from the
+    checkout's src/, on that venv's Python (conftest.install_non_editable)."""
+    records = {p.stem: json.loads(p.read_text()) for p in (quick_run / "provenance").glob("*.json")
+               if p.stem != "run"}
+    assert {"data", "training", "hopfield", "claims", "notebook_training"} <= set(records)
+    for stage, record in records.items():
+        package, python = Path(record["package_dir"]), Path(record["platform"]["executable"])
+        assert "site-packages" in package.parts and not package.is_relative_to(REPO), stage
+        assert python.parent.parent in package.parents, (stage, python, package)

@@ -42,7 +42,10 @@ port_open() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
 # ---------------------------------------------------------------- 1. install
 PKGS=(munge slurmctld slurmd slurm-client)
 [ "$ACCOUNTING" = dbd ] && PKGS+=(slurmdbd mariadb-server)
-missing=(); for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# "install ok installed" only: `dpkg -s` also succeeds for a removed package whose
+# config files remain (state rc), which left slurmdbd missing on a CI machine.
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+missing=(); for p in "${PKGS[@]}"; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing: ${missing[*]}"
   # keep apt from starting daemons itself (matters on systemd hosts)

@@ -64,7 +64,10 @@ def record(
         "code_sha256": code_sha256,
         "git": dict(git),
         "packages": package_versions(),
-        "platform": {"system": platform.platform(), "python": sys.version.split()[0]},
+        "platform": {"system": platform.platform(), "python": sys.version.split()[0],
+                     "executable": sys.executable},
+        # Where the code that ran was imported from (an editable checkout or an installed copy).
+        "package_dir": str(Path(__file__).resolve().parent),
         "inputs": file_records(inputs),
         "outputs": file_records(outputs),
         **(dict(extra) if extra else {}),
