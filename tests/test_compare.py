@@ -3,17 +3,20 @@ against pandas; and rows matched by their ids when the row counts differ."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from conftest import QUICK, merged_config, run_snakemake, version_dirs
 
-from ols_transformer.compare import compare_tables, compare_versions
+from ols_transformer.compare import claim_changes, compare_tables, compare_versions
 from ols_transformer.io import read_table
+from ols_transformer.reference import snapshot
 
 QUICK_TRAINING = merged_config()["training"]
 LEARNING_RATE = 2 * QUICK_TRAINING["learning_rate"]
@@ -104,3 +107,51 @@ def test_rows_matched_by_ids_when_counts_differ() -> None:
     assert w["max_abs_diff"] == pytest.approx(0.1) and w["max_rel_diff"] == pytest.approx(0.1 / 0.7)
     same, none = compare_tables("t.csv", a, a.copy())
     assert same["status"] == "identical" and none == []
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).with_name("ols-transformer")), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.workflow
+def test_check_flags_exactly_the_claims_that_differ(quick_run: Path, tmp_path: Path) -> None:
+    """compare --check: a changed verdict, a number beyond rtol and a claim missing on one
+    side are flagged; a number within rtol is not; the exit status says so."""
+    copy = tmp_path / quick_run.name
+    shutil.copytree(quick_run, copy)
+    ledger_path = copy / "claims" / "claims.csv"
+    ledger_path.chmod(0o644)
+    ledger = read_table(ledger_path)
+    judged = ledger.index[np.isfinite(ledger["measured"]) & (ledger["measured"] != 0)]
+    flipped, beyond, within, dropped = (ledger.loc[i, "claim_id"] for i in judged[:4])
+    ledger.loc[ledger.claim_id == flipped, "verdict"] = "MISSING"
+    ledger.loc[ledger.claim_id == beyond, "measured"] *= 1 + 1e-3
+    ledger.loc[ledger.claim_id == within, "measured"] *= 1 + 1e-9
+    ledger[ledger.claim_id != dropped].to_csv(ledger_path, index=False)
+
+    assert claim_changes(quick_run, quick_run, 0.0).empty
+    changes = claim_changes(quick_run, copy, 1e-6).set_index("claim_id")
+    assert set(changes.index) == {flipped, beyond, dropped}
+    assert changes.loc[beyond, "rel_diff"] == pytest.approx(1e-3, rel=1e-6)
+    assert pd.isna(changes.loc[dropped, "verdict_b"])
+    assert set(claim_changes(quick_run, copy, 0.0)["claim_id"]) == {flipped, beyond, within,
+                                                                     dropped}
+    assert _cli("compare", str(quick_run), str(quick_run), "--check").returncode == 0
+    flagged = _cli("compare", str(quick_run), str(copy), "--check")
+    assert flagged.returncode == 1 and "claims that differ" in flagged.stdout
+    assert _cli("compare", str(quick_run), str(copy)).returncode == 0  # no --check: a report
+
+
+@pytest.mark.workflow
+def test_a_reference_snapshot_is_judged_like_its_version(quick_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "reference"
+    written = snapshot(quick_run, out, "snakemake --configfile config/quick.yaml")
+    assert {p.suffix for p in written} == {".csv", ".md", ".png", ".yaml", ".json"}
+    assert not list(out.rglob("*.pdf")) and not list(out.rglob("*.npz"))
+    # Re-judged from the snapshot's own tables, the ledger is the version's, digit for digit.
+    rejudged = _cli("claims", str(out))
+    assert rejudged.returncode == 0
+    original = _cli("claims", str(quick_run))
+    assert rejudged.stdout.replace(out.name, "") == original.stdout.replace(quick_run.name, "")
+    assert _cli("compare", str(out), str(quick_run), "--check", "--rtol", "0").returncode == 0

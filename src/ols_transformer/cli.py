@@ -1,4 +1,4 @@
-"""Command line: ``ols-transformer compare A B`` and ``ols-transformer claims VERSION``.
+"""Command line: ``ols-transformer compare A B``, ``claims VERSION``, ``reference VERSION``.
 
 A version is a directory ``results/<run_name>-<hash>`` or just its name (looked up under
 ``--results``, default ``results``).
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from . import claims, compare
+from . import claims, compare, reference
 from .io import read_table
 
 
@@ -30,6 +30,19 @@ def run_compare(args: argparse.Namespace) -> int:
     a, b = resolve_version(args.a, args.results), resolve_version(args.b, args.results)
     summary, columns = compare.compare_versions(a, b)
     sys.stdout.write(compare.format_comparison(summary, columns, str(a), str(b)))
+    if not args.check:
+        return 0
+    # --check: 1 when a claim's verdict or measured number differs (the tables above are
+    # context: a fresh run on another machine may differ in the last digits).
+    changes = compare.claim_changes(a, b, args.rtol)
+    sys.stdout.write(compare.format_claim_changes(changes, args.rtol))
+    return int(not changes.empty)
+
+
+def run_reference(args: argparse.Namespace) -> int:
+    version = resolve_version(args.version, args.results)
+    written = reference.snapshot(version, Path(args.out), args.command_used)
+    sys.stdout.write(f"wrote {len(written)} files of {version.name} to {args.out}\n")
     return 0
 
 
@@ -57,7 +70,19 @@ def parser() -> argparse.ArgumentParser:
                               "versions, and by how much")
     cmp.add_argument("a", help="version A (directory or name)")
     cmp.add_argument("b", help="version B (directory or name)")
+    cmp.add_argument("--check", action="store_true",
+                     help="compare the claims ledgers too; exit with status 1 if a verdict "
+                     "differs or a measured number differs by more than --rtol")
+    cmp.add_argument("--rtol", type=float, default=1e-6,
+                     help="relative tolerance on the ledgers' measured numbers (default 1e-6)")
     cmp.set_defaults(run=run_compare)
+    ref = commands.add_parser("reference", help="copy a result version's ledger, tables and PNG "
+                              "figures into the committed reference (docs/reference)")
+    ref.add_argument("version", help="the version (directory or name)")
+    ref.add_argument("--out", default="docs/reference", help="default: docs/reference")
+    ref.add_argument("--command-used", default="snakemake --cores 2",
+                     help="how the run was made, for the reference's README")
+    ref.set_defaults(run=run_reference)
     led = commands.add_parser("claims", help="recompute and print the claims ledger of a "
                               "result version from its tables")
     led.add_argument("version", help="the version (directory or name)")

@@ -136,3 +136,38 @@ def format_comparison(summary: pd.DataFrame, columns: pd.DataFrame, a: str, b: s
         lines += ["", "changed columns (max_rel_diff = max |A - B| / max |A| of the column):",
                   _plain(columns)]
     return "\n".join(lines) + "\n"
+
+
+LEDGER = "claims/claims.csv"
+CLAIM_COLUMNS = ["claim_id", "verdict_a", "verdict_b", "measured_a", "measured_b", "rel_diff"]
+
+
+def claim_changes(a: str | Path, b: str | Path, rtol: float) -> pd.DataFrame:
+    """Claims of the two ledgers that disagree: a different verdict, a measured number that
+    differs by more than ``rtol`` relative to |A| (NaN on one side only counts), or a claim in
+    one ledger only. One row per such claim, columns ``CLAIM_COLUMNS``."""
+    ledgers = []
+    for version in (Path(a), Path(b)):
+        if not (version / LEDGER).is_file():
+            raise FileNotFoundError(f"{version / LEDGER} is missing: a version is comparable "
+                                    "once its claims rule has run")
+        ledgers.append(read_table(version / LEDGER).set_index("claim_id"))
+    joined = ledgers[0][["verdict", "measured"]].merge(
+        ledgers[1][["verdict", "measured"]], how="outer", left_index=True, right_index=True,
+        suffixes=("_a", "_b"))
+    x, y = joined["measured_a"].to_numpy(float), joined["measured_b"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(x - y) / np.abs(x)
+    rel = np.where(x == y, 0.0, rel)  # equal numbers (infinities included) do not differ
+    rel = np.where(np.isnan(x) & np.isnan(y), 0.0, np.where(np.isnan(x) ^ np.isnan(y),
+                                                               math.inf, rel))
+    joined["rel_diff"] = rel
+    differs = (joined["verdict_a"] != joined["verdict_b"]) | ~(joined["rel_diff"] <= rtol)
+    return joined[differs].reset_index()[CLAIM_COLUMNS]
+
+
+def format_claim_changes(changes: pd.DataFrame, rtol: float) -> str:
+    if changes.empty:
+        return f"claims: every verdict the same, every measured number within rtol {rtol:g}\n"
+    return (f"claims that differ (verdict, or measured number beyond rtol {rtol:g}): "
+            f"{len(changes)}\n{_plain(changes)}\n")
