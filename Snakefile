@@ -1,6 +1,6 @@
 # Replication pipeline for "Ordinary Least Squares is a Special Case of Transformer".
 # Stages: data -> proof check -> training (Figure 1) -> covariance shift -> Hopfield capacity
-#         -> claims ledger and report. Outputs land in results/<version>/ (see README).
+#         -> trained linear transformers (beyond the paper) -> claims ledger and report. Outputs land in results/<version>/ (see README).
 
 import os
 
@@ -24,6 +24,7 @@ include: "workflow/rules/proof.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/shift.smk"
 include: "workflow/rules/hopfield.smk"
+include: "workflow/rules/icl.smk"
 # Claims and notebooks last: a stage notebook is built for the stage tables the rules above write.
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/notebooks.smk"

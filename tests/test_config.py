@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,17 @@ def test_workflow_refuses_bad_config_before_any_job(case: str, tmp_path: Path) -
     assert "Select jobs to execute" not in result.stderr  # refused before scheduling
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["earlier-000000000000"]
     assert earlier.read_text() == "a,b\n1,2\n"
+
+
+def test_config_readme_describes_every_option() -> None:
+    """config/README.md has a row for every field of config.yaml (and every criterion)."""
+    readme = (REPO / "config" / "README.md").read_text()
+    named = {part for quoted in re.findall(r"`([^`]+)`", readme)
+             for part in re.split(r"[ .,/<>]+", quoted) if part}
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    fields = {key for key in config}
+    for section in config.values():
+        if isinstance(section, dict):
+            fields |= set(section)
+            fields |= set(section.get("criteria", {}))
+    assert fields - named == set()

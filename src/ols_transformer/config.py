@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .checks import icl as icl_checks
 from .hopfield_theory import exact_dtype
 
 # Package data (workflow/schemas/config.schema.yaml links here), so an installed package has it.
@@ -139,4 +140,5 @@ def _cross_field_problems(config: Mapping[str, Any]) -> list[str]:
     if problems:
         return problems
     return (data_problems(config["data"]) + shift_problems(config["shift"])
-            + hopfield_problems(config["hopfield"]) + _range_problems(config))
+            + hopfield_problems(config["hopfield"]) + icl_checks.config_problems(config["icl"])
+            + _range_problems(config))

@@ -348,3 +348,20 @@ def tied_scalar_predict(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
     """
     H = tied_scalar_head(w, second_moment(tokens(x.unsqueeze(-1), y)), form)
     return matmul(tied_scalar_queries(x, form), H).squeeze(-1)
+
+
+def shared_attention_map(moments: torch.Tensor, W_Q: torch.Tensor,
+                         W_V: torch.Tensor) -> torch.Tensor:
+    """``moment_attention_map(moments, W_Q, None, W_V)`` for a stack of contexts that share one
+    set of weights: W_Q S_b W_V for every context b, as two large matrix products over the whole
+    stack instead of one small product per context (the same map, associated as W_Q (S_b W_V);
+    used to train many in-context models at once, ``experiments/icl.py``).
+
+    Shape: moments (..., B, d, d), W_Q (..., d, d), W_V (..., d, v) with the same leading
+    dimensions ``...`` -> (..., B, d, v).
+    """
+    *lead, B, d, _ = moments.shape
+    v = W_V.shape[-1]
+    SV = matmul(moments.reshape(*lead, B * d, d), W_V).reshape(*lead, B, d, v)
+    rows = SV.transpose(-1, -2).reshape(*lead, B * v, d)  # the rows of (S_b W_V)^T
+    return matmul(rows, _t(W_Q)).reshape(*lead, B, v, d).transpose(-1, -2)

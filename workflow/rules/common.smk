@@ -65,7 +65,7 @@ FIG1_TASK = ["training.seeds", "training.n", "training.beta", "training.noise_si
 FIG1_TASK += ["training.x_scale"]
 FIG1_SETTING = ["training.parameterisation", "training.w0", "training.learning_rate"]
 FIG1_SETTING += ["training.epochs", "training.alignment_tol"]
-TABLE_STAGES = ["proof_check", "training", "training_sweep", "shift", "hopfield"]
+TABLE_STAGES = ["proof_check", "training", "training_sweep", "shift", "hopfield", "icl"]
 STAGE_SPECS = {
     "data": StageSpec(
         ("workflow/rules/data.smk", "workflow/scripts/data.py"), ("data", *FIG1_TASK)
@@ -86,9 +86,12 @@ STAGE_SPECS = {
     "hopfield": StageSpec(
         ("workflow/rules/hopfield.smk", "workflow/scripts/hopfield.py"), ("hopfield",)
     ),
+    "icl": StageSpec(("workflow/rules/icl.smk", "workflow/scripts/icl.py"), ("icl",)),
     "claims": StageSpec(
         ("workflow/rules/claims.smk", "workflow/scripts/claims.py"),
-        tuple(f"{section}.criteria" for section in ("proof", "training", "shift", "hopfield")),
+        tuple(
+            f"{section}.criteria" for section in ("proof", "training", "shift", "hopfield", "icl")
+        ),
         tuple(TABLE_STAGES),
     ),
 }
@@ -98,6 +101,7 @@ NOTEBOOK_UPSTREAM = {
     "training": (("training", "training_sweep"), "training"),
     "shift": ("shift", "shift"),
     "hopfield": ("hopfield", "hopfield"),
+    "icl": ("icl", "icl"),
     "claims": ("claims", None),
 }
 for _name, (_upstream, _section) in NOTEBOOK_UPSTREAM.items():

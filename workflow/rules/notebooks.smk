@@ -9,6 +9,7 @@ NOTEBOOK_TABLES = {
     "training": ["fig1_headline", "fig1_sensitivity"],
     "shift": ["covariance_shift"],
     "hopfield": ["hopfield_capacity"],
+    "icl": ["icl_preconditioner", "icl_risk", "icl_shift"],
     "claims": [],
 }
 # The notebooks show the stage's figures as its rule saved them (no second drawing).
@@ -17,6 +18,7 @@ NOTEBOOK_FIGURES = {
     "training": ["fig1a_convergence", "fig1b_w_vs_wstar", "fig1_sensitivity"],
     "shift": ["shift_error", "shift_distortion"],
     "hopfield": ["hopfield_capacity"],
+    "icl": ["icl_risk", "icl_preconditioner", "icl_depth", "icl_shift"],
     "claims": [],
 }
 FIGURES = {

@@ -1,0 +1,322 @@
+"""Trained linear transformers on in-context regression (experiments/icl.py) against independent
+computation: the one-layer optimum Gamma* against a Monte Carlo minimisation of the risk, the
+baselines against numpy, the moment path against the token path and construction.py's attention,
+the preconditioner read from the weights, training, validation, divergence and determinism."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ols_transformer import checks
+from ols_transformer.checks import icl as icl_checks
+from ols_transformer.construction import (
+    moment_attention_map,
+    second_moment,
+    shared_attention_map,
+)
+from ols_transformer.experiments import icl
+from ols_transformer.plots import icl as plots
+
+TINY: dict[str, Any] = {
+    "device": "cpu", "d": 3, "noise_sigma": 0.5,
+    "lambdas": {"isotropic": {"largest": 1.0, "smallest": 1.0},
+                "anisotropic": {"largest": 1.0, "smallest": 0.25}},
+    "context_sizes": [8, 16], "depths": [1, 2], "seeds": [0], "population_seed": 7,
+    "steps": 400, "batch_size": 64, "learning_rate": 0.02, "init_scale": 0.1, "grad_clip": 0.3,
+    "test_tasks": 1000,
+    "shift": {"lambda": "anisotropic", "context_size": 16,
+              "families": {"isotropic_scale": [1.0, 4.0], "rotation": [0.0, 90.0],
+                           "task_scale": [1.0, 4.0]}},
+    "criteria": {},
+}
+
+
+def tiny(**changes: Any) -> dict[str, Any]:
+    cfg = copy.deepcopy(TINY)
+    cfg.update(changes)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def tiny_run() -> dict[str, pd.DataFrame]:
+    torch.set_num_threads(1)
+    return icl.run(tiny())
+
+
+def random_layers(rng: np.random.Generator, depth: int, p: int,
+                  scale: float = 0.3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Full random W_KQ, W_PV: every block nonzero (the read-out must not rely on zeros)."""
+    return (torch.from_numpy(scale * rng.standard_normal((depth, p, p))),
+            torch.from_numpy(scale * rng.standard_normal((depth, p, p))))
+
+
+# ---- Gamma* and the baselines ----------------------------------------------------------------
+
+def test_gamma_star_is_the_monte_carlo_minimiser_of_the_risk() -> None:
+    """The risk of x_q^T Gamma h is quadratic in Gamma: its minimiser over sampled tasks is the
+    least-squares fit of y_q on the features vec(x_q h^T). It must agree with the closed form
+    within its Monte Carlo error, and be told apart from the OLS-Transformer's Lambda^-1."""
+    lam, N, sigma, d = np.array([1.0, 0.5, 0.2]), 6, 0.5, 3
+    rng = np.random.default_rng(11)
+    fits = []
+    for _ in range(8):  # independent batches: the spread of their minimisers is the MC error
+        tasks = icl.draw_tasks(rng, lam, N, sigma, 60_000)
+        h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
+        features = np.einsum("bi,bj->bij", tasks.xq, h).reshape(len(h), d * d)
+        fits.append(np.linalg.lstsq(features, tasks.yq, rcond=None)[0].reshape(d, d))
+    fits = np.array(fits)
+    estimate, error = fits.mean(0), fits.std(0, ddof=1) / np.sqrt(len(fits))
+    star = icl.gamma_star(lam, N, sigma)
+    assert np.all(np.abs(estimate - star) <= 4 * error + 1e-12)
+    assert np.max(np.abs(np.linalg.inv(np.diag(lam)) - star) / error) > 50  # discriminating
+    # The issue's example: d = 5, N = 20, Lambda geometric 1..0.1, sigma = 0.5.
+    example = icl.gamma_star(np.geomspace(1, 0.1, 5), 20, 0.5)
+    assert example[-1, -1] == pytest.approx(4.4, abs=0.05)
+
+
+def test_closed_form_risks_match_monte_carlo() -> None:
+    lam, N, sigma = np.array([1.0, 0.4, 0.1]), 10, 0.7
+    tasks = icl.draw_tasks(np.random.default_rng(3), lam, N, sigma, 200_000)
+    h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
+    for gamma in (icl.gamma_star(lam, N, sigma), np.diag(1 / lam), np.eye(3)):
+        err = (np.einsum("bi,ij,bj->b", tasks.xq, gamma, h) - tasks.truth) ** 2
+        assert abs(err.mean() - icl.gamma_excess_risk(gamma, lam, N, sigma)) \
+            <= 4 * err.std() / np.sqrt(len(err))
+    coef = icl.context_ols(tasks.X, tasks.y)
+    err = np.einsum("bd,bd->b", tasks.xq, coef - tasks.w) ** 2
+    assert abs(err.mean() - icl.ols_excess_risk(3, N, sigma)) <= 4 * err.std() / np.sqrt(len(err))
+
+
+def test_context_ols_and_ridge_against_numpy() -> None:
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((20, 9, 4)), rng.standard_normal((20, 9))
+    ols = icl.context_ols(X, y)
+    for b in range(len(X)):
+        np.testing.assert_allclose(ols[b], np.linalg.lstsq(X[b], y[b], rcond=None)[0],
+                                   rtol=1e-10, atol=1e-12)
+    sigma = 0.6
+    fit = icl.ridge(X, y, sigma**2)
+    for b in range(len(X)):
+        # ridge as least squares on the data augmented by sigma I rows: a different route
+        aug_X = np.vstack([X[b], sigma * np.eye(4)])
+        aug_y = np.concatenate([y[b], np.zeros(4)])
+        np.testing.assert_allclose(fit[b], np.linalg.lstsq(aug_X, aug_y, rcond=None)[0],
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_ridge_is_the_best_predictor_on_shared_tasks() -> None:
+    """Ridge with lambda = sigma^2 is the posterior mean: no other predictor beats it."""
+    lam, N, sigma = np.array([1.0, 0.3, 0.1]), 8, 0.5
+    tasks = icl.draw_tasks(np.random.default_rng(8), lam, N, sigma, 100_000)
+
+    def risk(coef: np.ndarray) -> float:
+        return float(np.mean(np.einsum("bd,bd->b", tasks.xq, coef - tasks.w) ** 2))
+
+    best = risk(icl.ridge(tasks.X, tasks.y, sigma**2))
+    for penalty in (0.0, 0.5 * sigma**2, 2 * sigma**2):
+        assert risk(icl.ridge(tasks.X, tasks.y, penalty)) > best
+
+
+def test_pgd_polynomial_is_gradient_descent() -> None:
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((30, 12, 3)), rng.standard_normal((30, 12))
+    gamma = np.diag([1.0, 0.5, 2.0]) + 0.1
+    for steps, eta in ((1, 1.0), (3, 0.4), (4, 1.3)):
+        w = np.zeros((30, 3))
+        for _ in range(steps):
+            grad = np.einsum("bnd,bn->bd", X, np.einsum("bnd,bd->bn", X, w) - y) / 12
+            w = w - eta * grad @ gamma.T
+        np.testing.assert_allclose(icl.pgd_weights(icl.pgd_polynomial(X, y, gamma, steps), eta),
+                                   w, rtol=1e-10, atol=1e-12)
+
+
+# ---- the model -------------------------------------------------------------------------------
+
+def numpy_lsa(context: np.ndarray, query: np.ndarray, K: np.ndarray, V: np.ndarray) -> float:
+    """The LSA stack token by token: z_j <- z_j + (1/N) sum_i (z_j K z_i^T) z_i V."""
+    Z = np.vstack([context, query])
+    n = len(context)
+    for Kl, Vl in zip(K, V, strict=True):
+        Z = Z + np.array([sum((z @ Kl @ zi) * (zi @ Vl) for zi in Z[:n]) for z in Z]) / n
+    return -Z[n, -1]
+
+
+def test_lsa_forward_is_construction_attention_and_the_moment_path() -> None:
+    rng = np.random.default_rng(4)
+    lam, N = np.array([1.0, 0.5, 0.25]), 7
+    tasks = icl.draw_tasks(rng, lam, N, 0.3, 5)
+    context, queries = tasks.context(), tasks.queries()
+    for depth in (1, 2, 3):
+        K, V = random_layers(rng, depth, 4)
+        tokens = icl.lsa_predict(context, queries, K, V)[:, 0].numpy()
+        by_hand = [numpy_lsa(context[b].numpy(), queries[b].numpy(), K.numpy(), V.numpy())
+                   for b in range(5)]
+        np.testing.assert_allclose(tokens, by_hand, rtol=1e-10, atol=1e-12)
+        moment = icl.lsa_test_predict(second_moment(context), tasks, K, V)
+        np.testing.assert_allclose(moment, tokens, rtol=1e-9, atol=1e-12)
+        # batched over models (the training layout): the same coefficients
+        u = icl.lsa_coefficients(second_moment(context).expand(2, -1, -1, -1),
+                                 torch.stack([K, 2 * K]), torch.stack([V, V]))
+        np.testing.assert_allclose(np.einsum("bd,bd->b", tasks.xq, u[0].numpy()), tokens,
+                                   rtol=1e-9, atol=1e-12)
+
+
+def test_shared_attention_map_is_moment_attention_map() -> None:
+    rng = np.random.default_rng(9)
+    S = torch.from_numpy(rng.standard_normal((3, 5, 4, 4)))
+    W_Q, W_V = (torch.from_numpy(rng.standard_normal((3, 4, k))) for k in (4, 2))
+    np.testing.assert_allclose(shared_attention_map(S, W_Q, W_V),
+                               moment_attention_map(S, W_Q[:, None], None, W_V[:, None]),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_gamma_read_from_the_weights() -> None:
+    rng = np.random.default_rng(6)
+    lam, N = np.array([1.0, 0.5, 0.25]), 9
+    tasks = icl.draw_tasks(rng, lam, N, 0.5, 50)
+    h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
+    gamma = rng.standard_normal((3, 3))  # not symmetric: the transpose matters
+    K, V = icl.gamma_weights(torch.from_numpy(gamma))
+    np.testing.assert_allclose(icl.read_gamma(K[0], V[0]).numpy(), gamma, rtol=0, atol=0)
+    pred = icl.lsa_predict(tasks.context(), tasks.queries(), K, V)[:, 0].numpy()
+    np.testing.assert_allclose(pred, np.einsum("bi,ij,bj->b", tasks.xq, gamma, h), rtol=1e-10,
+                               atol=1e-12)
+    # Full random weights: x_q^T Gamma h plus the two nuisance terms is the whole prediction.
+    K, V = random_layers(rng, 1, 4)
+    S = second_moment(tasks.context()).numpy()
+    Kx, ky = K[0, :3, :3].numpy(), K[0, :3, 3].numpy()
+    vx, vy = V[0, :3, 3].numpy(), float(V[0, 3, 3])
+    nuisance = -(np.einsum("ij,bjk,k->bi", Kx, S[:, :3, :3], vx)
+                 + np.einsum("i,b->bi", ky, S[:, 3, 3]) * vy)
+    expected = (np.einsum("bi,ij,bj->b", tasks.xq, icl.read_gamma(K[0], V[0]).numpy(), h)
+                + np.einsum("bi,bi->b", tasks.xq, nuisance))
+    pred = icl.lsa_predict(tasks.context(), tasks.queries(), K, V)[:, 0].numpy()
+    np.testing.assert_allclose(pred, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_wishart_moments_have_the_token_distribution() -> None:
+    """Bartlett draws of S = Z^T Z / N against S computed from drawn tokens: the same mean and
+    the same elementwise second moments, within Monte Carlo error."""
+    lam, N, sigma, count = np.array([1.0, 0.3]), 6, 0.5, 200_000
+    rng = np.random.default_rng(12)
+    draws = torch.from_numpy(icl.moment_draws(rng, N, count, 2))
+    S_b, _ = icl.wishart_moments(draws, torch.tensor(lam)[None], torch.tensor([[float(N)]]),
+                                 sigma)
+    tasks = icl.draw_tasks(rng, lam, N, sigma, count)
+    S_t = second_moment(tasks.context())
+    for stat in (lambda S: S, lambda S: S * S):
+        a, b = stat(S_b).numpy(), stat(S_t).numpy()
+        gap = np.abs(a.mean(0) - b.mean(0))
+        error = np.sqrt(a.var(0) / count + b.var(0) / count)
+        assert np.all(gap <= 5 * error)
+    # exact: E S = [[Lambda, 0], [0, tr Lambda + sigma^2]]
+    expected = np.diag([*lam, lam.sum() + sigma**2])
+    assert np.all(np.abs(S_b.numpy().mean(0) - expected) <= 5 * np.sqrt(S_b.numpy().var(0)
+                                                                         / count))
+
+
+# ---- training, the stage, its checks ---------------------------------------------------------
+
+def test_short_training_reaches_gamma_star(tiny_run: dict[str, pd.DataFrame]) -> None:
+    pre = tiny_run["icl_preconditioner"]
+    assert set(zip(pre["lambda"], pre["N"], strict=True)) == {
+        (name, N) for name in TINY["lambdas"] for N in TINY["context_sizes"]}
+    assert pre["dist_to_gamma_star"].max() < 0.1
+    assert (pre["dist_to_inverse"] > 2 * pre["dist_to_gamma_star"]).all()
+    # the learned matrix in the table is Gamma* up to that distance, entry by entry
+    row = pre.iloc[0]
+    lam = icl.eigenvalues(TINY["lambdas"][row["lambda"]], 3)
+    star = icl.gamma_star(lam, int(row["N"]), 0.5)
+    learned = np.array([[row[f"learned_{i}_{j}"] for j in range(3)] for i in range(3)])
+    assert np.linalg.norm(learned - star) / np.linalg.norm(star) == pytest.approx(
+        row["dist_to_gamma_star"])
+    risk = tiny_run["icl_risk"]
+    one = risk[(risk["model"] == "lsa") & (risk["depth"] == 1)].set_index(["lambda", "N"])
+    star_risk = risk[risk["model"] == "gamma_star"].set_index(["lambda", "N"])
+    ratio = one["excess_risk"] / star_risk["excess_risk"]
+    assert ratio.between(0.95, 1.1).all()
+
+
+def test_stage_is_deterministic(tiny_run: dict[str, pd.DataFrame]) -> None:
+    again = icl.run(tiny())
+    for name, table in tiny_run.items():
+        pd.testing.assert_frame_equal(again[name], table, check_exact=True)
+
+
+def test_checks_of_the_tiny_run(tiny_run: dict[str, pd.DataFrame]) -> None:
+    summary = icl.summarize(tiny_run, {})
+    judged = summary[summary["scope"] == checks.ALL].set_index("check")
+    assert set(icl_checks.NAMES) <= set(judged.index)
+    assert judged.loc["gamma_matches_gamma_star", "verdict"] == checks.PASS
+    assert judged.loc["risk_above_ridge", "verdict"] == checks.PASS
+    # a table edited to break a criterion fails the check; an absent one is MISSING
+    broken = dict(tiny_run)
+    broken["icl_preconditioner"] = tiny_run["icl_preconditioner"].assign(dist_to_gamma_star=0.5)
+    again = icl.summarize(broken, {}).set_index("check")
+    assert again.loc["gamma_matches_gamma_star", "verdict"] == checks.FAIL
+    missing = icl.summarize({}, None)
+    assert set(missing["verdict"]) == {checks.MISSING}
+    assert set(missing["check"]) == set(icl_checks.NAMES)
+    with pytest.raises(KeyError, match="nonsense"):
+        icl.summarize(tiny_run, {"nonsense": 1.0})
+
+
+def test_shift_table(tiny_run: dict[str, pd.DataFrame]) -> None:
+    shift = tiny_run["icl_shift"]
+    # eq. 10 for the OLS-Transformer: zero without shift, (c - 1) sqrt(...) = c - 1 at scale c
+    still = shift[shift["no_shift"].astype(bool)]
+    assert np.allclose(still.loc[still["family"] != "task_scale", "eq10_predicted"], 0)
+    scaled = shift[(shift["family"] == "isotropic_scale") & (shift["magnitude"] == 4.0)]
+    assert np.allclose(scaled["eq10_predicted"], 3.0)
+    # in-context OLS is unbiased under any covariate shift: it does not blow up like the LSA
+    one = shift[(shift["model"] == "lsa") & (shift["depth"] == 1)].set_index(
+        ["family", "magnitude"])["relerr"]
+    ols = shift[shift["model"] == "context_ols"].set_index(["family", "magnitude"])["relerr"]
+    assert one[("isotropic_scale", 4.0)] > 2 * one[("isotropic_scale", 1.0)]
+    assert ols[("isotropic_scale", 4.0)] < ols[("isotropic_scale", 1.0)] * 1.5
+
+
+def test_figures_draw(tiny_run: dict[str, pd.DataFrame]) -> None:
+    for figure in (plots.plot_risk_vs_n(tiny_run["icl_risk"]),
+                   plots.plot_preconditioner(tiny_run["icl_preconditioner"]),
+                   plots.plot_risk_vs_depth(tiny_run["icl_risk"]),
+                   plots.plot_shift(tiny_run["icl_shift"])):
+        assert figure.axes
+
+
+@pytest.mark.parametrize(("changes", "named"), [
+    ({"context_sizes": [4, 16]}, "icl.context_sizes"),
+    ({"d": 0}, "icl.d"),
+    ({"depths": [0, 2]}, "icl.depths"),
+    ({"depths": [2, 3]}, "include 1"),
+    ({"noise_sigma": math.nan}, "icl.noise_sigma"),
+    ({"steps": 0}, "icl.steps"),
+    ({"learning_rate": -0.1}, "icl.learning_rate"),
+    ({"batch_size": 2.5}, "icl.batch_size"),
+    ({"device": "tpu"}, "icl.device"),
+    ({"lambdas": {"bad": {"largest": 0.1, "smallest": 1.0}}}, "icl.lambdas.bad"),
+    ({"shift": {**TINY["shift"], "context_size": 12}}, "icl.shift.context_size"),
+    ({"shift": {**TINY["shift"], "families": {"rotation": [30.0]}}}, "no-shift value"),
+    ({"criteria": {"gamma_tol": 0.1}}, "icl.criteria"),
+])
+def test_validation_names_the_value_and_the_fix(changes: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=named.replace(".", r"\.")):
+        icl.validate(tiny(**changes))
+    with pytest.raises(ValueError):
+        icl.run(tiny(**changes))  # before any training
+
+
+def test_validation_accepts_the_tiny_config() -> None:
+    assert icl.problems(tiny()) == []
+
+
+def test_nan_loss_stops_naming_the_setting() -> None:
+    with pytest.raises(FloatingPointError, match=r"lambda=isotropic, N=8, seed=0, depth=\d"):
+        icl.train(tiny(learning_rate=1e100, grad_clip=0.0, steps=20))
