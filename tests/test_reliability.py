@@ -32,8 +32,8 @@ def checksums(version: Path) -> dict[str, str]:
             for p in sorted(version.rglob("*")) if p.is_file()}
 
 
-# The stages a killed run is resumed through (the Hopfield stage, the sweep and the notebooks
-# are left out for time; test_slurm compares every output of a second, independent run).
+# The stages a killed run is resumed through (the simulations and the notebooks are left out
+# for time; test_slurm compares the outputs of a second, independent run too).
 RESUMED = ("version_data", "version_proof_check", "version_training", "version_shift")
 
 
@@ -43,10 +43,10 @@ def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path:
     env = {**os.environ, "PATH": f"{Path(SNAKEMAKE).parent}:{os.environ['PATH']}"}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=env, start_new_session=True)
-    version = tmp_path / "results" / quick_run.name
+    results = tmp_path / "results"
     deadline = time.monotonic() + 120
     # Kill hard once the data stage is done and later stages are running.
-    while not (version / "provenance" / "data.json").exists():
+    while not list(results.glob("stages/data/*/provenance/data.json")):
         assert process.poll() is None and time.monotonic() < deadline, "run ended too early"
         time.sleep(0.05)
     time.sleep(1.0)
@@ -54,18 +54,21 @@ def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path:
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
 
-    finished = checksums(quick_run)
-    for path in version.rglob("*"):
-        if not path.is_file() or path.name.startswith("."):
+    # Anything under a final name, in a stage directory or the version, is whole: identical to
+    # the clean run's file (same config and code: same stage keys), or, for provenance (which
+    # records the time), valid JSON of this version.
+    clean = quick_run.parents[1]
+    finished = checksums(clean / "results")
+    for path in results.rglob("*"):
+        if not path.is_file() or path.name.startswith(".") or path.parent == results \
+                or "logs" in path.parts:  # (results/versions.csv lists creation times)
             continue
-        # anything under a final name is whole: identical to the clean run's file, or (for
-        # provenance, which records the time) valid JSON
-        rel = str(path.relative_to(version))
+        rel = str(path.relative_to(results))
         if path.suffix == ".json":
             assert json.loads(path.read_text())["version"] == quick_run.name
         elif path.suffix in FINAL_SUFFIXES:
             assert hashlib.sha256(path.read_bytes()).hexdigest() == finished[rel], rel
-    assert not (version / "provenance" / "shift.json").exists()  # killed before the end
+    assert not list(results.glob("stages/shift/*/provenance/shift.json"))  # killed before it
 
     # A hard kill leaves Snakemake's lock behind (Ctrl-C does not): release it, as the README says.
     assert run_snakemake(tmp_path, "--configfile", str(QUICK), "--unlock").returncode == 0
@@ -73,9 +76,9 @@ def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path:
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     # Determinism too: every table, figure and data file of this second, independent run is
     # byte-identical to the first run's.
-    again = checksums(version)
-    compared = [rel for rel in again if Path(rel).suffix in FINAL_SUFFIXES]
-    assert len(compared) >= 15
+    again = checksums(results)
+    compared = [rel for rel in again if Path(rel).suffix in FINAL_SUFFIXES and "/" in rel]
+    assert len(compared) >= 30  # the stage directories and the version's copies
     for rel in compared:
         assert again[rel] == finished[rel], f"{rel} differs between two runs of one config"
 
