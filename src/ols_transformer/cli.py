@@ -43,6 +43,10 @@ def run_reference(args: argparse.Namespace) -> int:
     version = resolve_version(args.version, args.results)
     written = reference.snapshot(version, Path(args.out), args.command_used)
     sys.stdout.write(f"wrote {len(written)} files of {version.name} to {args.out}\n")
+    if args.readme:
+        ledger = read_table(Path(args.out) / "claims" / "claims.csv")
+        reference.update_readme(Path(args.readme), ledger)
+        sys.stdout.write(f"updated the ledger table of {args.readme}\n")
     return 0
 
 
@@ -82,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
     ref.add_argument("--out", default="docs/reference", help="default: docs/reference")
     ref.add_argument("--command-used", default="snakemake --cores 2",
                      help="how the run was made, for the reference's README")
+    ref.add_argument("--readme", default="README.md",
+                     help="rewrite this file's ledger table (between its markers); '' to skip")
     ref.set_defaults(run=run_reference)
     led = commands.add_parser("claims", help="recompute and print the claims ledger of a "
                               "result version from its tables")

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .claims import LEDGER_TABLES
 from .io import atomic_path, write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Besides the ledger's own tables: the stages' summaries and headline tables.
 SUMMARY_TABLES = ("fig1_headline", "proof_summary", "covariance_shift_summary",
@@ -53,3 +57,24 @@ def snapshot(version: Path, out: Path, command: str) -> list[Path]:
         shutil.rmtree(out)
     staging.rename(out)
     return [out / rel for rel in files]
+
+
+README_LEDGER = ("<!-- reference ledger: start -->", "<!-- reference ledger: end -->")
+
+
+def ledger_table(ledger: pd.DataFrame) -> str:
+    """The ledger as the README shows it: one line per claim, its kind, measured number and
+    verdict (the criteria and details are in ``claims/claims.md``)."""
+    lines = ["| claim | kind | measured | verdict |", "|---|---|---|---|"]
+    for row in ledger.itertuples():
+        verdict = f"**{row.verdict}**" if row.verdict in ("FAIL", "MISSING") else row.verdict
+        lines.append(f"| `{row.claim_id}` | {row.kind} | {row.measured:.4g} | {verdict} |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, ledger: pd.DataFrame) -> None:
+    """Replace the README's ledger block (between the ``README_LEDGER`` markers)."""
+    text = readme.read_text()
+    start, end = (text.index(marker) for marker in README_LEDGER)
+    block = f"{README_LEDGER[0]}\n{ledger_table(ledger)}\n"
+    write_text(text[:start] + block + text[end:], readme)
