@@ -56,6 +56,11 @@ BAD = {
         "past float64's exact integers"),
     "empty slope range": ({"proof": {"criteria": {"sigma_route_slope_min": 3.0}}},
                           "proof.criteria", "range is empty"),
+    "ICL context below d + 2": ({"icl": {"context_sizes": [4, 16], "shift": {"context_size": 16}}},
+                                "icl.context_sizes", "d + 2"),
+    "ICL without one layer": ({"icl": {"depths": [2, 3]}}, "icl.depths", "1"),
+    "ICL learning rate 0": ({"icl": {"learning_rate": 0.0}}, "icl.learning_rate", "0"),
+    "ICL NaN noise": ({"icl": {"noise_sigma": float("nan")}}, "icl.noise_sigma", "finite"),
 }
 
 
@@ -70,7 +75,8 @@ def test_bad_value_is_refused_naming_field(case: str) -> None:
 
 
 @pytest.mark.parametrize("case", ["negative n", "p > n", "negative learning rate",
-                                  "context size <= p", "NaN noise", "rho N not an integer"])
+                                  "context size <= p", "NaN noise", "rho N not an integer",
+                                  "ICL context below d + 2"])
 def test_workflow_refuses_bad_config_before_any_job(case: str, tmp_path: Path) -> None:
     override, field, _ = BAD[case]
     earlier = tmp_path / "results" / "earlier-000000000000" / "tables" / "kept.csv"
