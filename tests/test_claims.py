@@ -412,7 +412,10 @@ def test_an_edited_stage_table_is_recomputed_never_reused(quick_run: Path,
     edited.to_csv(headline, index=False)
     other = workdir / "other.yaml"  # a new version (another run name), same stages
     other.write_text(yaml.safe_dump({"run_name": "again"}))
-    result = run_snakemake(workdir, "--configfile", str(QUICK), str(other))
+    # Every stage but the notebooks (left out for time: they would rerun for training and claims)
+    targets = [f"version_{s}" for s in ("data", "proof_check", "training", "training_sweep",
+                                        "shift", "hopfield", "icl", "claims")]
+    result = run_snakemake(workdir, *targets, "--configfile", str(QUICK), str(other))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "no longer matches its provenance" in result.stderr
     (again,) = [p for p in (workdir / "results").glob("again-*")]
@@ -423,5 +426,5 @@ def test_an_edited_stage_table_is_recomputed_never_reused(quick_run: Path,
     # every other stage was reused from the first version
     reused = {p.stem: json.loads(p.read_text())["reused"]
               for p in (again / "provenance").glob("*.json") if p.stem != "run"}
-    assert {s for s, r in reused.items() if not r} == {"training", "claims", "notebook_training",
-                                                       "notebook_claims"}
+    assert set(reused) == {t.removeprefix("version_") for t in targets}
+    assert {s for s, r in reused.items() if not r} == {"training", "claims"}

@@ -32,9 +32,9 @@ def checksums(version: Path) -> dict[str, str]:
             for p in sorted(version.rglob("*")) if p.is_file()}
 
 
-# The stages a killed run is resumed through (the simulations and the notebooks are left out
-# for time; test_slurm compares the outputs of a second, independent run too).
-RESUMED = ("version_data", "version_proof_check", "version_training")
+# The stages a killed run is resumed through: data, then the proof check, killed while it runs
+# (the rest is left out for time; test_slurm compares a second, independent run of training).
+RESUMED = ("version_data", "version_proof_check")
 
 
 def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path:
             assert json.loads(path.read_text())["version"] == quick_run.name
         elif path.suffix in FINAL_SUFFIXES:
             assert hashlib.sha256(path.read_bytes()).hexdigest() == finished[rel], rel
-    assert not list(results.glob("stages/training/*/provenance/training.json"))  # killed before
+    assert not list(results.glob("stages/proof_check/*/provenance/proof_check.json"))  # killed
 
     # A hard kill leaves Snakemake's lock behind (Ctrl-C does not): release it, as the README says.
     assert run_snakemake(tmp_path, "--configfile", str(QUICK), "--unlock").returncode == 0
@@ -78,7 +78,7 @@ def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path:
     # byte-identical to the first run's.
     again = checksums(results)
     compared = [rel for rel in again if Path(rel).suffix in FINAL_SUFFIXES and "/" in rel]
-    assert len(compared) >= 20  # the stage directories and the version's copies
+    assert len(compared) >= 10  # the stage directories and the version's copies
     for rel in compared:
         assert again[rel] == finished[rel], f"{rel} differs between two runs of one config"
 
