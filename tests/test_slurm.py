@@ -1,8 +1,9 @@
 """Stages of the quick pipeline submitted through a real one-node SLURM cluster, compared with
-the local run: data, the proof check, Figure 1's training and the proof notebook (a computing
-stage, a torch stage, a papermill job on the node's Python, and the version copies run
-locally). The longer simulations are left out for time: the rest of the pipeline runs the same
-rules through the same executor.
+the local run. The run directory starts with the local run's data and proof-check stages, which
+the cluster run reuses (reuse by content across executors); it computes through SLURM the
+training and covariance-shift stages (torch) and the proof notebook (papermill on the node's
+Python), three independent jobs, with the version copies run locally. The other stages are left
+out for time: they are rules of the same kind, through the same executor.
 
 The fixture starts munge, slurmctld, slurmd and slurmdbd (MariaDB) on 127.0.0.1 with
 scripts/slurm/setup_local_slurm.sh (apt-installs Debian's packages when missing) and stops them
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -34,7 +36,9 @@ BASE = Path(os.environ.get("OLS_SLURM_BASE", "/tmp/slurmtest"))  # state, logs, 
 SETUP_SKIPS = {2: "not root", 3: "a SLURM configuration not written by the test exists",
                4: "the SLURM/munge/MariaDB packages could not be installed with apt-get"}
 COMPARED = ("tables/**/*.csv", "figures/**/*.png", "figures/**/*.pdf")
-TARGETS = ("version_data", "version_proof_check", "version_training", "version_notebook_proof")
+REUSED = ("data", "proof_check")  # stage directories copied from the local run
+TARGETS = ("version_data", "version_proof_check", "version_training", "version_shift",
+           "version_notebook_proof")
 
 
 def _skip_or_fail(reason: str) -> None:
@@ -93,15 +97,19 @@ def test_stages_through_slurm_match_the_local_run(
     local_slurm: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     workdir = tmp_path / "slurm_run"
-    workdir.mkdir()
+    # The session's local quick run, requested here so that a skip above costs no local run.
+    quick_run: Path = request.getfixturevalue("quick_run")
+    for stage in REUSED:
+        shutil.copytree(quick_run.parents[1] / "results" / "stages" / stage,
+                        workdir / "results" / "stages" / stage)
     _, *profile_args = CLUSTER_COMMAND.split()
     profile_args[-1] = str(REPO / profile_args[-1])
     command = ["timeout", "-s", "INT", "-k", "60", "1200", SNAKEMAKE,
                "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *TARGETS,
                "--configfile", str(QUICK), *profile_args,
-               # Poll every 2 s, not every 10 s: a one-node test cluster, jobs of seconds.
-               "--slurm-init-seconds-before-status-checks", "2",
-               "--seconds-between-status-checks", "2"]
+               # Poll every second, not every 10 s: a one-node test cluster, jobs of seconds.
+               "--slurm-init-seconds-before-status-checks", "1",
+               "--seconds-between-status-checks", "1"]
     # SLURM jobs re-run snakemake in the submitter's environment (sbatch --export=ALL).
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     since = datetime.now() - timedelta(minutes=1)
@@ -127,16 +135,16 @@ def test_stages_through_slurm_match_the_local_run(
 
     # Same version (same config and code), same files, identical tables and figures.
     (version,) = version_dirs(workdir)
-    # The session's local quick run, requested here so that a skip above costs no local run.
-    quick_run: Path = request.getfixturevalue("quick_run")
     assert version.name == quick_run.name
+    assert set(remote_rules) == {"training", "shift", "notebook"}  # data, proof reused
 
     def files(root: Path) -> set[str]:
         return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
                 and p.relative_to(root).parts[0] not in ("logs", "provenance")}
 
     assert files(version) and files(version) <= files(quick_run)
-    assert {"notebooks/proof.html", "tables/fig1_headline.csv"} <= files(version)
+    assert {"notebooks/proof.html", "tables/proof_check.csv", "tables/fig1_headline.csv",
+            "tables/covariance_shift.csv"} <= files(version)
     compared = sorted({p.relative_to(version).as_posix()
                        for pattern in COMPARED for p in version.glob(pattern)})
     assert any(name.endswith(".csv") for name in compared)
