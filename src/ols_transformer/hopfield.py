@@ -298,10 +298,11 @@ def retrieve(model: Memory, prepared: Any, cues: torch.Tensor, max_iter: int,
     return Retrieval(readout(model, state), fixed, steps)
 
 
-def resolve_device(choice: str) -> torch.device:
-    """``auto``: cuda when available, else cpu; ``cuda`` when none is present is an error."""
+def resolve_device(choice: str, field: str = "hopfield.device") -> torch.device:
+    """``auto``: cuda when available, else cpu; ``cuda`` when none is present is an error naming
+    the config ``field`` (every stage with a ``device`` option resolves it here)."""
     if choice == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("config 'hopfield.device' = cuda, but torch sees no CUDA device; "
+        raise RuntimeError(f"config '{field}' = cuda, but torch sees no CUDA device; "
                            "use auto or cpu")
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"

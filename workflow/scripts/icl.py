@@ -3,6 +3,7 @@ figures (risk vs N, the learned preconditioner, risk vs depth, test-time shift).
 
 import logging
 
+from ols_transformer import checks
 from ols_transformer.experiments import icl
 from ols_transformer.io import save_figure, write_table
 from ols_transformer.plots import icl as plots
@@ -12,7 +13,7 @@ smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "icl") as run:
     tables = icl.run(run.cfg)
     summary = icl.summarize(tables, run.cfg.get("criteria"))
-    logging.getLogger("ols_transformer").info("icl: %s", icl.headline(summary))
+    logging.getLogger("ols_transformer").info("icl: %s", checks.headline(summary))
     write_table(tables["icl_preconditioner"], smk.output.preconditioner)
     write_table(tables["icl_risk"], smk.output.risk)
     write_table(tables["icl_shift"], smk.output.shift)

@@ -2,6 +2,7 @@
 
 import logging
 
+from ols_transformer import checks
 from ols_transformer.experiments import shift
 from ols_transformer.io import save_figure, write_table
 from ols_transformer.plots import shift as plots
@@ -11,7 +12,7 @@ smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "shift") as run:
     table = shift.run(run.cfg)
     summary = shift.summarize(table, run.cfg["criteria"])
-    logging.getLogger("ols_transformer").info("covariance shift: %s", shift.headline(summary))
+    logging.getLogger("ols_transformer").info("covariance shift: %s", checks.headline(summary))
     write_table(table, smk.output.table)
     write_table(summary, smk.output.summary)
     save_figure(plots.plot_error_vs_magnitude(table), smk.output.error_pdf, smk.output.error_png)

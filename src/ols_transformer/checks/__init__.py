@@ -131,6 +131,16 @@ def fit_line(x: Sequence[float] | np.ndarray | pd.Series, y: Sequence[float] | n
     return Fit(float(slope), float(intercept), r2, int(keep.sum()), dropped)
 
 
+def headline(summary: pd.DataFrame) -> str:
+    """One line for logs, from a stage's summary (``frame`` of its checks): how many judged
+    checks passed and which did not."""
+    judged = summary[summary["verdict"].isin([PASS, FAIL])]
+    failed = judged[judged["verdict"] == FAIL]
+    names = ", ".join(f"{r.check}[{r.scope}]" for r in failed.itertuples())
+    return f"{len(judged) - len(failed)}/{len(judged)} checks passed" + (
+        f"; failed: {names}" if names else "")
+
+
 def criteria_with_defaults(criteria: Mapping[str, float] | None,
                            defaults: Mapping[str, float]) -> dict[str, float]:
     """``defaults`` overridden by ``criteria``; an unknown name is an error, not ignored."""

@@ -82,6 +82,7 @@ from ..construction import (
     shared_attention_map,
     whitener,
 )
+from ..hopfield import resolve_device
 
 TRAIN, INIT, TEST, TUNE, SHIFT = range(5)  # random streams
 WARMUP = 0.05  # share of the steps with a linear warm-up of the learning rate
@@ -108,15 +109,6 @@ def validate(cfg: Mapping[str, Any]) -> None:
 def eigenvalues(spec: Mapping[str, float], d: int) -> np.ndarray:
     """Lambda's diagonal: geometric from ``largest`` down to ``smallest``. Shape: (d,)."""
     return np.geomspace(float(spec["largest"]), float(spec["smallest"]), d)
-
-
-def resolve_device(choice: str) -> torch.device:
-    """``auto``: cuda when torch sees one, else cpu; ``cuda`` without one is an error."""
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("config 'icl.device' = cuda, but torch sees no CUDA device; use auto "
-                           "or cpu")
-    return torch.device("cuda" if choice == "auto" and torch.cuda.is_available()
-                        else "cpu" if choice == "auto" else choice)
 
 
 def _rng(cfg: Mapping[str, Any], stream: int, *parts: int | str) -> np.random.Generator:
@@ -600,7 +592,7 @@ def shift_table(cfg: Mapping[str, Any], models: dict[int, tuple[torch.Tensor, to
 def run(cfg: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     """The stage: validate, train, evaluate. {icl_preconditioner, icl_risk, icl_shift}."""
     validate(cfg)
-    models = train(cfg, resolve_device(str(cfg["device"])))
+    models = train(cfg, resolve_device(str(cfg["device"]), "icl.device"))
     preconditioner, risk = evaluate(cfg, models)
     return {"icl_preconditioner": preconditioner, "icl_risk": risk,
             "icl_shift": shift_table(cfg, models)}
@@ -610,12 +602,3 @@ def summarize(tables: Mapping[str, pd.DataFrame | None],
               criteria: Mapping[str, float] | None) -> pd.DataFrame:
     """The stage's checks (``checks.icl``), one row each: icl_summary."""
     return checks.frame(icl_checks.checks(tables, criteria))
-
-
-def headline(summary: pd.DataFrame) -> str:
-    """One line for logs: how many judged checks passed and which did not."""
-    judged = summary[summary["verdict"].isin([checks.PASS, checks.FAIL])]
-    failed = judged[judged["verdict"] == checks.FAIL]
-    names = ", ".join(f"{r.check}[{r.scope}]" for r in failed.itertuples())
-    return f"{len(judged) - len(failed)}/{len(judged)} checks passed" + (
-        f"; failed: {names}" if names else "")

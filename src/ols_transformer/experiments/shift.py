@@ -202,11 +202,3 @@ def summarize(table: pd.DataFrame, criteria: Mapping[str, float]) -> pd.DataFram
     """The stage's checks (``checks.shift``), one row each: covariance_shift_summary."""
     return checks.frame(shift_checks.checks(table, criteria))
 
-
-def headline(summary: pd.DataFrame) -> str:
-    """One line for logs: how many judged checks passed and which did not."""
-    judged = summary[summary["verdict"].isin([checks.PASS, checks.FAIL])]
-    failed = judged[judged["verdict"] == checks.FAIL]
-    names = ", ".join(f"{r.check}[{r.scope}]" for r in failed.itertuples())
-    return f"{len(judged) - len(failed)}/{len(judged)} checks passed" + (
-        f"; failed: {names}" if names else "")
