@@ -95,24 +95,51 @@ STAGE_SPECS = {
         tuple(TABLE_STAGES),
     ),
 }
-# Notebook stages: the notebook, the rule that runs it, the criteria it shows, what it reads.
-NOTEBOOK_UPSTREAM = {
-    "proof": ("proof_check", "proof"),
-    "training": (("training", "training_sweep"), "training"),
-    "shift": ("shift", "shift"),
-    "hopfield": ("hopfield", "hopfield"),
-    "icl": ("icl", "icl"),
-    "claims": ("claims", None),
+# Notebook stages, the one place that says what each notebook reads: the stages (their keys
+# are part of its key), the config section whose criteria it shows, and the tables and figures
+# it is given (papermill parameters <table>_csv, <figure>_png; workflow/rules/notebooks.smk).
+NOTEBOOKS = {
+    "proof": dict(
+        upstream=("proof_check",),
+        criteria="proof",
+        tables=["proof_check"],
+        figures=["proof_error_vs_condition"],
+    ),
+    "training": dict(
+        upstream=("training", "training_sweep"),
+        criteria="training",
+        tables=["fig1_headline", "fig1_sensitivity"],
+        figures=["fig1a_convergence", "fig1b_w_vs_wstar", "fig1_sensitivity"],
+    ),
+    "shift": dict(
+        upstream=("shift",),
+        criteria="shift",
+        tables=["covariance_shift"],
+        figures=["shift_error", "shift_distortion"],
+    ),
+    "hopfield": dict(
+        upstream=("hopfield",),
+        criteria="hopfield",
+        tables=["hopfield_capacity"],
+        figures=["hopfield_capacity"],
+    ),
+    "icl": dict(
+        upstream=("icl",),
+        criteria="icl",
+        tables=["icl_preconditioner", "icl_risk", "icl_shift"],
+        figures=["icl_risk", "icl_preconditioner", "icl_depth", "icl_shift"],
+    ),
+    "claims": dict(upstream=("claims",), criteria=None, tables=[], figures=[]),
 }
-for _name, (_upstream, _section) in NOTEBOOK_UPSTREAM.items():
+for _name, _notebook in NOTEBOOKS.items():
     STAGE_SPECS[f"notebook_{_name}"] = StageSpec(
         (
             "workflow/rules/notebooks.smk",
             "workflow/scripts/notebook.py",
             f"notebooks/{_name}.ipynb",
         ),
-        (f"{_section}.criteria",) if _section else (),
-        _upstream if isinstance(_upstream, tuple) else (_upstream,),
+        (f"{_notebook['criteria']}.criteria",) if _notebook["criteria"] else (),
+        _notebook["upstream"],
     )
 
 KEYS, DAMAGED = stage_keys(

@@ -4,23 +4,7 @@
 # claims.smk: a stage notebook is built only when this workflow writes all it reads.
 
 NOTEBOOK_KERNEL = "ols-transformer"  # run on the job's own Python (ols_transformer.notebooks)
-NOTEBOOK_TABLES = {
-    "proof": ["proof_check"],
-    "training": ["fig1_headline", "fig1_sensitivity"],
-    "shift": ["covariance_shift"],
-    "hopfield": ["hopfield_capacity"],
-    "icl": ["icl_preconditioner", "icl_risk", "icl_shift"],
-    "claims": [],
-}
-# The notebooks show the stage's figures as its rule saved them (no second drawing).
-NOTEBOOK_FIGURES = {
-    "proof": ["proof_error_vs_condition"],
-    "training": ["fig1a_convergence", "fig1b_w_vs_wstar", "fig1_sensitivity"],
-    "shift": ["shift_error", "shift_distortion"],
-    "hopfield": ["hopfield_capacity"],
-    "icl": ["icl_risk", "icl_preconditioner", "icl_depth", "icl_shift"],
-    "claims": [],
-}
+# Figure name -> its PNG in the stage directory (the notebooks show them as the rule saved them).
 FIGURES = {
     path.removeprefix("figures/").removesuffix(".png"): f"{stage_dir(stage)}/{path}"
     for stage, paths in STAGE_OUTPUTS.items()
@@ -30,12 +14,12 @@ FIGURES = {
 # papermill parameters -> files: <table>_csv, <figure>_png; the stage's criteria are params.
 NOTEBOOK_INPUTS = {
     stage: {
-        **{f"{name}_csv": TABLES[name] for name in NOTEBOOK_TABLES[stage]},
-        **{f"{name}_png": FIGURES[name] for name in NOTEBOOK_FIGURES[stage]},
+        **{f"{name}_csv": TABLES[name] for name in notebook["tables"]},
+        **{f"{name}_png": FIGURES[name] for name in notebook["figures"]},
     }
-    for stage in NOTEBOOK_TABLES
-    if all(name in TABLES for name in NOTEBOOK_TABLES[stage])
-    and all(name in FIGURES for name in NOTEBOOK_FIGURES[stage])
+    for stage, notebook in NOTEBOOKS.items()
+    if all(name in TABLES for name in notebook["tables"])
+    and all(name in FIGURES for name in notebook["figures"])
 }
 NOTEBOOK_INPUTS["claims"] = {"claims_csv": rules.claims.output.ledger}
 NOTEBOOK_STAGES = "|".join(NOTEBOOK_INPUTS)
@@ -74,8 +58,8 @@ rule notebook:
         parameters=lambda wildcards, input: {
             **{name: path for name, path in input.items() if name != "notebook"},
             **(
-                {"criteria": config[NOTEBOOK_UPSTREAM[wildcards.stage][1]]["criteria"]}
-                if NOTEBOOK_UPSTREAM[wildcards.stage][1]
+                {"criteria": config[NOTEBOOKS[wildcards.stage]["criteria"]]["criteria"]}
+                if NOTEBOOKS[wildcards.stage]["criteria"]
                 else {}
             ),
         },
