@@ -117,17 +117,13 @@ def config_part(config: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def _digest(path: Path) -> str:
-    return sha256_file(path)
-
-
 def stage_key(name: str, spec: StageSpec, config: Mapping[str, Any], root: Path,
               upstream_keys: Mapping[str, str]) -> str:
     """The content hash naming the stage's directory (``KEY_LENGTH`` hex digits)."""
     files = [root / f for f in spec.files]
     scripts = [f for f in files if f.suffix == ".py"]
-    code = {f.relative_to(root).as_posix(): _digest(f) for f in files}
-    code.update({f"{package_dir().name}/{f.relative_to(package_dir()).as_posix()}": _digest(f)
+    code = {f.relative_to(root).as_posix(): sha256_file(f) for f in files}
+    code.update({f"{package_dir().name}/{f.relative_to(package_dir()).as_posix()}": sha256_file(f)
                  for f in package_files(scripts)})
     payload = {"stage": name, "config": {p: config_part(config, p) for p in spec.config},
                "code": dict(sorted(code.items())), "packages": package_versions(),
