@@ -428,3 +428,41 @@ def test_an_edited_stage_table_is_recomputed_never_reused(quick_run: Path,
               for p in (again / "provenance").glob("*.json") if p.stem != "run"}
     assert set(reused) == {t.removeprefix("version_") for t in targets}
     assert {s for s, r in reused.items() if not r} == {"training", "claims"}
+
+
+# ---- re-judging a chosen value across its alternatives (checks.across) -----------------------
+
+def _judged(value: float, bound: float = 1.0) -> checks.Check:
+    return checks.at_most("c", value, bound, "value <= 1")
+
+
+@pytest.mark.parametrize(("values", "verdict", "share"), [
+    ((0.5, 0.9, 0.1), checks.PASS, 1.0),
+    ((0.5, 2.0, 0.1), checks.CONDITIONAL, 2 / 3),
+    ((1.5, 2.0, 3.0), checks.FAIL, 0.0),
+])
+def test_across_is_pass_only_where_every_alternative_holds(values, verdict, share):
+    family = {f"tol {i}": _judged(v) for i, v in enumerate(values)}
+    found = checks.across(_judged(0.5), family, "tolerances")
+    assert (found.verdict, found.share_holds) == (verdict, pytest.approx(share))
+    assert found.value == 0.5  # the measured number stays the chosen setting's
+    if verdict == checks.CONDITIONAL:
+        assert found.holds_where == "tol 0; tol 2"
+
+
+def test_across_never_passes_without_judged_alternatives():
+    unjudged = {"grid too small": checks.missing("c", "value <= 1", "one point")}
+    assert checks.across(_judged(0.5), unjudged, "grids").verdict == checks.MISSING
+    assert checks.across(checks.missing("c", "x", "no table"),
+                         {"a": _judged(0.5)}, "grids").verdict == checks.MISSING
+    # A MISSING alternative is left out of the share, and said.
+    found = checks.across(_judged(0.5), {"a": _judged(0.5), **unjudged}, "grids")
+    assert (found.verdict, found.share_holds) == (checks.PASS, 1.0)
+    assert "1 could not be judged" in found.detail
+
+
+def test_check_refuses_unknown_verdict_and_origin():
+    with pytest.raises(ValueError, match="verdict"):
+        checks.Check("c", 1.0, "x", 1.0, "MAYBE")
+    with pytest.raises(ValueError, match="origin"):
+        checks.Check("c", 1.0, "x", 1.0, checks.PASS, origin="guess")

@@ -7,6 +7,12 @@ break a claim turns its verdict to FAIL. A stage whose table is absent, or a che
 was not run, gives MISSING, never PASS. Rows of kind ``extension`` are our additions, beyond
 the paper's claims, and are counted apart.
 
+Each row quotes the paper's words it tests (``quote``, with its ``section``; the paper text is in
+``shared/seeds``) and says where its threshold comes from (``origin``: theory, literature,
+paper or chosen). A row whose verdict rests on a value we chose is re-judged across a family of
+alternatives to it (``checks.across``): ``share_holds`` and ``holds_where`` say where it holds,
+and a verdict that flips inside that family is CONDITIONAL, never PASS.
+
 Criteria come from the run's config, ``<stage>.criteria`` (validated by the schema), so the
 ledger judges with the numbers the stage was run with.
 """
@@ -22,6 +28,7 @@ import pandas as pd
 
 from .checks import (
     ALL,
+    CONDITIONAL,
     FAIL,
     MISSING,
     PASS,
@@ -40,8 +47,8 @@ Tables = Mapping[str, "pd.DataFrame | None"]
 Criteria = Mapping[str, Mapping[str, float]]  # stage -> its criteria
 Kind = Literal["paper", "extension"]
 
-COLUMNS = ["claim_id", "kind", "section", "claim", "measured", "criterion", "threshold",
-           "verdict", "source", "detail"]
+COLUMNS = ["claim_id", "kind", "section", "quote", "claim", "measured", "criterion", "threshold",
+           "origin", "verdict", "share_holds", "holds_where", "source", "detail"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class Claim:
     claim: str
     kind: Kind = "paper"
     check_name: str = ""  # the stage's check judging it; default: <name>
+    quote: str = ""  # the paper's words this row tests (kind "paper"); "" for our extensions
 
     @property
     def stage(self) -> str:
@@ -99,10 +107,11 @@ CLAIMS: tuple[Claim, ...] = (
           "In context, x_q^T W W^T (1/n) sum_i x_i y_i equals x_q^T beta_hat"),
     Claim("proof.steps_hold", "Sec. 2 (theorem)",
           "W W^T = Sigma^-1, beta_hat = W c, and the attention scores are the hat matrix"),
-    Claim("proof.sigma_route_cond_squared", "Sec. 2 (numerics)",
-          "The transformer route goes through Sigma, so its error grows like cond(X)^2 eps"),
-    Claim("proof.qr_cond_linear", "Sec. 2 (numerics)",
-          "QR least squares grows at most like cond(X) eps"),
+    Claim("proof.sigma_route_cond_squared", "Sec. 2 (numerics, ours)",
+          "The transformer route goes through Sigma, so its error grows like cond(X)^2 eps",
+          kind="extension"),
+    Claim("proof.qr_cond_linear", "Sec. 2 (numerics, ours)",
+          "QR least squares grows at most like cond(X) eps", kind="extension"),
     Claim("training.w_converges_to_w_star", "Sec. 2.3 (Fig. 1b)",
           "Adam drives w to w* = Sigma^-1/2 (|w|, as w and -w give the same model)"),
     Claim("training.aligned_within_1000_epochs", "Sec. 2.3 (Fig. 1a)",
@@ -214,13 +223,16 @@ def stage_checks(stage: str, tables: Tables, criteria: Criteria) -> dict[str, Ch
 
 def _row(claim: Claim, check: Check | str) -> dict[str, Any]:
     base = {"claim_id": claim.claim_id, "kind": claim.kind, "section": claim.section,
-            "claim": claim.claim,
+            "quote": claim.quote, "claim": claim.claim,
             "source": " + ".join(f"{t}.csv" for t in STAGES[claim.stage].tables)}
     if isinstance(check, str):
         return {**base, "measured": math.nan, "criterion": "", "threshold": math.nan,
-                "verdict": MISSING, "detail": check}
+                "origin": "", "verdict": MISSING, "share_holds": math.nan, "holds_where": "",
+                "detail": check}
     return {**base, "measured": check.value, "criterion": check.criterion,
-            "threshold": check.threshold, "verdict": check.verdict, "detail": check.detail}
+            "threshold": check.threshold, "origin": check.origin, "verdict": check.verdict,
+            "share_holds": check.share_holds, "holds_where": check.holds_where,
+            "detail": check.detail}
 
 
 def build_ledger(tables: Tables, criteria: Criteria,
@@ -240,13 +252,15 @@ def build_ledger(tables: Tables, criteria: Criteria,
 
 
 def counts(ledger: pd.DataFrame) -> str:
-    """'17 claims of the paper: 17 PASS, 0 FAIL, 0 MISSING' and the same for extensions."""
+    """'17 claims of the paper: 15 PASS, 1 CONDITIONAL, 1 FAIL, 0 MISSING' and the same for
+    extensions (CONDITIONAL and REPORTED shown where some row has them)."""
     parts = []
     for kind, label in (("paper", "claims of the paper"), ("extension", "extensions")):
         rows = ledger[ledger["kind"] == kind]
         if len(rows):
             tally = rows["verdict"].value_counts()
-            shown = [v for v in VERDICTS if v != REPORTED or tally.get(v, 0)]
+            shown = [v for v in VERDICTS
+                     if v not in (REPORTED, CONDITIONAL) or tally.get(v, 0)]
             parts.append(f"{len(rows)} {label}: "
                          + ", ".join(f"{int(tally.get(v, 0))} {v}" for v in shown))
     return "; ".join(parts)
@@ -258,6 +272,15 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
+def where_cell(row: Any) -> str:
+    """'everywhere' / 'nowhere' / the region, with the share of alternatives where it holds;
+    '' for a row not re-judged across alternatives."""
+    if not isinstance(row.holds_where, str) or not row.holds_where:
+        return ""
+    share = row.share_holds
+    return _cell(row.holds_where) + ("" if math.isnan(share) else f" ({share:.0%})")
+
+
 def to_markdown(ledger: pd.DataFrame, title: str = "Claims ledger") -> str:
     """The ledger as a Markdown page: counts, one table per kind, then the details."""
     lines = [f"# {title}", "", counts(ledger) + "."]
@@ -267,13 +290,16 @@ def to_markdown(ledger: pd.DataFrame, title: str = "Claims ledger") -> str:
         if rows.empty:
             continue
         lines += ["", f"## {heading}", "",
-                  "| claim | section | measured | criterion | verdict | source |",
-                  "|---|---|---|---|---|---|"]
+                  "| claim | section | measured | criterion (threshold from) | verdict "
+                  "| holds where | source |",
+                  "|---|---|---|---|---|---|---|"]
         for row in rows.itertuples(index=False):
             verdict = row.verdict if row.verdict in (PASS, REPORTED) else f"**{row.verdict}**"
-            lines.append(f"| `{row.claim_id}`: {_cell(row.claim)} | {_cell(row.section)} | "
-                         f"{_cell(row.measured)} | {_cell(row.criterion)} | {verdict} | "
-                         f"{_cell(row.source)} |")
+            said = f" The paper: \"{_cell(row.quote)}\"" if row.quote else ""
+            origin = f" ({row.origin})" if row.origin else ""
+            lines.append(f"| `{row.claim_id}`: {_cell(row.claim)}.{said} | {_cell(row.section)} "
+                         f"| {_cell(row.measured)} | {_cell(row.criterion)}{origin} | {verdict} "
+                         f"| {where_cell(row)} | {_cell(row.source)} |")
     lines += ["", "## Details", ""]
     lines += [f"- `{row.claim_id}` ({row.verdict}): {row.detail}"
               for row in ledger.itertuples(index=False)]

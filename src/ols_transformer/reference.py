@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .claims import LEDGER_TABLES
+from .claims import LEDGER_TABLES, where_cell
 from .io import atomic_path, write_text
 
 if TYPE_CHECKING:
@@ -63,12 +63,13 @@ README_LEDGER = ("<!-- reference ledger: start -->", "<!-- reference ledger: end
 
 
 def ledger_table(ledger: pd.DataFrame) -> str:
-    """The ledger as the README shows it: one line per claim, its kind, measured number and
-    verdict (the criteria and details are in ``claims/claims.md``)."""
-    lines = ["| claim | kind | measured | verdict |", "|---|---|---|---|"]
+    """The ledger as the README shows it: one line per claim, its kind, measured number,
+    verdict and where it holds (the criteria and details are in ``claims/claims.md``)."""
+    lines = ["| claim | kind | measured | verdict | holds where |", "|---|---|---|---|---|"]
     for row in ledger.itertuples():
-        verdict = f"**{row.verdict}**" if row.verdict in ("FAIL", "MISSING") else row.verdict
-        lines.append(f"| `{row.claim_id}` | {row.kind} | {row.measured:.4g} | {verdict} |")
+        verdict = row.verdict if row.verdict in ("PASS", "REPORTED") else f"**{row.verdict}**"
+        lines.append(f"| `{row.claim_id}` | {row.kind} | {row.measured:.4g} | {verdict} | "
+                     f"{where_cell(row)} |")
     return "\n".join(lines)
 
 
