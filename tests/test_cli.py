@@ -222,3 +222,12 @@ def test_claims_recomputes_from_tables(tmp_path: Path,
     assert " PASS |" not in out and "MISSING" in out
     code, _ = run(capsys, "claims", str(version), "--check")
     assert code == 1
+
+
+def test_reference_of_an_incomplete_version_says_what_lacks(results: Path,
+                                                            tmp_path: Path) -> None:
+    out = tmp_path / "reference"
+    with pytest.raises(SystemExit, match=r"lacks config\.resolved\.yaml"):
+        cli.main(["reference", "a-000000000001", "--results", str(results), "--out", str(out),
+                  "--readme", ""])
+    assert not out.exists()  # nothing written

@@ -95,7 +95,10 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def run_reference(args: argparse.Namespace) -> int:
     version = resolve_version(args.version, args.results)
-    written = reference.snapshot(version, Path(args.out), args.command_used)
+    try:
+        written = reference.snapshot(version, Path(args.out), args.command_used)
+    except FileNotFoundError as error:
+        raise _fail(error) from None
     sys.stdout.write(f"wrote {len(written)} files of {version.name} to {args.out}\n")
     if args.readme:
         ledger = read_table(Path(args.out) / "claims" / "claims.csv")
