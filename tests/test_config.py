@@ -9,7 +9,8 @@ import pytest
 import yaml
 from conftest import QUICK, REPO, merged_config, run_snakemake
 
-from ols_transformer.config import ConfigError, validate_config
+from ols_transformer.checks import icl as icl_checks
+from ols_transformer.config import ICL_NO_SHIFT, ConfigError, load_schema, validate_config
 
 
 def test_shipped_configs_are_valid() -> None:
@@ -32,7 +33,7 @@ BAD = {
     "no seeds": ({"training": {"seeds": []}}, "training.seeds", "at least 1"),
     "alignment tol > 1": ({"training": {"alignment_tol": 2.0}}, "training.alignment_tol", "< 1"),
     "run name escapes": ({"run_name": "../escape"}, "run_name", "matching"),
-    "unknown section": ({"trainng": {"epochs": 3}}, "<top level>", "trainng"),
+    "unknown section": ({"trainng": {"epochs": 3}}, "trainng", "did you mean 'training'?"),
     "unknown parameterisation": ({"training": {"parameterisation": "eq7"}},
                                  "training.parameterisation", "one of"),
     "context size <= p": ({"shift": {"context_sizes": [50, 3]}}, "shift.context_sizes",
@@ -61,6 +62,17 @@ BAD = {
     "ICL without one layer": ({"icl": {"depths": [2, 3]}}, "icl.depths", "1"),
     "ICL learning rate 0": ({"icl": {"learning_rate": 0.0}}, "icl.learning_rate", "0"),
     "ICL NaN noise": ({"icl": {"noise_sigma": float("nan")}}, "icl.noise_sigma", "finite"),
+    "ICL shift on an unknown Lambda": ({"icl": {"shift": {"lambda": "skewed"}}},
+                                       "icl.shift.lambda", "name one of icl.lambdas"),
+    "ICL shift at an N off the grid": ({"icl": {"shift": {"context_size": 12}}},
+                                       "icl.shift.context_size", "one of icl.context_sizes"),
+    "ICL family without its no-shift value": (
+        {"icl": {"shift": {"families": {"rotation": [0.5, 1.0]}}}},
+        "icl.shift.families.rotation", "no-shift value 0"),
+    "ICL scale factor <= 0": ({"icl": {"shift": {"families": {"task_scale": [-1.0, 1.0]}}}},
+                              "icl.shift.families.task_scale", "> 0"),
+    "ICL smallest > largest": ({"icl": {"lambdas": {"anisotropic": {"smallest": 2.0}}}},
+                               "icl.lambdas.anisotropic", "smallest <= largest"),
 }
 
 
@@ -91,6 +103,72 @@ def test_workflow_refuses_bad_config_before_any_job(case: str, tmp_path: Path) -
     assert "Select jobs to execute" not in result.stderr  # refused before scheduling
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["earlier-000000000000"]
     assert earlier.read_text() == "a,b\n1,2\n"
+
+
+def problems(override: dict) -> list[str]:
+    """The problem lines of the ConfigError ``override`` (merged over quick) raises."""
+    with pytest.raises(ConfigError) as info:
+        validate_config(merged_config(override))
+    lines = str(info.value).splitlines()
+    assert lines[0] == "invalid config:" and lines[-1].startswith("Fix these values")
+    return [line.removeprefix("  - ") for line in lines[1:-1]]
+
+
+# An unknown key: one line, its path, the closest known key, and nothing of the config (the
+# schema validator's own message prints the whole enclosing section).
+@pytest.mark.parametrize(("override", "line"), [
+    ({"hopfeild": {"rho": 0.1}},
+     "config key 'hopfeild' is not a known key of the top level; did you mean 'hopfield'?"),
+    ({"training": {"epocs": 3}},
+     "config key 'training.epocs' is not a known key of 'training'; did you mean "
+     "'training.epochs'?"),
+    ({"icl": {"shift": {"families": {"rotaton": [0.0]}}}},
+     "config key 'icl.shift.families.rotaton' is not a known key of 'icl.shift.families'; "
+     "did you mean 'icl.shift.families.rotation'?"),
+])
+def test_unknown_key_is_named_with_the_closest_known_key(override: dict, line: str) -> None:
+    assert problems(override) == [line]
+
+
+def test_unknown_key_without_a_close_one_lists_the_known_keys() -> None:
+    assert problems({"training": {"zzz": 1}}) == [
+        "config key 'training.zzz' is not a known key of 'training'; known keys: "
+        + ", ".join(load_schema()["properties"]["training"]["properties"])]
+
+
+def test_long_values_are_left_out_of_messages() -> None:
+    name = "bad name/" * 30
+    (line,) = problems({"run_name": name})
+    assert line.startswith("config field 'run_name': ") and "bad name/" not in line
+    (line,) = problems({"training": [1, 2]})  # short: shown
+    assert line.startswith("config field 'training' = [1, 2]: ")
+
+
+def test_missing_field_is_named() -> None:
+    config = merged_config()
+    del config["training"]["epochs"]
+    with pytest.raises(ConfigError, match=r"config field 'training\.epochs' is missing; add it"):
+        validate_config(config)
+
+
+def test_icl_no_shift_values_agree_with_the_checks() -> None:
+    """config.py keeps its own copy (config may not import a stage's checks): the same."""
+    assert ICL_NO_SHIFT == icl_checks.NO_SHIFT
+
+
+def test_workflow_prints_only_the_message(tmp_path: Path) -> None:
+    """snakemake -n with a nested typo: the one-line problem, no traceback, no config dump."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training:\n  epocs: 3\n")
+    result = run_snakemake(tmp_path, "-n", "--configfile", str(QUICK), str(bad))
+    assert result.returncode != 0
+    problem = ("  - config key 'training.epocs' is not a known key of 'training'; did you mean "
+               "'training.epochs'?")
+    lines = result.stderr.splitlines()
+    start = lines.index("invalid config:")
+    assert lines[start + 1] == problem and lines[start + 2].startswith("Fix these values")
+    assert "Traceback" not in result.stderr and 'File "' not in result.stderr
+    assert "learning_rate" not in result.stderr  # nothing of the training section
 
 
 def test_config_readme_describes_every_option() -> None:

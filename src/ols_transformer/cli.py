@@ -1,20 +1,33 @@
-"""Command line: ``ols-transformer compare A B``, ``claims VERSION``, ``reference VERSION``.
+"""The ols-transformer command: look at the result versions of the replication pipeline.
 
-A version is a directory ``results/<run_name>-<hash>`` or just its name (looked up under
-``--results``, default ``results``).
+A version is a directory results/<run_name>-<hash>, given as a path or just its name (looked up
+under --results, default results). The pipeline itself runs with snakemake (see the README).
+Thin: it parses arguments and calls the library (overview, compare, claims, reference).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import TextIO
 
 import yaml
 
-from . import claims, compare, reference
+from . import claims, compare, overview, reference
 from .io import read_table
+
+DESCRIPTION = "Look at the result versions of the OLS-Transformer replication pipeline."
+EPILOG = """examples:
+  ols-transformer versions             every result version, with its verdict counts
+  ols-transformer show VERSION         one version's claims and verdicts
+  ols-transformer show docs/reference  the committed reference run
+  ols-transformer compare A B --check  what changed between two versions
+
+The pipeline itself runs with snakemake (snakemake --cores 2); see the README."""
 
 
 def resolve_version(name: str, results: str) -> Path:
@@ -24,6 +37,47 @@ def resolve_version(name: str, results: str) -> Path:
             return candidate
     raise SystemExit(f"error: no result version {name!r} (neither a directory nor under "
                      f"{results}/; see {results}/versions.csv)")
+
+
+def package_version() -> str:
+    """The installed package's version (pyproject.toml's), or 'unknown' if not installed."""
+    try:
+        return metadata.version("ols-transformer")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _colour(stream: TextIO) -> bool:
+    """ANSI colours only on a terminal (and never with NO_COLOR set: no-color.org)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
+
+
+def _fail(error: Exception) -> SystemExit:
+    return SystemExit(f"error: {error}")
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    try:
+        table = overview.versions_table(Path(args.results))
+    except FileNotFoundError as error:
+        raise _fail(error) from None
+    shown = table[[c for c in ("version", "created", "status", *overview.COUNTED)
+                   if c in table]]
+    sys.stdout.write(overview.format_table(shown, right=overview.COUNTED))
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    version = resolve_version(args.version, args.results)
+    try:
+        ledger = overview.read_ledger(version)
+    except FileNotFoundError as error:
+        raise _fail(error) from None
+    sys.stdout.write(f"{version.name}: {claims.counts(ledger)}\n\n")
+    sys.stdout.write(overview.format_table(overview.show_table(ledger), _colour(sys.stdout),
+                                           right=("measured",)))
+    return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -41,7 +95,10 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def run_reference(args: argparse.Namespace) -> int:
     version = resolve_version(args.version, args.results)
-    written = reference.snapshot(version, Path(args.out), args.command_used)
+    try:
+        written = reference.snapshot(version, Path(args.out), args.command_used)
+    except FileNotFoundError as error:
+        raise _fail(error) from None
     sys.stdout.write(f"wrote {len(written)} files of {version.name} to {args.out}\n")
     if args.readme:
         ledger = read_table(Path(args.out) / "claims" / "claims.csv")
@@ -66,40 +123,70 @@ def run_claims(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="ols-transformer", description=__doc__.splitlines()[0])
+    main = argparse.ArgumentParser(prog="ols-transformer", description=DESCRIPTION,
+                                   epilog=EPILOG,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    main.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     main.add_argument("--results", default="results",
-                      help="directory holding the result versions (default: results)")
-    commands = main.add_subparsers(dest="command", required=True)
-    cmp = commands.add_parser("compare", help="which tables changed between two result "
-                              "versions, and by how much")
-    cmp.add_argument("a", help="version A (directory or name)")
-    cmp.add_argument("b", help="version B (directory or name)")
+                      help="the folder holding the result versions (default: results)")
+    # The same option after the command too (ols-transformer versions --results DIR); SUPPRESS
+    # keeps a value given before the command.
+    results = argparse.ArgumentParser(add_help=False)
+    results.add_argument("--results", default=argparse.SUPPRESS,
+                         help="the folder holding the result versions (default: results)")
+    commands = main.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    ver = commands.add_parser("versions", parents=[results],
+                              help="list the result versions and their verdict counts",
+                              description="List the result versions (results/versions.csv) "
+                              "with how many claims each one passes, fails, passes only "
+                              "under some settings (CONDITIONAL) or could not judge (MISSING).")
+    ver.set_defaults(run=run_versions)
+    show = commands.add_parser("show", parents=[results],
+                               help="print one version's claims and their verdicts",
+                               description="Print the claims ledger of one result version as "
+                               "a table: each claim, its kind (the paper's or our extension), "
+                               "the measured number, the verdict and where it holds. Verdicts "
+                               "are coloured on a terminal.")
+    show.add_argument("version", help="a version name under the results folder, or a path "
+                      "such as docs/reference")
+    show.set_defaults(run=run_show)
+    cmp = commands.add_parser("compare", parents=[results],
+                              help="which tables changed between two result versions, and by "
+                              "how much")
+    cmp.add_argument("a", help="version A (a name or a path)")
+    cmp.add_argument("b", help="version B (a name or a path)")
     cmp.add_argument("--check", action="store_true",
                      help="compare the claims ledgers too; exit with status 1 if a verdict "
                      "differs or a measured number differs by more than --rtol")
     cmp.add_argument("--rtol", type=float, default=1e-6,
                      help="relative tolerance on the ledgers' measured numbers (default 1e-6)")
     cmp.set_defaults(run=run_compare)
-    ref = commands.add_parser("reference", help="copy a result version's ledger, tables and PNG "
-                              "figures into the committed reference (docs/reference)")
-    ref.add_argument("version", help="the version (directory or name)")
+    led = commands.add_parser("claims", parents=[results],
+                              help="recompute one version's claims ledger from its tables and "
+                              "print it as Markdown")
+    led.add_argument("version", help="a version name or a path")
+    led.add_argument("--check", action="store_true",
+                     help="exit with status 1 if a claim is FAIL or MISSING")
+    led.set_defaults(run=run_claims)
+    ref = commands.add_parser("reference", parents=[results],
+                              help="copy a version's ledger, tables and PNG figures into the "
+                              "committed reference (docs/reference)")
+    ref.add_argument("version", help="a version name or a path")
     ref.add_argument("--out", default="docs/reference", help="default: docs/reference")
     ref.add_argument("--command-used", default="snakemake --cores 2",
                      help="how the run was made, for the reference's README")
     ref.add_argument("--readme", default="README.md",
                      help="rewrite this file's ledger table (between its markers); '' to skip")
     ref.set_defaults(run=run_reference)
-    led = commands.add_parser("claims", help="recompute and print the claims ledger of a "
-                              "result version from its tables")
-    led.add_argument("version", help="the version (directory or name)")
-    led.add_argument("--check", action="store_true",
-                     help="exit with status 1 if a claim is FAIL or MISSING")
-    led.set_defaults(run=run_claims)
     return main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.command is None:  # no command: the help, not an error
+        cli.print_help()
+        return 0
     return args.run(args)
 
 

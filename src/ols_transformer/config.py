@@ -1,21 +1,34 @@
 """Config validation: the JSON schema, then checks across fields, with messages that name the
-field, the bad value, what is allowed and how to fix it. Runs before any job starts."""
+field, the bad value, what is allowed and how to fix it. Runs before any job starts.
+
+One line per problem, and never a dump of the config: an unknown key is named with its path and
+the closest known key; a value is shown only when it is short. This module sits below the
+stages (experiments may call it) and imports none of their checks (docs/ARCHITECTURE.md).
+"""
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from .checks import icl as icl_checks
 from .hopfield_theory import exact_dtype
+from .shift import NO_SHIFT
 
 # Package data (workflow/schemas/config.schema.yaml links here), so an installed package has it.
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
+# The icl stage's shift families: Section 3's, plus the task shift w ~ N(0, c^2 I) (no shift at
+# c = 1). tests/test_config.py checks that checks.icl.NO_SHIFT says the same.
+ICL_NO_SHIFT: dict[str, float] = {**NO_SHIFT, "task_scale": 1.0}
+ICL_SCALE_FAMILIES = ("isotropic_scale", "task_scale")  # magnitudes are factors: > 0
+# A value longer than this is left out of a message (a section would dump pages of config).
+SHORT_VALUE = 80
 
 
 class ConfigError(ValueError):
@@ -28,6 +41,10 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
 
 def _field(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "<top level>"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def _allowed(error: jsonschema.ValidationError) -> str:
@@ -43,21 +60,62 @@ def _allowed(error: jsonschema.ValidationError) -> str:
     return ", ".join(parts)
 
 
-def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> None:
-    """Raise :class:`ConfigError` listing every invalid field of ``config``."""
-    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
-    errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path))
+def closest(name: str, known: Sequence[str]) -> str | None:
+    """The known key most like ``name`` (a typo's likely intent), or None if none is close."""
+    found = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _unknown_keys(error: jsonschema.ValidationError) -> list[str]:
+    """One message per key that ``additionalProperties: false`` refuses: its path and the
+    closest known key (jsonschema's own message prints the whole enclosing section)."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    known = list(schema.get("properties", {}))
+    patterns = list(schema.get("patternProperties", {}))
+    where = _field(error)
+    prefix = "" if where == "<top level>" else f"{where}."
+    section = "the top level" if where == "<top level>" else f"'{where}'"
     messages = []
-    for error in errors:
-        allowed = _allowed(error)
-        messages.append(
-            f"config field '{_field(error)}' = {error.instance!r}: {error.message}"
-            + (f" (allowed: {allowed})" if allowed else "")
-            + (f"; note: {error.schema['description']}"
-               if isinstance(error.schema, Mapping) and "description" in error.schema else "")
-        )
+    for key in sorted(map(str, error.instance)):
+        if key in known or any(re.search(p, key) for p in patterns):
+            continue
+        guess = closest(key, known)
+        hint = (f"did you mean '{prefix}{guess}'?" if guess
+                else f"known keys: {', '.join(known)}")
+        messages.append(f"config key '{prefix}{key}' is not a known key of {section}; {hint}")
+    return messages
+
+
+def _message(error: jsonschema.ValidationError) -> list[str]:
+    """The one-line messages for one schema error, naming the field and what is allowed."""
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        return _unknown_keys(error)
+    field = _field(error)
+    if error.validator == "required":
+        missing_key = str(error.message).split("'")[1] if "'" in error.message else "?"
+        where = "" if field == "<top level>" else f"{field}."
+        return [f"config field '{where}{missing_key}' is missing; add it (config/config.yaml "
+                "has every field with its default)"]
+    shown = repr(error.instance)
+    # jsonschema's messages start with the instance's repr: drop it when it is long.
+    text = error.message if len(shown) <= SHORT_VALUE else error.message.replace(shown,
+                                                                                   "the value")
+    value = f" = {shown}" if len(shown) <= SHORT_VALUE else ""
+    allowed = _allowed(error)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    return [_one_line(f"config field '{field}'{value}: {text}"
+                      + (f" (allowed: {allowed})" if allowed else "")
+                      + (f"; note: {schema['description']}" if "description" in schema else ""))]
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> None:
+    """Raise :class:`ConfigError` listing every invalid field of ``config``, one line each."""
+    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
+    errors = sorted(validator.iter_errors(dict(config)),
+                    key=lambda e: [str(part) for part in e.absolute_path])
+    messages = [line for error in errors for line in _message(error)]
     if not errors:
-        messages = _cross_field_problems(config)
+        messages = [_one_line(m) for m in _cross_field_problems(config)]
     if messages:
         raise ConfigError(
             "invalid config:\n  - " + "\n  - ".join(messages)
@@ -123,6 +181,45 @@ def hopfield_problems(hopfield: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def icl_problems(icl: Mapping[str, Any]) -> list[str]:
+    """What the schema cannot say about the ``icl`` section (it has checked each value's type
+    and range): N > d + 1 (in-context OLS has a finite risk only there), depth 1 present (the
+    preconditioner is read from the one-layer model), the shift study's Lambda and N among the
+    grids, a no-shift reference in every family, and each Lambda's smallest <= largest."""
+    def problem(field: str, value: Any, fix: str) -> str:
+        return f"config field 'icl.{field}' = {value!r}: {fix}"
+
+    d, sizes, depths = int(icl["d"]), list(icl["context_sizes"]), list(icl["depths"])
+    problems = []
+    small = [n for n in sizes if n < d + 2]
+    if small:
+        problems.append(problem("context_sizes", sizes, f"entries {small} are below d + 2 = "
+                                f"{d + 2} (in-context OLS has a finite risk only for N > d + 1; "
+                                "raise N or lower icl.d)"))
+    if 1 not in depths:
+        problems.append(problem("depths", depths, "include 1 (the learned preconditioner is "
+                                "read from the one-layer model)"))
+    for name, spec in icl["lambdas"].items():
+        if spec["smallest"] > spec["largest"]:
+            problems.append(problem(f"lambdas.{name}", dict(spec), "eigenvalues need smallest "
+                                    "<= largest; swap them"))
+    shift = icl["shift"]
+    if shift["lambda"] not in icl["lambdas"]:
+        problems.append(problem("shift.lambda", shift["lambda"],
+                                f"name one of icl.lambdas ({', '.join(map(str, icl['lambdas']))})"))
+    if shift["context_size"] not in sizes:
+        problems.append(problem("shift.context_size", shift["context_size"],
+                                f"choose one of icl.context_sizes {sizes}"))
+    for family, magnitudes in shift["families"].items():
+        field = f"shift.families.{family}"
+        if ICL_NO_SHIFT[family] not in magnitudes:
+            problems.append(problem(field, magnitudes, f"include the no-shift value "
+                                    f"{ICL_NO_SHIFT[family]:g} (the reference)"))
+        if family in ICL_SCALE_FAMILIES and min(magnitudes) <= 0:
+            problems.append(problem(field, magnitudes, "scale factors must be > 0"))
+    return problems
+
+
 def _range_problems(config: Mapping[str, Any]) -> list[str]:
     problems = []
     for section, low, high in (("proof", "sigma_route_slope_min", "sigma_route_slope_max"),
@@ -140,5 +237,5 @@ def _cross_field_problems(config: Mapping[str, Any]) -> list[str]:
     if problems:
         return problems
     return (data_problems(config["data"]) + shift_problems(config["shift"])
-            + hopfield_problems(config["hopfield"]) + icl_checks.config_problems(config["icl"])
+            + hopfield_problems(config["hopfield"]) + icl_problems(config["icl"])
             + _range_problems(config))

@@ -13,7 +13,7 @@ except ImportError as error:
         "`bash scripts/setup.sh`, or `pip install .` in this checkout"
     ) from error
 
-from ols_transformer.config import validate_config
+from ols_transformer.config import ConfigError, validate_config
 from ols_transformer.reuse import StageSpec, stage_keys
 from ols_transformer.versioning import package_dir, package_mismatch, update_index, version_id
 
@@ -35,8 +35,12 @@ if package_dir().parent == (Path(workflow.basedir) / "src").resolve():
         )
     )
 
-# Fails here, before any job is scheduled, with a message naming each bad field.
-validate_config(config)
+# Fails here, before any job is scheduled, with a message naming each bad field; only the
+# message (one line per problem), not a traceback into the package.
+try:
+    validate_config(config)
+except ConfigError as error:
+    sys.exit(str(error))
 
 VERSION = version_id(config, workflow.basedir)
 # A cluster job re-reads this workflow on its node: if the code or config changed after the

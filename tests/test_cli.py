@@ -1,0 +1,233 @@
+"""The ols-transformer command on hand-built result folders: help, --version, versions, show,
+and the older commands' wiring (compare, claims). No workflow runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+import tomllib
+import yaml
+from conftest import REPO, merged_config
+
+from ols_transformer import cli
+
+ANSI = re.compile(r"\033\[[0-9;]*m")
+OLD_HEADER = ["claim_id", "kind", "section", "claim", "measured", "criterion", "threshold",
+              "verdict", "source", "detail"]  # a ledger from before CONDITIONAL existed
+NEW_HEADER = ["claim_id", "kind", "section", "quote", "claim", "measured", "criterion",
+              "threshold", "origin", "verdict", "share_holds", "holds_where", "source", "detail"]
+
+
+def write_csv(path: Path, header: list[str], rows: list[dict[str, object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def new_row(claim_id: str, verdict: str, measured: float, share: float | str = "",
+            where: str = "", kind: str = "paper") -> dict[str, object]:
+    return {"claim_id": claim_id, "kind": kind, "section": "Sec. 2", "quote": "", "claim": "c",
+            "measured": measured, "criterion": "x <= 1", "threshold": 1, "origin": "chosen",
+            "verdict": verdict, "share_holds": share, "holds_where": where,
+            "source": "t.csv", "detail": "d"}
+
+
+# Version A: 2 PASS, 1 CONDITIONAL, 1 FAIL, 1 REPORTED, 0 MISSING (new columns).
+LEDGER_A = [new_row("proof.a", "PASS", 1.5e-11), new_row("proof.b", "PASS", 0.25),
+            new_row("training.c", "CONDITIONAL", 0.123456, 0.5, "lr <= 0.01"),
+            new_row("hopfield.d", "FAIL", 3.0, 0.0, "nowhere"),
+            new_row("icl.e", "REPORTED", 7.0, kind="extension")]
+# Version B, an old ledger: 1 PASS, 2 MISSING.
+LEDGER_B = [{"claim_id": "proof.a", "kind": "paper", "section": "Sec. 2", "claim": "c",
+             "measured": 2e-11, "criterion": "x", "threshold": 1, "verdict": "PASS",
+             "source": "t.csv", "detail": "d"},
+            *({"claim_id": f"shift.{n}", "kind": "paper", "section": "Sec. 3", "claim": "c",
+               "measured": "", "criterion": "", "threshold": "", "verdict": "MISSING",
+               "source": "t.csv", "detail": "not run"} for n in ("f", "g"))]
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    """results/ with versions.csv and three versions: A (new ledger), B (old ledger), C (no
+    ledger: an unfinished run)."""
+    root = tmp_path / "results"
+    write_csv(root / "a-000000000001" / "claims" / "claims.csv", NEW_HEADER, LEDGER_A)
+    write_csv(root / "b-000000000002" / "claims" / "claims.csv", OLD_HEADER, LEDGER_B)
+    (root / "c-000000000003").mkdir()
+    write_csv(root / "versions.csv",
+              ["version", "run_name", "created", "git_commit", "code_sha256", "status"],
+              [{"version": f"{v}-00000000000{i}", "run_name": v, "created": f"2026-01-0{i}",
+                "git_commit": "abc", "code_sha256": "def",
+                "status": "incomplete" if v == "c" else "complete"}
+               for i, v in enumerate("abc", start=1)])
+    return root
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = cli.main(list(args))
+    return code, capsys.readouterr().out
+
+
+def rows_of(text: str) -> dict[str, list[str]]:
+    """First column -> the cells of each table line under the header's rule."""
+    lines = text.splitlines()
+    body = lines[[i for i, line in enumerate(lines) if set(line) <= {"-", " "} and line][0] + 1:]
+    return {cells[0]: cells for line in body if (cells := line.split())}
+
+
+# ---- help and version ------------------------------------------------------------------------
+
+def test_no_arguments_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys)
+    assert code == 0
+    assert out.startswith("usage: ols-transformer")
+    for command in ("versions", "show", "compare", "claims", "reference"):
+        assert re.search(rf"^\s+{command}\s", out, re.MULTILINE), command
+
+
+def test_help_texts_are_plain_words(capsys: pytest.CaptureFixture[str]) -> None:
+    texts = [cli.parser().format_help()]
+    commands = next(a for a in cli.parser()._actions if a.dest == "command")
+    texts += [sub.format_help() for sub in commands.choices.values()]
+    for text in texts:
+        assert "``" not in text and ":func:" not in text, text
+
+
+def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    expected = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ols-transformer {expected}"
+
+
+# ---- versions --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_versions_counts_each_ledger(results: Path, where: str,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    args = (["--results", str(results), "versions"] if where == "before"
+            else ["versions", "--results", str(results)])
+    code, out = run(capsys, *args)
+    assert code == 0
+    header = out.splitlines()[0].split()
+    assert header == ["version", "created", "status", "PASS", "FAIL", "CONDITIONAL", "MISSING"]
+    rows = rows_of(out)
+    assert rows["a-000000000001"][3:] == ["2", "1", "1", "0"]
+    assert rows["b-000000000002"][3:] == ["1", "0", "0", "2"]
+    assert rows["c-000000000003"] == ["c-000000000003", "2026-01-03", "incomplete"]
+
+
+def test_versions_without_an_index_says_so(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"versions\.csv is missing"):
+        cli.main(["versions", "--results", str(tmp_path)])
+
+
+# ---- show ------------------------------------------------------------------------------------
+
+def test_show_prints_the_ledger(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "show", "a-000000000001", "--results", str(results))
+    assert code == 0
+    assert "\033" not in out  # not a terminal: no colour codes
+    first = out.splitlines()[0]
+    assert first.startswith("a-000000000001: 4 claims of the paper: 2 PASS, 1 CONDITIONAL, "
+                            "1 FAIL, 0 MISSING")
+    rows = rows_of(out)
+    assert rows["proof.a"] == ["proof.a", "paper", "1.5e-11", "PASS"]
+    assert rows["training.c"] == ["training.c", "paper", "0.1235", "CONDITIONAL", "lr", "<=",
+                                  "0.01", "(50%)"]
+    assert rows["hopfield.d"] == ["hopfield.d", "paper", "3", "FAIL", "nowhere", "(0%)"]
+    assert rows["icl.e"][:4] == ["icl.e", "extension", "7", "REPORTED"]
+    assert out.splitlines()[2].split() == ["claim", "kind", "measured", "verdict", "holds_where"]
+
+
+def test_show_reads_an_old_ledger_by_path(results: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "show", str(results / "b-000000000002"))
+    assert code == 0
+    rows = rows_of(out)
+    assert rows["proof.a"] == ["proof.a", "paper", "2e-11", "PASS"]
+    assert rows["shift.f"] == ["shift.f", "paper", "n/a", "MISSING"]
+
+
+def test_show_reads_the_committed_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    with (REPO / "docs" / "reference" / "claims" / "claims.csv").open() as handle:
+        expected = {row["claim_id"]: row["verdict"] for row in csv.DictReader(handle)}
+    code, out = run(capsys, "show", str(REPO / "docs" / "reference"))
+    assert code == 0
+    assert {k: v[3] for k, v in rows_of(out).items()} == expected
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_show_colours_verdicts_on_a_terminal(results: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _, plain = run(capsys, "show", "a-000000000001", "--results", str(results))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    assert cli.main(["show", "a-000000000001", "--results", str(results)]) == 0
+    coloured = terminal.getvalue()
+    assert "\033[32mPASS" in coloured and "\033[31mFAIL" in coloured
+    assert "\033[33mCONDITIONAL" in coloured
+    assert "\033[" not in coloured.splitlines()[2]  # the header is plain
+    assert ANSI.sub("", coloured) == plain  # colour never shifts the columns
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    cli.main(["show", "a-000000000001", "--results", str(results)])
+    assert terminal.getvalue() == plain
+
+
+def test_show_unknown_or_unfinished_version(results: Path) -> None:
+    with pytest.raises(SystemExit, match="no result version 'nope'"):
+        cli.main(["show", "nope", "--results", str(results)])
+    with pytest.raises(SystemExit, match=r"claims\.csv is missing"):
+        cli.main(["show", "c-000000000003", "--results", str(results)])
+
+
+# ---- the older commands ----------------------------------------------------------------------
+
+def test_compare_and_its_check(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = results / "a-000000000001", results / "b-000000000002"
+    for version, value in ((a, 1.0), (b, 2.0)):
+        write_csv(version / "tables" / "t.csv", ["seed", "x"], [{"seed": 0, "x": value}])
+    code, out = run(capsys, "compare", str(a), str(a))
+    assert code == 0
+    code, out = run(capsys, "compare", str(a), str(b))
+    assert code == 0 and "tables/t.csv" in out
+    code, out = run(capsys, "compare", str(a), str(b), "--check")
+    assert code == 1  # verdicts differ (proof.a's measured number, rows present in one only)
+
+
+def test_claims_recomputes_from_tables(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    version = tmp_path / "v-000000000009"
+    version.mkdir()
+    (version / "config.resolved.yaml").write_text(yaml.safe_dump(merged_config()))
+    code, out = run(capsys, "claims", str(version))
+    assert code == 0 and out.startswith("# Claims ledger: v-000000000009")
+    # No tables: every claim is MISSING, never PASS; --check fails on them.
+    assert " PASS |" not in out and "MISSING" in out
+    code, _ = run(capsys, "claims", str(version), "--check")
+    assert code == 1
+
+
+def test_reference_of_an_incomplete_version_says_what_lacks(results: Path,
+                                                            tmp_path: Path) -> None:
+    out = tmp_path / "reference"
+    with pytest.raises(SystemExit, match=r"lacks config\.resolved\.yaml"):
+        cli.main(["reference", "a-000000000001", "--results", str(results), "--out", str(out),
+                  "--readme", ""])
+    assert not out.exists()  # nothing written
