@@ -12,12 +12,11 @@ import pytest
 import torch
 from hopfield_reference import numpy_step
 
-from ols_transformer import hopfield as hp
 from ols_transformer import checks
+from ols_transformer import hopfield as hp
 from ols_transformer.checks import hopfield as hc
 from ols_transformer.checks.hopfield import amit_fit, growth
 from ols_transformer.experiments import capacity as cap
-from ols_transformer.plots.capacity import plot_capacity
 from ols_transformer.hopfield_theory import (
     MODEL_NAMES,
     PROJECTION_MODELS,
@@ -26,6 +25,7 @@ from ols_transformer.hopfield_theory import (
     theory,
     theory_capacity,
 )
+from ols_transformer.plots.capacity import plot_capacity
 
 
 def random_signs(rng: np.random.Generator, rows: int, N: int) -> np.ndarray:

@@ -103,8 +103,9 @@ def plot_capacity(table: pd.DataFrame, amit: pd.DataFrame) -> Figure:
                title="(a) log-log: power laws are lines", ylim=(0.5, None))
     semilog.set(yscale="log", xlabel="N (neurons)", ylabel="capacity M",
                 title="(b) semi-log: exp(alpha N) is a line", ylim=(0.5, None))
-    root.set(yscale="log", xlabel="sqrt(N)", ylabel="capacity M",
-             title="(c) softmax at beta = 1/sqrt(N): exp(b sqrt N) is a line")
+    root.set(yscale="log", xlabel="sqrt(N)", ylabel="capacity M")
+    root.set_title("(c) softmax at beta = 1/sqrt(N), fixed point and one update (a layer): "
+                   "exp(b sqrt N) is a line", fontsize=9)
     _amit_panel(amit_ax, amit, styles)
     for ax in (loglog, semilog, root, amit_ax):
         ax.grid(True, which="major", alpha=0.3)
