@@ -430,6 +430,10 @@ def test_hebbian_linear_needs_c_N_to_beat_c_N_over_ln_N() -> None:
     assert theory.verdict == checks.FAIL and "c N / ln N fits better" in theory.detail
     steep = hebbian(0.02 * N**1.3)
     assert steep.verdict == checks.CONDITIONAL and steep.value == pytest.approx(1.3)
+    # The projection rule's row asks the same of its law: 0.25 N passes, N / ln N does not.
+    for capacity, verdict in ((0.25 * N, checks.PASS), (N / np.log(N), checks.FAIL)):
+        table = laws_table({"ols_attention": ("ols_attention", capacity)}, N)
+        assert judged(table, "linear_capacity_linear").verdict == verdict
 
 
 def test_softmax_one_update_row_is_judged_on_its_own_run() -> None:
