@@ -55,6 +55,14 @@ BAD = {
     "field past float64's exact integers": (
         {"hopfield": {"runs": {"poly4": {"N": [20, 2000]}}}}, "hopfield.runs.poly4.N",
         "past float64's exact integers"),
+    "one_update not a boolean": (
+        {"hopfield": {"runs": {"softmax": {"one_update": "yes"}}}},
+        "hopfield.runs.softmax.one_update", "boolean"),
+    "tolerance scales without 1": (
+        {"hopfield": {"criteria": {"tolerance_scales": [0.5, 2.0]}}},
+        "hopfield.criteria.tolerance_scales", "must include 1"),
+    "same-memory factor <= 1": ({"hopfield": {"criteria": {"same_memory_factor": 1.0}}},
+                                "hopfield.criteria.same_memory_factor", "> 1"),
     "empty slope range": ({"proof": {"criteria": {"sigma_route_slope_min": 3.0}}},
                           "proof.criteria", "range is empty"),
     "ICL context below d + 2": ({"icl": {"context_sizes": [4, 16], "shift": {"context_size": 16}}},

@@ -12,7 +12,9 @@ import pytest
 import torch
 from hopfield_reference import numpy_step
 
+from ols_transformer import checks
 from ols_transformer import hopfield as hp
+from ols_transformer.checks import hopfield as hc
 from ols_transformer.checks.hopfield import amit_fit, growth
 from ols_transformer.experiments import capacity as cap
 from ols_transformer.hopfield_theory import (
@@ -23,6 +25,7 @@ from ols_transformer.hopfield_theory import (
     theory,
     theory_capacity,
 )
+from ols_transformer.plots.capacity import plot_capacity
 
 
 def random_signs(rng: np.random.Generator, rows: int, N: int) -> np.ndarray:
@@ -275,3 +278,222 @@ def test_cuda_request_without_a_gpu_is_refused() -> None:
     with pytest.raises(RuntimeError, match="hopfield.device"):
         hp.resolve_device("cuda")
     assert hp.resolve_device("auto").type == "cpu"
+
+
+# ---- one update (a transformer layer) --------------------------------------------------------
+
+def one_update_success_brute_force(patterns: np.ndarray, signs: np.ndarray,
+                                   beta: float) -> float:
+    """Success rate of one softmax update read out by sign, pattern by pattern in plain
+    Python: cue j = pattern j mod M with row j of ``signs``; x = sum_mu w_mu xi_mu with
+    w_mu = exp(beta xi_mu . cue) / sum_nu exp(beta xi_nu . cue); success when sign(x) is the
+    pattern in every bit."""
+    M = len(patterns)
+    hits = 0
+    for j, flips in enumerate(signs):
+        goal = patterns[j % M]
+        cue = goal * flips
+        scores = [beta * float(xi @ cue) for xi in patterns]
+        top = max(scores)
+        weights = [math.exp(z - top) for z in scores]
+        x = sum(w * xi for w, xi in zip(weights, patterns, strict=True)) / sum(weights)
+        hits += bool(np.array_equal(np.sign(x), goal))
+    return hits / len(signs)
+
+
+@pytest.mark.parametrize(("N", "M"), [(25, 12), (36, 60), (49, 200)])
+def test_one_update_success_equals_brute_force(N: int, M: int,
+                                               rng: np.random.Generator) -> None:
+    """success_rate with one_update = the direct computation, at beta = 1/sqrt(N); and it asks
+    for no fixed point: with max_iter = 1 the iterated criterion (a fixed point) differs."""
+    patterns = random_signs(rng, M, N)
+    signs = cap.flip_signs(int(rng.integers(1 << 30)), N, 30, cap.flip_count(N, 0.2))
+    beta = 1 / math.sqrt(N)
+    settings = cap.Settings(rho=0.2, threshold=0.9, n_cues=30, max_iter=20, max_patterns=10**6,
+                            softmax_beta=beta, one_update=True)
+    got = cap.success_rate(hp.make_model("softmax", beta), torch.tensor(patterns),
+                           torch.tensor(signs), settings)
+    assert got == one_update_success_brute_force(patterns, signs, beta)
+
+
+def test_one_update_needs_no_fixed_point() -> None:
+    """A state whose first update reads out as the pattern but is not a fixed point: a success
+    for one update, a failure for the fixed-point criterion."""
+    goal = torch.tensor([[1.0, -1.0, 1.0]])
+    moving = hp.Retrieval(states=goal.clone(), fixed=torch.tensor([False]),
+                          steps=torch.tensor([1]))
+    assert bool(cap.retrieved(moving, goal, 1.0, one_update=True)[0])
+    assert not bool(cap.retrieved(moving, goal, 1.0)[0])
+
+
+def test_runs_read_one_update_from_the_config() -> None:
+    cfg = {"rho": 0.2, "threshold": 0.9, "min_overlap": 1.0, "n_cues": 10, "max_iter": 20,
+           "max_patterns": 100, "search_rtol": 0.0, "search_patience": 1, "softmax_tol": 1e-9,
+           "block_elements": 10**6,
+           "runs": {"fixed": {"model": "softmax", "beta": "inv_sqrt_N", "N": [25]},
+                    "layer": {"model": "softmax", "beta": "inv_sqrt_N", "N": [25],
+                              "one_update": True}}}
+    fixed, layer = cap.runs(cfg)
+    assert not fixed.settings(cfg, 25).one_update and layer.settings(cfg, 25).one_update
+    assert layer.settings(cfg, 25).softmax_beta == pytest.approx(0.2)
+
+
+# ---- fit forms and growth laws against numpy -------------------------------------------------
+
+def amit_capacity(N: np.ndarray, alpha: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"run": "amit", "model": "classical", "N": N, "seed": 0,
+                         "capacity": N * alpha, "min_overlap": 0.95})
+
+
+@pytest.mark.parametrize("true_form", list(hc.FIT_FORMS))
+def test_amit_fit_forms_against_numpy(true_form: str, rng: np.random.Generator) -> None:
+    """alpha(N) = alpha_inf + a N^-p for a known alpha_inf: the true form recovers it (zero
+    residual); every form's alpha_inf and a are numpy lstsq's on [1, N^-p]; the raw row is C/N
+    at the largest N."""
+    N = np.array([100, 200, 400, 800, 1600, 3200])
+    alpha_inf, a = 0.13 + 0.02 * rng.random(), 0.3 + rng.random()
+    alpha = alpha_inf + a * N ** -hc.FIT_FORMS[true_form]
+    fits = hc.amit_fits(amit_capacity(N, alpha)).set_index("form")
+    assert fits.loc[true_form, "alpha_inf"] == pytest.approx(alpha_inf, rel=1e-9)
+    assert fits.loc[true_form, "rms_residual"] < 1e-12
+    for form, p in hc.FIT_FORMS.items():
+        coef = np.linalg.lstsq(np.column_stack([np.ones(len(N)), N ** -p]), alpha,
+                               rcond=None)[0]
+        assert fits.loc[form, ["alpha_inf", "a"]].to_numpy(dtype=float) == pytest.approx(
+            coef, rel=1e-9)
+    assert fits.loc[hc.RAW, "alpha_inf"] == pytest.approx(alpha[-1])
+    assert fits.loc[hc.RAW, "N_max"] == 3200
+
+
+def test_law_residuals_tell_N_from_N_over_ln_N() -> None:
+    N = np.array([50.0, 100, 200, 400, 800, 1600])
+    linear, n_ln_n = hc.law_residuals(N, 0.14 * N)
+    assert linear == pytest.approx(0.0, abs=1e-12) and n_ln_n > 0.05
+    # RMS about the mean of ln C - ln(N / ln N), by numpy, for C = N / ln N times noise-free c
+    C = N / (2 * np.log(N))
+    linear, n_ln_n = hc.law_residuals(N, C)
+    r = np.log(C) - np.log(N)
+    assert n_ln_n == pytest.approx(0.0, abs=1e-12)
+    assert linear == pytest.approx(np.std(r))
+
+
+# ---- checks on hand-built tables: PASS, CONDITIONAL, FAIL ------------------------------------
+
+CRITERIA = {"projection_slope_tol": 0.15, "linear_slope_min": 0.5, "linear_slope_max": 1.5,
+            "projection_over_hebbian_min": 2.0, "projection_over_hebbian_from_N": 200,
+            "amit_alpha": 0.138, "amit_alpha_tol": 0.015, "poly_slope_tol": 0.5,
+            "exp_loglog_slope_min": 3.0, "same_memory_factor": 1.5,
+            "tolerance_scales": [0.5, 0.75, 1.0, 1.5, 2.0]}
+
+
+def laws_table(laws: dict[str, tuple[str, np.ndarray]], N: np.ndarray,
+               **settings: object) -> pd.DataFrame:
+    rows = [{"run": run, "model": model, "N": n, "seed": seed, "capacity": c}
+            for run, (model, law) in laws.items() for n, c in zip(N, law, strict=True)
+            for seed in (0, 1)]
+    base = {"rho": 0.2, "threshold": 0.9, "min_overlap": 1.0, "beta": "", "censored": False}
+    return pd.DataFrame(rows).assign(**{**base, **settings})
+
+
+def judged(table: pd.DataFrame, name: str) -> checks.Check:
+    (found,) = [c for c in hc.checks(table, CRITERIA) if c.check == name and c.scope == "all"]
+    return found
+
+
+@pytest.mark.parametrize(("ratio", "verdict"), [(1.2, checks.PASS), (1.4, checks.CONDITIONAL),
+                                                (4.0, checks.FAIL)])
+def test_attention_is_hopfield_network_on_known_ratios(ratio: float, verdict: str) -> None:
+    """The projection rule at ``ratio`` times the Hebbian rule: 1.2 is within 1.5^s for every
+    scale s (1.5^0.5 = 1.22), 1.4 only for s >= 1, 4 for none."""
+    N = np.array([50, 100, 200, 400])
+    table = laws_table({"ols_attention": ("ols_attention", ratio * 0.1 * N),
+                        "linear_attention": ("linear_attention", 0.1 * N)}, N)
+    found = judged(table, "attention_is_hopfield_network")
+    assert found.verdict == verdict and found.value == pytest.approx(ratio)
+    assert f"N=400 x{ratio:.2f}" in found.detail and found.origin == checks.CHOSEN
+    if verdict == checks.CONDITIONAL:
+        assert found.holds_where.startswith("same_memory_factor in {1.5, 1.837, 2.25}")
+
+
+def test_hebbian_linear_needs_c_N_to_beat_c_N_over_ln_N() -> None:
+    """0.14 N: linear (PASS everywhere); N / (2 ln N): c N / ln N fits better, FAIL everywhere
+    whatever the band; 0.02 N^1.3: c N fits better but the slope 1.3 leaves the band at half
+    its width: CONDITIONAL."""
+    N = np.array([50, 100, 200, 400, 800, 1600])
+
+    def hebbian(capacity: np.ndarray) -> checks.Check:
+        return judged(laws_table({"linear_attention": ("linear_attention", capacity)}, N),
+                      "linear_capacity_hebbian")
+
+    assert hebbian(0.14 * N).verdict == checks.PASS
+    theory = hebbian(N / (2 * np.log(N)))
+    assert theory.verdict == checks.FAIL and "c N / ln N fits better" in theory.detail
+    steep = hebbian(0.02 * N**1.3)
+    assert steep.verdict == checks.CONDITIONAL and steep.value == pytest.approx(1.3)
+    # The projection rule's row asks the same of its law: 0.25 N passes, N / ln N does not.
+    for capacity, verdict in ((0.25 * N, checks.PASS), (N / np.log(N), checks.FAIL)):
+        table = laws_table({"ols_attention": ("ols_attention", capacity)}, N)
+        assert judged(table, "linear_capacity_linear").verdict == verdict
+
+
+def test_softmax_one_update_row_is_judged_on_its_own_run() -> None:
+    """exp(c sqrt N) by one update fails "exponential in N" (the law named), exp(0.2 N) passes;
+    the fixed-point row is MISSING when only a one-update run exists, never judged on it."""
+    N = np.array([25, 50, 75, 100, 125, 150])
+
+    def rows(capacity: np.ndarray) -> list[checks.Check]:
+        table = laws_table({"layer": ("softmax", capacity)}, N, beta="inv_sqrt_N",
+                           one_update=True)
+        return [c for c in hc.checks(table, CRITERIA) if c.scope == "all"]
+
+    found = {c.check: c for c in rows(np.exp(0.93 * np.sqrt(N)))}
+    one = found["softmax_one_update_capacity_exponential"]
+    assert one.verdict == checks.FAIL and "exp(c sqrt(N))" in one.detail
+    assert "one update" in one.detail
+    assert found["softmax_transformer_capacity_exponential"].verdict == checks.MISSING
+    fast = {c.check: c for c in rows(np.exp(0.2 * N))}
+    assert fast["softmax_one_update_capacity_exponential"].verdict == checks.PASS
+
+
+def test_across_scales_on_a_known_threshold() -> None:
+    """A value of 0.4 against tolerances 0.5 x scales: holds from 0.5 up, so CONDITIONAL with
+    those values; 0.1 holds everywhere; 3 nowhere."""
+    def judge_at(value: float):
+        return lambda tol: checks.at_most("c", value, tol, f"<= {tol}")
+
+    scales = CRITERIA["tolerance_scales"]
+    mid = hc.across_scales(judge_at(0.4), 0.5, scales, "tol")
+    assert mid.verdict == checks.CONDITIONAL and mid.share_holds == pytest.approx(0.6)
+    assert mid.holds_where == "tol in {0.5, 0.75, 1} (of 0.25, 0.375, 0.5, 0.75, 1)"
+    assert hc.across_scales(judge_at(0.1), 0.5, scales, "tol").verdict == checks.PASS
+    assert hc.across_scales(judge_at(3.0), 0.5, scales, "tol").verdict == checks.FAIL
+
+
+# ---- the figure draws the tables ---------------------------------------------------------------
+
+def test_figure_draws_amit_fits_and_the_one_update_run_from_the_tables() -> None:
+    """Panel (d): the C/N points are the table's alpha and each fit's curve is alpha_inf +
+    a N^-p with alpha_inf from numpy lstsq on the raw capacities; panel (c): the one-update
+    run's line is its mean capacity against sqrt(N)."""
+    N = np.array([100, 200, 400, 800, 1600])
+    amit = amit_capacity(N, 0.14 + 0.64 / np.sqrt(N)).assign(rho=0.05, threshold=0.5, beta="",
+                                                              censored=False)
+    Ns = np.array([25, 50, 100])
+    layer = laws_table({"layer": ("softmax", np.array([10.0, 70.0, 1080.0]))}, Ns,
+                       beta="inv_sqrt_N", one_update=True)
+    table = cap.combine([amit, layer])
+    fig = plot_capacity(table, hc.amit_table(table))
+    root, amit_ax = fig.axes[2], fig.axes[3]
+    lines = {line.get_label(): line for line in amit_ax.get_lines()}
+    points = lines["amit: C/N (mean over seeds)"]
+    np.testing.assert_allclose(points.get_ydata(), 0.14 + 0.64 / np.sqrt(N))
+    for form, p in hc.FIT_FORMS.items():
+        alpha_inf, a = np.linalg.lstsq(np.column_stack([np.ones(len(N)), N ** -p]),
+                                       0.14 + 0.64 / np.sqrt(N), rcond=None)[0]
+        (line,) = [v for k, v in lines.items() if k.startswith(f"fit {hc.FORM_LABELS[form]}:")]
+        x = np.asarray(line.get_xdata())
+        np.testing.assert_allclose(line.get_ydata(), alpha_inf + a * x ** -p, rtol=1e-9)
+    (drawn,) = [c for c in root.containers if "layer" in c.get_label()]
+    x, y = drawn.lines[0].get_data()
+    np.testing.assert_allclose(x, np.sqrt(Ns))
+    np.testing.assert_allclose(y, [10.0, 70.0, 1080.0])

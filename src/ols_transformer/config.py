@@ -178,6 +178,10 @@ def hopfield_problems(hopfield: Mapping[str, Any]) -> list[str]:
             problems.append(f"config field '{field}.N' has {inexact}, where {M} patterns "
                             f"(hopfield.max_patterns) of model {run['model']} take the field "
                             "past float64's exact integers (2^53); lower N or max_patterns")
+    scales = hopfield["criteria"]["tolerance_scales"]
+    if 1.0 not in [float(x) for x in scales]:
+        problems.append(f"config field 'hopfield.criteria.tolerance_scales' = {scales}: must "
+                        "include 1 (the chosen tolerances themselves); add 1")
     return problems
 
 

@@ -12,9 +12,12 @@ Protocol, for one run, N and seed:
   at positions drawn once from ``[seed, N, 1]`` (the same flips at every M: common random
   numbers, so the success rate is a smooth function of M);
 - retrieval: the model's synchronous update (``hopfield.retrieve``) until a fixed point (for
-  softmax, a step below ``softmax_tol``), a 2-cycle, or ``max_iter`` steps;
+  softmax, a step below ``softmax_tol``), a 2-cycle, or ``max_iter`` steps; a run with
+  ``one_update`` makes exactly one update, as one transformer layer does;
 - success: a fixed point whose read-out equals the stored pattern in every bit (exact
-  recovery); with ``min_overlap`` < 1, a final overlap xi . s / N >= min_overlap instead;
+  recovery); with ``one_update``, the read-out after that one update equals the pattern (no
+  fixed point asked for); with ``min_overlap`` < 1, a final overlap xi . s / N >= min_overlap
+  instead;
 - capacity: the largest M whose success rate (fraction of cues) is >= ``threshold``, found by
   doubling M from 1 until the rate drops below the threshold (``search_patience`` times in a
   row), then bisecting on integers.
@@ -61,6 +64,7 @@ class Settings:
     softmax_tol: float = 1e-9
     block_elements: int = 4_000_000
     min_overlap: float = 1.0  # 1: exact recovery; below 1: overlap xi . s / N >= this
+    one_update: bool = False  # one update and its read-out (a transformer layer), no fixed point
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class Run:
     threshold: float
     min_overlap: float
     beta: float | str | None = None  # softmax only: a number, or "inv_sqrt_N"
+    one_update: bool = False  # retrieval by one update (a transformer layer), not a fixed point
 
     def beta_at(self, N: int) -> float:
         """The softmax inverse temperature at N neurons (NaN for other models)."""
@@ -89,7 +94,7 @@ class Run:
                         softmax_beta=self.beta_at(N) if self.beta is not None else 1.0,
                         softmax_tol=float(cfg["softmax_tol"]),
                         block_elements=int(cfg["block_elements"]),
-                        min_overlap=self.min_overlap)
+                        min_overlap=self.min_overlap, one_update=self.one_update)
 
 
 INV_SQRT_N = "inv_sqrt_N"  # the transformer's scaled dot product: beta = 1 / sqrt(N)
@@ -104,7 +109,8 @@ def runs(cfg: Mapping[str, Any]) -> list[Run]:
             rho=float(entry.get("rho", cfg["rho"])),
             threshold=float(entry.get("threshold", cfg["threshold"])),
             min_overlap=float(entry.get("min_overlap", cfg["min_overlap"])),
-            beta=entry.get("beta", 1.0 if entry["model"] == "softmax" else None)))
+            beta=entry.get("beta", 1.0 if entry["model"] == "softmax" else None),
+            one_update=bool(entry.get("one_update", False))))
     return out
 
 
@@ -148,11 +154,14 @@ def flip_signs(seed: int, N: int, n_cues: int, flips: int) -> np.ndarray:
     return signs
 
 
-def retrieved(found: hp.Retrieval, goal: torch.Tensor, min_overlap: float) -> torch.Tensor:
-    """Per cue: a fixed point equal to the pattern in every bit (min_overlap = 1), or a final
-    state with overlap xi . s / N >= min_overlap (fixed point or not)."""
+def retrieved(found: hp.Retrieval, goal: torch.Tensor, min_overlap: float,
+              one_update: bool = False) -> torch.Tensor:
+    """Per cue: a fixed point equal to the pattern in every bit (min_overlap = 1), the read-out
+    of a single update equal to it (``one_update``: a transformer layer asks for no fixed
+    point), or a final state with overlap xi . s / N >= min_overlap (fixed point or not)."""
     if min_overlap >= 1.0:
-        return found.fixed & (found.states == goal).all(dim=1)
+        exact = (found.states == goal).all(dim=1)
+        return exact if one_update else found.fixed & exact
     return (found.states * goal).mean(dim=1) >= min_overlap
 
 
@@ -169,8 +178,9 @@ def success_rate(model: hp.Memory, patterns: torch.Tensor, signs: torch.Tensor,
     for start in range(0, len(signs), batch):
         goal = patterns[targets[start:start + batch]]
         found = hp.retrieve(model, prepared, goal * signs[start:start + batch],
-                            settings.max_iter, settings.softmax_tol)
-        hits += int(retrieved(found, goal, settings.min_overlap).sum())
+                            1 if settings.one_update else settings.max_iter,
+                            settings.softmax_tol)
+        hits += int(retrieved(found, goal, settings.min_overlap, settings.one_update).sum())
     return hits / len(signs)
 
 
@@ -254,8 +264,10 @@ def run_one(cfg: Mapping[str, Any], run: Run) -> pd.DataFrame:
                          "flips": flip_count(N, settings.rho), "rho": settings.rho,
                          "threshold": settings.threshold, "min_overlap": settings.min_overlap,
                          "beta": "" if run.beta is None else str(run.beta),
-                         "beta_value": run.beta_at(N), "n_cues": settings.n_cues,
-                         "max_iter": settings.max_iter, "device": device.type})
+                         "beta_value": run.beta_at(N), "one_update": run.one_update,
+                         "n_cues": settings.n_cues,
+                         "max_iter": 1 if run.one_update else settings.max_iter,
+                         "device": device.type})
     return pd.DataFrame(rows)
 
 

@@ -1,4 +1,7 @@
-"""Figure of the Hopfield capacity study (Section 4): capacity against N, with theory curves."""
+"""Figure of the Hopfield capacity study (Section 4): capacity against N, with theory curves.
+
+It draws tables and fits nothing: Amit's finite-size fits come from ``hopfield_amit``
+(``checks.hopfield.amit_table``), each curve drawn from its tabled alpha_inf and a."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..checks.hopfield import INV_SQRT_N, amit_fit
+from ..checks.hopfield import FIT_FORMS, FORM_LABELS, INV_SQRT_N
 from ..hopfield_theory import MODELS, theory_capacity
 from .common import plot
 
@@ -15,6 +18,7 @@ COLORS = ("tab:red", "tab:pink", "tab:blue", "tab:cyan", "tab:olive", "tab:orang
           "tab:green", "tab:purple", "tab:brown", "tab:gray")
 MARKERS = ("*", "P", "x", "o", "h", "s", "D", "^", "v", "<")
 THEORY_STYLES = ("--", ":")
+FIT_STYLES = {"sqrt": "-", "n23": "-.", "n1": (0, (1, 1))}
 
 
 def _style(runs: list[str]) -> dict[str, tuple[str, str]]:
@@ -67,17 +71,18 @@ def _runs(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 @plot
-def plot_capacity(table: pd.DataFrame) -> Figure:
+def plot_capacity(table: pd.DataFrame, amit: pd.DataFrame) -> Figure:
     """(a) log-log, the power-law runs (a power law N^k is a line of slope k); (b) semi-log, the
     exponential runs at a fixed temperature (exp(alpha N) is a line); (c) softmax at the
-    transformer's beta = 1/sqrt(N) against sqrt(N) (exp(b sqrt N) is a line); (d) the classical
-    network at Amit's criterion, C/N against N with 0.138 and the fit alpha_inf + a/sqrt(N).
-    Dashed/dotted: theory."""
+    transformer's beta = 1/sqrt(N) against sqrt(N) (exp(b sqrt N) is a line), iterated to a
+    fixed point and by one update (a transformer layer); (d) the classical network at Amit's
+    criterion, C/N against N with 0.138 and the fits alpha_inf + a/N^p of ``amit`` (the
+    hopfield_amit table). Dashed/dotted: theory."""
     runs = _runs(table)
     styles = _style(list(runs))
     fig = Figure(figsize=(13, 10.5))
     fig.subplots_adjust(left=0.07, right=0.98, top=0.94, bottom=0.27, wspace=0.2, hspace=0.3)
-    (loglog, semilog), (root, amit) = fig.subplots(2, 2)
+    (loglog, semilog), (root, amit_ax) = fig.subplots(2, 2)
     drawn: set[str] = set()
     exact = {r: rows for r, rows in runs.items() if (rows["min_overlap"] >= 1).all()}
     for run, rows in exact.items():
@@ -98,13 +103,14 @@ def plot_capacity(table: pd.DataFrame) -> Figure:
                title="(a) log-log: power laws are lines", ylim=(0.5, None))
     semilog.set(yscale="log", xlabel="N (neurons)", ylabel="capacity M",
                 title="(b) semi-log: exp(alpha N) is a line", ylim=(0.5, None))
-    root.set(yscale="log", xlabel="sqrt(N)", ylabel="capacity M",
-             title="(c) softmax at beta = 1/sqrt(N): exp(b sqrt N) is a line")
-    _amit_panel(amit, runs, styles)
-    for ax in (loglog, semilog, root, amit):
+    root.set(yscale="log", xlabel="sqrt(N)", ylabel="capacity M")
+    root.set_title("(c) softmax at beta = 1/sqrt(N), fixed point and one update (a layer): "
+                   "exp(b sqrt N) is a line", fontsize=9)
+    _amit_panel(amit_ax, amit, styles)
+    for ax in (loglog, semilog, root, amit_ax):
         ax.grid(True, which="major", alpha=0.3)
     handles, labels = [], []
-    for ax in (loglog, semilog, root, amit):
+    for ax in (loglog, semilog, root, amit_ax):
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             if label not in labels:
                 handles.append(handle)
@@ -117,19 +123,22 @@ def plot_capacity(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def _amit_panel(ax: Axes, runs: dict[str, pd.DataFrame],
-                styles: dict[str, tuple[str, str]]) -> None:
-    amit = {r: rows for r, rows in runs.items()
-            if (rows["min_overlap"] < 1).all() and rows["model"].iloc[0] == "classical"}
-    for run, rows in amit.items():
-        fit, alpha = amit_fit(rows, run)
-        N = alpha.index.to_numpy(dtype=float)
-        color, marker = styles[run]
-        ax.plot(N, alpha.to_numpy(), marker=marker, color=color, ls="none",
+def _amit_panel(ax: Axes, amit: pd.DataFrame, styles: dict[str, tuple[str, str]]) -> None:
+    """C/N per N of each Amit run and its three finite-size fits, drawn from the table's
+    alpha_inf_f and a_f to 4 N_max (where they part), with Amit et al.'s 0.138."""
+    groups = [] if amit.empty else list(amit.groupby("run", sort=False))
+    for run, rows in groups:
+        rows = rows.sort_values("N")
+        N = rows["N"].to_numpy(dtype=float)
+        color, marker = styles.get(str(run), ("k", "o"))
+        ax.plot(N, rows["alpha"].to_numpy(dtype=float), marker=marker, color=color, ls="none",
                 label=f"{run}: C/N (mean over seeds)")
         grid = np.geomspace(N.min(), 4 * N.max(), 60)
-        ax.plot(grid, fit.intercept + fit.slope / np.sqrt(grid), "-", color=color, lw=0.9,
-                label=f"fit alpha_inf + a/sqrt(N): alpha_inf = {fit.intercept:.3f}")
+        for form, p in FIT_FORMS.items():
+            alpha_inf = float(rows[f"alpha_inf_{form}"].iloc[0])
+            a = float(rows[f"a_{form}"].iloc[0])
+            ax.plot(grid, alpha_inf + a * grid ** -p, ls=FIT_STYLES[form], color=color, lw=0.9,
+                    label=f"fit {FORM_LABELS[form]}: alpha_inf = {alpha_inf:.3f}")
         at = rows.iloc[0]
         ax.set_title(f"(d) classical, Amit's criterion (overlap >= {at['min_overlap']:g}, "
                      f"rho = {at['rho']:g}, {at['threshold']:g} of cues)", fontsize=9)
