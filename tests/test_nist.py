@@ -126,14 +126,13 @@ def test_a_file_that_does_not_match_its_model_stops(tmp_path: Path, edit, messag
         nist.load_validated(50, directory)
 
 
-def test_the_stage_refuses_bad_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_changed_published_digit_stops_with_the_dataset_named(tmp_path: Path) -> None:
     directory = _copy_data(tmp_path)
     table = (directory / "certified.csv").read_text().replace(
         "7.27272727272727e-1", "7.27272727272728e-1")  # NoInt2's slope, last digit
     (directory / "certified.csv").write_text(table)
-    monkeypatch.setattr(nist, "data_dir", lambda: directory)
-    with pytest.raises(nist.NistDataError, match="dataset noint2"):
-        experiment.run({"reference_digits": 50, "dtypes": ["float64"]})
+    with pytest.raises(nist.NistDataError, match="dataset noint2: .*x\\^1: recomputed"):
+        nist.load_validated(50, directory)
 
 
 # ---- LRE -------------------------------------------------------------------------------------

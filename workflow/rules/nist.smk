@@ -1,10 +1,13 @@
+NIST_CATEGORY = "7. Beyond the paper: NIST certified regressions (StRD)"
+
+
 rule nist:
     """The OLS-Transformer against NIST's certified regressions (StRD): digits per route."""
     output:
         table=report(
             out("nist", "tables/nist_lre.csv"),
             caption="../report/nist_table.rst",
-            category="2. NIST StRD",
+            category=NIST_CATEGORY,
             labels=labels("nist", "table", "nist_lre"),
         ),
         summary=out("nist", "tables/nist_summary.csv"),
@@ -12,7 +15,7 @@ rule nist:
         figure_png=report(
             out("nist", "figures/nist_lre.png"),
             caption="../report/nist_figure.rst",
-            category="2. NIST StRD",
+            category=NIST_CATEGORY,
             labels=labels("nist", "figure", "nist_lre"),
         ),
         provenance=prov("nist"),

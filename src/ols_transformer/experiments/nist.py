@@ -133,12 +133,9 @@ def score(route: Route, data: nist.Dataset, certified: nist.Certified) -> dict[s
 
 
 def run(cfg: Mapping[str, Any],
-        datasets: Mapping[str, tuple[nist.Dataset, nist.Certified]] | None = None
-        ) -> pd.DataFrame:
-    """One row per (dataset, route), datasets in NIST's order of difficulty. ``datasets``:
-    ``nist.load_validated`` output (the shipped data, validated, by default)."""
-    if datasets is None:
-        datasets = nist.load_validated(int(cfg["reference_digits"]))
+        datasets: Mapping[str, tuple[nist.Dataset, nist.Certified]]) -> pd.DataFrame:
+    """One row per (dataset, route), datasets in the order given (NIST's, by difficulty, from
+    ``nist.load_validated``: loaded, certified and checked against the published values)."""
     rows = [score(route, data, certified)
             for data, certified in datasets.values()
             for route in routes(list(cfg["dtypes"]))]
