@@ -1,5 +1,5 @@
 # Replication pipeline for "Ordinary Least Squares is a Special Case of Transformer".
-# Stages: data -> proof check -> training (Figure 1) -> covariance shift -> Hopfield capacity
+# Stages: data -> proof check -> NIST StRD -> training (Figure 1) -> covariance shift -> Hopfield capacity
 #         -> trained linear transformers (beyond the paper) -> claims ledger and report. Outputs land in results/<version>/ (see README).
 
 import os
@@ -21,6 +21,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/proof.smk"
+include: "workflow/rules/nist.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/shift.smk"
 include: "workflow/rules/hopfield.smk"

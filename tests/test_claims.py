@@ -67,7 +67,7 @@ def test_written_ledger_lists_every_claim_and_agrees_with_the_stage_summaries(
         assert f"`{claim_id}` ({row['verdict']})" in markdown
     # The stage wrote its summary with the same check functions: same numbers, same verdicts.
     summaries = {"proof": "proof_summary", "shift": "covariance_shift_summary",
-                 "hopfield": "hopfield_summary", "icl": "icl_summary"}
+                 "hopfield": "hopfield_summary", "icl": "icl_summary", "nist": "nist_summary"}
     for claim in claims.CLAIMS:
         if claim.stage not in summaries:
             continue

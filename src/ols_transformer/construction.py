@@ -23,10 +23,20 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .ols import RankDeficientError
+from .ols import IllConditionedError, RankDeficientError
 
 Form = Literal["eq8", "eq5"]
 FORMS: tuple[Form, ...] = ("eq8", "eq5")
+# How the slow memory W is computed: the eigen-decomposition of Sigma = X^T X / n (the paper's
+# W = U Lambda^-1/2, "eigh") or the SVD of X itself (W = V diag(sqrt(n) / S), "svd"): the same W
+# up to the signs of its columns, but the SVD never forms Sigma, whose spectrum carries cond(X)^2.
+Whitening = Literal["eigh", "svd"]
+WHITENINGS: tuple[Whitening, ...] = ("eigh", "svd")
+# Which product of eq. 2 comes first: the weights and the context's second moment (``head``,
+# no q x n score matrix), or the scores (1/n)(Zq W_Q)(Zc W_K)^T, as written (never forms the
+# second moment Zc^T Zc: the order in which the SVD whitener keeps its digits).
+Order = Literal["moment", "scores"]
+ORDERS: tuple[Order, ...] = ("moment", "scores")
 
 
 # ---- attention -------------------------------------------------------------------------------
@@ -146,9 +156,20 @@ def moment_head(moment: torch.Tensor, weights: Weights) -> torch.Tensor:
     return matmul(matmul(attended, weights.W_F), weights.W_O)
 
 
-def forward(queries: torch.Tensor, context: torch.Tensor, weights: Weights) -> torch.Tensor:
-    """out = Attn(Zq, Zc) W_F W_O (paper eq. 2). Shape: (..., q, d), (..., n, d) -> (..., q, o)."""
-    return matmul(queries, head(context, weights))
+def forward(queries: torch.Tensor, context: torch.Tensor, weights: Weights,
+            order: Order = "moment") -> torch.Tensor:
+    """out = Attn(Zq, Zc) W_F W_O (paper eq. 2). Shape: (..., q, d), (..., n, d) -> (..., q, o).
+
+    ``order`` "moment" (the default) applies the head, weights before tokens; "scores" takes the
+    scores first, then the values Zc W_V: the same product, other roundings.
+    """
+    if order == "moment":
+        return matmul(queries, head(context, weights))
+    if order == "scores":
+        scores = attention_scores(queries, context, weights.W_Q, weights.W_K)
+        return matmul(matmul(matmul(scores, _apply(context, weights.W_V)), weights.W_F),
+                      weights.W_O)
+    raise ValueError(f"unknown order {order!r}; choose one of {', '.join(ORDERS)}")
 
 
 class LinearTransformer(nn.Module):
@@ -218,8 +239,77 @@ def second_moment(X: torch.Tensor) -> torch.Tensor:
     return matmul(_t(X), X) / X.shape[-2]
 
 
-def spectral_whitener(X: torch.Tensor, pseudo_inverse: bool = False) -> torch.Tensor:
+def rank_tolerance(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(singular values of X, descending; the rank tolerance max(n, p) eps s_max), in X's dtype:
+    X has numerical rank r = #{s > tolerance} (numpy's matrix_rank and lstsq use the same)."""
+    n, p = X.shape[-2:]
+    singular_values = torch.linalg.svdvals(X)
+    return singular_values, max(n, p) * torch.finfo(X.dtype).eps * singular_values[..., 0]
+
+
+def _values(values: torch.Tensor) -> str:
+    return "[" + ", ".join(f"{v:.3g}" for v in values.tolist()) + "]"
+
+
+def _rank_deficient(X: torch.Tensor, singular_values: torch.Tensor,
+                    tol: torch.Tensor) -> RankDeficientError:
+    n, p = X.shape
+    rank = int((singular_values > tol).sum())
+    return RankDeficientError(
+        f"X (n={n}, p={p}, {X.dtype}) is numerically singular: numerical rank {rank} < p "
+        f"(singular values {_values(singular_values)}, rank tolerance max(n, p) eps s_max = "
+        f"{tol.item():.3g}). Drop collinear columns, scale them, or use more precision.")
+
+
+def _why_refused(X: torch.Tensor) -> RankDeficientError:
+    """The covariance route refused X (an eigenvalue of Sigma at or below its rounding level
+    p eps lambda_max): say whether X itself is rank deficient (its singular values against the
+    rank tolerance), or of full rank but beyond what the covariance route resolves."""
+    n, p = X.shape
+    singular_values, tol = rank_tolerance(X)
+    if singular_values.numel() < p or singular_values[-1] <= tol:
+        return _rank_deficient(X, singular_values, tol)
+    cond = (singular_values[0] / singular_values[-1]).item()
+    eigenvalues = torch.linalg.eigvalsh(second_moment(X))
+    eigen_tol = p * torch.finfo(X.dtype).eps * eigenvalues.abs().max()
+    return IllConditionedError(
+        f"X (n={n}, p={p}, {X.dtype}) has full numerical rank {p} (singular values "
+        f"{_values(singular_values)}, rank tolerance max(n, p) eps s_max = {tol.item():.3g}), "
+        f"but the covariance route cannot resolve it: Sigma = X^T X / n is numerically singular "
+        f"in {X.dtype} (smallest eigenvalue {eigenvalues.min().item():.3g} <= its rounding level "
+        f"p eps lambda_max = {eigen_tol.item():.3g}; cond(X)^2 = {cond**2:.3g} exceeds "
+        f"~1 / (p eps) = {1 / (p * torch.finfo(X.dtype).eps):.3g}). Use the SVD whitener "
+        "(whitening='svd'), which works on X's singular values, or scale the columns.")
+
+
+def svd_whitener(X: torch.Tensor, pseudo_inverse: bool = False) -> torch.Tensor:
+    """W = V diag(sqrt(n) / S) from X = U S V^T: W W^T = n (X^T X)^-1 = Sigma^{-1} (Sigma's
+    eigenvalues are S^2 / n), without forming Sigma. X is refused (RankDeficientError, with its
+    singular values) only when its numerical rank is below p at the rank tolerance
+    max(n, p) eps s_max; with ``pseudo_inverse`` the singular values above it are kept.
+
+    Shape: X (n, p) -> W (p, p), or (p, r) with the pseudo-inverse.
+    """
+    n, p = X.shape
+    _, singular_values, Vh = torch.linalg.svd(X, full_matrices=False)
+    tol = max(n, p) * torch.finfo(X.dtype).eps * singular_values[0]
+    keep = singular_values > tol
+    if pseudo_inverse:
+        return _t(Vh[keep]) * (n**0.5 / singular_values[keep])
+    if singular_values.numel() < p or not bool(keep.all()):
+        raise _rank_deficient(X, singular_values, tol)
+    return _t(Vh) * (n**0.5 / singular_values)
+
+
+def spectral_whitener(X: torch.Tensor, pseudo_inverse: bool = False,
+                      whitening: Whitening = "eigh") -> torch.Tensor:
     """W with W W^T = Sigma^{-1} (or Sigma^+), Sigma = X^T X / n.
+
+    ``whitening`` "eigh" (the default, the paper's literal form): from the eigen-decomposition of
+    Sigma. Sigma's eigenvalues at or below p eps lambda_max are rounding noise there, and X is
+    refused; the error then says, from X's singular values, whether X is rank deficient
+    (RankDeficientError) or of full rank but beyond this route (IllConditionedError, a
+    subclass). "svd": ``svd_whitener``, refused only when X is numerically rank deficient.
 
     With ``pseudo_inverse`` and fewer rows than columns (n < p: Sigma has rank <= n), the
     spectral decomposition comes from the n x n Gram matrix G = X X^T / n = V Lambda V^T
@@ -229,14 +319,18 @@ def spectral_whitener(X: torch.Tensor, pseudo_inverse: bool = False) -> torch.Te
     Shape: X (n, p) -> W (p, p), or (p, r) with the pseudo-inverse (r the numerical rank).
     """
     n, p = X.shape
+    if whitening == "svd":
+        return svd_whitener(X, pseudo_inverse)
+    if whitening != "eigh":
+        raise ValueError(f"unknown whitening {whitening!r}; choose one of {', '.join(WHITENINGS)}")
     if pseudo_inverse and n < p:
         eigenvalues, V = torch.linalg.eigh(matmul(X, _t(X)) / n)
         keep = eigenvalues > p * torch.finfo(X.dtype).eps * eigenvalues.abs().max()
         return _t(X) @ (V[:, keep] / eigenvalues[keep]) / n**0.5
     try:
         return whitener(second_moment(X), pseudo_inverse)
-    except RankDeficientError as err:
-        raise RankDeficientError(f"X (n={n}, p={p}): {err}") from None
+    except RankDeficientError:
+        raise _why_refused(X) from None
 
 
 def cross_moment(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -287,10 +381,11 @@ def tokens(X: torch.Tensor, y: torch.Tensor | None = None, outputs: int = 1) -> 
 
 
 @torch.no_grad()
-def ols_transformer(X: torch.Tensor, y: torch.Tensor) -> LinearTransformer:
+def ols_transformer(X: torch.Tensor, y: torch.Tensor,
+                    whitening: Whitening = "eigh") -> LinearTransformer:
     """The homogeneous-input OLS-Transformer for (X, y): forward(X) = X beta_hat."""
-    return LinearTransformer.from_weights(homogeneous_weights(spectral_whitener(X),
-                                                              cross_moment(X, y)))
+    return LinearTransformer.from_weights(homogeneous_weights(
+        spectral_whitener(X, whitening=whitening), cross_moment(X, y)))
 
 
 @torch.no_grad()

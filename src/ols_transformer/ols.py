@@ -17,6 +17,13 @@ class RankDeficientError(ValueError):
     """X does not have full column rank (or is numerically singular in the working dtype)."""
 
 
+class IllConditionedError(RankDeficientError):
+    """X has full numerical column rank, but a route cannot resolve it in its dtype (the
+    covariance route when cond(X)^2 reaches ~1 / (p eps)). A subclass of RankDeficientError
+    so that every caller that records a refused design records this one too; its message
+    gives X's singular values and says X is not rank deficient."""
+
+
 def check_design(X: np.ndarray, y: np.ndarray | None = None) -> None:
     """Refuse inputs for which OLS is undefined, with a message that names the problem."""
     if X.ndim != 2:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # Files of the checkout whose content defines "the code version" (relative to its root) ...
 WORKFLOW_GLOBS = ("Snakefile", "workflow/**/*.smk", "workflow/**/*.py", "notebooks/*.ipynb")
 # ... and of the imported package (relative to its directory).
-PACKAGE_GLOBS = ("**/*.py", "*.yaml")
+PACKAGE_GLOBS = ("**/*.py", "*.yaml", "datasets/**/*.csv", "datasets/**/*.md")
 VERSION_MARKER = "provenance/run.json"
 
 

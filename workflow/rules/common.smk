@@ -69,13 +69,26 @@ FIG1_TASK = ["training.seeds", "training.n", "training.beta", "training.noise_si
 FIG1_TASK += ["training.x_scale"]
 FIG1_SETTING = ["training.parameterisation", "training.w0", "training.learning_rate"]
 FIG1_SETTING += ["training.epochs", "training.alignment_tol"]
-TABLE_STAGES = ["proof_check", "training", "training_sweep", "shift", "hopfield", "icl"]
+NIST_DATA = "src/ols_transformer/datasets/nist_strd"
+TABLE_STAGES = ["proof_check", "nist", "training", "training_sweep", "shift", "hopfield", "icl"]
 STAGE_SPECS = {
     "data": StageSpec(
         ("workflow/rules/data.smk", "workflow/scripts/data.py"), ("data", *FIG1_TASK)
     ),
     "proof_check": StageSpec(
         ("workflow/rules/proof.smk", "workflow/scripts/proof.py"), ("proof",), ("data",)
+    ),
+    # The shipped StRD files are data the stage reads: part of its key.
+    "nist": StageSpec(
+        (
+            "workflow/rules/nist.smk",
+            "workflow/scripts/nist.py",
+            *sorted(
+                str(path.relative_to(workflow.basedir))
+                for path in (Path(workflow.basedir) / NIST_DATA).glob("*")
+            ),
+        ),
+        ("nist",),
     ),
     "training": StageSpec(
         ("workflow/rules/training.smk", "workflow/scripts/training.py"),
@@ -94,7 +107,8 @@ STAGE_SPECS = {
     "claims": StageSpec(
         ("workflow/rules/claims.smk", "workflow/scripts/claims.py"),
         tuple(
-            f"{section}.criteria" for section in ("proof", "training", "shift", "hopfield", "icl")
+            f"{section}.criteria"
+            for section in ("proof", "nist", "training", "shift", "hopfield", "icl")
         ),
         tuple(TABLE_STAGES),
     ),
@@ -108,6 +122,12 @@ NOTEBOOKS = {
         criteria="proof",
         tables=["proof_check"],
         figures=["proof_error_vs_condition"],
+    ),
+    "nist": dict(
+        upstream=("nist",),
+        criteria="nist",
+        tables=["nist_lre"],
+        figures=["nist_lre"],
     ),
     "training": dict(
         upstream=("training", "training_sweep"),

@@ -1,0 +1,228 @@
+"""Checks of the nist stage (the OLS-Transformer on NIST's StRD), from ``nist_lre.csv``.
+
+Digits are the LRE of the fitted values as a whole (``lre_fitted``); a refused route keeps 0
+digits (a user gets no fit). Criteria (config ``nist.criteria``):
+
+- ``fitted_digits_min`` (chosen), re-judged across ``fitted_digits_alternatives`` and the four
+  float64 transformer routes: the OLS-Transformer (the paper's eigen route, unscaled) keeps at
+  least this many digits on every lower- and average-difficulty dataset;
+- ``lstsq_gap_max`` (chosen), across ``lstsq_gap_alternatives``: the SVD route with column
+  scaling (float64) is within this many digits of numpy's lstsq on every dataset;
+- ``cond_law_band`` (chosen), across ``cond_law_band_alternatives``: the covariance (eigen)
+  routes keep at least -log10(eps cond(X)^2) digits (16 - 2 log10 cond(X) in float64; theory,
+  a rounding bound), less this band; refusing counts as 0 digits;
+- no route calls a design rank deficient when its exact cond(X) is below 1 / (max(n, p) eps),
+  the rank tolerance of its dtype (theory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import (
+    THEORY,
+    Check,
+    across,
+    at_least,
+    at_most,
+    missing,
+    reported,
+    require,
+)
+
+COLUMNS = ("dataset", "difficulty", "route", "method", "whitening", "scaled", "dtype", "n", "p",
+           "cond_used", "digits_law", "status", "lre_fitted")
+MAIN_ROUTE = "transformer_eigh"  # the OLS-Transformer as the paper writes it
+F64_TRANSFORMERS = ("transformer_eigh", "transformer_eigh_scaled", "transformer_svd",
+                    "transformer_svd_scaled")
+EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps)}
+
+
+def digits(rows: pd.DataFrame) -> pd.Series:
+    """Digits of the fitted values per row; a refused route keeps 0."""
+    ok = rows["status"] == "ok"
+    return rows["lre_fitted"].where(ok, 0.0).astype(float)
+
+
+def _route(table: pd.DataFrame, route: str, dtype: str = "float64") -> pd.DataFrame:
+    return table[(table["route"] == route) & (table["dtype"] == dtype)]
+
+
+def _worst(rows: pd.DataFrame, values: pd.Series) -> str:
+    at = values.idxmin()
+    return f"{rows.loc[at, 'dataset']} ({values[at]:.3g})"
+
+
+def _family(make: Any, labels: Mapping[str, tuple[Any, ...]]) -> dict[str, Check]:
+    return {label: make(*args) for label, args in labels.items()}
+
+
+def _where(family: Mapping[str, Check]) -> str:
+    """Where a family holds, in words: labels "<what> at <value>" grouped by what."""
+    held = [label for label, c in family.items() if c.verdict == "PASS"]
+    if len(held) == len(family):
+        return "everywhere"
+    if not held:
+        return "nowhere"
+    grouped: dict[str, list[str]] = {}
+    for label in held:
+        what, _, value = label.rpartition(" at ")
+        grouped.setdefault(what, []).append(value)
+    return "; ".join(f"{what} at {', '.join(values)}" if what else ", ".join(values)
+                     for what, values in grouped.items())
+
+
+# ---- (i) digits of the OLS-Transformer on the lower and average datasets -----------------------
+
+def _fitted_digits(table: pd.DataFrame, route: str, bound: float) -> Check:
+    rows = _route(table, route)
+    rows = rows[rows["difficulty"].isin(["lower", "average"])]
+    criterion = (f"digits of the fitted values >= {bound:g} on every lower and average dataset "
+                 f"({route}, float64; refused = 0)")
+    if rows.empty:
+        return missing("fitted_digits_lower_average", criterion, f"no float64 {route} rows")
+    values = digits(rows)
+    refused = rows[rows["status"] != "ok"]["dataset"].tolist()
+    return at_least("fitted_digits_lower_average", float(values.min()), bound, criterion,
+                    f"{route}: worst {_worst(rows, values)} of {len(rows)} datasets"
+                    + (f"; refused on {', '.join(refused)}" if refused else ""))
+
+
+def fitted_digits(table: pd.DataFrame, crit: Mapping[str, Any]) -> Check:
+    bounds = [float(crit["fitted_digits_min"]),
+              *map(float, crit.get("fitted_digits_alternatives", []))]
+    main = _fitted_digits(table, MAIN_ROUTE, bounds[0])
+    family = _family(lambda r, b: _fitted_digits(table, r, b),
+                     {f"{r} at {b:g}": (r, b) for r in F64_TRANSFORMERS for b in bounds})
+    return across(main, family, "the four float64 transformer routes x digits "
+                  + ", ".join(f"{b:g}" for b in bounds), _where(family))
+
+
+# ---- (ii) the SVD route with column scaling against lstsq -----------------------------------
+
+def _lstsq_gap(table: pd.DataFrame, bound: float, route: str) -> Check:
+    criterion = (f"lstsq's digits - {route}'s <= {bound:g} on every dataset (fitted values, "
+                 "float64)")
+    ours = _route(table, route).set_index("dataset")
+    ref = _route(table, "lstsq").set_index("dataset")
+    common = [d for d in ours.index if d in ref.index]
+    if not common:
+        return missing("svd_scaled_near_lstsq", criterion, f"no float64 {route} and lstsq rows")
+    gap = digits(ref.loc[common]) - digits(ours.loc[common])
+    worst = gap.idxmax()
+    misses = gap[gap > bound]
+    detail = (f"largest gap {gap[worst]:.2f} digits on {worst} ({route} "
+              f"{digits(ours.loc[[worst]]).iloc[0]:.2f} vs lstsq "
+              f"{digits(ref.loc[[worst]]).iloc[0]:.2f}); {route} ahead on "
+              f"{int((gap < 0).sum())} of {len(gap)}")
+    if len(misses):
+        detail += "; misses the band by " + ", ".join(
+            f"{v - bound:.2f} on {d}" for d, v in misses.sort_values(ascending=False).items())
+    return at_most("svd_scaled_near_lstsq", float(gap.max()), bound, criterion, detail)
+
+
+def lstsq_gap(table: pd.DataFrame, crit: Mapping[str, Any]) -> Check:
+    bounds = [float(crit["lstsq_gap_max"]), *map(float, crit.get("lstsq_gap_alternatives", []))]
+    route = "transformer_svd_scaled"
+    main = _lstsq_gap(table, bounds[0], route)
+    family = _family(lambda b: _lstsq_gap(table, b, route),
+                     {f"gap band at {b:g} digits": (b,) for b in bounds})
+    return across(main, family, "gap bands " + ", ".join(f"{b:g}" for b in bounds),
+                  _where(family))
+
+
+# ---- (iii) the covariance route against its rounding law ------------------------------------
+
+def _covariance_rows(table: pd.DataFrame) -> pd.DataFrame:
+    return table[(table["method"] == "transformer") & (table["whitening"] == "eigh")]
+
+
+def _cond_law(table: pd.DataFrame, band: float) -> Check:
+    rows = _covariance_rows(table)
+    criterion = (f"digits >= -log10(eps cond(X)^2) - {band:g} (16 - 2 log10 cond(X) in "
+                 "float64) for every covariance-route row (scaled or not, every dtype; "
+                 "refused = 0 digits)")
+    if rows.empty:
+        return missing("covariance_route_cond_law", criterion, "no covariance-route rows")
+    deficit = rows["digits_law"].astype(float) - digits(rows)
+    worst = deficit.idxmax()
+    excess = -deficit
+    top = excess.idxmax()
+
+    def label(i: Any) -> str:
+        return f"{rows.loc[i, 'dataset']}/{rows.loc[i, 'route']}/{rows.loc[i, 'dtype']}"
+
+    return at_most(
+        "covariance_route_cond_law", float(deficit.max()), band, criterion,
+        f"{len(rows)} rows; furthest below the law: {label(worst)} by {deficit[worst]:.2f} "
+        f"digits (law {rows.loc[worst, 'digits_law']:.2f}); the law is a bound, not an "
+        f"estimate: {label(top)} beats it by {excess[top]:.2f} digits; "
+        f"{int((rows['status'] != 'ok').sum())} refusals, at law <= "
+        f"{rows.loc[rows['status'] != 'ok', 'digits_law'].max():.2f} digits",
+        origin=THEORY)
+
+
+def cond_law(table: pd.DataFrame, crit: Mapping[str, Any]) -> Check:
+    bands = [float(crit["cond_law_band"]), *map(float, crit.get("cond_law_band_alternatives", []))]
+    main = _cond_law(table, bands[0])
+    family = _family(lambda b: _cond_law(table, b), {f"band at {b:g} digits": (b,) for b in bands})
+    return across(main, family, "bands " + ", ".join(f"{b:g}" for b in bands), _where(family))
+
+
+# ---- refusals: rank deficient only where the dtype cannot tell X's rank ---------------------
+
+def rank_honest(table: pd.DataFrame) -> Check:
+    """Rows refused as rank deficient although X (as the route uses it) has full numerical rank
+    at its dtype's tolerance: exact cond(X) < 1 / (max(n, p) eps). Must be none."""
+    criterion = ("rows refused as rank deficient with exact cond(X) < 1 / (max(n, p) eps) "
+                 "(X of full numerical rank in that dtype) = 0")
+    rank_refused = table[table["status"] == "refused: RankDeficientError"]
+    limit = 1.0 / (np.maximum(rank_refused["n"], rank_refused["p"])
+                   * rank_refused["dtype"].map(EPS))
+    wrong = rank_refused[rank_refused["cond_used"].astype(float) < limit]
+    refused = table[table["status"] != "ok"]
+    detail = (f"{len(refused)} refusals, {len(rank_refused)} as rank deficient"
+              + ("; wrongly: " + ", ".join(f"{r.dataset}/{r.route}/{r.dtype}"
+                                           for r in wrong.itertuples()) if len(wrong) else ""))
+    return at_most("rank_refusals_honest", float(len(wrong)), 0.0, criterion, detail,
+                   origin=THEORY)
+
+
+# ---- reported: the best transformer route per dataset --------------------------------------
+
+def best_transformer(table: pd.DataFrame) -> list[Check]:
+    """Per dataset, the float64 transformer route keeping the most digits (and lstsq's)."""
+    out = []
+    rows = table[(table["method"] == "transformer") & (table["dtype"] == "float64")]
+    lstsq = _route(table, "lstsq").set_index("dataset")
+    for dataset, group in rows.groupby("dataset", sort=False):
+        values = digits(group)
+        best = values.idxmax()
+        ref = (f"; lstsq {digits(lstsq.loc[[dataset]]).iloc[0]:.2f}"
+               if dataset in lstsq.index else "")
+        out.append(reported("best_transformer_digits", float(values[best]),
+                            "most digits of the fitted values over the float64 transformer "
+                            "routes", f"{group.loc[best, 'route']}{ref}", scope=str(dataset)))
+    return out
+
+
+def checks(table: pd.DataFrame | None, criteria: Mapping[str, Any]) -> list[Check]:
+    """Every check of the nist stage, from ``nist_lre.csv``."""
+    table = require(table, "nist_lre", COLUMNS)
+    return [fitted_digits(table, criteria), lstsq_gap(table, criteria), cond_law(table, criteria),
+            rank_honest(table), *best_transformer(table)]
+
+
+def digits_by_route(table: pd.DataFrame, routes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Datasets x routes of the fitted values' digits (refused: NaN), datasets in table order:
+    the figure's and the notebook's view."""
+    view = table.assign(label=table["route"] + np.where(table["dtype"] == "float32", " (f32)", ""))
+    wide = view.pivot_table(index="dataset", columns="label", values="lre_fitted",
+                            aggfunc="first", sort=False)
+    wide = wide.reindex(list(dict.fromkeys(table["dataset"])))
+    return wide if routes is None else wide[[r for r in routes if r in wide.columns]]
+
