@@ -19,7 +19,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # files, records, versions, reuse: no numbers of the paper
     "foundation": ("", "io", "provenance", "versioning", "reuse", "notebooks"),
     # the paper's mathematics and its models
-    "math": ("ols", "construction", "shift", "data", "hopfield_theory", "hopfield"),
+    "math": ("ols", "construction", "shift", "data", "nist", "hopfield_theory", "hopfield"),
     # config validation: below the stages (an experiment may validate its section)
     "config": ("config",),
     # checks read tables and return verdicts; the package's __init__ holds the Check row

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import mpmath
 import numpy as np
+import pandas as pd
 
 LRE_CAP = 15.0
 PUBLISHED_DIGITS = 15  # significant digits of certified.csv
@@ -334,3 +335,14 @@ def residual_statistics(y: np.ndarray, fitted: np.ndarray, p: int,
     rss = float(np.sum((y - fitted) ** 2))
     tss = float(np.sum((y - y.mean()) ** 2)) if intercept else float(np.sum(y**2))
     return math.sqrt(rss / (len(y) - p)), 1.0 - rss / tss
+
+
+def digits_by_route(table: pd.DataFrame, routes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Datasets x routes of the fitted values' digits (refused: NaN), datasets in table order:
+    the figure's and the notebook's view."""
+    view = table.assign(label=table["route"] + np.where(table["dtype"] == "float32", " (f32)", ""))
+    wide = view.pivot_table(index="dataset", columns="label", values="lre_fitted",
+                            aggfunc="first", sort=False)
+    wide = wide.reindex(list(dict.fromkeys(table["dataset"])))
+    return wide if routes is None else wide[[r for r in routes if r in wide.columns]]
+

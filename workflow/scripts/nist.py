@@ -2,6 +2,7 @@ import logging
 
 from ols_transformer import checks
 from ols_transformer import nist as strd
+from ols_transformer.checks import nist as nist_checks
 from ols_transformer.experiments import nist
 from ols_transformer.io import save_figure, write_table
 from ols_transformer.plots.nist import plot_lre
@@ -13,7 +14,7 @@ with StageRun(smk, "nist") as run:
     # dataset, where a file does not match its model or NIST's published values.
     datasets = strd.load_validated(int(run.cfg["reference_digits"]))
     table = nist.run(run.cfg, datasets)
-    summary = nist.summarize(table, run.cfg["criteria"])
+    summary = checks.frame(nist_checks.checks(table, run.cfg["criteria"]))
     write_table(table, smk.output.table)
     write_table(summary, smk.output.summary)
     save_figure(plot_lre(table), smk.output.figure_pdf, smk.output.figure_png)

@@ -17,7 +17,7 @@ digits (a user gets no fit). Criteria (config ``nist.criteria``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -215,14 +215,3 @@ def checks(table: pd.DataFrame | None, criteria: Mapping[str, Any]) -> list[Chec
     table = require(table, "nist_lre", COLUMNS)
     return [fitted_digits(table, criteria), lstsq_gap(table, criteria), cond_law(table, criteria),
             rank_honest(table), *best_transformer(table)]
-
-
-def digits_by_route(table: pd.DataFrame, routes: Sequence[str] | None = None) -> pd.DataFrame:
-    """Datasets x routes of the fitted values' digits (refused: NaN), datasets in table order:
-    the figure's and the notebook's view."""
-    view = table.assign(label=table["route"] + np.where(table["dtype"] == "float32", " (f32)", ""))
-    wide = view.pivot_table(index="dataset", columns="label", values="lre_fitted",
-                            aggfunc="first", sort=False)
-    wide = wide.reindex(list(dict.fromkeys(table["dataset"])))
-    return wide if routes is None else wide[[r for r in routes if r in wide.columns]]
-

@@ -28,8 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import checks, nist
-from ..checks import nist as nist_checks
+from .. import nist
 from ..construction import (
     Order,
     Whitening,
@@ -140,8 +139,3 @@ def run(cfg: Mapping[str, Any],
             for data, certified in datasets.values()
             for route in routes(list(cfg["dtypes"]))]
     return pd.DataFrame(rows)
-
-
-def summarize(table: pd.DataFrame, criteria: Mapping[str, Any]) -> pd.DataFrame:
-    """The stage's checks (``checks.nist``), one row each: the nist_summary table."""
-    return checks.frame(nist_checks.checks(table, criteria))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..checks.nist import digits_by_route
+from ..nist import digits_by_route
 from .common import new_figure, plot
 
 F64_ROUTES = ("transformer_eigh", "transformer_eigh_scaled", "transformer_svd",
