@@ -181,3 +181,11 @@ def exact_dtype(name: str, N: int, M: int) -> str | None:
         if M * bound < limit and N < limit:
             return dtype
     return None
+
+
+# Softmax's inverse temperature at a transformer's scaled dot product: beta = 1 / sqrt(N).
+INV_SQRT_N = "inv_sqrt_N"
+# Amit's finite-size fits: alpha(N) = alpha_inf + a N^-p, by form name.
+FIT_FORMS: dict[str, float] = {"sqrt": 0.5, "n23": 2.0 / 3.0, "n1": 1.0}
+FORM_LABELS: dict[str, str] = {"sqrt": "alpha_inf + a/sqrt(N)", "n23": "alpha_inf + a/N^(2/3)",
+                               "n1": "alpha_inf + a/N"}

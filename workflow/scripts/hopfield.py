@@ -3,6 +3,8 @@ temperatures, the checks and the figure."""
 
 import logging
 
+from ols_transformer import checks
+from ols_transformer.checks import hopfield as hopfield_checks
 from ols_transformer.checks.hopfield import amit_table, softmax_table
 from ols_transformer.experiments import capacity
 from ols_transformer.io import save_figure, write_table
@@ -13,12 +15,13 @@ smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "hopfield") as run:
     log = logging.getLogger("ols_transformer")
     table = capacity.run(run.cfg, progress=log.info)
-    growth = capacity.growth(table)
+    growth = hopfield_checks.growth(table)
     log.info("hopfield capacity: %s", capacity.headline(growth))
     write_table(table, smk.output.table)
     write_table(growth, smk.output.growth)
     amit = amit_table(table)
     write_table(amit, smk.output.amit)
     write_table(softmax_table(table), smk.output.softmax)
-    write_table(capacity.summarize(table, run.cfg["criteria"]), smk.output.summary)
+    write_table(checks.frame(hopfield_checks.checks(table, run.cfg["criteria"])),
+                smk.output.summary)
     save_figure(plots.plot_capacity(table, amit), smk.output.figure_pdf, smk.output.figure_png)

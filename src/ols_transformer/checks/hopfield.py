@@ -43,7 +43,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..hopfield_theory import MODELS, PROJECTION_MODELS, TIERS, theory
+from ..hopfield_theory import (
+    FIT_FORMS,
+    FORM_LABELS,
+    INV_SQRT_N,
+    MODELS,
+    PROJECTION_MODELS,
+    TIERS,
+    theory,
+)
 from . import (
     CHOSEN,
     FAIL,
@@ -64,11 +72,6 @@ from . import (
 )
 
 COLUMNS = ("run", "model", "N", "seed", "capacity", "rho", "min_overlap", "beta", "censored")
-INV_SQRT_N = "inv_sqrt_N"
-# Amit's finite-size fits: alpha(N) = alpha_inf + a N^-p, by form name.
-FIT_FORMS: dict[str, float] = {"sqrt": 0.5, "n23": 2.0 / 3.0, "n1": 1.0}
-FORM_LABELS: dict[str, str] = {"sqrt": "alpha_inf + a/sqrt(N)", "n23": "alpha_inf + a/N^(2/3)",
-                               "n1": "alpha_inf + a/N"}
 RAW = "raw"  # the measured alpha at the largest N, no fit
 SHORT = {"sqrt": "a/sqrt(N)", "n23": "a/N^(2/3)", "n1": "a/N", RAW: "raw C/N at N_max"}
 # The Hebbian rule and the projection rule, like for like (self-coupling kept / removed).

@@ -41,9 +41,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import checks
 from .. import hopfield as hp
-from ..checks import hopfield as hopfield_checks
+from ..hopfield_theory import INV_SQRT_N
 
 PATTERN_STREAM, CUE_STREAM = 0, 1
 POOL_BLOCK = 1024  # rows per pattern block; any M is a prefix of the pool
@@ -97,7 +96,6 @@ class Run:
                         min_overlap=self.min_overlap, one_update=self.one_update)
 
 
-INV_SQRT_N = "inv_sqrt_N"  # the transformer's scaled dot product: beta = 1 / sqrt(N)
 
 
 def runs(cfg: Mapping[str, Any]) -> list[Run]:
@@ -322,16 +320,6 @@ def combine(tables: list[pd.DataFrame], confidence: float = 0.95) -> pd.DataFram
     table["n_seeds"] = table.groupby(["run", "N"])["seed"].transform("size")
     table["confidence"] = confidence
     return table
-
-
-# ---- growth laws and checks (checks.hopfield) ------------------------------------------------
-
-growth = hopfield_checks.growth
-
-
-def summarize(table: pd.DataFrame, criteria: Mapping[str, float]) -> pd.DataFrame:
-    """The stage's checks, one row each."""
-    return checks.frame(hopfield_checks.checks(table, criteria))
 
 
 def headline(growth_table: pd.DataFrame) -> str:

@@ -10,8 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..checks.hopfield import FIT_FORMS, FORM_LABELS, INV_SQRT_N
-from ..hopfield_theory import MODELS, theory_capacity
+from ..hopfield_theory import FIT_FORMS, FORM_LABELS, INV_SQRT_N, MODELS, theory_capacity
 from .common import plot
 
 COLORS = ("tab:red", "tab:pink", "tab:blue", "tab:cyan", "tab:olive", "tab:orange",
