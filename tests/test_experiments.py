@@ -307,7 +307,8 @@ def test_proof_figure_draws_the_table(proof_table: pd.DataFrame) -> None:
     (refused conds left out of the line)."""
     from ols_transformer.plots.proof import plot_error_vs_condition
 
-    fig = plot_error_vs_condition(proof_table)
+    c = PROOF_CFG["criteria"]["rounding_constant"]
+    fig = plot_error_vs_condition(proof_table, c)
     pred = proof_table[proof_table.quantity == "prediction"]
     dtypes = sorted(pred["dtype"].unique(), reverse=True)
     assert len(fig.axes) == len(dtypes)
@@ -317,3 +318,7 @@ def test_proof_figure_draws_the_table(proof_table: pd.DataFrame) -> None:
             worst = rows.groupby("cond")["max_rel_err"].max().dropna()
             np.testing.assert_allclose(lines[method][:, 0], worst.index.to_numpy())
             np.testing.assert_allclose(lines[method][:, 1], worst.to_numpy(), rtol=1e-12)
+        # the bound judged: c cond^2 u, u the unit roundoff (2^-53 in float64, 2^-24 float32)
+        (bound,) = [xy for label, xy in lines.items() if label.startswith("bound")]
+        u = {"float64": 2.0**-53, "float32": 2.0**-24}[dtype]
+        np.testing.assert_allclose(bound[:, 1], c * bound[:, 0] ** 2 * u, rtol=1e-12)
