@@ -112,7 +112,8 @@ def test_measured_numbers_match_independent_computations(quick_run: Path, tables
         assert sorted(worst.index) == sorted(conds)  # one point per configured cond(X)
         assert measured[claim_id] == pytest.approx(
             slope_lstsq(worst.index.to_numpy(), worst.to_numpy()), rel=1e-9)
-    steps = check[(check.quantity != "prediction") & (check.dtype == "float64")]
+    steps = check[~check.quantity.isin(["prediction", "duplicated context"])
+                  & (check.dtype == "float64")]
     assert measured["proof.steps_hold"] == (steps.max_rel_err / steps.expected_bound).max()
     # the transformer's error grows like cond^2 (slope near 2), QR's much slower
     assert measured["proof.sigma_route_cond_squared"] > measured["proof.qr_cond_linear"] + 0.5
@@ -125,10 +126,12 @@ def test_measured_numbers_match_independent_computations(quick_run: Path, tables
             for _, g in at_m.groupby("family")]
     assert measured["shift.distortion_is_sigma_tr_inv_sigma_te"] == pytest.approx(max(gaps))
     assert measured["shift.eq10_holds"] == shift.eq10_residual.max()
-    still = shift[shift.no_shift]
-    ratios = [np.sqrt(np.mean(g.transformer_vs_ols**2) / np.mean(g.no_shift_band**2))
-              for _, g in still.groupby("m")]
-    assert measured["shift.no_shift_recovers_ols"] == pytest.approx(max(ratios), rel=1e-12)
+    # No shift: log-log slope of (RMS transformer - RMS static OLS error) on m, numpy lstsq.
+    still = shift[shift.no_shift].groupby("m")
+    gap = (np.sqrt(still.relerr_transformer.apply(lambda v: np.mean(v**2)))
+           - np.sqrt(still.relerr_ols.apply(lambda v: np.mean(v**2))))
+    assert measured["shift.no_shift_recovers_ols"] == pytest.approx(
+        slope_lstsq(gap.index.to_numpy(dtype=float), gap.to_numpy()), rel=1e-9)
 
     # Hopfield: log-log slope of the mean capacity over seeds, numpy polyfit.
     cap = tables["hopfield_capacity"]
@@ -195,9 +198,11 @@ BREAKS = {
                             "training.mse_at_noise_floor", 0.1),
     "non-finite w": (_set("fig1_headline", "rel_w_error", lambda f: np.nan),
                      "training.w_converges_to_w_star", math.nan),
-    "theorem off": (_theorem_off, "proof.transformer_equals_ols", 1e-6),
-    "refused well-conditioned case": (_set("proof_check", "max_rel_err", lambda f: np.nan),
-                                      "proof.transformer_equals_ols", math.nan),
+    # 1e-6 over c cond^2 u at the smallest cond(X) (1 up to rounding): expected computed below
+    "theorem off": (_theorem_off, "proof.transformer_equals_ols", "bound"),
+    # a NaN error with status "ok" is no refusal: an infinite ratio to the bound
+    "NaN in a well-conditioned case": (_set("proof_check", "max_rel_err", lambda f: np.nan),
+                                       "proof.transformer_equals_ols", math.inf),
     "proof step off": (_step_off, "proof.steps_hold", 2.0),
     "error grows like cond": (_cond_linear_transformer, "proof.sigma_route_cond_squared", 1.0),
     "eq. 10 off": (_set("covariance_shift", "eq10_residual", lambda f: 1e-3),
@@ -216,8 +221,15 @@ def test_breaking_a_table_turns_its_claim_to_fail(name: str, tables: Tables) -> 
     copies = {key: frame.copy() for key, frame in tables.items()}
     edit(copies)
     ledger, before = ledger_of(copies), ledger_of(tables)
-    assert before.loc[claim_id, "verdict"] == checks.PASS
+    # before: holds (where a chosen tolerance decides it on the quick run, CONDITIONAL)
+    assert before.loc[claim_id, "verdict"] in (checks.PASS, checks.CONDITIONAL)
     assert ledger.loc[claim_id, "verdict"] == checks.FAIL
+    if expected == "bound":
+        proof = copies["proof_check"]
+        edited = proof[(proof.method == "transformer") & (proof.quantity == "prediction")
+                       & (proof.dtype == "float64") & (proof.cond <= 10)]
+        c = CRITERIA["proof"]["rounding_constant"]
+        expected = float((1e-6 / (c * edited.cond_measured**2 * 2.0**-53)).max())
     if expected is None:  # slope of 1.5 x measured on predicted, at the largest m
         shift = copies["covariance_shift"]
         at_m = shift[(shift.m == shift.m.max()) & ~shift.no_shift]
@@ -263,6 +275,7 @@ def test_reported_rows_are_never_judged() -> None:
              "eq10_residual": 1e-15, "probe_residual": 1e-15, "oracle_vs_context_ols": 1e-15,
              "eq10_noise_ratio": 1.0, "relerr_ols": 0.01, "relerr_ols_theory": 0.01,
              "transformer_vs_ols": 0.1, "no_shift_band": 0.1, "distortion_predicted": t,
+             "relerr_transformer": 0.01 + 0.1 / np.sqrt(m),  # the gap falls like m^-1/2
              "distortion_measured": t * (1 + 0.01 * rng.standard_normal()) * (3 if m == 10
                                                                                else 1)}
             for f in ("rotation", "anisotropic") for t in (0.0, 1.0, 2.0) for m in (10, 100)
@@ -274,7 +287,10 @@ def test_reported_rows_are_never_judged() -> None:
     assert any(c.value > 2 for c in slopes)
     (agreement,) = [c for c in found if c.check == "distortion_agreement"]
     assert agreement.verdict == checks.PASS and agreement.value < 0.05
-    assert all(c.verdict == checks.PASS for c in found if c.scope == "all")
+    assert all(c.verdict == checks.PASS for c in found
+               if c.scope == "all" and c.check != "no_shift_agreement_m")
+    (agree,) = [c for c in found if c.check == "no_shift_agreement_m"]
+    assert agree.verdict == checks.REPORTED and math.isnan(agree.threshold)
 
 
 def test_hopfield_growth_claims_on_known_laws() -> None:
@@ -486,3 +502,47 @@ def test_check_refuses_unknown_verdict_and_origin():
         checks.Check("c", 1.0, "x", 1.0, "MAYBE")
     with pytest.raises(ValueError, match="origin"):
         checks.Check("c", 1.0, "x", 1.0, checks.PASS, origin="guess")
+
+
+PAPER = Path(__file__).resolve().parents[1].parent / "shared" / "seeds" / \
+    "paper_ols_special_case_of_transformer.txt"
+
+
+@pytest.mark.skipif(not PAPER.is_file(), reason="the paper text (shared/seeds) is not here")
+def test_every_quote_is_the_papers_exact_words() -> None:
+    text = PAPER.read_text(encoding="utf-8")
+    for claim in claims.CLAIMS:
+        if claim.stage in ("proof", "shift") and claim.kind == "paper":
+            assert claim.quote, claim.claim_id
+        if claim.quote:
+            assert claim.quote in text, claim.claim_id
+
+
+def test_overview_figure_draws_each_rows_ratio() -> None:
+    """Hand-built ledger: an upper bound met (0.5), a lower bound missed (0.5), a band row
+    (measured / predicted 1.2), a REPORTED and a MISSING row (no ratio, at the left edge)."""
+    from ols_transformer.plots.claims import overview_points, plot_claims_overview
+
+    rows = [("a.upper", "Sec. 1", 1.0, 2.0, "PASS", "<="),
+            ("a.lower", "Sec. 1", 1.0, 2.0, "FAIL", ">="),
+            ("b.band", "Sec. 2", -0.6, -0.5, "CONDITIONAL", "range"),
+            ("b.reported", "Sec. 2", 0.7, math.nan, "REPORTED", ""),
+            ("a.missing", "Sec. 1", math.nan, math.nan, "MISSING", "")]
+    ledger = pd.DataFrame(rows, columns=["claim_id", "section", "measured", "threshold",
+                                         "verdict", "sense"])
+    points = overview_points(ledger).set_index("claim_id")
+    # grouped by section (first appearance), ledger order within it, top down
+    assert list(points.index) == ["a.upper", "a.lower", "a.missing", "b.band", "b.reported"]
+    assert list(points["y"]) == [4.0, 3.0, 2.0, 1.0, 0.0]
+    assert points.loc["a.upper", "ratio"] == 0.5 and points.loc["a.lower", "ratio"] == 0.5
+    assert points.loc["b.band", "ratio"] == pytest.approx(1.2)
+    assert points[["ratio"]].loc[["b.reported", "a.missing"]].isna().all().all()
+    fig = plot_claims_overview(ledger)
+    (ax,) = fig.axes
+    drawn = {(float(x), float(y)) for c in ax.collections for x, y in c.get_offsets()}
+    for px, py in ((0.5, 4.0), (0.5, 3.0), (1.2, 1.0)):
+        assert any(abs(x - px) < 1e-9 and y == py for x, y in drawn), (px, py, drawn)
+    left = ax.get_xlim()[0]
+    edge = [(x, y) for x, y in drawn if y in (2.0, 0.0)]
+    assert len(edge) == 2 and all(left < x < 10 * left for x, _ in edge)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(points.index)

@@ -133,3 +133,60 @@ def test_claims_notebook_runs_with_papermill_on_an_edited_ledger(quick_run: Path
     for verdict in ("PASS", "FAIL", "MISSING", "REPORTED"):
         assert f"{verdict}: {counts.get(verdict, 0)}" in text
     assert "training.w_converges_to_w_star" in text.split("not passed:")[1]
+
+
+# ---- the helpers of ols_transformer.notebooks, and a notebook run by hand --------------------
+
+def test_stage_criteria_come_from_the_parameter_the_version_or_the_checkout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ols_transformer.notebooks import find_config, stage_criteria
+
+    given = {"rounding_constant": 8.0}
+    assert stage_criteria("proof", given) == given
+    version = tmp_path / "results" / "v1"
+    (version / "tables").mkdir(parents=True)
+    (version / "config.resolved.yaml").write_text(
+        yaml.safe_dump({"proof": {"criteria": {"rounding_constant": 5.0}}}))
+    monkeypatch.chdir(version)
+    assert stage_criteria("proof", {}) == {"rounding_constant": 5.0}
+    with pytest.raises(KeyError, match="shift.criteria"):
+        stage_criteria("shift", {})
+    # from a directory inside a checkout: its config/config.yaml, searched upwards
+    monkeypatch.chdir(REPO / "notebooks")
+    assert find_config() == REPO / "config" / "config.yaml"
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert stage_criteria("shift") == config["shift"]["criteria"]
+    lonely = tmp_path / "elsewhere"
+    lonely.mkdir()
+    monkeypatch.chdir(lonely)
+    with pytest.raises(FileNotFoundError, match="criteria"):
+        stage_criteria("proof", None)
+
+
+def test_a_notebook_run_by_hand_takes_the_configs_criteria(tmp_path: Path) -> None:
+    """notebooks/proof.ipynb executed with papermill in a version directory, no parameter set:
+    its criteria come from config.resolved.yaml (an empty 'criteria' raised KeyError before)."""
+    from conftest import merged_config
+
+    from ols_transformer.data import regression_cases
+    from ols_transformer.experiments import proof
+    from ols_transformer.io import save_figure, write_table
+    from ols_transformer.plots.proof import plot_error_vs_condition
+
+    config = merged_config()
+    cases = regression_cases({"seed": 3, "noise_sigma": 0.5, "n": [30], "p": [2],
+                              "condition_numbers": [1.0, 100.0]})
+    table = proof.run({**config["proof"], "reference_digits": 25}, cases)
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "figures").mkdir()
+    write_table(table, tmp_path / "tables" / "proof_check.csv")
+    save_figure(plot_error_vs_condition(table), tmp_path / "figures" / "fig.pdf",
+                tmp_path / "figures" / "proof_error_vs_condition.png")
+    (tmp_path / "config.resolved.yaml").write_text(yaml.safe_dump(config))
+    with this_python_kernel(KERNEL):
+        notebook = papermill.execute_notebook(
+            str(REPO / "notebooks" / "proof.ipynb"), str(tmp_path / "proof.ipynb"),
+            parameters={}, kernel_name=KERNEL, progress_bar=False, cwd=str(tmp_path))
+    text = stream_text(notebook)
+    assert "transformer_equals_ols [all]" in text and "-> PASS" in text
+    assert "invariant_to_sequence_length [all]" in text

@@ -248,28 +248,139 @@ def test_run_family_is_deterministic_and_rejects_bad_sizes() -> None:
         experiment.run_family({**cfg, "families": {"rotation": [0.0]}}, "mean_shift")
 
 
-def test_summary_passes_on_quick_and_catches_a_broken_identity(
+def test_summary_holds_on_quick_and_catches_a_broken_identity(
     quick_table: pd.DataFrame,
 ) -> None:
     criteria = merged_config()["shift"]["criteria"]
     summary = experiment.summarize(quick_table, criteria)
-    judged = summary[summary.scope == "all"]
-    assert (judged["verdict"] == "PASS").all(), judged
+    judged = summary[(summary.scope == "all") & (summary.verdict != "REPORTED")]
+    # a chosen tolerance may decide a check on two seeds (CONDITIONAL), never fail it
+    assert judged["verdict"].isin(["PASS", "CONDITIONAL"]).all(), judged
     assert set(judged["check"]) == {"eq10_identity", "probe_identity", "oracle_is_context_ols",
                                     "eq10_noise_term", "static_ols_undistorted",
-                                    "no_shift_matches_ols", "distortion_agreement"}
-    assert set(summary.loc[summary.scope != "all", "verdict"]) == {"REPORTED"}
+                                    "no_shift_matches_ols", "no_shift_gap_slope",
+                                    "distortion_agreement"}
+    reported = summary[summary.verdict == "REPORTED"]
+    assert set(reported["check"]) == {"distortion_slope", "no_shift_agreement_m"}
     broken = quick_table.assign(eq10_residual=quick_table["eq10_residual"] + 1e-6)
     failed = experiment.summarize(broken, criteria).query("verdict == 'FAIL'")
     assert set(failed["check"]) == {"eq10_identity"}
 
 
-def test_figures_draw(quick_table: pd.DataFrame) -> None:
+def test_figures_draw_the_table(quick_table: pd.DataFrame) -> None:
     from ols_transformer.plots import shift as plots
 
     error = plots.plot_error_vs_magnitude(quick_table)
-    assert len(error.axes) == 4 * quick_table["m"].nunique()
-    assert len(plots.plot_distortion_agreement(quick_table).axes) == 2
+    families = plots._families(quick_table)
+    sizes = sorted(quick_table["m"].unique())
+    assert len(error.axes) == len(families) * len(sizes)
+    # panel (m, family), row-major: its transformer and static-OLS curves are the table's means
+    # over seeds, magnitude by magnitude
+    columns = {"OLS-Transformer (seeds: mean, range)": "relerr_transformer",
+               "static OLS": "relerr_ols"}
+    for i, m in enumerate(sizes):
+        for j, family in enumerate(families):
+            ax = error.axes[i * len(families) + j]
+            lines = {line.get_label(): line.get_xydata() for line in ax.get_lines()}
+            rows = quick_table[(quick_table.family == family) & (quick_table.m == m)]
+            for label, column in columns.items():
+                mean = rows.groupby("magnitude")[column].mean()
+                np.testing.assert_allclose(lines[label][:, 0], mean.index.to_numpy())
+                np.testing.assert_allclose(lines[label][:, 1], mean.to_numpy(), rtol=1e-12)
+    # the distortion panel scatters every row's (predicted, measured) distortion
+    left = plots.plot_distortion_agreement(quick_table).axes[0]
+    drawn = np.vstack([c.get_offsets() for c in left.collections if len(c.get_offsets())])
+    expected = quick_table[["distortion_predicted", "distortion_measured"]].to_numpy()
+    np.testing.assert_allclose(np.sort(drawn, axis=0), np.sort(expected, axis=0), rtol=1e-12)
+
+
+# ---- the no-shift gap, and the tolerances re-judged: hand-built tables ----------------------
+
+def shift_table(gap: dict[int, float], ols: float = 0.05, slope_factor: float = 1.0,
+                ols_ratio: float = 1.0, rival: float = 0.5) -> pd.DataFrame:
+    """A covariance_shift table with known answers: the transformer's no-shift error is
+    ``ols + gap[m]``, the measured distortion ``slope_factor`` times the predicted one, static
+    OLS's error ``ols_ratio`` times its theory, and eq. 10's population distortion ``rival``."""
+    rows = []
+    for family in ("rotation", "anisotropic"):
+        for t in (0.0, 1.0, 2.0):
+            for m, g in gap.items():
+                for seed in (0, 1):
+                    rows.append({
+                        "family": family, "magnitude": t, "m": m, "seed": seed,
+                        "no_shift": t == 0.0, "eq10_residual": 1e-15, "probe_residual": 1e-15,
+                        "oracle_vs_context_ols": 1e-15, "eq10_noise_ratio": 1.0,
+                        "relerr_ols": ols * ols_ratio, "relerr_ols_theory": ols,
+                        "relerr_transformer": ols + g, "transformer_vs_ols": g,
+                        "no_shift_band": g, "distortion_predicted": t,
+                        "distortion_measured": slope_factor * t,
+                        "relerr_transformer_theory": rival * t})
+    return pd.DataFrame(rows)
+
+
+def _check(table: pd.DataFrame, name: str):
+    from ols_transformer.checks import shift as shift_checks
+
+    found = shift_checks.checks(table, merged_config()["shift"]["criteria"])
+    return next(c for c in found if c.check == name and c.scope == "all")
+
+
+M = (20, 100, 1000)
+
+
+def test_no_shift_gap_falling_like_inverse_sqrt_m_passes() -> None:
+    table = shift_table({m: 0.5 / np.sqrt(m) for m in M})
+    slope = _check(table, "no_shift_gap_slope")
+    assert slope.verdict == "PASS" and slope.value == pytest.approx(-0.5)
+    assert slope.origin == "theory" and slope.holds_where == "everywhere"
+    # within 10%: gap 0.5 / sqrt(m) <= 0.1 x 0.05, so m = (0.5 / 0.005)^2 = 1e4, beyond the grid
+    agree = _check(table, "no_shift_agreement_m")
+    assert agree.verdict == "REPORTED" and agree.value == pytest.approx(1e4, rel=1e-9)
+    assert "extrapolated" in agree.criterion
+    # on the grid when the gap is already that small
+    near = _check(shift_table({m: 0.05 / np.sqrt(m) for m in M}), "no_shift_agreement_m")
+    assert near.value == 100 and "on the grid" in near.criterion
+
+
+def test_no_shift_gap_conditional_fail_and_missing() -> None:
+    tol = merged_config()["shift"]["criteria"]["no_shift_slope_tol"]
+    # slope -0.5 - 1.5 tol: inside tol x 2, outside tol and tol / 2
+    steep = _check(shift_table({m: 0.5 * m ** (-0.5 - 1.5 * tol) for m in M}),
+                   "no_shift_gap_slope")
+    assert steep.verdict == "CONDITIONAL" and steep.share_holds == pytest.approx(1 / 3)
+    assert steep.holds_where == f"no_shift_slope_tol >= {2 * tol:g}"
+    # the rival, "recovers OLS at every m" (a gap that does not fall): FAIL
+    flat = _check(shift_table({m: 0.2 for m in M}), "no_shift_gap_slope")
+    assert flat.verdict == "FAIL" and flat.value == pytest.approx(0.0, abs=1e-12)
+    assert _check(shift_table({50: 0.1}), "no_shift_gap_slope").verdict == "MISSING"
+
+
+def test_distortion_tolerance_rejudged_and_the_rival_fails() -> None:
+    tol = merged_config()["shift"]["criteria"]["slope_tol"]
+    assert _check(shift_table({m: 0.1 for m in M}, slope_factor=1 + tol / 4),
+                  "distortion_agreement").verdict == "PASS"
+    between = _check(shift_table({m: 0.1 for m in M}, slope_factor=1 + 0.75 * tol),
+                     "distortion_agreement")
+    assert between.verdict == "CONDITIONAL" and between.holds_where == f"slope_tol >= {tol:g}"
+    # no distortion at all (D = I): the measured ||D - I|| is 0, slope 0
+    rival = _check(shift_table({m: 0.1 for m in M}, slope_factor=0.0), "distortion_agreement")
+    assert rival.verdict == "FAIL" and rival.value == pytest.approx(1.0)
+    assert "fails every tolerance" in rival.detail
+
+
+def test_static_ols_band_rejudged_and_the_rival_fails() -> None:
+    band = merged_config()["shift"]["criteria"]["noise_band"]
+    assert _check(shift_table({m: 0.1 for m in M}, ols_ratio=1.1),
+                  "static_ols_undistorted").verdict == "PASS"
+    between = _check(shift_table({m: 0.1 for m in M}, ols_ratio=0.75 * band),
+                     "static_ols_undistorted")
+    assert between.verdict == "CONDITIONAL" and between.holds_where == f"noise_band >= {band:g}"
+    # static OLS distorted like the transformer (its error eq. 10's population distortion,
+    # 0.5 t against 0.05): far outside every band
+    table = shift_table({m: 0.1 for m in M}, rival=0.5)
+    distorted = table.assign(relerr_ols=table["relerr_transformer_theory"])
+    assert _check(distorted, "static_ols_undistorted").verdict == "FAIL"
+    assert "failing every band" in _check(table, "static_ols_undistorted").detail
 
 
 # ---- config schema ---------------------------------------------------------------------------
@@ -304,7 +415,9 @@ def test_quick_workflow_writes_shift_outputs(quick_run: Path) -> None:
         cfg["context_sizes"]) * len(cfg["seeds"])
     assert (table["eq10_residual"] < 1e-10).all()
     summary = read_table(quick_run / "tables" / "covariance_shift_summary.csv")
-    assert set(summary["verdict"]) == {"PASS", "REPORTED"}
+    # on two seeds a chosen tolerance may decide a check (CONDITIONAL); none fails
+    assert set(summary["verdict"]) <= {"PASS", "CONDITIONAL", "REPORTED"}
+    assert "PASS" in set(summary["verdict"])
     for name in ("shift_error", "shift_distortion"):
         for suffix in (".pdf", ".png"):
             assert (quick_run / "figures" / f"{name}{suffix}").stat().st_size > 1000

@@ -1,4 +1,12 @@
-"""Run the stage notebooks on the Python that runs this process: no kernel to register.
+"""The stage notebooks' helpers, and running them on the Python of this process.
+
+Helpers (``show``, ``show_checks``, ``tabular``, ``stage_criteria``): what every stage notebook
+uses, written once here instead of copied into each notebook. ``stage_criteria`` gives a
+notebook run by hand (papermill or Jupyter, without the workflow's ``criteria`` parameter) its
+stage's criteria from the config: the version directory's ``config.resolved.yaml`` (the
+notebooks' default paths are relative to it), else the checkout's ``config/config.yaml``.
+
+Kernel: no kernel to register.
 
 The notebooks name the Jupyter kernel ``ols-transformer``. Rather than look it up among the
 kernels installed somewhere (a venv, a conda env or a cluster node may have none, or one that
@@ -13,11 +21,77 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 KERNEL = "ols-transformer"
+# Where a notebook run by hand finds its config, from its working directory: the version
+# directory's resolved config first, then the checkout's (searched upwards).
+RESOLVED_CONFIG = "config.resolved.yaml"
+CHECKOUT_CONFIG = Path("config") / "config.yaml"
+
+
+def tabular() -> None:
+    """The notebooks' pandas display options."""
+    import pandas as pd
+
+    pd.set_option("display.precision", 4)
+    pd.set_option("display.width", 140)
+
+
+def show(png: str | os.PathLike[str]) -> None:
+    """A figure of the stage, as its rule saved it (the notebook does not redraw it)."""
+    from IPython.display import Image, display
+
+    display(Image(filename=str(png)))
+
+
+def show_checks(checks: Iterable[Any]) -> None:
+    """The stage's checks (``checks.Check`` rows, from the functions its summary and the
+    claims ledger call): the table without details, then one line per check."""
+    from IPython.display import display
+
+    from .checks import frame
+
+    table = frame(checks)
+    display(table.drop(columns=["detail"]))
+    for row in table.itertuples():
+        print(f"{row.check} [{row.scope}]: {row.value:.6g} -> {row.verdict}")
+
+
+def find_config(start: str | os.PathLike[str] | None = None) -> Path:
+    """The config a notebook run by hand reads: ``config.resolved.yaml`` in ``start`` (the
+    working directory: a version directory), else ``config/config.yaml`` in ``start`` or a
+    directory above it (a checkout). FileNotFoundError naming both when neither is found."""
+    here = Path(start or Path.cwd()).resolve()
+    if (here / RESOLVED_CONFIG).is_file():
+        return here / RESOLVED_CONFIG
+    for directory in (here, *here.parents):
+        if (directory / CHECKOUT_CONFIG).is_file():
+            return directory / CHECKOUT_CONFIG
+    raise FileNotFoundError(
+        f"no {RESOLVED_CONFIG} in {here} and no {CHECKOUT_CONFIG} in it or above: run the "
+        "notebook from a version directory (results/<version>/) or the checkout, or pass the "
+        "'criteria' parameter (papermill -p criteria ...)")
+
+
+def stage_criteria(section: str, criteria: Mapping[str, float] | None = None,
+                   config: str | os.PathLike[str] | None = None) -> dict[str, float]:
+    """``criteria`` if given (the workflow sets it), else ``<section>.criteria`` of ``config``
+    (default: ``find_config()``). KeyError naming the file when the section has none."""
+    if criteria:
+        return dict(criteria)
+    import yaml
+
+    path = Path(config) if config is not None else find_config()
+    loaded = yaml.safe_load(path.read_text()) or {}
+    try:
+        return dict(loaded[section]["criteria"])
+    except (KeyError, TypeError) as missing:
+        raise KeyError(f"{path} has no '{section}.criteria': give the notebook its 'criteria' "
+                       "parameter, or a config with that section") from missing
 
 
 @contextmanager

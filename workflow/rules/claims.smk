@@ -15,7 +15,8 @@ TABLES = {
 
 
 rule claims:
-    """The claims ledger (CSV and Markdown) from the tables of every stage."""
+    """The claims ledger (CSV and Markdown) and its overview figure from the tables of every
+    stage."""
     input:
         **{name: path for name, path in TABLES.items() if name in LEDGER_TABLES},
     output:
@@ -30,6 +31,13 @@ rule claims:
             caption="../report/claims_md.rst",
             category="0. Claims ledger",
             labels=labels("claims", "text", "claims"),
+        ),
+        figure_pdf=out("claims", "figures/claims_overview.pdf"),
+        figure_png=report(
+            out("claims", "figures/claims_overview.png"),
+            caption="../report/claims_overview.rst",
+            category="0. Claims ledger",
+            labels=labels("claims", "figure", "claims_overview"),
         ),
         provenance=prov("claims"),
     log:

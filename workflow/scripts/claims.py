@@ -3,7 +3,8 @@
 import logging
 
 from ols_transformer import claims
-from ols_transformer.io import read_table, write_table, write_text
+from ols_transformer.io import read_table, save_figure, write_table, write_text
+from ols_transformer.plots.claims import plot_claims_overview
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
@@ -13,6 +14,7 @@ with StageRun(smk, "claims") as run:
     write_table(ledger, smk.output.ledger)
     write_text(claims.to_markdown(ledger),
                smk.output.markdown)
+    save_figure(plot_claims_overview(ledger), smk.output.figure_pdf, smk.output.figure_png)
     log = logging.getLogger("ols_transformer")
     log.info("%s", claims.counts(ledger))
     for row in ledger.itertuples(index=False):

@@ -10,4 +10,5 @@ with StageRun(smk, "proof") as run:
     table = proof.run(run.cfg, cases)
     write_table(table, smk.output.table)
     write_table(proof.summarize(table, run.cfg["criteria"]), smk.output.summary)
-    save_figure(plot_error_vs_condition(table), smk.output.figure_pdf, smk.output.figure_png)
+    save_figure(plot_error_vs_condition(table, run.cfg["criteria"]["rounding_constant"]),
+                smk.output.figure_pdf, smk.output.figure_png)

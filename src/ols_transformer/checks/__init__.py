@@ -53,6 +53,9 @@ class Check:
     origin: str = CHOSEN  # where the threshold comes from: one of ORIGINS
     share_holds: float = math.nan  # share of the alternatives where it holds (``across``)
     holds_where: str = ""  # in words, where it holds among them
+    # which side of ``threshold`` passes: "<=" (at_most), ">=" (at_least), "range" (within: a
+    # band around the predicted ``threshold``), "" (a check written out otherwise)
+    sense: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -65,20 +68,20 @@ def at_most(check: str, value: float, bound: float, criterion: str, detail: str 
             scope: str = ALL, origin: str = CHOSEN) -> Check:
     # NaN compares False: a non-finite measurement fails.
     return Check(check, float(value), criterion, float(bound),
-                 PASS if value <= bound else FAIL, detail, scope, origin)
+                 PASS if value <= bound else FAIL, detail, scope, origin, sense="<=")
 
 
 def at_least(check: str, value: float, bound: float, criterion: str, detail: str = "",
              scope: str = ALL, origin: str = CHOSEN) -> Check:
     return Check(check, float(value), criterion, float(bound),
-                 PASS if value >= bound else FAIL, detail, scope, origin)
+                 PASS if value >= bound else FAIL, detail, scope, origin, sense=">=")
 
 
 def within(check: str, value: float, low: float, high: float, target: float, criterion: str,
            detail: str = "", scope: str = ALL, origin: str = CHOSEN) -> Check:
     """low <= value <= high; ``threshold`` holds the value the theory predicts."""
     return Check(check, float(value), criterion, float(target),
-                 PASS if low <= value <= high else FAIL, detail, scope, origin)
+                 PASS if low <= value <= high else FAIL, detail, scope, origin, sense="range")
 
 
 def across(main: Check, family: Mapping[str, Check], family_name: str,
@@ -111,6 +114,17 @@ def across(main: Check, family: Mapping[str, Check], family_name: str,
             + (f" ({unjudged} could not be judged)" if unjudged else ""))
     return replace(main, verdict=verdict, share_holds=share, holds_where=where,
                    detail=f"{main.detail}; {note}" if main.detail else note)
+
+
+def across_tolerance(main: Check, family: Mapping[float, Check], name: str) -> Check:
+    """``across`` for a tolerance we chose, where a larger value is looser: ``family`` maps
+    each alternative value (ours among them) to the check judged with it. Where the verdict
+    flips, ``holds_where`` says "<name> >= <the tightest value that passes>"."""
+    holding = [t for t, c in family.items() if c.verdict == PASS]
+    judged = [t for t, c in family.items() if c.verdict in (PASS, FAIL)]
+    where = (f"{name} >= {min(holding):g}" if holding and len(holding) < len(judged) else None)
+    return across(main, {f"{name} {t:g}": c for t, c in family.items()},
+                  f"{name} in {', '.join(f'{t:g}' for t in family)}", where)
 
 
 def reported(check: str, value: float, criterion: str, detail: str = "",

@@ -3,8 +3,11 @@
 For each data case (n, p, cond) and dtype, the transformer's forward pass, its in-context form,
 the normal equations and QR least squares are compared with a high-precision reference OLS of
 the same (dtype-rounded) inputs. The proof's intermediate identities are checked too:
-W W^T = Sigma^{-1}, beta_hat = W c, attention scores = hat matrix. Where the construction
-refuses (Sigma singular in the dtype), the row stays, with NaN errors and the reason.
+W W^T = Sigma^{-1}, beta_hat = W c, attention scores = hat matrix. So is Sec. 2.1's length
+invariance (the 1/n factor): with every context pair duplicated, each form's prediction is
+compared with the same model's prediction on the context as given (quantity
+``DUPLICATED``). Where the construction refuses (Sigma singular in the dtype), the row stays,
+with NaN errors and the reason.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.
 SCALING = {"transformer": 2, "transformer_in_context": 2, "normal_equations": 2, "qr_lstsq": 1}
 # The proof's intermediate identities all go through Sigma as well.
 IDENTITY_SCALING = 2
+PREDICTION = "prediction"
+# Sec. 2.1: the 1/n factor makes the attention invariant to the sequence length.
+DUPLICATED = "duplicated context"
 
 
 def relative_error(value: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
@@ -56,6 +62,28 @@ def _predictions(X: np.ndarray, y: np.ndarray, torch_dtype: torch.dtype) -> dict
         "transformer_in_context": transformer_in_context,
         "normal_equations": lambda: ols_normal_equations(X, y)[1],
         "qr_lstsq": lambda: ols_qr(X, y)[1],
+    }
+
+
+def _duplicated_context(X: np.ndarray, y: np.ndarray, torch_dtype: torch.dtype
+                        ) -> dict[str, tuple[Callable[[], np.ndarray], Callable[[], np.ndarray]]]:
+    """Sec. 2.1's length invariance: method -> (prediction with every context pair duplicated,
+    the same model's prediction on the context as given). The weights (the slow memory W and,
+    for eq. 8, W_O = c) are those of (X, y) in both; only the context the attention sums over
+    doubles, so with the 1/n factor the two differ by rounding alone."""
+    Xt, yt = torch.from_numpy(X).to(torch_dtype), torch.from_numpy(y).to(torch_dtype)
+    X2, y2 = torch.cat([Xt, Xt]), torch.cat([yt, yt])
+
+    @torch.no_grad()
+    def homogeneous(context: torch.Tensor) -> np.ndarray:
+        return ols_transformer(Xt, yt)(Xt, context).reshape(-1).numpy()
+
+    def in_context(context: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+        return in_context_predict(spectral_whitener(Xt), context, labels, Xt).numpy()
+
+    return {
+        "transformer": (lambda: homogeneous(X2), lambda: homogeneous(Xt)),
+        "transformer_in_context": (lambda: in_context(X2, y2), lambda: in_context(Xt, yt)),
     }
 
 
@@ -105,14 +133,14 @@ def check_case(
             "dtype": dtype}
     rows = []
 
-    def add(method: str, quantity: str, compute: Callable[[], np.ndarray], ref: np.ndarray,
-            scaling: int, reference: str) -> None:
+    def add(method: str, quantity: str, compute: Callable[[], np.ndarray],
+            ref: np.ndarray | Callable[[], np.ndarray], scaling: int, reference: str) -> None:
         row = {**base, "method": method, "quantity": quantity, "reference": reference}
         # Worst-case rounding constant (n p eps, inner products of length n in p dimensions)
         # times cond^k: k = 2 for routes through Sigma = X^T X / n, k = 1 for QR.
         bound = n * p * eps * cond**scaling
         try:
-            abs_err, rel_err = relative_error(compute(), ref)
+            abs_err, rel_err = relative_error(compute(), ref() if callable(ref) else ref)
             status = "ok" if np.isfinite(rel_err) else "non-finite"
         except (RankDeficientError, np.linalg.LinAlgError) as err:
             abs_err = rel_err = np.nan
@@ -123,7 +151,10 @@ def check_case(
 
     reference = f"mpmath {digits} digits"
     for method, compute in _predictions(X, y, torch_dtype).items():
-        add(method, "prediction", compute, fitted_ref, SCALING[method], reference)
+        add(method, PREDICTION, compute, fitted_ref, SCALING[method], reference)
+    for method, (doubled, given) in _duplicated_context(X, y, torch_dtype).items():
+        add(method, DUPLICATED, doubled, given, SCALING[method],
+            "same model, context as given")
     for quantity, (compute, ref, source) in _identity_steps(
             X, y, torch_dtype, beta_ref, sigma_inv_ref).items():
         add("transformer", quantity, compute, ref, IDENTITY_SCALING,

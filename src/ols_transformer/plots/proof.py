@@ -13,9 +13,11 @@ MARKERS = {"transformer": "o", "transformer_in_context": "s", "normal_equations"
 
 
 @plot
-def plot_error_vs_condition(table: pd.DataFrame) -> Figure:
+def plot_error_vs_condition(table: pd.DataFrame, rounding_constant: float | None = None
+                            ) -> Figure:
     """One panel per dtype: max relative error of the prediction (worst over n, p) against
-    cond(X), with eps*cond^2 (covariance route) and eps*cond (QR) for reference."""
+    cond(X), with eps*cond^2 (covariance route) and eps*cond (QR) for reference and, given
+    ``rounding_constant`` c, the bound c cond^2 u the theorem is judged against (u = eps/2)."""
     pred = table[table["quantity"] == "prediction"]
     dtypes = sorted(pred["dtype"].unique(), reverse=True)  # float64 first
     fig, axes = new_figure(len(dtypes))
@@ -33,6 +35,9 @@ def plot_error_vs_condition(table: pd.DataFrame) -> Figure:
         eps = float(np.finfo(dtype).eps)
         ax.loglog(cond, eps * cond**2, "k--", lw=0.8, label=r"$\epsilon\,\kappa^2$")
         ax.loglog(cond, eps * cond, "k:", lw=0.8, label=r"$\epsilon\,\kappa$")
+        if rounding_constant is not None:
+            ax.loglog(cond, rounding_constant * eps / 2 * cond**2, color="tab:red", lw=0.8,
+                      label=rf"bound ${rounding_constant:g}\,\kappa^2 u$")
         ax.set_ylim(eps / 10, 10)
         ax.set_xlabel(r"condition number $\kappa(X)$")
         ax.set_ylabel("max relative error of prediction")
