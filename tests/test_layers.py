@@ -17,7 +17,7 @@ SOURCE = REPO / "src" / PACKAGE
 # Layer -> its modules (names relative to the package; "x.*" is every module under x/).
 LAYERS: dict[str, tuple[str, ...]] = {
     # files, records, versions, reuse: no numbers of the paper
-    "foundation": ("", "io", "provenance", "versioning", "reuse", "notebooks"),
+    "foundation": ("", "io", "provenance", "versioning", "reuse"),
     # the paper's mathematics and its models
     "math": ("ols", "construction", "shift", "data", "nist", "hopfield_theory", "hopfield"),
     # config validation: below the stages (an experiment may validate its section)
@@ -32,7 +32,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "plots base": ("plots", "plots.common"),
     "plots": ("plots.*",),
     # the ledger and what reads versions: select checks' rows, read and copy files
-    "ledger": ("claims", "overview", "compare", "reference"),
+    "ledger": ("claims", "overview", "compare", "reference", "notebooks"),
     # entry points: the command line and the workflow scripts' run context
     "top": ("cli", "stage"),
 }
