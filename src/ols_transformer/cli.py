@@ -65,6 +65,12 @@ def run_claims(args: argparse.Namespace) -> int:
     return int(args.check and not claims.failed(ledger).empty)
 
 
+def run_cost(args: argparse.Namespace) -> int:
+    from .cost import print_cost
+
+    return print_cost(resolve_version(args.version, args.results))
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="ols-transformer", description=__doc__.splitlines()[0])
     main.add_argument("--results", default="results",
@@ -95,6 +101,10 @@ def parser() -> argparse.ArgumentParser:
     led.add_argument("--check", action="store_true",
                      help="exit with status 1 if a claim is FAIL or MISSING")
     led.set_defaults(run=run_claims)
+    cst = commands.add_parser("cost", help="print what a result version's jobs cost: seconds, "
+                              "peak memory, per stage, the critical path")
+    cst.add_argument("version", help="the version (directory or name)")
+    cst.set_defaults(run=run_cost)
     return main
 
 
