@@ -36,13 +36,14 @@ def all_chains(after: dict[str, list[str]], jobs: list[str]) -> list[list[str]]:
     return [chain for job in jobs for chain in ending_at(job)]
 
 
-def test_critical_path_of_a_hand_built_dag() -> None:
+def test_critical_path_of_a_hand_built_dag(seed: int) -> None:
     seconds, chain = cost.critical_path(SECONDS, AFTER)
     assert chain == ["a", "c", "d"] and seconds == pytest.approx(8.0)
     # against brute force over every chain, for random job times
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for _ in range(20):
-        times = {job: float(t) for job, t in zip(SECONDS, rng.uniform(0, 10, len(SECONDS)))}
+        times = {job: float(t) for job, t in zip(SECONDS, rng.uniform(0, 10, len(SECONDS)),
+                                                     strict=True)}
         best = max(all_chains(AFTER, list(times)), key=lambda c: sum(times[j] for j in c))
         got_seconds, got = cost.critical_path(times, AFTER)
         assert got_seconds == pytest.approx(sum(times[j] for j in best))
@@ -152,3 +153,10 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
                            re.MULTILINE))
     assert "gpu=1" in gpus["hopfield"] and "gpu=1" in gpus["icl"]
     assert not any("gpu" in res for rule, res in gpus.items() if rule not in ("hopfield", "icl"))
+
+
+def test_an_unknown_stage_in_ols_transformer_stages_is_refused(tmp_path: Path) -> None:
+    result = run_snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "quick.yaml"),
+                           env={"OLS_TRANSFORMER_STAGES": "data,trainig"})
+    assert result.returncode != 0
+    assert "unknown stages ['trainig']" in result.stderr and "training" in result.stderr

@@ -206,6 +206,22 @@ def version_out(path):
     return protected(f"{VERSION_DIR}/{path}")
 
 
+def version_stages():
+    """The stages this run copies into its version: those OLS_TRANSFORMER_STAGES names
+    (comma-separated), or every stage (workflow/rules/version.smk). Call after every rule."""
+    chosen = os.environ.get("OLS_TRANSFORMER_STAGES", "").strip()
+    if not chosen:
+        return list(STAGE_OUTPUTS)
+    names = [name.strip() for name in chosen.split(",") if name.strip()]
+    unknown = [name for name in names if name not in STAGE_OUTPUTS]
+    if unknown:
+        raise WorkflowError(
+            f"OLS_TRANSFORMER_STAGES names unknown stages {unknown}: choose among "
+            f"{', '.join(STAGE_OUTPUTS)}, or unset it to run every stage"
+        )
+    return [stage for stage in STAGE_OUTPUTS if stage in names]
+
+
 def by_attempt(base):
     """A resource request that grows with each retry (the SLURM profile retries a failed job
     twice), so a job killed for its memory or time limit asks for more the next time."""

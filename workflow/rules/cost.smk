@@ -17,16 +17,17 @@ COST_AFTER = {
     )
     for job, spec in COST_JOBS.items()
 }
+# The jobs of the stages this run copies (all, unless OLS_TRANSFORMER_STAGES names some).
+COST_SELECTED = [job for job, spec in COST_JOBS.items() if spec["stage"] in VERSION_STAGES]
 COST_JOB_LIST = [
     dict(
         name=job,
-        stage=spec["stage"],
-        benchmark=spec["benchmark"],
-        provenance=spec["provenance"],
-        after=COST_AFTER[job],
+        stage=COST_JOBS[job]["stage"],
+        benchmark=COST_JOBS[job]["benchmark"],
+        provenance=COST_JOBS[job]["provenance"],
+        after=[other for other in COST_AFTER[job] if other in COST_SELECTED],
     )
-    for job, spec in COST_JOBS.items()
-    if spec["stage"] in VERSION_STAGES
+    for job in COST_SELECTED
 ]
 
 

@@ -8,21 +8,6 @@
 # running part of the study. Unset: every stage.
 
 
-def version_stages():
-    """The stages this run copies into its version (OLS_TRANSFORMER_STAGES or all)."""
-    chosen = os.environ.get("OLS_TRANSFORMER_STAGES", "").strip()
-    if not chosen:
-        return list(STAGE_OUTPUTS)
-    names = [name.strip() for name in chosen.split(",") if name.strip()]
-    unknown = [name for name in names if name not in STAGE_OUTPUTS]
-    if unknown:
-        raise WorkflowError(
-            f"OLS_TRANSFORMER_STAGES names unknown stages {unknown}: choose among "
-            f"{', '.join(STAGE_OUTPUTS)}, or unset it to run every stage"
-        )
-    return [stage for stage in STAGE_OUTPUTS if stage in names]
-
-
 VERSION_STAGES = version_stages()
 # Stage -> (its files, their copies, its provenance record, the version's record of it, log).
 VERSION_COPIES = {
