@@ -29,8 +29,11 @@ include: "workflow/rules/icl.smk"
 # Claims and notebooks last: a stage notebook is built for the stage tables the rules above write.
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/notebooks.smk"
-# Last: copies every stage's outputs into this run's version directory.
+# Last: copies every stage's outputs into this run's version directory (one job), the run's
+# cost table from every job's benchmark, and the cluster settings (GPU requests).
 include: "workflow/rules/version.smk"
+include: "workflow/rules/cost.smk"
+include: "workflow/rules/cluster.smk"
 
 
 rule all:

@@ -28,8 +28,8 @@ def other_version(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("compare")
     changed = workdir / "changed.yaml"
     changed.write_text(yaml.safe_dump({"training": {"learning_rate": LEARNING_RATE}}))
-    result = run_snakemake(workdir, "version_data", "version_training", "--configfile", str(QUICK),
-                           str(changed))
+    result = run_snakemake(workdir, "version", "--configfile", str(QUICK), str(changed),
+                           env={"OLS_TRANSFORMER_STAGES": "data,training"})
     assert result.returncode == 0, result.stderr[-3000:]
     (version,) = version_dirs(workdir)
     return version

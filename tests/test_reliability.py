@@ -34,13 +34,13 @@ def checksums(version: Path) -> dict[str, str]:
 
 # The stages a killed run is resumed through: data, then the proof check, killed while it runs
 # (the rest is left out for time; test_slurm compares a second, independent run of training).
-RESUMED = ("version_data", "version_proof_check")
+RESUMED = {"OLS_TRANSFORMER_STAGES": "data,proof_check"}  # the version's stages (target version)
 
 
 def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path: Path) -> None:
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-               "--cores", "2", *RESUMED, "--configfile", str(QUICK)]
-    env = {**os.environ, "PATH": f"{Path(SNAKEMAKE).parent}:{os.environ['PATH']}"}
+               "--cores", "2", "version", "--configfile", str(QUICK)]
+    env = {**os.environ, "PATH": f"{Path(SNAKEMAKE).parent}:{os.environ['PATH']}", **RESUMED}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=env, start_new_session=True)
     results = tmp_path / "results"
@@ -72,7 +72,7 @@ def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path:
 
     # A hard kill leaves Snakemake's lock behind (Ctrl-C does not): release it, as the README says.
     assert run_snakemake(tmp_path, "--configfile", str(QUICK), "--unlock").returncode == 0
-    resumed = run_snakemake(tmp_path, *RESUMED, "--configfile", str(QUICK))
+    resumed = run_snakemake(tmp_path, "version", "--configfile", str(QUICK), env=RESUMED)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     # Determinism too: every table, figure and data file of this second, independent run is
     # byte-identical to the first run's.
@@ -92,15 +92,17 @@ def test_new_config_writes_new_version_and_failure_keeps_index(quick_run: Path,
 
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump({"training": {"epochs": 300}}))
-    result = run_snakemake(workdir, "version_training", "--configfile", str(QUICK), str(changed))
+    training = {"OLS_TRANSFORMER_STAGES": "training"}  # a version of the training stage only
+    result = run_snakemake(workdir, "version", "--configfile", str(QUICK), str(changed),
+                           env=training)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(version_dirs(workdir)) == 2
     assert checksums(old) == before  # the earlier version is untouched
 
     diverging = tmp_path / "diverging.yaml"
     diverging.write_text(yaml.safe_dump({"training": {"w0": 1.0e200}}))
-    failed = run_snakemake(workdir, "version_training", "--configfile", str(QUICK),
-                           str(diverging))
+    failed = run_snakemake(workdir, "version", "--configfile", str(QUICK), str(diverging),
+                           env=training)
     assert failed.returncode != 0
     assert "training diverged" in failed.stderr and "learning_rate" in failed.stderr
     assert checksums(old) == before

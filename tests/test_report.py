@@ -55,6 +55,10 @@ def test_report_embeds_every_result_with_its_caption(quick_run: Path, tmp_path: 
     results = report_data(html, "results", "results")
     # Reported files live in their stage's directory, results/stages/<stage>/<key>/<path>; the
     # version directory holds a copy of each under <path>.
+    # The one exception: the run's cost table (timings of this run), in the version directory.
+    cost = f"results/{quick_run.name}/cost/cost.csv"
+    assert cost in results and len(results[cost]["caption"]) > 100
+    assert decode(results.pop(cost)["data_uri"]) == (quick_run / "cost" / "cost.csv").read_bytes()
     reported = {str(Path(*Path(path).parts[4:])): entry for path, entry in results.items()}
     assert all(Path(path).parts[:2] == ("results", "stages") for path in results)
 

@@ -122,6 +122,12 @@ def run_claims(args: argparse.Namespace) -> int:
     return int(args.check and not claims.failed(ledger).empty)
 
 
+def run_cost(args: argparse.Namespace) -> int:
+    from .cost import print_cost
+
+    return print_cost(resolve_version(args.version, args.results))
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="ols-transformer", description=DESCRIPTION,
                                    epilog=EPILOG,
@@ -178,6 +184,11 @@ def parser() -> argparse.ArgumentParser:
     ref.add_argument("--readme", default="README.md",
                      help="rewrite this file's ledger table (between its markers); '' to skip")
     ref.set_defaults(run=run_reference)
+    cst = commands.add_parser("cost", parents=[results],
+                              help="print what a result version's jobs cost: seconds, peak "
+                              "memory, per stage, the critical path")
+    cst.add_argument("version", help="a version name under the results folder, or a path")
+    cst.set_defaults(run=run_cost)
     return main
 
 

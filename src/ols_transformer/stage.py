@@ -51,12 +51,28 @@ def configure_determinism(threads: int = 1) -> None:
     torch.use_deterministic_algorithms(True)
 
 
+def handed_config(smk: Any, stage: str) -> tuple[dict[str, Any], bool]:
+    """(the config a job reads, whether its rule handed it): the rule's ``params.cfg`` (the
+    config parts the stage's key covers, common.smk's ``stage_config``) when it has one, else
+    the config section named like the stage (rules not yet handing a slice)."""
+    params = getattr(smk, "params", None)
+    handed = getattr(params, "cfg", None) if params is not None else None
+    if handed is not None:
+        return dict(handed), True
+    return dict(smk.config.get(stage, {})), False
+
+
 class StageRun:
+    """The context of one job (see the module docstring). ``cfg``: the config the job reads:
+    its rule's ``params.cfg`` where the rule hands one (so a job reads nothing its stage key
+    does not cover), else ``config[stage]``."""
+
     def __init__(self, smk: Any, stage: str) -> None:
         self.smk = smk
         self.stage = stage
-        self.config: dict[str, Any] = dict(smk.config)
-        self.cfg: dict[str, Any] = dict(smk.config.get(stage, {}))
+        self.cfg, self.handed = handed_config(smk, stage)
+        # The whole config, only for the provenance of jobs whose rule hands no slice.
+        self.config: dict[str, Any] = self.cfg if self.handed else dict(smk.config)
         self._stack = contextlib.ExitStack()
         self._start = 0.0
 

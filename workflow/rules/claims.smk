@@ -42,11 +42,17 @@ rule claims:
         provenance=prov("claims"),
     log:
         log_file("claims"),
+    benchmark:
+        benchmark_file("claims")
+    group:
+        "summary"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         runtime=by_attempt(10),
         mem_mb=by_attempt(1000),
+    params:
+        cfg=stage_config("claims"),
     script:
         "../scripts/claims.py"

@@ -14,7 +14,7 @@ except ImportError as error:
     ) from error
 
 from ols_transformer.config import ConfigError, validate_config
-from ols_transformer.reuse import StageSpec, stage_keys
+from ols_transformer.reuse import StageSpec, config_part, stage_keys
 from ols_transformer.versioning import package_dir, package_mismatch, update_index, version_id
 
 # The workflow runs the package it imports (editable or not); a stale install would silently
@@ -63,8 +63,9 @@ CONDA_ENV = "../../environment.yml"  # used with --software-deployment-method co
 
 # Reuse by content (src/ols_transformer/reuse.py): every stage computes into
 # results/stages/<stage>/<key>/, the key a hash of the config parts, code and upstream stages it
-# depends on; each version directory gets copies of its stages' outputs (rules version_<stage>,
-# workflow/rules/version.smk). A stage whose key did not change is not computed again.
+# depends on; each version directory gets copies of its stages' outputs (one local job per
+# version: rule version, workflow/rules/version.smk). A stage whose key did not change is not
+# computed again.
 FIG1_TASK = ["training.seeds", "training.n", "training.beta", "training.noise_sigma"]
 FIG1_TASK += ["training.x_scale"]
 FIG1_SETTING = ["training.parameterisation", "training.w0", "training.learning_rate"]
@@ -194,9 +195,55 @@ def out(stage, path):
     return protected(f"{stage_dir(stage)}/{path}")
 
 
+def stage_config(stage, section=None):
+    """The config parts ``stage`` reads, and nothing else: the dotted paths of its STAGE_SPECS
+    entry (the ones its key hashes), as nested dicts; ``section``: only that section's part.
+    Rules hand this to their job as ``params: cfg=`` (StageRun.cfg), so a job cannot read a
+    value its key does not cover."""
+    part = {}
+    for dotted in STAGE_SPECS[stage].config:
+        *parents, leaf = dotted.split(".")
+        node = part
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = config_part(config, dotted)
+    return part if section is None else part.get(section, {})
+
+
+# Job -> its stage, benchmark file, provenance record and the jobs it waits for beyond those of
+# its upstream stages (STAGE_SPECS): the cost table's jobs and DAG (workflow/rules/cost.smk).
+COST_JOBS = {}
+
+
+def benchmark_file(stage, job=None, after=()):
+    """The ``benchmark:`` file of a job of ``stage`` (default: the job named as the stage), kept
+    in the stage directory so that a reused stage keeps the cost of the job that computed it;
+    registered for the cost table. ``after``: jobs of the same stage it waits for."""
+    job = job or stage
+    path = f"{stage_dir(stage)}/benchmarks/{job}.tsv"
+    COST_JOBS[job] = dict(stage=stage, benchmark=path, provenance=prov(stage), after=list(after))
+    return path
+
+
 def version_out(path):
     """A file of this run's version directory."""
     return protected(f"{VERSION_DIR}/{path}")
+
+
+def version_stages():
+    """The stages this run copies into its version: those OLS_TRANSFORMER_STAGES names
+    (comma-separated), or every stage (workflow/rules/version.smk). Call after every rule."""
+    chosen = os.environ.get("OLS_TRANSFORMER_STAGES", "").strip()
+    if not chosen:
+        return list(STAGE_OUTPUTS)
+    names = [name.strip() for name in chosen.split(",") if name.strip()]
+    unknown = [name for name in names if name not in STAGE_OUTPUTS]
+    if unknown:
+        raise WorkflowError(
+            f"OLS_TRANSFORMER_STAGES names unknown stages {unknown}: choose among "
+            f"{', '.join(STAGE_OUTPUTS)}, or unset it to run every stage"
+        )
+    return [stage for stage in STAGE_OUTPUTS if stage in names]
 
 
 def by_attempt(base):

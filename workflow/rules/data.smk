@@ -7,13 +7,14 @@ rule data:
         provenance=prov("data"),
     log:
         log_file("data"),
+    benchmark:
+        benchmark_file("data")
     conda:
         CONDA_ENV
     resources:
         runtime=by_attempt(10),
         mem_mb=by_attempt(2000),
     params:
-        data=config["data"],
-        training=config["training"],
+        cfg=stage_config("data"),
     script:
         "../scripts/data.py"

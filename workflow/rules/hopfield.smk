@@ -45,6 +45,8 @@ rule hopfield:
         provenance=prov("hopfield"),
     log:
         log_file("hopfield"),
+    benchmark:
+        benchmark_file("hopfield")
     conda:
         CONDA_ENV
     threads: 1

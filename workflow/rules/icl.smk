@@ -59,6 +59,8 @@ rule icl:
         provenance=prov("icl"),
     log:
         log_file("icl"),
+    benchmark:
+        benchmark_file("icl")
     conda:
         CONDA_ENV
     threads: 1

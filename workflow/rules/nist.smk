@@ -21,11 +21,15 @@ rule nist:
         provenance=prov("nist"),
     log:
         log_file("nist"),
+    benchmark:
+        benchmark_file("nist")
     conda:
         CONDA_ENV
     threads: 1
     resources:
         runtime=by_attempt(10),
         mem_mb=by_attempt(2000),
+    params:
+        cfg=stage_config("nist", "nist"),
     script:
         "../scripts/nist.py"

@@ -42,9 +42,13 @@ rule notebook:
         provenance=f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/provenance/notebook_{{stage}}.json",
     log:
         f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/logs/notebook_{{stage}}.log",
+    benchmark:
+        f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/benchmarks/notebook_{{stage}}.tsv"
     wildcard_constraints:
         stage=NOTEBOOK_STAGES,
         key="[0-9a-f]+(-[0-9]+)?",
+    group:
+        "summary"
     conda:
         CONDA_ENV
     threads: 1
@@ -52,14 +56,15 @@ rule notebook:
         runtime=by_attempt(10),
         mem_mb=by_attempt(2000),
     params:
+        cfg=lambda wildcards: stage_config(f"notebook_{wildcards.stage}"),
         kernel=NOTEBOOK_KERNEL,
         # papermill parameters: the files (paths relative to the working directory) and, for a
         # stage notebook, the stage's criteria
         parameters=lambda wildcards, input: {
             **{name: path for name, path in input.items() if name != "notebook"},
             **(
-                {"criteria": config[NOTEBOOKS[wildcards.stage]["criteria"]]["criteria"]}
-                if NOTEBOOKS[wildcards.stage]["criteria"]
+                {"criteria": stage_config(f"notebook_{wildcards.stage}")[section]["criteria"]}
+                if (section := NOTEBOOKS[wildcards.stage]["criteria"])
                 else {}
             ),
         },
@@ -69,3 +74,10 @@ rule notebook:
 
 for _name in NOTEBOOK_INPUTS:
     STAGE_OUTPUTS[f"notebook_{_name}"] = [f"notebooks/{_name}.ipynb", f"notebooks/{_name}.html"]
+    # the rule's benchmark file for this stage (its wildcards filled in), for the cost table
+    COST_JOBS[f"notebook_{_name}"] = dict(
+        stage=f"notebook_{_name}",
+        benchmark=f"{stage_dir(f'notebook_{_name}')}/benchmarks/notebook_{_name}.tsv",
+        provenance=prov(f"notebook_{_name}"),
+        after=[],
+    )

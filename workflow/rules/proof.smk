@@ -20,11 +20,15 @@ rule proof_check:
         provenance=prov("proof_check"),
     log:
         log_file("proof_check"),
+    benchmark:
+        benchmark_file("proof_check")
     conda:
         CONDA_ENV
     threads: 1
     resources:
         runtime=by_attempt(30),
         mem_mb=by_attempt(4000),
+    params:
+        cfg=stage_config("proof_check", "proof"),
     script:
         "../scripts/proof.py"

@@ -37,6 +37,8 @@ rule shift:
         provenance=prov("shift"),
     log:
         log_file("shift"),
+    benchmark:
+        benchmark_file("shift")
     conda:
         CONDA_ENV
     threads: 1
@@ -44,6 +46,6 @@ rule shift:
         runtime=by_attempt(30),
         mem_mb=by_attempt(2000),
     params:
-        cfg=config["shift"],
+        cfg=stage_config("shift", "shift"),
     script:
         "../scripts/shift.py"

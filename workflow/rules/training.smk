@@ -27,6 +27,8 @@ rule training:
         provenance=prov("training"),
     log:
         log_file("training"),
+    benchmark:
+        benchmark_file("training")
     conda:
         CONDA_ENV
     threads: 1
@@ -57,6 +59,8 @@ rule training_sweep:
         provenance=prov("training_sweep"),
     log:
         log_file("training_sweep"),
+    benchmark:
+        benchmark_file("training_sweep")
     conda:
         CONDA_ENV
     threads: 1

@@ -10,7 +10,7 @@ from ols_transformer.stage import StageRun
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "claims") as run:
     tables = {name: read_table(path) for name, path in smk.input.items()}
-    ledger = claims.build_ledger(tables, claims.criteria_from_config(run.config))
+    ledger = claims.build_ledger(tables, claims.criteria_from_config(run.cfg))
     write_table(ledger, smk.output.ledger)
     write_text(claims.to_markdown(ledger),
                smk.output.markdown)

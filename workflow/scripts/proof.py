@@ -1,3 +1,5 @@
+import logging
+
 from ols_transformer import data
 from ols_transformer.experiments import proof
 from ols_transformer.io import load_arrays, save_figure, write_table
@@ -7,7 +9,7 @@ from ols_transformer.stage import StageRun
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "proof") as run:
     cases = data.unflatten(load_arrays(smk.input.regression))
-    table = proof.run(run.cfg, cases)
+    table = proof.run(run.cfg, cases, progress=logging.getLogger("ols_transformer").info)
     write_table(table, smk.output.table)
     write_table(proof.summarize(table, run.cfg["criteria"]), smk.output.summary)
     save_figure(plot_error_vs_condition(table, run.cfg["criteria"]["rounding_constant"]),

@@ -10,7 +10,7 @@ from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "shift") as run:
-    table = shift.run(run.cfg)
+    table = shift.run(run.cfg, progress=logging.getLogger("ols_transformer").info)
     summary = shift.summarize(table, run.cfg["criteria"])
     logging.getLogger("ols_transformer").info("covariance shift: %s", checks.headline(summary))
     write_table(table, smk.output.table)

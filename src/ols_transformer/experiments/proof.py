@@ -30,6 +30,7 @@ from ..ols import (
     ols_qr,
     reference_ols,
 )
+from ..progress import Report, tracked
 
 DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
 # Routes through Sigma = X^T X / n square the condition number; QR does not.
@@ -162,8 +163,10 @@ def check_case(
     return rows
 
 
-def run(cfg: Mapping[str, Any], cases: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
-    """One row per (case, dtype, method, quantity); see module docstring."""
+def run(cfg: Mapping[str, Any], cases: Mapping[str, Mapping[str, np.ndarray]],
+        progress: Report | None = None) -> pd.DataFrame:
+    """One row per (case, dtype, method, quantity); see module docstring. ``progress`` gets a
+    line with the time left after each case (``progress.tracked``)."""
     for name, case in cases.items():
         try:
             check_design(case["X"], case["y"])
@@ -171,10 +174,10 @@ def run(cfg: Mapping[str, Any], cases: Mapping[str, Mapping[str, np.ndarray]]) -
             raise ValueError(f"data case {name}: {err}") from err
     rows = [
         row
-        for name, case in cases.items()
+        for name in tracked(list(cases), "data cases", progress)
         for dtype in cfg["dtypes"]
-        for row in check_case(name, case["X"], case["y"], dtype, cfg["reference_digits"],
-                              float(case["cond"]))
+        for row in check_case(name, cases[name]["X"], cases[name]["y"], dtype,
+                              cfg["reference_digits"], float(cases[name]["cond"]))
     ]
     return pd.DataFrame(rows)
 

@@ -27,6 +27,7 @@ from .. import shift as sm
 from ..checks import shift as shift_checks
 from ..config import ConfigError, shift_problems
 from ..construction import in_context_predict, whitener
+from ..progress import Report, tracked
 
 TRAIN_STREAM, CONTEXT_STREAM = 0, 1
 
@@ -181,9 +182,11 @@ def run_family(cfg: Mapping[str, Any], family: str) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["magnitude", "m", "seed"], ignore_index=True)
 
 
-def run(cfg: Mapping[str, Any]) -> pd.DataFrame:
-    """Every family of the config in one table (the workflow runs them as separate jobs)."""
-    return combine([run_family(cfg, family) for family in cfg["families"]])
+def run(cfg: Mapping[str, Any], progress: Report | None = None) -> pd.DataFrame:
+    """Every family of the config in one table; ``progress`` gets a line with the time left
+    after each family (``progress.tracked``)."""
+    return combine([run_family(cfg, family)
+                    for family in tracked(list(cfg["families"]), "shift families", progress)])
 
 
 def combine(tables: list[pd.DataFrame]) -> pd.DataFrame:

@@ -1,0 +1,163 @@
+"""Scale-out support: the cost table (critical path through a hand-built job DAG), progress lines,
+the config slice a job is handed, and dry runs of the cluster-sized config and of the GPU
+request (issue 19)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, run_snakemake
+
+from ols_transformer import cost
+from ols_transformer.config import validate_config
+from ols_transformer.progress import progress_line, tracked
+from ols_transformer.stage import handed_config
+
+LARGE = REPO / "config" / "large.yaml"
+
+# A hand-built DAG: a -> b -> d, a -> c -> d, e alone. Job seconds chosen so that the longest
+# chain goes through c, not b (a + c + d = 1 + 5 + 2 = 8 > a + b + d = 6), and e (7) is long
+# but shorter than that chain.
+SECONDS = {"a": 1.0, "b": 3.0, "c": 5.0, "d": 2.0, "e": 7.0}
+AFTER = {"b": ["a"], "c": ["a"], "d": ["b", "c"]}
+
+
+def all_chains(after: dict[str, list[str]], jobs: list[str]) -> list[list[str]]:
+    """Every maximal chain ending at each job, by enumeration (independent of the DP)."""
+    def ending_at(job: str) -> list[list[str]]:
+        before = after.get(job, [])
+        return [[job]] if not before else [c + [job] for b in before for c in ending_at(b)]
+    return [chain for job in jobs for chain in ending_at(job)]
+
+
+def test_critical_path_of_a_hand_built_dag(seed: int) -> None:
+    seconds, chain = cost.critical_path(SECONDS, AFTER)
+    assert chain == ["a", "c", "d"] and seconds == pytest.approx(8.0)
+    # against brute force over every chain, for random job times
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        times = {job: float(t) for job, t in zip(SECONDS, rng.uniform(0, 10, len(SECONDS)),
+                                                     strict=True)}
+        best = max(all_chains(AFTER, list(times)), key=lambda c: sum(times[j] for j in c))
+        got_seconds, got = cost.critical_path(times, AFTER)
+        assert got_seconds == pytest.approx(sum(times[j] for j in best))
+        assert got == best
+
+
+def test_critical_path_refuses_cycles_and_unknown_jobs() -> None:
+    with pytest.raises(ValueError, match="cycle"):
+        cost.critical_path({"a": 1.0, "b": 1.0}, {"a": ["b"], "b": ["a"]})
+    with pytest.raises(ValueError, match="unknown jobs"):
+        cost.critical_path({"a": 1.0}, {"a": ["z"]})
+
+
+def test_cost_table_totals_stages_and_reuse() -> None:
+    jobs = pd.DataFrame({
+        "name": list(SECONDS), "stage": ["s1", "s1", "s2", "s2", "s3"],
+        "reused": [True, True, False, False, True],
+        "seconds": list(SECONDS.values()), "max_rss_mb": [100.0, 300.0, 50.0, np.nan, 20.0]})
+    table = cost.cost_table(jobs, AFTER)
+    stages = table[table.level == "stage"].set_index("name")
+    assert stages.loc["s1", "seconds"] == pytest.approx(4.0)
+    assert stages.loc["s1", "max_rss_mb"] == 300.0 and stages.loc["s1", "reused"]
+    assert not stages.loc["s2", "reused"]  # not every job of s2 reused
+    totals = table[table.level == "total"].set_index("name")
+    assert totals.loc["sum", "seconds"] == pytest.approx(18.0)
+    assert totals.loc["critical path", "seconds"] == pytest.approx(8.0)
+    assert totals.loc["critical path", "detail"] == "a > c > d"
+    assert totals.loc["sum / critical path", "seconds"] == pytest.approx(18.0 / 8.0)
+    critical = table[(table.level == "job") & table.critical]["name"].tolist()
+    assert critical == ["a", "c", "d"]
+    text = cost.format_cost(table)
+    assert "2.25" in text and "a > c > d" in text
+
+
+def test_run_cost_reads_benchmarks_and_provenance(tmp_path: Path) -> None:
+    """Benchmark TSVs as Snakemake writes them ('-' where RSS was not measured); a job whose
+    stage record names another version is reused."""
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    rows = {"a": "2.5\t0:00:02\t120.5\t1\t1\t1\t0\t0\t50\t1.2\n",
+            "b": "0.4\t0:00:00\t-\t-\t-\t-\t-\t-\t-\t-\n"}
+    jobs = []
+    for name, row in rows.items():
+        (tmp_path / f"{name}.tsv").write_text(header + row)
+        (tmp_path / f"{name}.json").write_text(
+            '{"version": "%s"}' % ("v1" if name == "a" else "v0"))
+        jobs.append(cost.Job(name, f"stage_{name}", str(tmp_path / f"{name}.tsv"),
+                             str(tmp_path / f"{name}.json"), ("a",) if name == "b" else ()))
+    table = cost.run_cost(jobs, "v1").set_index(["level", "name"])
+    assert table.loc[("job", "a"), "seconds"] == 2.5
+    assert table.loc[("job", "a"), "max_rss_mb"] == 120.5
+    assert np.isnan(table.loc[("job", "b"), "max_rss_mb"])
+    assert not table.loc[("job", "a"), "reused"] and table.loc[("job", "b"), "reused"]
+    assert table.loc[("total", "critical path"), "seconds"] == pytest.approx(2.9)
+
+
+def test_progress_lines_estimate_the_time_left() -> None:
+    assert progress_line(3, 10, "settings", 12.0, "x") == \
+        "3/10 settings, 12.0 s elapsed, ~28 s left (x)"
+    ticks = iter([0.0, 2.0, 6.0, 6.5])  # start, then after each of three items
+    lines: list[str] = []
+    items = list(tracked(["p", "q", "r"], "runs", lines.append, clock=lambda: next(ticks)))
+    assert items == ["p", "q", "r"]
+    assert lines == ["1/3 runs, 2.0 s elapsed, ~4 s left (p)",
+                     "2/3 runs, 6.0 s elapsed, ~3 s left (q)",
+                     "3/3 runs, 6.5 s elapsed, ~0 s left (r)"]
+
+
+def test_stage_run_reads_the_slice_its_rule_hands() -> None:
+    config = {"shift": {"p": 5}, "hopfield": {"n_cues": 3}}
+    handed = SimpleNamespace(config=config, params=SimpleNamespace(cfg={"p": 4}))
+    assert handed_config(handed, "shift") == ({"p": 4}, True)
+    fallback = SimpleNamespace(config=config, params=SimpleNamespace())
+    assert handed_config(fallback, "shift") == ({"p": 5}, False)
+
+
+def dry_run(workdir: Path, *configfiles: Path) -> str:
+    result = run_snakemake(workdir, "-n", "--configfile", *map(str, configfiles))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    table = stdout[stdout.rindex("Job stats:"):]
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
+    """config/large.yaml: the cluster-sized study, validated, and its jobs (one per stage, one
+    per notebook, the version copy and the cost table); its hopfield and icl jobs ask for a
+    GPU (device: cuda), the others do not."""
+    large = yaml.safe_load(LARGE.read_text())
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for section, value in large.items():
+        config[section] = {**config[section], **value} if isinstance(value, dict) else value
+    validate_config(config)
+    runs = config["hopfield"]["runs"]
+    assert max(runs["ols_attention"]["N"]) == 6400 and max(runs["poly3"]["N"]) == 1280
+    assert config["icl"]["d"] == 10 and max(config["icl"]["context_sizes"]) == 640
+    assert all(len(config[s]["seeds"]) == 5 for s in ("hopfield", "icl", "training", "shift"))
+
+    stdout = dry_run(tmp_path, LARGE)
+    assert job_counts(stdout) == {
+        "data": 1, "proof_check": 1, "training": 1, "training_sweep": 1, "shift": 1,
+        "hopfield": 1, "icl": 1, "claims": 1, "notebook": 6, "run_record": 1, "version": 1,
+        "cost": 1, "all": 1, "total": 18}
+    gpus = dict(re.findall(r"^\s*rule (\w+):\n(?:.*\n)*?\s*resources: ([^\n]*)", stdout,
+                           re.MULTILINE))
+    assert "gpu=1" in gpus["hopfield"] and "gpu=1" in gpus["icl"]
+    assert not any("gpu" in res for rule, res in gpus.items() if rule not in ("hopfield", "icl"))
+
+
+def test_an_unknown_stage_in_ols_transformer_stages_is_refused(tmp_path: Path) -> None:
+    result = run_snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "quick.yaml"),
+                           env={"OLS_TRANSFORMER_STAGES": "data,trainig"})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "unknown stages ['trainig']" in output and "training_sweep" in output
