@@ -292,12 +292,21 @@ def test_shift_table(tiny_run: dict[str, pd.DataFrame]) -> None:
     assert ols[("isotropic_scale", 4.0)] < ols[("isotropic_scale", 1.0)] * 1.5
 
 
-def test_figures_draw(tiny_run: dict[str, pd.DataFrame]) -> None:
-    for figure in (plots.plot_risk_vs_n(tiny_run["icl_risk"]),
-                   plots.plot_preconditioner(tiny_run["icl_preconditioner"]),
-                   plots.plot_risk_vs_depth(tiny_run["icl_risk"]),
-                   plots.plot_shift(tiny_run["icl_shift"])):
-        assert figure.axes
+def test_figures_draw_the_tables(tiny_run: dict[str, pd.DataFrame]) -> None:
+    figures = plots.figures(tiny_run)
+    assert set(figures) == {"risk", "preconditioner", "depth", "shift", "training", "designs"}
+    # the designs figure: the softmax line of the first family is its growth in the table
+    shift = tiny_run["icl_shift"]
+    family = shift["family"].iloc[0]
+    expected = icl_checks.growth(shift[shift["family"] == family], "softmax", 1)[family]
+    lines = {line.get_label(): line for line in figures["designs"].axes[0].get_lines()}
+    line = lines[plots.DESIGN_STYLE["softmax"][0]]
+    np.testing.assert_allclose(line.get_ydata(), expected.to_numpy())
+    # the training figure: the validation loss of the first panel's first seed
+    training = tiny_run["icl_training"]
+    first = figures["training"].axes[0].get_lines()[1]
+    assert first.get_label() == "seed 0 validation"
+    assert first.get_ydata()[-1] in set(training["valid_loss"])
 
 
 @pytest.mark.parametrize(("changes", "named"), [

@@ -1,7 +1,11 @@
-"""Trained linear transformers on in-context regression: the three tables, the checks and the
-figures (risk vs N, the learned preconditioner, risk vs depth, test-time shift)."""
+"""The icl stage's jobs. With ``params.part`` set: one part (a Lambda's stacks, the designs or
+the sensitivity grid; experiments/icl.py ``run_part``) and its tables. Without: the gather job,
+which concatenates the parts' tables and writes the stage's tables, checks and figures."""
 
 import logging
+from pathlib import Path
+
+import pandas as pd
 
 from ols_transformer import checks
 from ols_transformer.experiments import icl
@@ -11,17 +15,17 @@ from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "icl") as run:
-    tables = icl.run(run.cfg)
-    summary = icl.summarize(tables, run.cfg.get("criteria"))
-    logging.getLogger("ols_transformer").info("icl: %s", checks.headline(summary))
-    write_table(tables["icl_preconditioner"], smk.output.preconditioner)
-    write_table(tables["icl_risk"], smk.output.risk)
-    write_table(tables["icl_shift"], smk.output.shift)
-    write_table(summary, smk.output.summary)
-    for figure, name in ((plots.plot_risk_vs_n(tables["icl_risk"]), "risk"),
-                         (plots.plot_preconditioner(tables["icl_preconditioner"]),
-                          "preconditioner"),
-                         (plots.plot_risk_vs_depth(tables["icl_risk"]), "depth"),
-                         (plots.plot_shift(tables["icl_shift"]), "shift")):
-        save_figure(figure, getattr(smk.output, f"{name}_pdf"),
-                    getattr(smk.output, f"{name}_png"))
+    if smk.params.part:
+        for name, table in icl.run_part(run.cfg, smk.params.part).items():
+            write_table(table, smk.output[name])
+    else:
+        pieces = [{Path(path).stem: pd.read_csv(path)} for path in smk.input.parts]
+        tables = icl.gather(pieces)
+        tables["icl_sensitivity"] = pd.read_csv(smk.input.sensitivity)
+        summary = icl.summarize(tables, run.cfg.get("criteria"))
+        logging.getLogger("ols_transformer").info("icl: %s", checks.headline(summary))
+        for name in ("preconditioner", "risk", "shift", "training"):
+            write_table(tables[f"icl_{name}"], smk.output[name])
+        write_table(summary, smk.output.summary)
+        for name, figure in plots.figures(tables).items():
+            save_figure(figure, smk.output[f"{name}_pdf"], smk.output[f"{name}_png"])

@@ -495,6 +495,16 @@ def parts(cfg: Mapping[str, Any]) -> list[str]:
             + ["sensitivity"])
 
 
+def part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
+    """The tables ``run_part`` returns for ``part`` (the workflow declares them as outputs)."""
+    if part.startswith("lsa_"):
+        shift = ["icl_shift"] if part == f"lsa_{cfg['shift']['lambda']}" else []
+        return ["icl_preconditioner", "icl_risk", *shift, "icl_training"]
+    if part == "designs":
+        return ["icl_risk", "icl_shift", "icl_training"]
+    return ["icl_sensitivity"]
+
+
 def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = None
              ) -> dict[str, pd.DataFrame]:
     """One job's tables (a subset of icl_preconditioner, icl_risk, icl_shift, icl_training,
