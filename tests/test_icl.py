@@ -489,3 +489,136 @@ def test_fit_stops_early_and_keeps_the_best_weights() -> None:
     kept = history[(history["model"] == 1) & (history["step"] == fit.best_step[0, 1])]
     assert kept["valid"].iloc[0] == pytest.approx(history.loc[history["model"] == 1,
                                                               "valid"].min())
+
+
+# ---- the checks on hand-built tables -------------------------------------------------------
+
+def _judged(found: list[checks.Check], name: str) -> checks.Check:
+    return next(c for c in found if c.check == name and c.scope == checks.ALL)
+
+
+def _pre_rows(ratios: list[float]) -> pd.DataFrame:
+    return pd.DataFrame([{"lambda": "a", "N": 20, "seed": i, "dist_to_gamma_star": 0.01,
+                          "dist_to_inverse": 0.1, "star_dist_to_inverse": 0.1,
+                          "gamma_gap_ratio": r, "nuisance_ratio": 0.01}
+                         for i, r in enumerate(ratios)])
+
+
+def test_gamma_row_cannot_be_passed_by_lambda_inverse() -> None:
+    c = icl_checks.criteria_with_defaults({}, icl_checks.DEFAULTS)
+    learned = _judged(icl_checks.preconditioner_checks(_pre_rows([0.05, 0.1]), c),
+                      "gamma_matches_gamma_star")
+    assert learned.verdict == checks.PASS
+    # Lambda^-1 as the learned Gamma: the gap ratio is 1 by definition
+    lam, N = np.array([1.0, 0.3]), 40
+    star, inverse = icl_theory.gamma_star(lam, N, 0.5), np.diag(1 / lam)
+    ratio = np.linalg.norm(inverse - star) / np.linalg.norm(star - inverse)
+    inverse_row = _judged(icl_checks.preconditioner_checks(_pre_rows([0.05, ratio]), c),
+                          "gamma_matches_gamma_star")
+    assert inverse_row.verdict == checks.FAIL and inverse_row.value == pytest.approx(1.0)
+
+
+def _risk_table(trained: dict[int, float], pgd: dict[int, float]) -> pd.DataFrame:
+    """One (Lambda, N): the baselines, PGD_L and trained stacks (two seeds, the mean given)."""
+    rows = [{"lambda": "a", "N": 20, "model": m, "depth": dep, "seed": -1, "excess_risk": v}
+            for m, dep, v in (("gamma_star", 1, 0.10), ("ridge", 0, 0.02))]
+    rows += [{"lambda": "a", "N": 20, "model": "pgd", "depth": L, "seed": -1, "excess_risk": v}
+             for L, v in pgd.items()]
+    rows += [{"lambda": "a", "N": 20, "model": "lsa", "depth": L, "seed": s,
+              "excess_risk": v * (1 + 0.01 * (2 * s - 1))} for L, v in trained.items()
+             for s in (0, 1)]
+    return pd.DataFrame(rows)
+
+
+def test_depth_row_is_judged_only_where_trained_to_pgd() -> None:
+    c = icl_checks.criteria_with_defaults({}, icl_checks.DEFAULTS)
+    pgd = {1: 0.10, 2: 0.05, 3: 0.03}
+    falls = icl_checks.depth_check(_risk_table({1: 0.10, 2: 0.05, 3: 0.031}, pgd), c)
+    assert falls.verdict == checks.PASS and falls.value == pytest.approx(0.62, rel=1e-6)
+    # trained L = 2 at twice its PGD_2: never PASS, the row names where
+    short = icl_checks.depth_check(_risk_table({1: 0.10, 2: 0.10, 3: 0.031}, pgd), c)
+    assert short.verdict == checks.FAIL
+    assert "under-trained at L=2, N=20" in short.detail and short.value == pytest.approx(2.0)
+    # trained to PGD everywhere, but PGD itself does not fall: the depth ratio fails
+    flat = {1: 0.10, 2: 0.12, 3: 0.12}
+    rises = icl_checks.depth_check(_risk_table(flat, flat), c)
+    assert rises.verdict == checks.FAIL and "under-trained" not in rises.detail
+    assert rises.value == pytest.approx(1.2)
+
+
+def _shift_table(growths: dict[tuple[str, int], dict[str, float]]) -> pd.DataFrame:
+    """Relative errors of models, family -> growth at magnitude "far" (1 at no shift)."""
+    rows = []
+    for (model, depth), by_family in growths.items():
+        for family, g in by_family.items():
+            still = icl_checks.NO_SHIFT[family]
+            for t, err in ((still, 0.1), (still + 2.0, 0.1 * g)):
+                rows.append({"family": family, "magnitude": t, "no_shift": t == still,
+                             "lambda": "a", "N": 20, "model": model, "depth": depth, "seed": 0,
+                             "relerr": err, "eq10_predicted": 0.0, "eq10_learned": math.nan})
+    return pd.DataFrame(rows)
+
+
+def test_robustness_rows_per_family() -> None:
+    c = icl_checks.criteria_with_defaults({}, icl_checks.DEFAULTS)
+    linear = {"rotation": 3.0, "mean_shift": 10.0, "task_scale": 1.2}
+    shift = _shift_table({("lsa", 1): linear,
+                          ("softmax", 1): {"rotation": 2.0, "mean_shift": 2.0, "task_scale": 1.0},
+                          ("mlp", 1): {"rotation": 2.0, "mean_shift": 20.0, "task_scale": 1.0},
+                          ("multi_head", 1): {"rotation": 1.0, "mean_shift": 1.0,
+                                              "task_scale": 1.0},
+                          ("lsa", 2): {"rotation": 30.0, "mean_shift": 1e4, "task_scale": 5.0}})
+    risk = pd.DataFrame([{"lambda": "a", "N": 20, "model": m, "depth": dep, "seed": 0,
+                          "excess_risk": v}
+                         for m, dep, v in (("lsa", 1, 0.10), ("softmax", 1, 0.10),
+                                           ("mlp", 1, 0.09), ("multi_head", 1, 0.5),
+                                           ("lsa", 2, 0.05))])
+    found = icl_checks.robustness_checks(risk, shift, c)
+    softmax = _judged(found, "softmax_enhances_robustness")
+    assert softmax.verdict == checks.PASS and softmax.origin == checks.PAPER
+    mlp = _judged(found, "mlp_enhances_robustness")
+    assert mlp.verdict == checks.CONDITIONAL and mlp.share_holds == pytest.approx(2 / 3)
+    assert mlp.holds_where == "rotation; task_scale"
+    # lower growth everywhere, but at five times the no-shift risk: not "equal or better"
+    assert _judged(found, "multi_head_enhances_robustness").verdict == checks.FAIL
+    stack = _judged(found, "stacking_enhances_robustness")
+    assert stack.verdict == checks.FAIL and stack.holds_where == "nowhere"
+    assert stack.value == pytest.approx(1e3)
+
+
+def test_covariate_row_against_eq10_with_the_learned_gamma() -> None:
+    c = icl_checks.criteria_with_defaults({}, icl_checks.DEFAULTS)
+
+    def table(measured_far: float) -> pd.DataFrame:
+        # no shift: error 0.1 of which eq. 10 explains 0.06 (sampling part 0.08); far: eq. 10 1.0
+        rows = [{"family": "rotation", "magnitude": t, "no_shift": t == 0.0, "lambda": "a",
+                 "N": 20, "model": "lsa", "depth": 1, "seed": 0, "relerr": err,
+                 "eq10_predicted": 0.0, "eq10_learned": e}
+                for t, err, e in ((0.0, 0.1, 0.06), (90.0, measured_far, 1.0))]
+        return pd.DataFrame(rows)
+
+    predicted = math.sqrt(1.0 + 0.1**2 - 0.06**2)
+    follows = _judged(icl_checks.shift_checks(table(1.2 * predicted), c),
+                      "covariate_shift_follows_eq10")
+    assert follows.verdict == checks.PASS and follows.value == pytest.approx(1.2)
+    off = _judged(icl_checks.shift_checks(table(predicted / 2), c), "covariate_shift_follows_eq10")
+    assert off.verdict == checks.FAIL and off.value == pytest.approx(2.0)
+
+
+def test_rows_re_judged_across_the_sensitivity_grid() -> None:
+    """A variant where the stacks are under-trained flips risk_falls_with_depth: CONDITIONAL,
+    holding where the other variants do; without the grid the row is MISSING, never PASS."""
+    pgd = {1: 0.10, 2: 0.05}
+    good, short = _risk_table({1: 0.10, 2: 0.05}, pgd), _risk_table({1: 0.10, 2: 0.09}, pgd)
+    sensitivity = pd.concat([good.assign(variant="default"), short.assign(variant="lr=0.003"),
+                             _pre_rows([0.05, 0.05]).assign(variant="default",
+                                                            table="icl_preconditioner")])
+    sensitivity["table"] = sensitivity["table"].fillna("icl_risk")
+    tables = {"icl_risk": good, "icl_sensitivity": sensitivity}
+    found = icl_checks.checks(tables, {})
+    depth = _judged(found, "risk_falls_with_depth")
+    assert depth.verdict == checks.CONDITIONAL
+    assert depth.holds_where == "main run; default, seed 0; default, seed 1"
+    assert depth.share_holds == pytest.approx(3 / 5)
+    alone = _judged(icl_checks.checks({"icl_risk": good}, {}), "risk_falls_with_depth")
+    assert alone.verdict == checks.MISSING and "icl_sensitivity" in alone.detail
