@@ -622,3 +622,15 @@ def test_rows_re_judged_across_the_sensitivity_grid() -> None:
     assert depth.share_holds == pytest.approx(3 / 5)
     alone = _judged(icl_checks.checks({"icl_risk": good}, {}), "risk_falls_with_depth")
     assert alone.verdict == checks.MISSING and "icl_sensitivity" in alone.detail
+
+
+def test_parts_group_small_lambdas_and_split_large_ones() -> None:
+    assert icl.parts(tiny()) == ["lsa_1", "designs", "sensitivity"]
+    assert icl.part_tables(tiny(), "lsa_1") == ["icl_preconditioner", "icl_risk", "icl_shift",
+                                                "icl_training"]
+    big = tiny(steps=20_000, designs=[])
+    assert icl.lsa_groups(big) == [["isotropic"], ["anisotropic"]]
+    assert icl.parts(big) == ["lsa_1", "lsa_2", "sensitivity"]
+    assert "icl_shift" not in icl.part_tables(big, "lsa_1")
+    with pytest.raises(ValueError, match="unknown icl part 'lsa_3'"):
+        icl.run_part(big, "lsa_3")

@@ -10,7 +10,6 @@ import pandas as pd
 from ols_transformer import checks
 from ols_transformer.experiments import icl
 from ols_transformer.io import save_figure, write_table
-from ols_transformer.plots import icl as plots
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
@@ -19,6 +18,8 @@ with StageRun(smk, "icl") as run:
         for name, table in icl.run_part(run.cfg, smk.params.part).items():
             write_table(table, smk.output[name])
     else:
+        from ols_transformer.plots import icl as plots  # only the gather job draws
+
         pieces = [{Path(path).stem: pd.read_csv(path)} for path in smk.input.parts]
         tables = icl.gather(pieces)
         tables["icl_sensitivity"] = pd.read_csv(smk.input.sensitivity)

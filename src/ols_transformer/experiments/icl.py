@@ -337,7 +337,7 @@ def _base(cfg: Mapping[str, Any], name: str, N: int) -> dict[str, Any]:
             "test_tasks": int(cfg["test_tasks"])}
 
 
-def test_tasks(cfg: Mapping[str, Any], name: str, N: int) -> Tasks:
+def evaluation_tasks(cfg: Mapping[str, Any], name: str, N: int) -> Tasks:
     """The test tasks of (name, N), shared by every model and part."""
     lam = eigenvalues(cfg["lambdas"][name], int(cfg["d"]))
     return draw_tasks(_rng(cfg, TEST, name, N), lam, N, float(cfg["noise_sigma"]),
@@ -354,7 +354,7 @@ def evaluate_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[i
     pre_rows, risk_rows = [], []
     for name, N in dict.fromkeys((r.name, r.N) for r in runs):
         lam = eigenvalues(cfg["lambdas"][name], d)
-        tasks = test_tasks(cfg, name, N)
+        tasks = evaluation_tasks(cfg, name, N)
         S = second_moment(tasks.context())
         h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
         star, inverse = gamma_star(lam, N, sigma), np.diag(1 / lam)
@@ -489,16 +489,37 @@ def lsa_shift_models(runs: Sequence[Run], models: Mapping[int, tuple[torch.Tenso
 
 # ---- the parts and the stage -----------------------------------------------------------------
 
+JOB_WORK = 4_000_000  # Adam work units (steps x runs x layers x batch) a stacks job may group
+
+
+def lsa_groups(cfg: Mapping[str, Any]) -> list[list[str]]:
+    """The Lambdas of each stacks job: in config order, grouped while their work stays within
+    JOB_WORK (a Lambda of more work has a job of its own), so that small configs run few jobs
+    (each job pays for starting Python and torch) and large ones stay under a minute each."""
+    depth_sum = sum(int(L) for L in cfg["depths"])
+    work = (int(cfg["steps"]) * len(cfg["context_sizes"]) * len(cfg["seeds"]) * depth_sum
+            * int(cfg["batch_size"]))
+    groups: list[list[str]] = []
+    for name in cfg["lambdas"]:
+        if groups and work * (len(groups[-1]) + 1) <= JOB_WORK:
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
+
+
 def parts(cfg: Mapping[str, Any]) -> list[str]:
-    """The stage's jobs: ``lsa_<lambda>`` per Lambda, ``designs`` (if any), ``sensitivity``."""
-    return ([f"lsa_{name}" for name in cfg["lambdas"]] + (["designs"] if cfg["designs"] else [])
-            + ["sensitivity"])
+    """The stage's jobs: ``lsa_<i>`` per group of Lambdas (``lsa_groups``), ``designs`` (if
+    any), ``sensitivity``."""
+    return ([f"lsa_{i}" for i in range(1, len(lsa_groups(cfg)) + 1)]
+            + (["designs"] if cfg["designs"] else []) + ["sensitivity"])
 
 
 def part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
     """The tables ``run_part`` returns for ``part`` (the workflow declares them as outputs)."""
     if part.startswith("lsa_"):
-        shift = ["icl_shift"] if part == f"lsa_{cfg['shift']['lambda']}" else []
+        names = lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1]
+        shift = ["icl_shift"] if cfg["shift"]["lambda"] in names else []
         return ["icl_preconditioner", "icl_risk", *shift, "icl_training"]
     if part == "designs":
         return ["icl_risk", "icl_shift", "icl_training"]
@@ -511,26 +532,27 @@ def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = No
     icl_sensitivity), rows that ``gather`` concatenates."""
     validate(cfg)
     device = device or resolve_device(str(cfg["device"]), "icl.device")
+    if part not in parts(cfg):
+        raise ValueError(f"unknown icl part {part!r}; known: {', '.join(parts(cfg))}")
     if part.startswith("lsa_"):
-        return _lsa_part(cfg, part.removeprefix("lsa_"), device)
+        return _lsa_part(cfg, lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1], device)
     if part == "designs":
         return _designs_part(cfg, device)
-    if part == "sensitivity":
-        return _sensitivity_part(cfg, device)
-    raise ValueError(f"unknown icl part {part!r}; known: {', '.join(parts(cfg))}")
+    return _sensitivity_part(cfg, device)
 
 
-def _lsa_part(cfg: Mapping[str, Any], name: str, device: torch.device) -> dict[str, pd.DataFrame]:
-    runs = main_runs(cfg, name)
+def _lsa_part(cfg: Mapping[str, Any], names: Sequence[str], device: torch.device
+              ) -> dict[str, pd.DataFrame]:
+    runs = [r for name in names for r in main_runs(cfg, name)]
     depths = sorted(int(L) for L in cfg["depths"])
     models, fit = train_lsa(cfg, runs, depths, device)
     pre, risk = evaluate_lsa(cfg, runs, depths, models, fit)
     out = {"icl_preconditioner": pre.drop(columns="variant"),
            "icl_risk": risk.drop(columns="variant"),
            "icl_training": history_rows(fit, runs, [("lsa", L) for L in depths])}
-    if name == cfg["shift"]["lambda"]:
-        N = int(cfg["shift"]["context_size"])
-        indices = [i for i, r in enumerate(runs) if r.N == N]
+    if cfg["shift"]["lambda"] in names:
+        name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
+        indices = [i for i, r in enumerate(runs) if (r.name, r.N) == (name, N)]
         out["icl_shift"] = shift_rows(cfg, baseline_shift_models(cfg)
                                       + lsa_shift_models(runs, models, indices))
     return out
@@ -539,7 +561,7 @@ def _lsa_part(cfg: Mapping[str, Any], name: str, device: torch.device) -> dict[s
 def _designs_part(cfg: Mapping[str, Any], device: torch.device) -> dict[str, pd.DataFrame]:
     trained, fit, runs = train_designs(cfg, device)
     name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
-    tasks = test_tasks(cfg, name, N)
+    tasks = evaluation_tasks(cfg, name, N)
     rows = []
     for g, (design, params) in enumerate(trained.items()):
         predictions = design_test_predict(design, params, tasks)
