@@ -620,6 +620,12 @@ def test_rows_re_judged_across_the_sensitivity_grid() -> None:
     assert depth.verdict == checks.CONDITIONAL
     assert depth.holds_where == "main run; default, seed 0; default, seed 1"
     assert depth.share_holds == pytest.approx(3 / 5)
+    # the main run under-trained: FAIL, with where the variants hold
+    flipped = pd.concat([sensitivity, short.assign(variant="lr=0.03", table="icl_risk")])
+    under = _judged(icl_checks.checks({"icl_risk": short, "icl_sensitivity": flipped}, {}),
+                    "risk_falls_with_depth")
+    assert under.verdict == checks.FAIL and under.detail.startswith("under-trained at L=2")
+    assert under.holds_where == "default, seed 0; default, seed 1"
     alone = _judged(icl_checks.checks({"icl_risk": good}, {}), "risk_falls_with_depth")
     assert alone.verdict == checks.MISSING and "icl_sensitivity" in alone.detail
 

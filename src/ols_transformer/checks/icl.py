@@ -94,6 +94,7 @@ SHIFT_NAMES = ("covariate_shift_follows_eq10", "task_shift_tolerated")
 ROBUST_NAMES = tuple(f"{design}_enhances_robustness" for design in (*DESIGNS, STACKING))
 NAMES = PRECONDITIONER_NAMES + RISK_NAMES + SHIFT_NAMES + ROBUST_NAMES
 SENSITIVE = PRECONDITIONER_NAMES + RISK_NAMES  # re-judged across icl_sensitivity
+UNDER_TRAINED = "under-trained"  # the depth row's detail when a stack misses its PGD_L
 
 
 # ---- config ----------------------------------------------------------------------------------
@@ -383,7 +384,7 @@ def depth_check(risk: pd.DataFrame, c: Mapping[str, float]) -> Check:
     if not short.empty:
         return Check("risk_falls_with_depth", float(short.fillna(np.inf).max()), criterion,
                      float(c["pgd_factor"]), FAIL,
-                     "under-trained at " + "; ".join(
+                     UNDER_TRAINED + " at " + "; ".join(
                          f"L={L}, N={N} ({name}: {v:.3g} x PGD_L)"
                          for (name, N, L), v in short.items()))
     ratios = {}
@@ -600,5 +601,10 @@ def checks(tables: Mapping[str, pd.DataFrame | None],
                 out[i] = replace(check, verdict=MISSING, detail=f"{check.detail}; not re-judged "
                                  f"across {grid}: {why or 'no variant could be judged'}")
             else:
-                out[i] = across(check, {"main run": check, **alternatives}, grid)
+                judged = across(check, {"main run": check, **alternatives}, grid)
+                if check.verdict == FAIL and check.detail.startswith(UNDER_TRAINED):
+                    # the main run could not be judged on depth: variants that hold elsewhere
+                    # say where, but do not lift it from FAIL
+                    judged = replace(judged, verdict=FAIL)
+                out[i] = judged
     return out
