@@ -249,6 +249,12 @@ def test_short_training_reaches_gamma_star(tiny_run: dict[str, pd.DataFrame]) ->
     star_risk = risk[risk["model"] == "gamma_star"].set_index(["lambda", "N"])
     ratio = one["excess_risk"] / star_risk["excess_risk"]
     assert ratio.between(0.95, 1.1).all()
+    # each trained stack stands next to its L-step PGD, and records the steps it used
+    lsa = risk[risk["model"] == "lsa"].set_index(["lambda", "N", "depth"])
+    pgd = risk[risk["model"] == "pgd"].set_index(["lambda", "N", "depth"])
+    np.testing.assert_array_equal(lsa["pgd_excess_risk"], pgd.loc[lsa.index, "excess_risk"])
+    assert lsa["steps_used"].between(TINY["eval_every"], TINY["steps"]).all()
+    assert (lsa["best_step"] <= lsa["steps_used"]).all()
 
 
 def test_stage_is_deterministic(tiny_run: dict[str, pd.DataFrame]) -> None:

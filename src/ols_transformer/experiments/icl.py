@@ -358,7 +358,9 @@ def evaluate_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[i
         S = second_moment(tasks.context())
         h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
         star, inverse = gamma_star(lam, N, sigma), np.diag(1 / lam)
-        risk_rows += baseline_rows(cfg, name, N, tasks, depths)
+        baselines = baseline_rows(cfg, name, N, tasks, depths)
+        risk_rows += baselines
+        pgd = {row["depth"]: row["excess_risk"] for row in baselines if row["model"] == "pgd"}
         for index, r in enumerate(runs):
             if (r.name, r.N) != (name, N):
                 continue
@@ -367,6 +369,7 @@ def evaluate_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[i
                 pred = lsa_test_predict(S, tasks, K, V)
                 risk_rows.append({**_base(cfg, name, N), "model": "lsa", "depth": L,
                                   "seed": r.seed, "variant": r.variant, **_errors(pred, tasks),
+                                  "pgd_excess_risk": pgd[L],  # what the stack can represent
                                   "steps_used": int(fit.steps_used[g, index]),
                                   "best_step": int(fit.best_step[g, index])})
                 if L == 1:
