@@ -70,7 +70,7 @@ def plot_risk_vs_n(risk: pd.DataFrame) -> Figure:
     """Excess test risk E(y_hat - w^T x_q)^2 against the context size N (log-log), one panel per
     Lambda: trained LSA per depth, preconditioned GD per depth and the baselines."""
     names = _lambdas(risk)
-    fig = _figure(5.2 * len(names), 5.2, left=0.8, right=0.2, top=0.7, bottom=1.4, wspace=0.25)
+    fig = _figure(5.2 * len(names), 5.6, left=0.8, right=0.2, top=0.7, bottom=1.8, wspace=0.25)
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     depths = sorted(int(L) for L in risk.loc[risk["model"] == "lsa", "depth"].unique())
     colors = _depth_colors(depths)
@@ -97,8 +97,12 @@ def plot_risk_vs_n(risk: pd.DataFrame) -> Figure:
         ax.set_xlabel("context size N")
         ax.set_ylabel("excess risk E (y_hat - w^T x_q)^2")
         ax.set_title(f"Lambda: {name}")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
+    legend: dict[str, object] = {}  # every panel's entries (the designs are in one panel)
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=4, fontsize=7,
+               frameon=False)
     fig.suptitle("In-context regression: trained linear transformers against their optima "
                  "(thin lines: closed forms)")
     return fig
