@@ -269,31 +269,35 @@ def plot_training(training: pd.DataFrame) -> Figure:
 
 @plot
 def plot_designs(shift: pd.DataFrame) -> Figure:
-    """Error growth under shift, relative error / at no shift (means over seeds), per family:
-    the one-layer linear model, the stacks and the Sec. 5 designs."""
+    """Error growth under shift, relative error / at no shift (means over seeds), per family.
+    Top: the one-layer linear model, the stacks and the Sec. 5 designs; bottom: the one-layer
+    models alone (the stacks' growth would hide their differences)."""
     families = list(dict.fromkeys(shift["family"]))
-    fig = _figure(3.4 * len(families), 4.2, left=0.9, right=0.2, top=0.6, bottom=1.0,
-                  wspace=0.1)
-    axes = fig.subplots(1, len(families), squeeze=False, sharey=True)[0]
+    fig = _figure(3.4 * len(families), 7.0, left=0.9, right=0.2, top=0.6, bottom=1.0,
+                  wspace=0.1, hspace=0.3)
+    axes = fig.subplots(2, len(families), squeeze=False, sharey="row")
     depths = sorted(int(L) for L in shift.loc[shift["model"] == "lsa", "depth"].unique())
     colors = _depth_colors(depths)
     models = [("lsa", L, f"linear, L = {L}", "o", colors[L]) for L in depths] + [
         (d, 1, label, marker, color) for d, (label, marker, color) in DESIGN_STYLE.items()
         if (shift["model"] == d).any()]
-    for ax, family in zip(axes, families, strict=True):
+    for col, family in enumerate(families):
         rows = shift[shift["family"] == family]
         for model, depth, label, marker, color in models:
             sel = rows[(rows["model"] == model) & (rows["depth"] == depth)]
             mean = sel.groupby("magnitude")["relerr"].mean()
             still = sel.loc[sel["no_shift"].astype(str).str.lower().isin(["true", "1"]),
                             "relerr"].mean()
-            ax.plot(mean.index, mean / still, marker + "-", color=color, label=label, ms=4,
-                    lw=2.0 if (model, depth) == ("lsa", 1) else 1.0)
-        ax.set_yscale("log")
-        ax.set_title(family.replace("_", " "))
-        ax.set_xlabel(FAMILY_MAGNITUDE.get(family, TASK_MAGNITUDE), fontsize=7)
-    axes[0].set_ylabel("relative error / at no shift")
-    handles, labels = axes[0].get_legend_handles_labels()
+            for ax in axes[:, col] if depth == 1 else axes[:1, col]:
+                ax.plot(mean.index, mean / still, marker + "-", color=color, label=label, ms=4,
+                        lw=2.0 if (model, depth) == ("lsa", 1) else 1.0)
+        for ax in axes[:, col]:
+            ax.set_yscale("log")
+        axes[0, col].set_title(family.replace("_", " "))
+        axes[1, col].set_xlabel(FAMILY_MAGNITUDE.get(family, TASK_MAGNITUDE), fontsize=7)
+    axes[0, 0].set_ylabel("relative error / at no shift")
+    axes[1, 0].set_ylabel("one-layer models only")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
     fig.suptitle("Sec. 5's designs at test-time shift: error growth against the one-layer "
                  "linear model (thick)")
