@@ -158,8 +158,10 @@ def ridge(X: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
 
 
 def context_ols(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares on each context (N >= d + 2, validated). Shape: (B, N, d), (B, N) -> (B, d)."""
-    return ridge(X, y, 0.0)
+    """Least squares on each context by Householder QR, ``ols.ols_qr``'s route batched over
+    tasks (N >= d + 2, validated). Shape: (B, N, d), (B, N) -> (B, d)."""
+    Q, R = np.linalg.qr(X, mode="reduced")
+    return np.linalg.solve(R, Q.transpose(0, 2, 1) @ y[..., None])[..., 0]
 
 
 def pgd_polynomial(X: np.ndarray, y: np.ndarray, gamma: np.ndarray, steps: int) -> np.ndarray:
