@@ -151,8 +151,15 @@ NOTEBOOKS = {
     "icl": dict(
         upstream=("icl",),
         criteria="icl",
-        tables=["icl_preconditioner", "icl_risk", "icl_shift"],
-        figures=["icl_risk", "icl_preconditioner", "icl_depth", "icl_shift"],
+        tables=["icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_sensitivity"],
+        figures=[
+            "icl_risk",
+            "icl_preconditioner",
+            "icl_depth",
+            "icl_shift",
+            "icl_training",
+            "icl_designs",
+        ],
     ),
     "claims": dict(upstream=("claims",), criteria=None, tables=[], figures=[]),
 }

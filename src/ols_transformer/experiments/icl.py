@@ -1,70 +1,42 @@
-"""Does training find the OLS-Transformer? Linear transformers trained on in-context regression.
+"""Does training find the OLS-Transformer, and do the paper's "modern designs" make it robust?
+Transformers trained on in-context regression (beyond the paper).
 
-Tasks, fresh every training step: w ~ N(0, I_d), inputs x ~ N(0, Lambda) with Lambda diagonal
-(eigenvalues geometric, ``icl.lambdas``), N context pairs and a query, y = w^T x + eps,
-eps ~ N(0, sigma^2).
+Tasks, fresh every training step: w ~ N(0, I_d), inputs x ~ N(0, Lambda), Lambda diagonal
+(``icl.lambdas``), N context pairs and a query, y = w^T x + eps (``icl_theory``). The models
+(``icl_models``): stacks of L linear self-attention (LSA) layers, trained by the moment path
+(the query's expectation taken exactly, the context's second moment drawn exactly from its
+Wishart law: a step costs the same for every N), and the token-path designs of the paper's
+Sec. 5 next to the one-layer linear model: one softmax-attention layer, two-head linear
+attention, linear attention followed by a GELU MLP (``icl.designs``), trained on token batches
+of the same tasks (``QUERIES`` queries per task), at (shift.lambda, shift.context_size).
 
-Model: L layers of linear self-attention (LSA) over row tokens z_i = (x_i, y_i) (p = d + 1
-entries); the query token is (x_q, 0). A layer is construction.py's linear attention with a full
-p x p key-query matrix W_KQ (as W_Q, W_K the identity) and projection-value matrix W_PV (as W_V),
-with a residual; every token is updated, and only the N context tokens are keys and values:
+Every model is trained by one rule (``icl_training.fit``): Adam up to the step cap
+``icl.steps`` with early stopping on held-out validation tasks (``eval_every``, ``patience``);
+the steps it used are in the tables. Trained stacks stand next to L steps of Gamma*-
+preconditioned gradient descent with the step size tuned per L on separate tasks (what an
+L-layer stack can represent; ``icl_theory.tune_pgd``), ridge (Bayes optimal), in-context OLS
+and the OLS-Transformer with Lambda^-1 or Gamma*.
 
-    Z <- Z + linear_attention(Z, Z_context, W_KQ, None, W_PV) = Z + Z W_KQ S W_PV,
-    S = Z_context^T Z_context / N.
+Covariate shift (Sec. 3, ``shift.py``'s families) and task shift (w ~ N(0, c^2 I)) at test time
+for every model trained at (shift.lambda, shift.context_size), with eq. 10's population error
+for Lambda^-1 and for the learned one-layer Gamma.
 
-The prediction is minus the query's y slot after the last layer (von Oswald et al. 2023, Ahn et
-al. 2023): a layer that subtracts x_i^T Gamma h from every y_i is one step of preconditioned
-gradient descent on the context and adds x_q^T Gamma h to the prediction. For one layer,
+The sensitivity grid (``icl.sensitivity``): on a reduced setting, the stacks trained again with
+one choice changed at a time (step cap, learning rate, init random vs Zhang-Frei-Bartlett, clip
+on/off), each on its seeds: ``icl_sensitivity``, which the checks re-judge the rows across.
 
-    y_hat = x_q^T Gamma h + nuisance,   h = (1/N) X^T y,
-    Gamma = -(W_PV[d, d] W_KQ[:d, :d] + W_KQ[:d, d] W_PV[:d, d]^T)            (``read_gamma``)
-    nuisance = -x_q^T (W_KQ[:d, :d] S_xx W_PV[:d, d] + W_KQ[:d, d] S_yy W_PV[d, d]),
+The stage runs as parts (one per Lambda, one for the designs, one for the sensitivity grid:
+``run_part``) gathered by ``gather``; ``run`` does all of it in one call.
 
-and the population optimum is Gamma* = ((1 + 1/N) Lambda + (tr Lambda + sigma^2)/N I)^-1 with no
-nuisance (Zhang, Frei & Bartlett 2023; Ahn et al. 2023). The OLS-Transformer with population slow
-memory is Gamma = Lambda^-1.
-
-The moment path. Each layer maps every token by the same matrix, Z <- Z (I + A_l) with
-A_l = W_KQ S_l W_PV (``construction.moment_attention_map``; ``shared_attention_map`` computes it
-for a stack of contexts under shared weights as two large products), so the context's second
-moment follows S_{l+1} = (I + A_l)^T S_l (I + A_l) and the model sees its context through S
-alone. The prediction is linear in the query, y_hat = x_q^T u. Training takes the query's
-expectation exactly, E[(y_q - x_q^T u)^2 | task] = (w - u)^T Lambda (w - u) + sigma^2, and draws
-S from its exact distribution (Bartlett's decomposition of the Wishart matrix of the N tokens),
-so a step costs the same for every N. Evaluation draws test tokens and runs the moment path on
-their S. Tests check the moment path against ``lsa_predict`` (``linear_attention`` on tokens).
-
-Initialisation (Zhang, Frei & Bartlett 2023): per layer W_KQ[:d, :d] = s Theta Theta^T / d with
-Theta a standard-normal d x d draw, W_PV[d, d] = -s, every other entry 0 (and trained). From a
-fully random start about half of the one-layer runs stall at a worse stationary point that uses
-the W_PV[:d, d] / W_KQ[:d, d] route; this start avoids it. Adam, learning rate with a 5 % linear
-warm-up and a cosine decay to 0, each model's gradient norm clipped at ``grad_clip`` (rare
-contexts with a large second moment give the deeper stacks gradient spikes that otherwise throw
-single seeds off for good); all settings (Lambda, N, seed) and depths train in one loop
-(Adam is elementwise, the loss a sum over independent models), each setting on its own stream of
-tasks shared by its depths.
-
-Baselines on the same test tasks: the OLS-Transformer (slow memory Lambda^-1) and the same with
-Gamma* (``construction.in_context_predict``), in-context OLS (least squares, N >= d + 2), ridge
-with lambda = sigma^2 (the posterior mean: Bayes-optimal here), and L steps of preconditioned
-gradient descent on the context loss (1/2N) ||X w - y||^2 from w = 0 with preconditioner Gamma*
-and one scalar step size, the best of ``PGD_STEPS`` on separate tuning tasks (at L = 1 and step 1
-this is the Gamma* transformer).
-
-Covariate shift (paper Sec. 3, ``shift.py``'s families) and task shift (w ~ N(0, c^2 I)) at test
-time, for the models trained on ``shift.lambda`` at ``shift.context_size``: the relative error next
-to eq. 10's population prediction, sqrt(tr((D - I)^T S_te (D - I)) / tr S_te) with
-D = Lambda^-1 S_te (the OLS-Transformer) or D = Gamma_learned S_te (the one-layer model).
-
-Randomness: numpy generators seeded [population_seed, stream, crc32(lambda name), N, seed, ...];
-the tables are a function of the config.
+Randomness: numpy generators seeded [population_seed, stream, crc32(name), N, seed, ...]; the
+tables are a function of the config, whichever part computes them.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,20 +47,41 @@ import torch
 from .. import checks
 from .. import shift as sm
 from ..checks import icl as icl_checks
-from ..construction import (
-    in_context_predict,
-    linear_attention,
-    second_moment,
-    shared_attention_map,
-    whitener,
-)
+from ..construction import in_context_predict, second_moment, whitener
 from ..hopfield import resolve_device
+from . import icl_training as tr
+from .icl_models import (
+    PREDICT,
+    design_weights,
+    initial_weights,
+    lsa_coefficients,
+    random_weights,
+    read_gamma,
+)
+from .icl_theory import (
+    Tasks,
+    context_ols,
+    draw_tasks,
+    eigenvalues,
+    eq10_relative_error,
+    gamma_excess_risk,
+    gamma_star,
+    moment_draws,
+    ols_excess_risk,
+    pgd_polynomial,
+    pgd_weights,
+    relative_frobenius,
+    ridge,
+    token_tasks,
+    tune_pgd,
+    wishart_moments,
+)
 
-TRAIN, INIT, TEST, TUNE, SHIFT = range(5)  # random streams
-WARMUP = 0.05  # share of the steps with a linear warm-up of the learning rate
-PGD_STEPS = np.linspace(0.001, 2.0, 2000)  # step sizes tried for the preconditioned-GD baseline
+TRAIN, INIT, TEST, TUNE, SHIFT, VALID = range(6)  # random streams
+QUERIES = 8  # queries per task in a token batch (the designs): 8 targets per drawn context
 TASK_SCALE, NO_SHIFT = icl_checks.TASK_SCALE, icl_checks.NO_SHIFT
 DTYPE = torch.float64
+DEFAULT = "default"  # the sensitivity variant with the main run's choices
 
 
 # ---- config ----------------------------------------------------------------------------------
@@ -106,285 +99,175 @@ def validate(cfg: Mapping[str, Any]) -> None:
         raise ValueError("; ".join(found))
 
 
-def eigenvalues(spec: Mapping[str, float], d: int) -> np.ndarray:
-    """Lambda's diagonal: geometric from ``largest`` down to ``smallest``. Shape: (d,)."""
-    return np.geomspace(float(spec["largest"]), float(spec["smallest"]), d)
-
-
 def _rng(cfg: Mapping[str, Any], stream: int, *parts: int | str) -> np.random.Generator:
     key = [zlib.crc32(p.encode()) if isinstance(p, str) else int(p) for p in parts]
     return np.random.default_rng([int(cfg["population_seed"]), stream, *key])
 
 
-# ---- theory ----------------------------------------------------------------------------------
-
-def gamma_star(lam: np.ndarray, N: int, sigma: float) -> np.ndarray:
-    """The one-layer optimum ((1 + 1/N) Lambda + (tr Lambda + sigma^2)/N I)^-1. (d,) -> (d, d)."""
-    return np.diag(1.0 / ((1 + 1 / N) * lam + (lam.sum() + sigma**2) / N))
-
-
-def gamma_excess_risk(gamma: np.ndarray, lam: np.ndarray, N: int, sigma: float) -> float:
-    """E (x_q^T Gamma h - x_q^T w)^2 for y_hat = x_q^T Gamma h, h = X^T y / N, in closed form:
-    tr(Lambda Gamma Lambda M Gamma^T) - 2 tr(Lambda Gamma Lambda) + tr Lambda, with
-    E h h^T = Lambda M, M = (1 + 1/N) Lambda + (tr Lambda + sigma^2)/N I. Gamma (d, d)."""
-    L = np.diag(lam)
-    M = (1 + 1 / N) * L + (lam.sum() + sigma**2) / N * np.eye(len(lam))
-    return float(np.trace(L @ gamma @ L @ M @ gamma.T) - 2 * np.trace(L @ gamma @ L) + lam.sum())
-
-
-def ols_excess_risk(d: int, N: int, sigma: float) -> float:
-    """In-context OLS: sigma^2 tr(Lambda E (X^T X)^-1) = sigma^2 d / (N - d - 1) (N > d + 1)."""
-    return sigma**2 * d / (N - d - 1)
-
-
-def relative_frobenius(a: np.ndarray, b: np.ndarray) -> float:
-    """||a - b||_F / ||b||_F."""
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
-def eq10_relative_error(D: np.ndarray, s_te: np.ndarray) -> float:
-    """Population relative error of x^T D w against x^T w, w ~ N(0, c^2 I), E x x^T = S_te:
-    sqrt(tr((D - I)^T S_te (D - I)) / tr S_te) (eq. 10's first term, N -> infinity)."""
-    gap = D - np.eye(len(D))
-    return float(np.sqrt(np.trace(gap.T @ s_te @ gap) / np.trace(s_te)))
-
-
-# ---- tasks -----------------------------------------------------------------------------------
+# ---- runs ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Tasks:
-    """B regression tasks in tokens. Shape: X (B, N, d), y (B, N), xq (B, d), yq (B), w (B, d)."""
-
-    X: np.ndarray
-    y: np.ndarray
-    xq: np.ndarray
-    yq: np.ndarray
-    w: np.ndarray
-
-    @property
-    def truth(self) -> np.ndarray:
-        """w^T x_q, the noise-free target. Shape: (B,)."""
-        return np.einsum("bd,bd->b", self.xq, self.w)
-
-    def context(self) -> torch.Tensor:
-        """Context tokens (x_i, y_i). Shape: (B, N, d + 1)."""
-        return torch.from_numpy(np.concatenate([self.X, self.y[..., None]], -1))
-
-    def queries(self) -> torch.Tensor:
-        """Query tokens (x_q, 0). Shape: (B, 1, d + 1)."""
-        return torch.from_numpy(np.concatenate([self.xq, np.zeros_like(self.yq)[:, None]],
-                                               -1)[:, None, :])
-
-
-def draw_tasks(rng: np.random.Generator, lam: np.ndarray, N: int, sigma: float, count: int,
-               population: sm.Population | None = None, task_scale: float = 1.0) -> Tasks:
-    """``count`` tasks: w ~ N(0, task_scale^2 I), x ~ N(0, diag(lam)) or ``population`` (shared
-    standard-normal draws: one rng gives every population the same z, as in ``shift.py``)."""
-    d = len(lam)
-    z = rng.standard_normal((count, N + 1, d))
-    w = rng.standard_normal((count, d))
-    eps = sigma * rng.standard_normal((count, N + 1))
-    x = z * np.sqrt(lam) if population is None else sm.sample(population, z)
-    w = task_scale * w
-    y = np.einsum("bnd,bd->bn", x, w) + eps
-    return Tasks(x[:, :N], y[:, :N], x[:, N], y[:, N], w)
-
-
-def moment_draws(rng: np.random.Generator, N: int, count: int, d: int) -> np.ndarray:
-    """Raw draws of ``count`` tasks for ``wishart_moments``: d task-vector entries, the p(p-1)/2
-    below-diagonal normals and the p chi-square draws (dof N - i) of Bartlett's decomposition.
-    Shape: (count, d + p(p - 1)/2 + p), p = d + 1."""
-    p = d + 1
-    normals = rng.standard_normal((count, d + p * (p - 1) // 2))
-    return np.concatenate([normals, rng.chisquare(N - np.arange(p), size=(count, p))], -1)
-
-
-def wishart_moments(draws: torch.Tensor, lam: torch.Tensor, N: torch.Tensor,
-                    sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The context second moment S = Z^T Z / N of each task, drawn exactly, and its w.
-
-    Tokens are z = C xi with xi ~ N(0, I_p), C = [[D, 0], [w^T D, sigma]], D = Lambda^{1/2}, so
-    sum_i z_i z_i^T = C G C^T with G ~ Wishart(N, I_p) = A A^T (Bartlett: A lower triangular,
-    A_ii^2 ~ chi^2(N - i), A_ij ~ N(0, 1) below the diagonal).
-
-    Shape: draws (..., B, d + p(p-1)/2 + p) from ``moment_draws``, lam (..., 1, d), N (..., 1, 1)
-    -> S (..., B, p, p), w (..., B, d).
-    """
-    d = lam.shape[-1]
-    p = d + 1
-    w, low, chi = draws[..., :d], draws[..., d:-p], draws[..., -p:]
-    rows, cols = torch.tril_indices(p, p, -1)
-    A = torch.diag_embed(chi.sqrt())
-    A[..., rows, cols] = low
-    G = A @ A.transpose(-1, -2) / N.unsqueeze(-1)
-    root = lam.sqrt()
-    Dw = root * w
-    Gxx, gxy, gyy = G[..., :d, :d], G[..., :d, d], G[..., d, d]
-    t = (Gxx * Dw.unsqueeze(-2)).sum(-1)  # Gxx D w
-    Sxx = Gxx * root.unsqueeze(-1) * root.unsqueeze(-2)
-    Sxy = root * (t + sigma * gxy)
-    Syy = (Dw * t).sum(-1) + 2 * sigma * (Dw * gxy).sum(-1) + sigma**2 * gyy
-    top = torch.cat([Sxx, Sxy.unsqueeze(-1)], -1)
-    bottom = torch.cat([Sxy, Syy.unsqueeze(-1)], -1).unsqueeze(-2)
-    return torch.cat([top, bottom], -2), w
-
-
-# ---- the model -------------------------------------------------------------------------------
-
-def lsa_coefficients(S: torch.Tensor, K: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-    """u with y_hat = x_q^T u for L LSA layers, from the context's second moment (the moment path:
-    ``construction.shared_attention_map`` = ``moment_attention_map`` for weights shared by a
-    stack of contexts).
-
-    Shape: S (..., B, p, p), K = W_KQ and V = W_PV (..., L, p, p) -> (..., B, d).
-    """
-    p = S.shape[-1]
-    maps = []
-    for layer in range(K.shape[-3]):
-        W_KQ, W_PV = K[..., layer, :, :], V[..., layer, :, :]
-        if layer == K.shape[-3] - 1:
-            # The query needs the last layer's y column only: T_{L-1} e_y = e_y + A e_y.
-            column = shared_attention_map(S, W_KQ, W_PV[..., -1:])[..., 0]
-            break
-        A = shared_attention_map(S, W_KQ, W_PV)
-        maps.append(A)
-        ST = S + S @ A  # S T, T = I + A
-        S = ST + A.transpose(-1, -2) @ ST  # T^T S T: the context after the layer
-    e_y = torch.zeros(p, dtype=S.dtype, device=S.device)
-    e_y[-1] = 1.0
-    c = column + e_y
-    for A in reversed(maps):  # T_0 ... T_{L-2} c
-        c = c + (A * c.unsqueeze(-2)).sum(-1)
-    return -c[..., :-1]
-
-
-def lsa_predict(context: torch.Tensor, queries: torch.Tensor, K: torch.Tensor,
-                V: torch.Tensor) -> torch.Tensor:
-    """The LSA stack on tokens (the token path): every layer Z <- Z + linear_attention(Z,
-    Z_context, W_KQ, None, W_PV), prediction = -(query's y slot).
-
-    Shape: context (..., N, p), queries (..., q, p) with y slot 0, K, V (L, p, p) -> (..., q).
-    """
-    n = context.shape[-2]
-    Z = torch.cat([context, queries], -2)
-    for W_KQ, W_PV in zip(K, V, strict=True):
-        Z = Z + linear_attention(Z, Z[..., :n, :], W_KQ, None, W_PV)
-    return -Z[..., n:, -1]
-
-
-def read_gamma(K: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-    """One layer's preconditioner: -(W_PV[d, d] W_KQ[:d, :d] + W_KQ[:d, d] W_PV[:d, d]^T), the
-    matrix of its bilinear term x_q^T Gamma h. Shape: K, V (..., p, p) -> (..., d, d)."""
-    Kx, ky = K[..., :-1, :-1], K[..., :-1, -1]
-    vx, vy = V[..., :-1, -1], V[..., -1, -1]
-    return -(vy[..., None, None] * Kx + ky.unsqueeze(-1) * vx.unsqueeze(-2))
-
-
-def gamma_weights(gamma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One layer (W_KQ, W_PV) whose predictor is exactly x_q^T Gamma h: W_KQ = [[Gamma, 0],
-    [0, 0]], W_PV = -e_y e_y^T. Shape: (d, d) -> (1, p, p) each."""
-    d = gamma.shape[-1]
-    K = torch.zeros(1, d + 1, d + 1, dtype=gamma.dtype, device=gamma.device)
-    V = torch.zeros_like(K)
-    K[0, :d, :d] = gamma
-    V[0, d, d] = -1.0
-    return K, V
-
-
-def initial_weights(rng: np.random.Generator, depth: int, d: int,
-                    scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Zhang-Frei-Bartlett start per layer: W_KQ[:d, :d] = s Theta Theta^T / d, W_PV[d, d] = -s.
-    Shape: -> (depth, p, p) each."""
-    theta = rng.standard_normal((depth, d, d))
-    K = np.zeros((depth, d + 1, d + 1))
-    V = np.zeros_like(K)
-    K[:, :d, :d] = scale * theta @ theta.transpose(0, 2, 1) / d
-    V[:, d, d] = -scale
-    return K, V
-
-
-# ---- training --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Setting:
-    """One training task distribution and seed."""
+class Run:
+    """One trained setting: its task distribution, seed and budget choices."""
 
     name: str  # key of icl.lambdas
     N: int
     seed: int
+    variant: str = DEFAULT
+    learning_rate: float = math.nan
+    cap: int = 0
+    clip: float = 0.0
+    init: str = "zfb"  # zfb (Zhang-Frei-Bartlett) or random
 
 
-def settings(cfg: Mapping[str, Any]) -> list[Setting]:
-    return [Setting(name, int(N), int(seed)) for name in cfg["lambdas"]
-            for N in cfg["context_sizes"] for seed in cfg["seeds"]]
+def main_runs(cfg: Mapping[str, Any], name: str) -> list[Run]:
+    """The main runs of Lambda ``name``: every N and seed with the config's budget."""
+    return [Run(name, int(N), int(seed), DEFAULT, float(cfg["learning_rate"]), int(cfg["steps"]),
+                float(cfg["grad_clip"])) for N in cfg["context_sizes"] for seed in cfg["seeds"]]
 
 
-def learning_rate(cfg: Mapping[str, Any], step: int) -> float:
-    """Linear warm-up over the first WARMUP share of the steps, then cosine decay to 0."""
-    steps = int(cfg["steps"])
-    warm = max(1, round(WARMUP * steps))
-    scale = min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * step / steps))
-    return float(cfg["learning_rate"]) * scale
+def sensitivity_variants(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """label -> the budget of one variant: the main choices, and each alternative of
+    ``icl.sensitivity`` changed alone."""
+    s = cfg["sensitivity"]
+    base = {"learning_rate": float(cfg["learning_rate"]), "cap": int(cfg["steps"]),
+            "clip": float(cfg["grad_clip"]), "init": "zfb"}
+    out = {DEFAULT: base}
+    for field, key, label in (("steps", "cap", "steps"), ("learning_rates", "learning_rate", "lr"),
+                              ("inits", "init", "init"), ("grad_clips", "clip", "clip")):
+        for value in s.get(field, []):
+            if value != base[key]:
+                out[f"{label}={value}"] = {**base, key: value}
+    return out
+
+
+def sensitivity_runs(cfg: Mapping[str, Any]) -> list[Run]:
+    s = cfg["sensitivity"]
+    return [Run(s["lambda"], int(N), int(seed), label, float(v["learning_rate"]), int(v["cap"]),
+                float(v["clip"]), str(v["init"]))
+            for label, v in sensitivity_variants(cfg).items()
+            for N in s["context_sizes"] for seed in s["seeds"]]
+
+
+def _budget(cfg: Mapping[str, Any], runs: Sequence[Run]) -> tr.Budget:
+    return tr.Budget(np.array([r.learning_rate for r in runs]), np.array([r.cap for r in runs]),
+                     np.array([r.clip for r in runs]), int(cfg["eval_every"]),
+                     int(cfg["patience"]))
+
+
+# ---- training: LSA stacks (moment path) ------------------------------------------------------
+
+def train_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[int],
+              device: torch.device | None = None
+              ) -> tuple[dict[int, tuple[torch.Tensor, torch.Tensor]], tr.Fit]:
+    """Every depth of every run at once (Adam is elementwise, the loss a sum over independent
+    models; each run on its own stream of tasks shared by its depths). Returns depth ->
+    (W_KQ, W_PV), each (runs, depth, p, p) on the CPU, and the fit (groups = depths)."""
+    device = device or torch.device("cpu")
+    d, B, sigma = int(cfg["d"]), int(cfg["batch_size"]), float(cfg["noise_sigma"])
+    depths = sorted(int(L) for L in depths)
+    lam = torch.tensor(np.stack([eigenvalues(cfg["lambdas"][r.name], d) for r in runs]),
+                       dtype=DTYPE, device=device)[:, None, :]
+    N = torch.tensor([r.N for r in runs], dtype=DTYPE, device=device)[:, None, None]
+    streams = [_rng(cfg, TRAIN, r.name, r.N, r.seed, r.variant) for r in runs]
+    valid_draws = torch.from_numpy(np.stack([
+        moment_draws(_rng(cfg, VALID, r.name, r.N, r.seed), r.N, int(cfg["validation_tasks"]), d)
+        for r in runs])).to(device)
+    S_valid, w_valid = wishart_moments(valid_draws, lam, N, sigma)
+    params: dict[str, torch.Tensor] = {}
+    group_of: dict[str, int] = {}
+    for g, L in enumerate(depths):
+        starts = [(random_weights if r.init == "random" else initial_weights)(
+            _rng(cfg, INIT, r.name, r.N, r.seed, L), L, d, float(cfg["init_scale"]))
+            for r in runs]
+        for key, w in zip("KV", zip(*starts, strict=True), strict=True):
+            params[f"{key}{L}"] = torch.tensor(np.stack(w), dtype=DTYPE,
+                                               device=device).requires_grad_(True)
+            group_of[f"{key}{L}"] = g
+
+    def excess(S: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        rows = []
+        for L in depths:
+            gap = w - lsa_coefficients(S, params[f"K{L}"], params[f"V{L}"])
+            rows.append((gap * gap * lam).sum(-1).mean(-1))  # (runs,)
+        return torch.stack(rows)
+
+    def train_loss(step: int) -> torch.Tensor:
+        draws = torch.from_numpy(np.stack([moment_draws(rng, r.N, B, d)
+                                           for rng, r in zip(streams, runs, strict=True)]))
+        return excess(*wishart_moments(draws.to(device), lam, N, sigma))
+
+    def describe(g: int, m: int) -> str:
+        r = runs[m]
+        return (f"lambda={r.name}, N={r.N}, seed={r.seed}, depth={depths[g]}, variant={r.variant}"
+                f", batch_size={B}, init_scale={cfg['init_scale']}")
+
+    fit = tr.fit(params, group_of, train_loss, lambda: excess(S_valid, w_valid),
+                 _budget(cfg, runs), describe)
+    return {L: (fit.params[f"K{L}"], fit.params[f"V{L}"]) for L in depths}, fit
 
 
 def train(cfg: Mapping[str, Any], device: torch.device | None = None
           ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-    """Train every depth of every setting (``settings(cfg)``, in that order) at once.
+    """The main stacks of every Lambda, N, seed (in ``main_runs`` order, Lambdas in config
+    order): depth -> (W_KQ, W_PV), each (runs, depth, p, p)."""
+    runs = [r for name in cfg["lambdas"] for r in main_runs(cfg, name)]
+    return train_lsa(cfg, runs, cfg["depths"], device)[0]
 
-    Returns depth -> (W_KQ, W_PV), each (settings, depth, p, p) on the CPU. A loss that is NaN or
-    infinite stops the run with FloatingPointError naming the setting.
-    """
+
+# ---- training: the designs (token path) ------------------------------------------------------
+
+def train_designs(cfg: Mapping[str, Any], device: torch.device | None = None
+                  ) -> tuple[dict[str, dict[str, torch.Tensor]], tr.Fit, list[Run]]:
+    """Every design of ``icl.designs`` for every seed at (shift.lambda, shift.context_size),
+    with the stacks' budget rule. Returns design -> its parameters (leading axis: seeds), the fit
+    (groups = designs) and the runs."""
     device = device or torch.device("cpu")
+    designs = list(cfg["designs"])
     d, B, sigma = int(cfg["d"]), int(cfg["batch_size"]), float(cfg["noise_sigma"])
-    runs = settings(cfg)
-    depths = sorted(int(L) for L in cfg["depths"])
-    lam = torch.tensor(np.stack([eigenvalues(cfg["lambdas"][s.name], d) for s in runs]),
-                       dtype=DTYPE, device=device)[:, None, :]
-    N = torch.tensor([s.N for s in runs], dtype=DTYPE, device=device)[:, None, None]
-    streams = [_rng(cfg, TRAIN, s.name, s.N, s.seed) for s in runs]
-    params: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    for L in depths:
-        starts = [initial_weights(_rng(cfg, INIT, s.name, s.N, s.seed, L), L, d,
-                                  float(cfg["init_scale"])) for s in runs]
-        params[L] = tuple(torch.tensor(np.stack(w), dtype=DTYPE, device=device)
-                          .requires_grad_(True) for w in zip(*starts, strict=True))
-    clip = float(cfg["grad_clip"])
-    optimizer = torch.optim.Adam([t for pair in params.values() for t in pair],
-                                 lr=float(cfg["learning_rate"]))
-    for step in range(int(cfg["steps"])):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(cfg, step)
-        draws = torch.from_numpy(np.stack([moment_draws(rng, s.N, B, d)
-                                           for rng, s in zip(streams, runs, strict=True)]))
-        S, w = wishart_moments(draws.to(device), lam, N, sigma)
-        losses = []
-        for L in depths:
-            gap = w - lsa_coefficients(S, *params[L])
-            losses.append((gap * gap * lam).sum(-1).mean(-1))  # (settings,)
-        loss = torch.stack(losses)  # (depths, settings)
-        bad = ~torch.isfinite(loss.detach())
-        if bad.any():
-            i, j = (int(k) for k in torch.nonzero(bad)[0])
-            s = runs[j]
-            raise FloatingPointError(
-                f"icl training diverged (loss {loss[i, j].item()}) at step {step} for "
-                f"lambda={s.name}, N={s.N}, seed={s.seed}, depth={depths[i]} with "
-                f"learning_rate={cfg['learning_rate']}, batch_size={B}, "
-                f"init_scale={cfg['init_scale']}, grad_clip={cfg['grad_clip']}: lower "
-                "icl.learning_rate or icl.init_scale, or clip (icl.grad_clip > 0)")
-        optimizer.zero_grad()
-        loss.sum().backward()
-        if clip > 0:  # per model: the gradient norm over its W_KQ and W_PV at most ``clip``
-            for pair in params.values():
-                norm = sum((t.grad**2).sum((-1, -2, -3)) for t in pair).sqrt()
-                factor = (clip / norm).clamp(max=1.0)[:, None, None, None]
-                for t in pair:
-                    t.grad.mul_(factor)
-        optimizer.step()
-    return {L: (K.detach().cpu(), V.detach().cpu()) for L, (K, V) in params.items()}
+    name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
+    runs = [r for r in main_runs(cfg, name) if r.N == N]
+    lam = eigenvalues(cfg["lambdas"][name], d)
+    streams = [_rng(cfg, TRAIN, name, N, r.seed, "tokens") for r in runs]
+    count = max(1, int(cfg["validation_tasks"]) // QUERIES)
+    valid = [token_tasks(_rng(cfg, VALID, name, N, r.seed, "tokens"), lam, N, QUERIES, sigma,
+                         count) for r in runs]
+    valid_t = [torch.from_numpy(np.stack(part)).to(device) for part in zip(*valid, strict=True)]
+    params: dict[str, torch.Tensor] = {}
+    group_of: dict[str, int] = {}
+    for g, design in enumerate(designs):
+        starts = [design_weights(design, _rng(cfg, INIT, name, N, r.seed, design), d,
+                                 float(cfg["init_scale"]), int(cfg["heads"]),
+                                 int(cfg["mlp_width"])) for r in runs]
+        for key in starts[0]:
+            params[f"{design}.{key}"] = torch.tensor(np.stack([s[key] for s in starts]),
+                                                     dtype=DTYPE, device=device
+                                                     ).requires_grad_(True)
+            group_of[f"{design}.{key}"] = g
+
+    def of(design: str) -> dict[str, torch.Tensor]:
+        return {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(design + ".")}
+
+    def loss(context: torch.Tensor, queries: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+        return torch.stack([((PREDICT[design](of(design), context, queries) - truth) ** 2)
+                            .mean((-1, -2)) for design in designs])
+
+    def train_loss(step: int) -> torch.Tensor:
+        batch = [token_tasks(rng, lam, N, QUERIES, sigma, B) for rng in streams]
+        return loss(*(torch.from_numpy(np.stack(part)).to(device)
+                      for part in zip(*batch, strict=True)))
+
+    def describe(g: int, m: int) -> str:
+        return (f"design={designs[g]}, lambda={name}, N={N}, seed={runs[m].seed}, "
+                f"batch_size={B}, init_scale={cfg['init_scale']}")
+
+    fit = tr.fit(params, group_of, train_loss, lambda: loss(*valid_t), _budget(cfg, runs),
+                 describe)
+    return ({design: {k.split(".", 1)[1]: v for k, v in fit.params.items()
+                      if k.startswith(design + ".")} for design in designs}, fit, runs)
 
 
-# ---- baselines -------------------------------------------------------------------------------
+# ---- baselines and evaluation ----------------------------------------------------------------
 
 def transformer_predict(W: torch.Tensor, tasks: Tasks) -> np.ndarray:
     """The OLS-Transformer in context with slow memory W W^T (construction.in_context_predict).
@@ -394,69 +277,13 @@ def transformer_predict(W: torch.Tensor, tasks: Tasks) -> np.ndarray:
     return out[:, 0, 0].numpy()
 
 
-def ridge(X: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
-    """(X^T X + penalty I)^-1 X^T y on each context; with penalty = sigma^2 the posterior mean of
-    w ~ N(0, I) (Bayes-optimal here), with 0 least squares (N > d: X has full column rank almost
-    surely). Shape: X (B, N, d), y (B, N) -> (B, d)."""
-    gram = X.transpose(0, 2, 1) @ X + penalty * np.eye(X.shape[-1])
-    return np.linalg.solve(gram, np.einsum("bnd,bn->bd", X, y)[..., None])[..., 0]
+def _linear(tasks: Tasks, coef: np.ndarray) -> np.ndarray:
+    return np.einsum("bd,bd->b", tasks.xq, coef)
 
-
-def context_ols(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares on each context (N >= d + 2, validated). Shape: (B, N, d), (B, N) -> (B, d)."""
-    return ridge(X, y, 0.0)
-
-
-def pgd_polynomial(X: np.ndarray, y: np.ndarray, gamma: np.ndarray, steps: int) -> np.ndarray:
-    """Preconditioned gradient descent w <- w - eta Gamma X^T (X w - y) / N from w = 0, as a
-    polynomial in the step size: after ``steps`` steps w = sum_k eta^(k+1) P[k].
-
-    Shape: X (B, N, d), y (B, N), gamma (d, d) -> P (steps, B, d).
-    """
-    N = X.shape[1]
-    gamma_s = gamma @ (X.transpose(0, 2, 1) @ X) / N  # Gamma S_xx, (B, d, d)
-    grad0 = np.einsum("bnd,bn->bd", X, y) / N @ gamma.T  # Gamma h
-    P = np.zeros((steps, *grad0.shape))
-    for _ in range(steps):
-        # w + eta Gamma (h - S w): power k of w feeds power k + 1 through -Gamma S
-        down = -np.einsum("bik,ebk->ebi", gamma_s, P[:-1])
-        P = P + np.concatenate([grad0[None], down])
-    return P
-
-
-def pgd_weights(P: np.ndarray, eta: float) -> np.ndarray:
-    """w = sum_k eta^(k+1) P[k]. Shape: (steps, B, d) -> (B, d)."""
-    return np.einsum("k,kbd->bd", eta ** np.arange(1, len(P) + 1), P)
-
-
-def tune_pgd(cfg: Mapping[str, Any], name: str, N: int, gamma: np.ndarray) -> dict[int, float]:
-    """Per depth L: the step size of PGD_STEPS with the least excess risk (w_L - w)^T Lambda
-    (w_L - w) on tuning tasks (a polynomial in the step: the whole grid at once)."""
-    lam = eigenvalues(cfg["lambdas"][name], int(cfg["d"]))
-    tasks = draw_tasks(_rng(cfg, TUNE, name, N), lam, N, float(cfg["noise_sigma"]),
-                       int(cfg["test_tasks"]))
-    count, steps = len(tasks.w), {}
-    for depth in sorted(int(L) for L in cfg["depths"]):
-        P = pgd_polynomial(tasks.X, tasks.y, gamma, depth)
-        gram = np.einsum("jbd,d,kbd->jk", P, lam, P) / count
-        cross = np.einsum("jbd,d,bd->j", P, lam, tasks.w) / count
-        powers = PGD_STEPS[:, None] ** np.arange(1, depth + 1)  # (E, depth)
-        risk = np.einsum("ej,jk,ek->e", powers, gram, powers) - 2 * powers @ cross
-        steps[depth] = float(PGD_STEPS[int(np.argmin(risk))])
-    return steps
-
-
-# ---- evaluation ------------------------------------------------------------------------------
 
 def _errors(prediction: np.ndarray, tasks: Tasks) -> dict[str, float]:
     return {"risk": float(np.mean((prediction - tasks.yq) ** 2)),
             "excess_risk": float(np.mean((prediction - tasks.truth) ** 2))}
-
-
-def _lsa(models: dict[int, tuple[torch.Tensor, torch.Tensor]], index: int, depth: int
-         ) -> tuple[torch.Tensor, torch.Tensor]:
-    K, V = models[depth]
-    return K[index], V[index]
 
 
 def lsa_test_predict(S: torch.Tensor, tasks: Tasks, K: torch.Tensor, V: torch.Tensor
@@ -465,68 +292,105 @@ def lsa_test_predict(S: torch.Tensor, tasks: Tasks, K: torch.Tensor, V: torch.Te
     tokens; tests check it). Shape: S (B, p, p) of the tasks' contexts, K, V (L, p, p) -> (B,)."""
     with torch.no_grad():
         u = lsa_coefficients(S, K, V).numpy()
-    return np.einsum("bd,bd->b", tasks.xq, u)
+    return _linear(tasks, u)
 
 
-def evaluate(cfg: Mapping[str, Any], models: dict[int, tuple[torch.Tensor, torch.Tensor]]
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """icl_preconditioner (per lambda, N, seed) and icl_risk (per lambda, N, model, depth, seed)
-    on fresh test tasks, one test set per (lambda, N) shared by every model."""
-    d, sigma, count = int(cfg["d"]), float(cfg["noise_sigma"]), int(cfg["test_tasks"])
-    runs = settings(cfg)
-    depths = sorted(int(L) for L in cfg["depths"])
+def design_test_predict(design: str, params: Mapping[str, torch.Tensor], tasks: Tasks
+                        ) -> np.ndarray:
+    """A trained design (leading axis: seeds) on test tasks' tokens. -> (seeds, B)."""
+    M = next(iter(params.values())).shape[0]
+    context = tasks.context().expand(M, -1, -1, -1)
+    queries = tasks.queries().expand(M, -1, -1, -1)
+    with torch.no_grad():
+        return PREDICT[design](dict(params), context, queries)[..., 0].numpy()
+
+
+def baseline_rows(cfg: Mapping[str, Any], name: str, N: int, tasks: Tasks,
+                  depths: Sequence[int]) -> list[dict[str, Any]]:
+    """icl_risk rows of the untrained models on the test tasks of (name, N): the OLS-Transformer
+    with Gamma* and with Lambda^-1, in-context OLS, ridge, and tuned L-step PGD per depth."""
+    d, sigma = int(cfg["d"]), float(cfg["noise_sigma"])
+    lam = eigenvalues(cfg["lambdas"][name], d)
+    star = gamma_star(lam, N, sigma)
+    base = _base(cfg, name, N)
+    rows = []
+    for model, gamma in (("gamma_star", star), ("ols_transformer", np.diag(1 / lam))):
+        W = whitener(torch.from_numpy(np.linalg.inv(gamma)))  # W W^T = gamma
+        rows.append({**base, "model": model, "depth": 1, "seed": -1,
+                     **_errors(transformer_predict(W, tasks), tasks),
+                     "excess_theory": gamma_excess_risk(gamma, lam, N, sigma)})
+    for model, coef, theory in (
+            ("context_ols", context_ols(tasks.X, tasks.y), ols_excess_risk(d, N, sigma)),
+            ("ridge", ridge(tasks.X, tasks.y, sigma), math.nan)):
+        rows.append({**base, "model": model, "depth": 0, "seed": -1,
+                     **_errors(_linear(tasks, coef), tasks), "excess_theory": theory})
+    tuning = draw_tasks(_rng(cfg, TUNE, name, N), lam, N, sigma, int(cfg["test_tasks"]))
+    for L, eta in tune_pgd(tuning, lam, star, depths).items():
+        coef = pgd_weights(pgd_polynomial(tasks.X, tasks.y, star, L), eta)
+        rows.append({**base, "model": "pgd", "depth": L, "seed": -1,
+                     **_errors(_linear(tasks, coef), tasks), "step": eta})
+    return rows
+
+
+def _base(cfg: Mapping[str, Any], name: str, N: int) -> dict[str, Any]:
+    return {"lambda": name, "N": N, "d": int(cfg["d"]), "noise_sigma": float(cfg["noise_sigma"]),
+            "test_tasks": int(cfg["test_tasks"])}
+
+
+def evaluation_tasks(cfg: Mapping[str, Any], name: str, N: int) -> Tasks:
+    """The test tasks of (name, N), shared by every model and part."""
+    lam = eigenvalues(cfg["lambdas"][name], int(cfg["d"]))
+    return draw_tasks(_rng(cfg, TEST, name, N), lam, N, float(cfg["noise_sigma"]),
+                      int(cfg["test_tasks"]))
+
+
+def evaluate_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[int],
+                 models: Mapping[int, tuple[torch.Tensor, torch.Tensor]], fit: tr.Fit
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """icl_preconditioner (per run) and icl_risk (baselines per (name, N), then per run and
+    depth) on the shared test tasks."""
+    d, sigma = int(cfg["d"]), float(cfg["noise_sigma"])
+    depths = sorted(int(L) for L in depths)
     pre_rows, risk_rows = [], []
-    for name in cfg["lambdas"]:
+    for name, N in dict.fromkeys((r.name, r.N) for r in runs):
         lam = eigenvalues(cfg["lambdas"][name], d)
-        inverse = np.diag(1 / lam)
-        for N in (int(n) for n in cfg["context_sizes"]):
-            tasks = draw_tasks(_rng(cfg, TEST, name, N), lam, N, sigma, count)
-            S = second_moment(tasks.context())
-            h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
-            star = gamma_star(lam, N, sigma)
-            base = {"lambda": name, "N": N, "d": d, "noise_sigma": sigma, "test_tasks": count}
-            for model, gamma in (("gamma_star", star), ("ols_transformer", inverse)):
-                W = whitener(torch.from_numpy(np.linalg.inv(gamma)))  # W W^T = gamma
-                risk_rows.append({**base, "model": model, "depth": 1, "seed": -1,
-                                  **_errors(transformer_predict(W, tasks), tasks),
-                                  "excess_theory": gamma_excess_risk(gamma, lam, N, sigma),
-                                  "step": math.nan})
-            for model, coef, theory in (
-                    ("context_ols", context_ols(tasks.X, tasks.y), ols_excess_risk(d, N, sigma)),
-                    ("ridge", ridge(tasks.X, tasks.y, sigma), math.nan)):
-                risk_rows.append({**base, "model": model, "depth": 0, "seed": -1,
-                                  **_errors(np.einsum("bd,bd->b", tasks.xq, coef), tasks),
-                                  "excess_theory": theory, "step": math.nan})
-            for L, eta in tune_pgd(cfg, name, N, star).items():
-                coef = pgd_weights(pgd_polynomial(tasks.X, tasks.y, star, L), eta)
-                risk_rows.append({**base, "model": "pgd", "depth": L, "seed": -1,
-                                  **_errors(np.einsum("bd,bd->b", tasks.xq, coef), tasks),
-                                  "excess_theory": math.nan, "step": eta})
-            for index, s in enumerate(runs):
-                if (s.name, s.N) != (name, N):
-                    continue
-                for L in depths:
-                    K, V = _lsa(models, index, L)
-                    pred = lsa_test_predict(S, tasks, K, V)
-                    risk_rows.append({**base, "model": "lsa", "depth": L, "seed": s.seed,
-                                      **_errors(pred, tasks), "excess_theory": math.nan,
-                                      "step": math.nan})
-                    if L == 1:
-                        pre_rows.append({**base, "seed": s.seed, **preconditioner_row(
-                            K[0], V[0], pred, tasks, h, star, inverse)})
+        tasks = evaluation_tasks(cfg, name, N)
+        S = second_moment(tasks.context())
+        h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
+        star, inverse = gamma_star(lam, N, sigma), np.diag(1 / lam)
+        baselines = baseline_rows(cfg, name, N, tasks, depths)
+        risk_rows += baselines
+        pgd = {row["depth"]: row["excess_risk"] for row in baselines if row["model"] == "pgd"}
+        for index, r in enumerate(runs):
+            if (r.name, r.N) != (name, N):
+                continue
+            for g, L in enumerate(depths):
+                K, V = models[L][0][index], models[L][1][index]
+                pred = lsa_test_predict(S, tasks, K, V)
+                risk_rows.append({**_base(cfg, name, N), "model": "lsa", "depth": L,
+                                  "seed": r.seed, "variant": r.variant, **_errors(pred, tasks),
+                                  "pgd_excess_risk": pgd[L],  # what the stack can represent
+                                  "steps_used": int(fit.steps_used[g, index]),
+                                  "best_step": int(fit.best_step[g, index])})
+                if L == 1:
+                    pre_rows.append({**_base(cfg, name, N), "seed": r.seed,
+                                     "variant": r.variant, **preconditioner_row(
+                                         K[0], V[0], pred, tasks, h, star, inverse)})
     return pd.DataFrame(pre_rows), pd.DataFrame(risk_rows)
 
 
 def preconditioner_row(K: torch.Tensor, V: torch.Tensor, prediction: np.ndarray, tasks: Tasks,
                        h: np.ndarray, star: np.ndarray, inverse: np.ndarray) -> dict[str, float]:
     """Distances of the learned Gamma (one layer K, V: (p, p)) to Gamma* and Lambda^-1, the
-    nuisance share of its predictions and the three matrices entry by entry."""
+    ratio ||Gamma - Gamma*||_F / ||Gamma* - Lambda^-1||_F (Lambda^-1 itself has 1), the nuisance
+    share of its predictions and the three matrices entry by entry."""
     gamma = read_gamma(K, V).numpy()
     bilinear = np.einsum("bi,ij,bj->b", tasks.xq, gamma, h)
     row = {
         "dist_to_gamma_star": relative_frobenius(gamma, star),
         "dist_to_inverse": relative_frobenius(gamma, inverse),
         "star_dist_to_inverse": relative_frobenius(star, inverse),
+        "gamma_gap_ratio": float(np.linalg.norm(gamma - star) / np.linalg.norm(star - inverse)),
         # RMS of the prediction not explained by x_q^T Gamma h, relative to the prediction
         "nuisance_ratio": float(np.sqrt(np.mean((prediction - bilinear) ** 2)
                                         / np.mean(prediction**2))),
@@ -537,20 +401,41 @@ def preconditioner_row(K: torch.Tensor, V: torch.Tensor, prediction: np.ndarray,
     return row
 
 
-def shift_table(cfg: Mapping[str, Any], models: dict[int, tuple[torch.Tensor, torch.Tensor]]
-                ) -> pd.DataFrame:
-    """icl_shift: the models trained on (shift.lambda, shift.context_size) tested on shifted
+def history_rows(fit: tr.Fit, runs: Sequence[Run], labels: Sequence[tuple[str, int]]
+                 ) -> pd.DataFrame:
+    """icl_training: the loss history, one row per (model, depth, seed, evaluation)."""
+    rows = [{"lambda": runs[m].name, "N": runs[m].N, "seed": runs[m].seed,
+             "model": labels[g][0], "depth": labels[g][1], "step": step, "train_loss": t,
+             "valid_loss": v} for step, g, m, t, v in fit.history]
+    return pd.DataFrame(rows)
+
+
+# ---- test-time shift -------------------------------------------------------------------------
+
+Predictor = Callable[[Tasks, torch.Tensor], np.ndarray]  # (tasks, their S) -> (models, B)
+
+
+@dataclass(frozen=True)
+class ShiftModel:
+    """A model (or a batch of seeds) evaluated under shift; ``gamma`` (seeds, d, d) for eq. 10
+    with its learned preconditioner, where it has one."""
+
+    model: str
+    depth: int
+    seeds: tuple[int, ...]
+    predict: Predictor
+    gamma: np.ndarray | None = None
+
+
+def shift_rows(cfg: Mapping[str, Any], models: Sequence[ShiftModel]) -> pd.DataFrame:
+    """icl_shift rows of ``models`` (trained on shift.lambda at shift.context_size) on shifted
     inputs (shift.py's families) or tasks (task_scale), one row per (family, magnitude, model,
-    depth, seed); common random numbers across families and magnitudes."""
+    depth, seed); common random numbers across families, magnitudes and parts."""
     d, sigma, count = int(cfg["d"]), float(cfg["noise_sigma"]), int(cfg["test_tasks"])
     name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
     lam = eigenvalues(cfg["lambdas"][name], d)
     direction = _rng(cfg, SHIFT, name, "direction").standard_normal(d)
     base = sm.BaseStructure(lam, np.eye(d), direction / np.linalg.norm(direction))
-    runs = settings(cfg)
-    trained = [(i, s.seed) for i, s in enumerate(runs) if (s.name, s.N) == (name, N)]
-    depths = sorted(int(L) for L in cfg["depths"])
-    inverse_W = whitener(torch.from_numpy(np.diag(lam)))
     rows = []
     for family, magnitudes in cfg["shift"]["families"].items():
         for t in (float(m) for m in magnitudes):
@@ -562,40 +447,169 @@ def shift_table(cfg: Mapping[str, Any], models: dict[int, tuple[torch.Tensor, to
             tasks = draw_tasks(_rng(cfg, SHIFT, name, N), lam, N, sigma, count, population,
                                scale)
             S = second_moment(tasks.context())
-            eq10 = eq10_relative_error(np.diag(1 / lam) @ s_te, s_te)
             head = {"family": family, "magnitude": t, "no_shift": t == NO_SHIFT[family],
-                    "lambda": name, "N": N, "eq10_predicted": eq10}
-
-            def row(model: str, depth: int, seed: int, prediction: np.ndarray,
-                    learned: float = math.nan, head: dict[str, Any] = head,
-                    tasks: Tasks = tasks) -> dict[str, Any]:
-                truth = tasks.truth
-                err = float(np.linalg.norm(prediction - truth) / np.linalg.norm(truth))
-                return {**head, "model": model, "depth": depth, "seed": seed, "relerr": err,
-                        "eq10_learned": learned}
-
-            rows.append(row("ols_transformer", 1, -1, transformer_predict(inverse_W, tasks)))
-            rows.append(row("context_ols", 0, -1, np.einsum(
-                "bd,bd->b", tasks.xq, context_ols(tasks.X, tasks.y))))
-            rows.append(row("ridge", 0, -1, np.einsum(
-                "bd,bd->b", tasks.xq, ridge(tasks.X, tasks.y, sigma))))
-            for index, seed in trained:
-                for L in depths:
-                    K, V = _lsa(models, index, L)
-                    pred = lsa_test_predict(S, tasks, K, V)
-                    learned = (eq10_relative_error(read_gamma(K[0], V[0]).numpy() @ s_te, s_te)
-                               if L == 1 else math.nan)
-                    rows.append(row("lsa", L, seed, pred, learned))
+                    "lambda": name, "N": N,
+                    "eq10_predicted": eq10_relative_error(np.diag(1 / lam) @ s_te, s_te)}
+            truth = tasks.truth
+            for m in models:
+                predictions = np.atleast_2d(m.predict(tasks, S))
+                for i, seed in enumerate(m.seeds):
+                    learned = (eq10_relative_error(m.gamma[i] @ s_te, s_te)
+                               if m.gamma is not None else math.nan)
+                    rows.append({**head, "model": m.model, "depth": m.depth, "seed": seed,
+                                 "relerr": sm.relative_error(predictions[i], truth),
+                                 "eq10_learned": learned})
     return pd.DataFrame(rows)
 
 
-def run(cfg: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
-    """The stage: validate, train, evaluate. {icl_preconditioner, icl_risk, icl_shift}."""
+def baseline_shift_models(cfg: Mapping[str, Any]) -> list[ShiftModel]:
+    lam = eigenvalues(cfg["lambdas"][cfg["shift"]["lambda"]], int(cfg["d"]))
+    inverse_W = whitener(torch.from_numpy(np.diag(lam)))
+    sigma = float(cfg["noise_sigma"])
+    return [ShiftModel("ols_transformer", 1, (-1,),
+                       lambda tasks, S: transformer_predict(inverse_W, tasks)),
+            ShiftModel("context_ols", 0, (-1,),
+                       lambda tasks, S: _linear(tasks, context_ols(tasks.X, tasks.y))),
+            ShiftModel("ridge", 0, (-1,),
+                       lambda tasks, S: _linear(tasks, ridge(tasks.X, tasks.y, sigma)))]
+
+
+def lsa_shift_models(runs: Sequence[Run], models: Mapping[int, tuple[torch.Tensor, torch.Tensor]],
+                     indices: Sequence[int]) -> list[ShiftModel]:
+    out = []
+    seeds = tuple(runs[i].seed for i in indices)
+    for L, (K, V) in sorted(models.items()):
+        Ks, Vs = K[list(indices)], V[list(indices)]
+
+        def predict(tasks: Tasks, S: torch.Tensor, Ks: torch.Tensor = Ks,
+                    Vs: torch.Tensor = Vs) -> np.ndarray:
+            return np.stack([lsa_test_predict(S, tasks, k, v) for k, v in zip(Ks, Vs,
+                                                                               strict=True)])
+        gamma = read_gamma(Ks[:, 0], Vs[:, 0]).numpy() if L == 1 else None
+        out.append(ShiftModel("lsa", L, seeds, predict, gamma))
+    return out
+
+
+# ---- the parts and the stage -----------------------------------------------------------------
+
+JOB_WORK = 4_000_000  # Adam work units (steps x runs x layers x batch) a stacks job may group
+
+
+def lsa_groups(cfg: Mapping[str, Any]) -> list[list[str]]:
+    """The Lambdas of each stacks job: in config order, grouped while their work stays within
+    JOB_WORK (a Lambda of more work has a job of its own), so that small configs run few jobs
+    (each job pays for starting Python and torch) and large ones stay under a minute each."""
+    depth_sum = sum(int(L) for L in cfg["depths"])
+    work = (int(cfg["steps"]) * len(cfg["context_sizes"]) * len(cfg["seeds"]) * depth_sum
+            * int(cfg["batch_size"]))
+    groups: list[list[str]] = []
+    for name in cfg["lambdas"]:
+        if groups and work * (len(groups[-1]) + 1) <= JOB_WORK:
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
+
+
+def parts(cfg: Mapping[str, Any]) -> list[str]:
+    """The stage's jobs: ``lsa_<i>`` per group of Lambdas (``lsa_groups``), ``designs`` (if
+    any), ``sensitivity``."""
+    return ([f"lsa_{i}" for i in range(1, len(lsa_groups(cfg)) + 1)]
+            + (["designs"] if cfg["designs"] else []) + ["sensitivity"])
+
+
+def part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
+    """The tables ``run_part`` returns for ``part`` (the workflow declares them as outputs)."""
+    if part.startswith("lsa_"):
+        names = lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1]
+        shift = ["icl_shift"] if cfg["shift"]["lambda"] in names else []
+        return ["icl_preconditioner", "icl_risk", *shift, "icl_training"]
+    if part == "designs":
+        return ["icl_risk", "icl_shift", "icl_training"]
+    return ["icl_sensitivity"]
+
+
+def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = None
+             ) -> dict[str, pd.DataFrame]:
+    """One job's tables (a subset of icl_preconditioner, icl_risk, icl_shift, icl_training,
+    icl_sensitivity), rows that ``gather`` concatenates."""
     validate(cfg)
-    models = train(cfg, resolve_device(str(cfg["device"]), "icl.device"))
-    preconditioner, risk = evaluate(cfg, models)
-    return {"icl_preconditioner": preconditioner, "icl_risk": risk,
-            "icl_shift": shift_table(cfg, models)}
+    device = device or resolve_device(str(cfg["device"]), "icl.device")
+    if part not in parts(cfg):
+        raise ValueError(f"unknown icl part {part!r}; known: {', '.join(parts(cfg))}")
+    if part.startswith("lsa_"):
+        return _lsa_part(cfg, lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1], device)
+    if part == "designs":
+        return _designs_part(cfg, device)
+    return _sensitivity_part(cfg, device)
+
+
+def _lsa_part(cfg: Mapping[str, Any], names: Sequence[str], device: torch.device
+              ) -> dict[str, pd.DataFrame]:
+    runs = [r for name in names for r in main_runs(cfg, name)]
+    depths = sorted(int(L) for L in cfg["depths"])
+    models, fit = train_lsa(cfg, runs, depths, device)
+    pre, risk = evaluate_lsa(cfg, runs, depths, models, fit)
+    out = {"icl_preconditioner": pre.drop(columns="variant"),
+           "icl_risk": risk.drop(columns="variant"),
+           "icl_training": history_rows(fit, runs, [("lsa", L) for L in depths])}
+    if cfg["shift"]["lambda"] in names:
+        name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
+        indices = [i for i, r in enumerate(runs) if (r.name, r.N) == (name, N)]
+        out["icl_shift"] = shift_rows(cfg, baseline_shift_models(cfg)
+                                      + lsa_shift_models(runs, models, indices))
+    return out
+
+
+def _designs_part(cfg: Mapping[str, Any], device: torch.device) -> dict[str, pd.DataFrame]:
+    trained, fit, runs = train_designs(cfg, device)
+    name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
+    tasks = evaluation_tasks(cfg, name, N)
+    rows = []
+    for g, (design, params) in enumerate(trained.items()):
+        predictions = design_test_predict(design, params, tasks)
+        for m, r in enumerate(runs):
+            rows.append({**_base(cfg, name, N), "model": design, "depth": 1, "seed": r.seed,
+                         **_errors(predictions[m], tasks),
+                         "steps_used": int(fit.steps_used[g, m]),
+                         "best_step": int(fit.best_step[g, m])})
+    seeds = tuple(r.seed for r in runs)
+    shifted = [ShiftModel(design, 1, seeds,
+                          lambda tasks, S, design=design, params=params:
+                          design_test_predict(design, params, tasks))
+               for design, params in trained.items()]
+    return {"icl_risk": pd.DataFrame(rows), "icl_shift": shift_rows(cfg, shifted),
+            "icl_training": history_rows(fit, runs, [(design, 1) for design in trained])}
+
+
+def _sensitivity_part(cfg: Mapping[str, Any], device: torch.device) -> dict[str, pd.DataFrame]:
+    runs = sensitivity_runs(cfg)
+    depths = sorted(int(L) for L in cfg["sensitivity"]["depths"])
+    models, fit = train_lsa(cfg, runs, depths, device)
+    pre, risk = evaluate_lsa(cfg, runs, depths, models, fit)
+    baselines = risk[risk["model"] != "lsa"]
+    # every variant shares the test tasks: its checks see the same baselines
+    risk = pd.concat([risk[risk["model"] == "lsa"]] + [
+        baselines.assign(variant=v) for v in sensitivity_variants(cfg)], ignore_index=True)
+    return {"icl_sensitivity": pd.concat([risk.assign(table="icl_risk"),
+                                          pre.assign(table="icl_preconditioner")],
+                                         ignore_index=True)}
+
+
+TABLES = ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_sensitivity")
+
+
+def gather(pieces: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The stage's tables from its parts' (concatenated in part order)."""
+    return {name: pd.concat([p[name] for p in pieces if name in p], ignore_index=True)
+            for name in TABLES if any(name in p for p in pieces)}
+
+
+def run(cfg: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """The whole stage in one call (tests, notebooks): every part, gathered."""
+    validate(cfg)
+    device = resolve_device(str(cfg["device"]), "icl.device")
+    return gather([run_part(cfg, part, device) for part in parts(cfg)])
 
 
 def summarize(tables: Mapping[str, pd.DataFrame | None],

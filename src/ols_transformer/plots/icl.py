@@ -1,4 +1,4 @@
-"""Figures of the trained-LSA study (in-context regression): tables in, matplotlib Figures out."""
+"""Figures of the icl stage (in-context regression): tables in, matplotlib Figures out."""
 
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ BASELINES = {  # model -> (label, style, color)
     "ols_transformer": ("OLS-Transformer, Lambda^-1", "+-.", "tab:gray"),
     "context_ols": ("in-context OLS", "s-", "tab:blue"),
     "ridge": ("ridge, lambda = sigma^2 (Bayes)", "^-", "tab:green"),
+}
+
+
+DESIGN_STYLE = {  # design -> (label, marker, color)
+    "softmax": ("softmax attention, one layer", "D", "tab:purple"),
+    "multi_head": ("two-head linear attention", "v", "tab:olive"),
+    "mlp": ("linear attention + GELU MLP", "P", "tab:cyan"),
 }
 
 
@@ -63,7 +70,7 @@ def plot_risk_vs_n(risk: pd.DataFrame) -> Figure:
     """Excess test risk E(y_hat - w^T x_q)^2 against the context size N (log-log), one panel per
     Lambda: trained LSA per depth, preconditioned GD per depth and the baselines."""
     names = _lambdas(risk)
-    fig = _figure(5.2 * len(names), 5.2, left=0.8, right=0.2, top=0.7, bottom=1.4, wspace=0.25)
+    fig = _figure(5.2 * len(names), 5.6, left=0.8, right=0.2, top=0.7, bottom=1.8, wspace=0.25)
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     depths = sorted(int(L) for L in risk.loc[risk["model"] == "lsa", "depth"].unique())
     colors = _depth_colors(depths)
@@ -75,6 +82,10 @@ def plot_risk_vs_n(risk: pd.DataFrame) -> Figure:
             pgd = rows[(rows["model"] == "pgd") & (rows["depth"] == L)].sort_values("N")
             ax.plot(pgd["N"], pgd["excess_risk"], ":", color=colors[L], lw=1.5,
                     label=f"{L} step(s) of GD, preconditioner Gamma*")
+        for design, (label, marker, color) in DESIGN_STYLE.items():
+            trained = rows[rows["model"] == design]
+            if len(trained):
+                _lsa_band(ax, trained, "N", "excess_risk", color, label, marker)
         for model, (label, style, color) in BASELINES.items():
             base = rows[rows["model"] == model].sort_values("N")
             ax.plot(base["N"], base["excess_risk"], style, color=color, label=label, ms=5)
@@ -86,8 +97,12 @@ def plot_risk_vs_n(risk: pd.DataFrame) -> Figure:
         ax.set_xlabel("context size N")
         ax.set_ylabel("excess risk E (y_hat - w^T x_q)^2")
         ax.set_title(f"Lambda: {name}")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
+    legend: dict[str, object] = {}  # every panel's entries (the designs are in one panel)
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=4, fontsize=7,
+               frameon=False)
     fig.suptitle("In-context regression: trained linear transformers against their optima "
                  "(thin lines: closed forms)")
     return fig
@@ -219,3 +234,81 @@ def plot_shift(shift: pd.DataFrame) -> Figure:
     fig.suptitle("Trained LSA at test-time shift: covariate shift distorts the one-layer model "
                  "as eq. 10 says, task shift does not")
     return fig
+
+
+@plot
+def plot_training(training: pd.DataFrame) -> Figure:
+    """Training and validation loss (excess risk on the batch / on held-out tasks) against the
+    step, one panel per trained model at the setting tested under shift (the designs' one),
+    one line per seed; the last point is where the model stopped."""
+    designs = training[training["model"] != "lsa"]
+    at = (designs.iloc[0]["lambda"], designs.iloc[0]["N"]) if len(designs) else (
+        training.iloc[0]["lambda"], training.iloc[0]["N"])
+    rows = training[(training["lambda"] == at[0]) & (training["N"] == at[1])]
+    models = list(dict.fromkeys(zip(rows["model"], rows["depth"], strict=True)))
+    fig = _figure(3.2 * len(models), 3.6, left=0.8, right=0.2, top=0.7, bottom=0.6, wspace=0.3)
+    axes = fig.subplots(1, len(models), squeeze=False, sharey=True)[0]
+    for ax, (model, depth) in zip(axes, models, strict=True):
+        sel = rows[(rows["model"] == model) & (rows["depth"] == depth)]
+        for i, (seed, run) in enumerate(sel.groupby("seed")):
+            color = colormaps["tab10"](i)
+            ax.plot(run["step"], run["train_loss"], "--", color=color, lw=0.8,
+                    label=f"seed {seed} train")
+            ax.plot(run["step"], run["valid_loss"], "-", color=color, lw=1.2,
+                    label=f"seed {seed} validation")
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title(f"linear, L = {depth}" if model == "lsa" else DESIGN_STYLE.get(
+            model, (model,))[0], fontsize=8)
+    axes[0].set_ylabel("excess risk")
+    axes[0].legend(fontsize=6)
+    fig.suptitle(f"Training (dashed) and validation (solid) loss, Lambda {at[0]}, N = {at[1]}; "
+                 "each line ends where early stopping stopped it")
+    return fig
+
+
+@plot
+def plot_designs(shift: pd.DataFrame) -> Figure:
+    """Error growth under shift, relative error / at no shift (means over seeds), per family.
+    Top: the one-layer linear model, the stacks and the Sec. 5 designs; bottom: the one-layer
+    models alone (the stacks' growth would hide their differences)."""
+    families = list(dict.fromkeys(shift["family"]))
+    fig = _figure(3.4 * len(families), 7.0, left=0.9, right=0.2, top=0.6, bottom=1.0,
+                  wspace=0.1, hspace=0.3)
+    axes = fig.subplots(2, len(families), squeeze=False, sharey="row")
+    depths = sorted(int(L) for L in shift.loc[shift["model"] == "lsa", "depth"].unique())
+    colors = _depth_colors(depths)
+    models = [("lsa", L, f"linear, L = {L}", "o", colors[L]) for L in depths] + [
+        (d, 1, label, marker, color) for d, (label, marker, color) in DESIGN_STYLE.items()
+        if (shift["model"] == d).any()]
+    for col, family in enumerate(families):
+        rows = shift[shift["family"] == family]
+        for model, depth, label, marker, color in models:
+            sel = rows[(rows["model"] == model) & (rows["depth"] == depth)]
+            mean = sel.groupby("magnitude")["relerr"].mean()
+            still = sel.loc[sel["no_shift"].astype(str).str.lower().isin(["true", "1"]),
+                            "relerr"].mean()
+            for ax in axes[:, col] if depth == 1 else axes[:1, col]:
+                ax.plot(mean.index, mean / still, marker + "-", color=color, label=label, ms=4,
+                        lw=2.0 if (model, depth) == ("lsa", 1) else 1.0)
+        for ax in axes[:, col]:
+            ax.set_yscale("log")
+        axes[0, col].set_title(family.replace("_", " "))
+        axes[1, col].set_xlabel(FAMILY_MAGNITUDE.get(family, TASK_MAGNITUDE), fontsize=7)
+    axes[0, 0].set_ylabel("relative error / at no shift")
+    axes[1, 0].set_ylabel("one-layer models only")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
+    fig.suptitle("Sec. 5's designs at test-time shift: error growth against the one-layer "
+                 "linear model (thick)")
+    return fig
+
+
+def figures(tables: dict[str, pd.DataFrame]) -> dict[str, Figure]:
+    """Every figure of the stage by its output name (icl_<name>.png)."""
+    return {"risk": plot_risk_vs_n(tables["icl_risk"]),
+            "preconditioner": plot_preconditioner(tables["icl_preconditioner"]),
+            "depth": plot_risk_vs_depth(tables["icl_risk"]),
+            "shift": plot_shift(tables["icl_shift"]),
+            "training": plot_training(tables["icl_training"]),
+            "designs": plot_designs(tables["icl_shift"])}
