@@ -16,14 +16,14 @@ import pandas as pd
 import pytest
 import torch
 
-from ols_transformer import checks
+from ols_transformer import checks, icl_models, icl_theory, icl_training
 from ols_transformer.checks import icl as icl_checks
 from ols_transformer.construction import (
     moment_attention_map,
     second_moment,
     shared_attention_map,
 )
-from ols_transformer.experiments import icl, icl_models, icl_theory, icl_training
+from ols_transformer.experiments import icl
 from ols_transformer.plots import icl as plots
 
 TINY: dict[str, Any] = {

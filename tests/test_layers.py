@@ -16,10 +16,11 @@ SOURCE = REPO / "src" / PACKAGE
 
 # Layer -> its modules (names relative to the package; "x.*" is every module under x/).
 LAYERS: dict[str, tuple[str, ...]] = {
-    # files, records, versions, reuse: no numbers of the paper
-    "foundation": ("", "io", "provenance", "versioning", "reuse"),
+    # files, records, versions, reuse, progress lines: no numbers of the paper
+    "foundation": ("", "io", "provenance", "versioning", "reuse", "progress"),
     # the paper's mathematics and its models
-    "math": ("ols", "construction", "shift", "data", "nist", "hopfield_theory", "hopfield"),
+    "math": ("ols", "construction", "shift", "data", "nist", "hopfield_theory", "hopfield",
+             "icl_theory", "icl_models", "icl_training"),
     # config validation: below the stages (an experiment may validate its section)
     "config": ("config",),
     # checks read tables and return verdicts; the package's __init__ holds the Check row
@@ -32,7 +33,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "plots base": ("plots", "plots.common"),
     "plots": ("plots.*",),
     # the ledger and what reads versions: select checks' rows, read and copy files
-    "ledger": ("claims", "overview", "compare", "reference", "notebooks"),
+    "ledger": ("claims", "overview", "compare", "reference", "notebooks", "cost"),
     # entry points: the command line and the workflow scripts' run context
     "top": ("cli", "stage"),
 }

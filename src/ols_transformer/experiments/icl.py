@@ -45,12 +45,12 @@ import pandas as pd
 import torch
 
 from .. import checks
+from .. import icl_training as tr
 from .. import shift as sm
 from ..checks import icl as icl_checks
 from ..construction import in_context_predict, second_moment, whitener
 from ..hopfield import resolve_device
-from . import icl_training as tr
-from .icl_models import (
+from ..icl_models import (
     PREDICT,
     design_weights,
     initial_weights,
@@ -58,7 +58,7 @@ from .icl_models import (
     random_weights,
     read_gamma,
 )
-from .icl_theory import (
+from ..icl_theory import (
     Tasks,
     context_ols,
     draw_tasks,

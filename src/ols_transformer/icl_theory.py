@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import shift as sm
-from ..shift import relative_error
+from . import shift as sm
+from .shift import relative_error
 
 PGD_STEPS = np.linspace(0.001, 2.0, 2000)  # step sizes tried for the preconditioned-GD baseline
 

@@ -13,7 +13,7 @@ the query's y slot at the end (von Oswald et al. 2023, Ahn et al. 2023):
   token, t <- t + GELU(t W_1 + b_1) W_2 + b_2.
 
 Parameters of the token-path designs are dicts of tensors with one leading model axis M (seeds
-trained side by side); tokens carry the same axis. ``DESIGNS`` names them.
+trained side by side); tokens carry the same axis. ``PREDICT`` names them.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..checks.icl import DESIGNS
-from ..construction import attention_scores, linear_attention, shared_attention_map
+from .construction import attention_scores, linear_attention, shared_attention_map
 
 Params = dict[str, torch.Tensor]
 
@@ -179,5 +178,5 @@ def design_weights(design: str, rng: np.random.Generator, d: int, scale: float, 
         out.update(W1=rng.standard_normal((p, width)) / math.sqrt(p), b1=np.zeros(width),
                    W2=np.zeros((width, p)), b2=np.zeros(p))
     else:
-        raise ValueError(f"unknown design {design!r}; known: {', '.join(DESIGNS)}")
+        raise ValueError(f"unknown design {design!r}; known: {', '.join(PREDICT)}")
     return out
