@@ -388,7 +388,9 @@ def test_endpoint_returns_to_sigma_inverse_sqrt_as_numpy_adam_does() -> None:
 def test_region_figure_plots_the_tables_points(table: pd.DataFrame) -> None:
     points = training_checks.region_points(table, 1000)
     regions = {f: training_checks.alignment_region(table, 1000, f) for f in ("eq8", "eq5")}
-    fig = plot_alignment_region(points, regions, ("eq8", 1e-3, 0.1))
+    paper = training.paper_points({**BASE, "parameterisation": "eq8", "learning_rate": 2e-3,
+                                   "w0": 0.1, "n": 100, "x_scale": 1.0}, table)
+    fig = plot_alignment_region(points, regions, paper)
     shown = {a.get_gid(): a for ax in fig.axes for a in ax.collections + ax.patches}
     for form in ("eq8", "eq5"):
         rows = table[table.parameterisation == form]
@@ -405,5 +407,13 @@ def test_region_figure_plots_the_tables_points(table: pd.DataFrame) -> None:
             assert box[:, 0].min() == pytest.approx(max(lo, points.lr_over_w_star.min() / 1.5))
             assert box[:, 0].max() == pytest.approx(min(hi, points.lr_over_w_star.max() * 1.5))
     star = np.asarray(shown["eq8:paper"].get_offsets())
-    np.testing.assert_array_equal(star, [[1e-3, 0.1]])
+    at = table[(table.parameterisation == "eq8") & (table.learning_rate == 2e-3)
+               & (table.w0 == 0.1) & (table.n == 100) & (table.x_scale == 1.0)]
+    assert len(star) == len(GRID["seeds"])
+    np.testing.assert_array_equal(star, at[["lr_over_w_star", "w0_over_w_star"]].to_numpy())
     assert "eq5:paper" not in shown
+    # a setting outside the sweep: the one point at the population w* = 1/x_scale
+    form, alone = training.paper_points({**BASE, "parameterisation": "eq5", "learning_rate": 1e-3,
+                                         "w0": 0.3, "n": 100, "x_scale": 2.0}, table)
+    assert form == "eq5"
+    np.testing.assert_allclose(alone, [[2e-3, 0.6]], rtol=1e-15)

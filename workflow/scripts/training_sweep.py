@@ -27,8 +27,6 @@ with StageRun(smk, "training") as run:
     limit = float(cfg["criteria"]["alignment_epochs"])
     forms = set(table["parameterisation"])
     regions = {f: alignment_region(table, limit, f) for f in FORMS if f in forms}
-    # The paper's setting in the plane, with the population w* = 1/x_scale.
-    paper = (cfg["parameterisation"], cfg["learning_rate"] * cfg["x_scale"],
-             cfg["w0"] * cfg["x_scale"])
-    save_figure(plot_alignment_region(region_points(table, limit), regions, paper),
+    save_figure(plot_alignment_region(region_points(table, limit), regions,
+                                      training.paper_points(cfg, table)),
                 smk.output.region_pdf, smk.output.region_png)

@@ -428,3 +428,18 @@ def sweep(cfg: Mapping[str, Any]) -> pd.DataFrame:
             .sort_values(["parameterisation", "n", "x_scale", "learning_rate", "w0", "seed"],
                          kind="stable")
             .reset_index(drop=True))
+
+
+def paper_points(cfg: Mapping[str, Any], table: pd.DataFrame) -> tuple[str, np.ndarray]:
+    """The main run's setting in the (lr/w*, w0/w*) plane: its form and its sweep points (one per
+    seed, each with its own w*), or, where the sweep does not hold that setting, the one point
+    at the population w* = 1/x_scale. Shape: (k, 2)."""
+    rows = table[(table["parameterisation"] == cfg["parameterisation"])
+                 & np.isclose(table["learning_rate"], float(cfg["learning_rate"]))
+                 & np.isclose(table["w0"], float(cfg["w0"])) & (table["n"] == int(cfg["n"]))
+                 & np.isclose(table["x_scale"], float(cfg["x_scale"]))]
+    if rows.empty:
+        scale = float(cfg["x_scale"])
+        return cfg["parameterisation"], np.array([[float(cfg["learning_rate"]) * scale,
+                                                   float(cfg["w0"]) * scale]])
+    return cfg["parameterisation"], rows[["lr_over_w_star", "w0_over_w_star"]].to_numpy()

@@ -157,17 +157,17 @@ def region_class(points: pd.DataFrame) -> pd.Series:
 
 @plot
 def plot_alignment_region(points: pd.DataFrame, regions: Mapping[str, Any],
-                          paper_point: tuple[str, float, float]) -> Figure:
+                          paper: tuple[str, np.ndarray]) -> Figure:
     """Where Figure 1's "aligned within ~1000 epochs, monotone decay" holds, per form, in the
     plane (lr/w*, w0/w*) in which Adam's 1-D path lives: every training of the sweep (its own
     w*) by class (``region_class``), the region derived from them (``checks.training.
     alignment_region``: a box, open sides drawn to the axes' edge) and the paper's setting as we
-    read it (``paper_point``: form, lr/w*, w0/w* with w* = 1/x_scale).
+    read it (``paper``: its form and its points (k, 2) of (lr/w*, w0/w*), one per seed).
 
     ``points``: ``checks.training.region_points`` of the sweep; ``regions``: form -> Region.
     """
     forms = [f for f in ("eq8", "eq5") if f in set(points["parameterisation"])]
-    fig, axes = new_figure(ncols=len(forms), width=5.0, height=4.4)
+    fig, axes = new_figure(ncols=len(forms), width=5.0, height=4.8)
     classes = region_class(points)
     r_col, s_col = "lr_over_w_star", "w0_over_w_star"
     r_lim = (points[r_col].min() / 1.5, points[r_col].max() * 1.5)
@@ -185,15 +185,16 @@ def plot_alignment_region(points: pd.DataFrame, regions: Mapping[str, Any],
             ax.fill([lo_r, hi_r, hi_r, lo_r], [lo_s, lo_s, hi_s, hi_s], color="C2", alpha=0.15,
                     lw=1.2, ec="C2", label="region (box of the holding points)",
                     gid=f"{form}:region")
-        if paper_point[0] == form:
-            ax.scatter([paper_point[1]], [paper_point[2]], marker="*", s=220, color="gold",
-                       edgecolors="black", zorder=5, label="the paper's setting (ours: lr 1e-3)",
-                       gid=f"{form}:paper")
+        if paper[0] == form:
+            ax.scatter(paper[1][:, 0], paper[1][:, 1], marker="*", s=160, color="gold",
+                       edgecolors="black", zorder=5,
+                       label="the paper's setting (lr 1e-3 ours), each seed", gid=f"{form}:paper")
         ax.set(xscale="log", yscale="log", xlim=r_lim, ylim=s_lim, xlabel=r"$lr / w^*$",
                ylabel=r"$w_0 / w^*$")
         words = region.words if region is not None else f"{form}: not in the sweep"
         ax.set_title(f"{form}\n{_wrap(words)}", fontsize=7)
-    axes[0].legend(loc="upper left", fontsize=6)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=7)
     fig.suptitle(f"Figure 1's claim over (lr/w*, w0/w*): aligned within {PAPER_EPOCHS} epochs "
                  "with no MSE rise", fontsize=9)
     return fig
