@@ -224,6 +224,11 @@ def test_joint_row_pass_conditional_fail_and_missing() -> None:
     assert parts["aligned"].verdict == checks.PASS and parts["monotone"].verdict == checks.FAIL
     assert parts["monotone"].value == 2
 
+    # a tolerance the training stage did not measure is left out and named, never counted
+    partial = joint(head, plane_table(lambda lr, w0: True), alignment_table({1e-4: [800, 900]}))
+    assert partial.verdict == checks.PASS and "(0.01 not judged)" in partial.holds_where
+    assert "1 could not be judged" in partial.detail
+
     absent = joint(head, None, tols)
     assert absent.verdict == checks.MISSING and "fig1_sensitivity.csv is absent" in absent.detail
 

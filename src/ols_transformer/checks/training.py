@@ -1,6 +1,6 @@
 """Checks of Figure 1 (Sec. 2.3), from ``fig1_headline.csv`` (one row per seed of the main run),
-``fig1_training.csv`` (its curves), ``fig1_endpoint.csv`` (the perturbed endpoint) and
-``fig1_sensitivity.csv`` (the sweep).
+``fig1_alignment.csv`` (its first aligned epoch per alignment tolerance), ``fig1_endpoint.csv``
+(the perturbed endpoint trained on) and ``fig1_sensitivity.csv`` (the sweep).
 
 Criteria (config ``training.criteria``; every tolerance is ours, ``origin`` chosen):
 - ``w_rel_tol``: | |w| / w* - 1 | at the last epoch (w and -w give the same model); also the
@@ -67,16 +67,22 @@ def _tolerances(chosen: float, criteria: Mapping[str, Any]) -> list[float]:
 
 
 def _tolerance_words(name: str, family: Mapping[float, Check]) -> str:
-    """Where a tolerance-judged check holds, e.g. 'w_rel_tol >= 1e-4 (fails at 1e-5)'."""
+    """Where a tolerance-judged check holds, e.g. 'w_rel_tol >= 1e-4 (fails at 1e-5)' (only the
+    judged tolerances count; one that could not be judged is named)."""
     holding = sorted(t for t, c in family.items() if c.verdict == PASS)
     failing = sorted(t for t, c in family.items() if c.verdict == FAIL)
+    judged = holding + failing
+    unjudged = sorted(t for t in family if t not in judged)
+    note = (f" ({', '.join(f'{t:g}' for t in unjudged)} not judged)" if unjudged else "")
+    if not judged:
+        return f"no {name} could be judged"
     if not failing:
-        return f"every {name} from {min(family):g} to {max(family):g}"
+        return f"every {name} from {min(judged):g} to {max(judged):g}{note}"
     if not holding:
-        return f"no {name} from {min(family):g} to {max(family):g}"
+        return f"no {name} from {min(judged):g} to {max(judged):g}{note}"
     if max(failing) < min(holding):  # the usual case: looser tolerances hold
-        return f"{name} >= {min(holding):g} (fails at {max(failing):g})"
-    return f"{name} in {{{', '.join(f'{t:g}' for t in holding)}}}"
+        return f"{name} >= {min(holding):g} (fails at {max(failing):g}){note}"
+    return f"{name} in {{{', '.join(f'{t:g}' for t in holding)}}}{note}"
 
 
 def _across_tolerance(judge: Any, name: str, chosen: float,
@@ -94,8 +100,8 @@ def checks(head: pd.DataFrame | None, criteria: Mapping[str, Any],
            alignment: pd.DataFrame | None = None, endpoint: pd.DataFrame | None = None,
            sweep: pd.DataFrame | None = None) -> list[Check]:
     """Every check of Figure 1 from the main run's headline (required: without it the stage is
-    MISSING); the rows needing the curves, the endpoint run or the sweep are MISSING, with the
-    reason, where those are absent."""
+    MISSING); the rows needing the alignment table, the endpoint run or the sweep are MISSING,
+    with the reason, where those are absent."""
     head = require(head, "fig1_headline", ("seed", "rel_w_error", "alignment_epoch",
                                            "alignment_tol", "mse_excess_over_ols", "ols_mse",
                                            "mse_rises_before_alignment",
