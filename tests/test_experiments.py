@@ -19,6 +19,7 @@ from ols_transformer.construction import (
 )
 from ols_transformer.data import regression_cases, training_data, training_sets
 from ols_transformer.experiments import proof, training
+from ols_transformer.plots.training import plot_fig1a, plot_fig1b
 
 PROOF_CFG = merged_config()["proof"]
 TRAIN_CFG = {**merged_config()["training"], "seeds": [0, 1, 2], "n": 80, "epochs": 1500}
@@ -149,6 +150,26 @@ def test_moment_loss_and_gradient_equal_the_token_loss(form: str,
     (grad_m,) = torch.autograd.grad(from_moments.sum(), w)
     (grad_t,) = torch.autograd.grad(by_token.sum(), w)
     torch.testing.assert_close(grad_m, grad_t, rtol=1e-9, atol=1e-12)
+
+
+def test_figure_1_lines_are_the_curves_data(training_run) -> None:
+    """Figure 1b draws each seed's |w| / w* against the epoch, and 1a the median MSE over seeds:
+    the plotted data against the curve table, recomputed with numpy."""
+    cfg, data, curve, _ = training_run
+    fig_b = plot_fig1b(curve)
+    lines = {line.get_label(): line for line in fig_b.axes[0].get_lines()}
+    for i, seed in enumerate(cfg["seeds"]):
+        x = data["x"][i]
+        w_star = np.sqrt(len(x) / np.sum(x * x))
+        (label,) = [k for k in lines if k.startswith(f"seed {seed} ")]
+        rows = curve[curve.seed == seed].sort_values("epoch")
+        np.testing.assert_array_equal(lines[label].get_xdata(), rows["epoch"])
+        np.testing.assert_allclose(lines[label].get_ydata(), np.abs(rows["w"]) / w_star,
+                                   rtol=1e-12)
+    fig_a = plot_fig1a(curve, cfg["alignment_tol"])
+    (mse,) = [ln for ln in fig_a.axes[0].get_lines() if ln.get_label().startswith("training MSE")]
+    per_epoch = curve.pivot(index="epoch", columns="seed", values="mse").to_numpy()
+    np.testing.assert_allclose(mse.get_ydata(), np.median(per_epoch, axis=1), rtol=1e-12)
 
 
 def test_diverging_training_names_the_setting() -> None:

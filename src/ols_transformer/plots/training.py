@@ -111,10 +111,12 @@ def plot_sensitivity(table: pd.DataFrame, cfg: Mapping[str, Any]) -> Figure:
     main run's input scale (``cfg['x_scale']``; the other scales are in the alignment-region
     figure): one column per parameterisation, one row per n; white: the 1000-epoch contour;
     star: the main run's setting (at its n)."""
-    if "x_scale" in table.columns:
+    shown_scale = float(cfg["x_scale"])
+    if "x_scale" in table.columns:  # one input scale: the main run's, if the sweep has it
         scales = table["x_scale"].astype(float)
-        table = table[np.isclose(scales, float(cfg["x_scale"]))] if np.isclose(
-            scales, float(cfg["x_scale"])).any() else table[scales == scales.min()]
+        if not np.isclose(scales, shown_scale).any():
+            shown_scale = float(scales.min())
+        table = table[np.isclose(scales, shown_scale)]
     forms = [f for f in ("eq8", "eq5") if f in set(table["parameterisation"])]
     sizes = sorted(table["n"].unique())
     epochs = int(table["epochs"].iloc[0])
@@ -132,7 +134,7 @@ def plot_sensitivity(table: pd.DataFrame, cfg: Mapping[str, Any]) -> Figure:
                            color="orange", edgecolors="black", zorder=4,
                            label="main run (Figure 1)")
                 ax.legend(loc="lower left", fontsize=7)
-            ax.set_title(f"{form}, n = {n}", fontsize=9)
+            ax.set_title(f"{form}, n = {n}, x_scale = {shown_scale:g}", fontsize=9)
     if mesh is not None:
         fig.colorbar(mesh, ax=axes, label="first epoch aligned with OLS (median over seeds)")
     fig.suptitle(f"When does Figure 1 align within {PAPER_EPOCHS} epochs? (white contour; white "
