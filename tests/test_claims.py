@@ -93,12 +93,12 @@ def test_measured_numbers_match_independent_computations(quick_run: Path, tables
         excess.append(abs(head.loc[seed, "final_mse"] / floor - 1))
     assert measured["training.w_converges_to_w_star"] == pytest.approx(max(w_err), abs=1e-14)
     assert measured["training.mse_at_noise_floor"] == pytest.approx(max(excess), abs=1e-12)
-    assert measured["training.aligned_within_1000_epochs"] == head["alignment_epoch"].max()
+    assert measured["training.aligned_and_monotone"] == head["alignment_epoch"].max()
     # ... and the alignment epoch from the per-epoch curve.
     curve = tables["fig1_training"]
     first = [int(rows.loc[rows.rel_dist_to_ols < cfg["alignment_tol"], "epoch"].min())
              for _, rows in curve.groupby("seed")]
-    assert measured["training.aligned_within_1000_epochs"] == max(first)
+    assert measured["training.aligned_and_monotone"] == max(first)
 
     # Proof: slopes of the worst float64 error per cond, by numpy lstsq.
     check = tables["proof_check"]
@@ -190,10 +190,8 @@ def _distort(tables: Tables) -> None:
 BREAKS = {
     "w far from w*": (_set("fig1_headline", "rel_w_error", lambda f: 1.0),
                       "training.w_converges_to_w_star", 1.0),
-    "aligned late": (_set("fig1_headline", "alignment_epoch", lambda f: 1500),
-                     "training.aligned_within_1000_epochs", 1500.0),
-    "never aligned": (_set("fig1_headline", "alignment_epoch", lambda f: -1),
-                      "training.aligned_within_1000_epochs", math.inf),
+    # (the joint alignment row is CONDITIONAL on the reference run, never PASS: its PASS /
+    # CONDITIONAL / FAIL cases are in test_training_sweep.py, on hand-built tables)
     "MSE above the floor": (_set("fig1_headline", "mse_excess_over_ols", lambda f: 0.1),
                             "training.mse_at_noise_floor", 0.1),
     "non-finite w": (_set("fig1_headline", "rel_w_error", lambda f: np.nan),
@@ -420,7 +418,8 @@ def test_claims_check_exit_status(quick_run: Path, tmp_path: Path) -> None:
     edit("hopfield_capacity", exponential)
     passing = _cli("claims", str(copy), "--check")
     assert passing.returncode == 0, passing.stdout[-2000:]
-    edit("fig1_headline", lambda t: t.assign(alignment_epoch=5000))
+    # (w far from w* fails at every tolerance; a late alignment alone would be CONDITIONAL)
+    edit("fig1_headline", lambda t: t.assign(rel_w_error=1.0))
     failing = _cli("claims", str(copy), "--check")
     assert failing.returncode == 1 and "**FAIL**" in failing.stdout
     assert _cli("claims", str(copy)).returncode == 0  # without --check: only the report

@@ -20,6 +20,7 @@ from ols_transformer.construction import (
 from ols_transformer.data import regression_cases, training_data, training_sets
 from ols_transformer.experiments import proof, training
 from ols_transformer.ols import reference_ols
+from ols_transformer.plots.training import plot_fig1a, plot_fig1b
 
 PROOF_CFG = merged_config()["proof"]
 TRAIN_CFG = {**merged_config()["training"], "seeds": [0, 1, 2], "n": 80, "epochs": 1500}
@@ -274,32 +275,32 @@ def test_moment_loss_and_gradient_equal_the_token_loss(form: str,
     torch.testing.assert_close(grad_m, grad_t, rtol=1e-9, atol=1e-12)
 
 
+def test_figure_1_lines_are_the_curves_data(training_run) -> None:
+    """Figure 1b draws each seed's |w| / w* against the epoch, and 1a the median MSE over seeds:
+    the plotted data against the curve table, recomputed with numpy."""
+    cfg, data, curve, _ = training_run
+    fig_b = plot_fig1b(curve)
+    lines = {line.get_label(): line for line in fig_b.axes[0].get_lines()}
+    for i, seed in enumerate(cfg["seeds"]):
+        x = data["x"][i]
+        w_star = np.sqrt(len(x) / np.sum(x * x))
+        (label,) = [k for k in lines if k.startswith(f"seed {seed} ")]
+        rows = curve[curve.seed == seed].sort_values("epoch")
+        np.testing.assert_array_equal(lines[label].get_xdata(), rows["epoch"])
+        np.testing.assert_allclose(lines[label].get_ydata(), np.abs(rows["w"]) / w_star,
+                                   rtol=1e-12)
+    fig_a = plot_fig1a(curve, cfg["alignment_tol"])
+    (mse,) = [ln for ln in fig_a.axes[0].get_lines() if ln.get_label().startswith("training MSE")]
+    per_epoch = curve.pivot(index="epoch", columns="seed", values="mse").to_numpy()
+    np.testing.assert_allclose(mse.get_ydata(), np.median(per_epoch, axis=1), rtol=1e-12)
+
+
 def test_diverging_training_names_the_setting() -> None:
     cfg = {**TRAIN_CFG, "w0": 1e200, "epochs": 5}
     data = training_sets(cfg)
     with pytest.raises(training.TrainingDivergedError,
                        match=f"learning_rate={cfg['learning_rate']}, w0=1e\\+200"):
         training.run(cfg, data["x"], data["y"])
-
-
-def test_training_data_has_the_stated_distribution() -> None:
-    """x ~ N(0, x_scale^2), y = beta x + sigma eps with eps independent of x: checked on the
-    sample's moments against their sampling error (not by re-drawing the generator), and the
-    same seed gives the same data, another seed other data."""
-    n, beta, sigma, scale = 40000, 2.0, 0.5, 3.0
-    x, y = training_data(n, beta, sigma, scale, seed=11)
-    noise = y - beta * x
-    z = 5 / np.sqrt(n)  # five standard errors of a standardised mean
-    assert abs(x.mean() / scale) < z
-    assert abs(x.var() / scale**2 - 1) < 5 * np.sqrt(2 / n)
-    assert abs(noise.mean() / sigma) < z
-    assert abs(noise.var() / sigma**2 - 1) < 5 * np.sqrt(2 / n)
-    assert abs(np.corrcoef(x, noise)[0, 1]) < z
-    again_x, again_y = training_data(n, beta, sigma, scale, seed=11)
-    np.testing.assert_array_equal(x, again_x)
-    np.testing.assert_array_equal(y, again_y)
-    other_x, _ = training_data(n, beta, sigma, scale, seed=12)
-    assert not np.allclose(x, other_x)
 
 
 def test_proof_figure_draws_the_table(proof_table: pd.DataFrame) -> None:
@@ -322,3 +323,28 @@ def test_proof_figure_draws_the_table(proof_table: pd.DataFrame) -> None:
         (bound,) = [xy for label, xy in lines.items() if label.startswith("bound")]
         u = {"float64": 2.0**-53, "float32": 2.0**-24}[dtype]
         np.testing.assert_allclose(bound[:, 1], c * bound[:, 0] ** 2 * u, rtol=1e-12)
+
+
+def test_training_data_is_the_stated_task_and_scales_exactly(seed: int) -> None:
+    """What the sweep and the ledger rely on, checked without re-drawing the generator: the same
+    seed gives the same set; x_scale scales x exactly (w* = sqrt(n / sum x^2) scales by
+    1/x_scale: the (lr/w*, w0/w*) plane); the noise y - beta x does not depend on beta or
+    x_scale and scales with noise_sigma; x and the noise are N(0, x_scale^2), N(0, sigma^2)
+    (moments within 5 standard errors at n = 20000)."""
+    n = 20000
+    x, y = training_data(n, 2.0, 0.5, 1.0, seed)
+    again = training_data(n, 2.0, 0.5, 1.0, seed)
+    np.testing.assert_array_equal(x, again[0])
+    np.testing.assert_array_equal(y, again[1])
+    assert not np.array_equal(x, training_data(n, 2.0, 0.5, 1.0, seed + 1)[0])
+    x3, y3 = training_data(n, -1.0, 0.5, 3.0, seed)
+    np.testing.assert_allclose(x3, 3.0 * x, rtol=1e-15)
+    noise = y - 2.0 * x
+    np.testing.assert_allclose(y3 - (-1.0) * x3, noise, rtol=0, atol=1e-12)
+    x0, y0 = training_data(n, 2.0, 0.0, 1.0, seed)
+    np.testing.assert_allclose(y0, 2.0 * x0, rtol=0, atol=0)
+    stderr = 1 / np.sqrt(n)
+    assert abs(x.mean()) < 5 * stderr and abs(noise.mean() / 0.5) < 5 * stderr
+    assert abs(x.var() - 1.0) < 5 * np.sqrt(2) * stderr
+    assert abs(noise.var() / 0.25 - 1.0) < 5 * np.sqrt(2) * stderr
+    assert abs(np.corrcoef(x, noise)[0, 1]) < 5 * stderr

@@ -66,9 +66,12 @@ STAGES: dict[str, Stage] = {
     "proof": Stage(("proof_check",), lambda t, c: proof_checks.checks(t.get("proof_check"), c),
                    "proof"),
     "nist": Stage(("nist_lre",), lambda t, c: nist_checks.checks(t.get("nist_lre"), c), "nist"),
-    "training": Stage(("fig1_headline",),
-                      lambda t, c: training_checks.checks(t.get("fig1_headline"), c),
-                      "training"),
+    "training": Stage(
+        ("fig1_headline", "fig1_alignment", "fig1_endpoint", "fig1_sensitivity"),
+        lambda t, c: training_checks.checks(
+            t.get("fig1_headline"), c, alignment=t.get("fig1_alignment"),
+            endpoint=t.get("fig1_endpoint"), sweep=t.get("fig1_sensitivity")),
+        "training"),
     "training_sweep": Stage(
         ("fig1_sensitivity",),
         lambda t, c: training_checks.sweep_checks(t.get("fig1_sensitivity"), c), "training"),
@@ -149,18 +152,26 @@ CLAIMS: tuple[Claim, ...] = (
           "dtype (Longley, Pontius: refused by the covariance route as ill-conditioned, not "
           "rank deficient)", kind="extension"),
     Claim("training.w_converges_to_w_star", "Sec. 2.3 (Fig. 1b)",
-          "Adam drives w to w* = Sigma^-1/2 (|w|, as w and -w give the same model)"),
-    Claim("training.aligned_within_1000_epochs", "Sec. 2.3 (Fig. 1a)",
-          "The model's predictions align with OLS within ~1000 epochs"),
+          "Adam drives w to w* = Sigma^-1/2 (|w|, as w and -w give the same model)",
+          quote="the learnable scalar converging precisely to the theoretical value"),
+    Claim("training.aligned_and_monotone", "Sec. 2.3 (Fig. 1a)",
+          "The training MSE and the distance to OLS decay monotonically, and the model aligns "
+          "with OLS within ~1000 epochs (at the paper's setting as we read it: eq. 8, Adam lr "
+          "1e-3, w0 = 0.1; re-judged across learning rate, w0, n, input scale and form)",
+          quote="exhibit a synchronized monotonic decay. Notably, the functional alignment "
+                "occurs rapidly within the first 1000 epochs"),
     Claim("training.mse_at_noise_floor", "Sec. 2.3 (Fig. 1a)",
-          "The training MSE settles at the noise floor (the OLS residual MSE)"),
-    Claim("training.monotone_decay", "Sec. 2.3 (Fig. 1a)",
-          "The training MSE and the distance to OLS decay monotonically"),
-    Claim("training_sweep.aligned_share_eq8", "Sec. 2.3, sensitivity (ours)",
-          "How much of a (learning rate, w0, n) grid aligns within 1000 epochs, eq.-8 model",
+          "The training MSE settles at the noise floor (the OLS residual MSE)",
+          quote="the MSE stabilizes at the noise floor"),
+    Claim("training.endpoint_stable", "Sec. 2.3",
+          "w* is a stable endpoint: w moved from it by +-10% and +-50% trains back to it",
+          quote="whether this configuration is a reachable and stable endpoint under standard "
+                "gradient-based optimization"),
+    Claim("training_sweep.alignment_region_eq8", "Sec. 2.3, sensitivity (ours)",
+          "Where in (lr/w*, w0/w*) the eq.-8 model aligns within 1000 epochs with no MSE rise",
           kind="extension"),
-    Claim("training_sweep.aligned_share_eq5", "Sec. 2.3, sensitivity (ours)",
-          "How much of a (learning rate, w0, n) grid aligns within 1000 epochs, eq.-5 model",
+    Claim("training_sweep.alignment_region_eq5", "Sec. 2.3, sensitivity (ours)",
+          "Where in (lr/w*, w0/w*) the eq.-5 model aligns within 1000 epochs with no MSE rise",
           kind="extension"),
     Claim("shift.no_shift_recovers_ols", "Sec. 3",
           "With Sigma_te = Sigma_tr the OLS-Transformer recovers static OLS only as the context "

@@ -58,7 +58,8 @@ def show_checks(checks: Iterable[Any]) -> None:
     table = frame(checks)
     display(table.drop(columns=["detail"]))
     for row in table.itertuples():
-        print(f"{row.check} [{row.scope}]: {row.value:.6g} -> {row.verdict}")
+        print(f"{row.check} [{row.scope}]: {row.value:.6g} -> {row.verdict}"
+              + (f" (holds where: {row.holds_where})" if row.holds_where else ""))
 
 
 def find_config(start: str | os.PathLike[str] | None = None) -> Path:

@@ -71,6 +71,8 @@ FIG1_TASK += ["training.x_scale"]
 FIG1_SETTING = ["training.parameterisation", "training.w0", "training.learning_rate"]
 FIG1_SETTING += ["training.epochs", "training.alignment_tol"]
 NIST_DATA = "src/ols_transformer/datasets/nist_strd"
+# The tolerances the training stage measures at (the checks re-judge at each).
+FIG1_TOLERANCES = ["training.criteria.w_rel_tol", "training.criteria.tol_factors"]
 TABLE_STAGES = ["proof_check", "nist", "training", "training_sweep", "shift", "hopfield", "icl"]
 STAGE_SPECS = {
     "data": StageSpec(
@@ -93,12 +95,12 @@ STAGE_SPECS = {
     ),
     "training": StageSpec(
         ("workflow/rules/training.smk", "workflow/scripts/training.py"),
-        (*FIG1_TASK, *FIG1_SETTING),
+        (*FIG1_TASK, *FIG1_SETTING, *FIG1_TOLERANCES, "training.endpoint"),
         ("data",),
     ),
     "training_sweep": StageSpec(
         ("workflow/rules/training.smk", "workflow/scripts/training_sweep.py"),
-        (*FIG1_TASK, *FIG1_SETTING, "training.sweep"),
+        (*FIG1_TASK, *FIG1_SETTING, "training.sweep", "training.criteria"),
     ),
     "shift": StageSpec(("workflow/rules/shift.smk", "workflow/scripts/shift.py"), ("shift",)),
     "hopfield": StageSpec(
@@ -133,8 +135,13 @@ NOTEBOOKS = {
     "training": dict(
         upstream=("training", "training_sweep"),
         criteria="training",
-        tables=["fig1_headline", "fig1_sensitivity"],
-        figures=["fig1a_convergence", "fig1b_w_vs_wstar", "fig1_sensitivity"],
+        tables=["fig1_headline", "fig1_alignment", "fig1_endpoint", "fig1_sensitivity"],
+        figures=[
+            "fig1a_convergence",
+            "fig1b_w_vs_wstar",
+            "fig1_sensitivity",
+            "fig1_alignment_region",
+        ],
     ),
     "shift": dict(
         upstream=("shift",),

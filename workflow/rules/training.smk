@@ -1,5 +1,6 @@
 rule training:
-    """Figure 1: Adam trains the one-parameter OLS-Transformer to w* = Sigma^(-1/2)."""
+    """Figure 1: Adam trains the one-parameter OLS-Transformer to w* = Sigma^(-1/2); the first
+    aligned epoch per tolerance; the endpoint perturbed and trained on."""
     input:
         training=rules.data.output.training,
     output:
@@ -9,6 +10,13 @@ rule training:
             caption="../report/fig1_headline.rst",
             category="2. Training (Figure 1)",
             labels=labels("training", "table", "fig1_headline"),
+        ),
+        alignment=out("training", "tables/fig1_alignment.csv"),
+        endpoint=report(
+            out("training", "tables/fig1_endpoint.csv"),
+            caption="../report/fig1_endpoint.rst",
+            category="2. Training (Figure 1)",
+            labels=labels("training", "table", "fig1_endpoint"),
         ),
         fig1a_pdf=out("training", "figures/fig1a_convergence.pdf"),
         fig1a_png=report(
@@ -35,13 +43,16 @@ rule training:
     resources:
         runtime=by_attempt(30),
         mem_mb=by_attempt(2000),
+    params:
+        cfg=stage_config("training", "training"),
     script:
         "../scripts/training.py"
 
 
 rule training_sweep:
-    """Sensitivity of Figure 1: the aligned epoch over parameterisation x learning rate x w0 x n
-    x seed, every point trained at once; the table and its heat maps."""
+    """Sensitivity of Figure 1: the aligned epoch over parameterisation x learning rate x w0 x
+    input scale x n x seed, every point trained at once; the table, its heat maps and the
+    alignment region in (lr/w*, w0/w*)."""
     output:
         table=report(
             out("training_sweep", "tables/fig1_sensitivity.csv"),
@@ -56,6 +67,13 @@ rule training_sweep:
             category="2. Training (Figure 1)",
             labels=labels("training", "figure", "fig1_sensitivity"),
         ),
+        region_pdf=out("training_sweep", "figures/fig1_alignment_region.pdf"),
+        region_png=report(
+            out("training_sweep", "figures/fig1_alignment_region.png"),
+            caption="../report/fig1_alignment_region.rst",
+            category="2. Training (Figure 1)",
+            labels=labels("training", "figure", "fig1_alignment_region"),
+        ),
         provenance=prov("training_sweep"),
     log:
         log_file("training_sweep"),
@@ -68,6 +86,6 @@ rule training_sweep:
         runtime=by_attempt(30),
         mem_mb=by_attempt(4000),
     params:
-        cfg=config["training"],
+        cfg=stage_config("training_sweep", "training"),
     script:
         "../scripts/training_sweep.py"

@@ -5,10 +5,18 @@ from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "training") as run:
+    cfg = run.cfg
     arrays = load_arrays(smk.input.training)
-    table, headline = training.run(run.cfg, arrays["x"], arrays["y"])
+    table, headline = training.run(cfg, arrays["x"], arrays["y"])
+    factors = cfg["criteria"]["tol_factors"]
+    alignment = training.alignment_by_tolerance(
+        table, training.tolerances(cfg["alignment_tol"], factors))
+    endpoint = training.endpoint(cfg, arrays["x"], arrays["y"], headline["w_final"].to_numpy(),
+                                 training.tolerances(cfg["criteria"]["w_rel_tol"], factors))
     write_table(table, smk.output.table)
     write_table(headline, smk.output.headline)
-    save_figure(plot_fig1a(table, run.cfg["alignment_tol"]), smk.output.fig1a_pdf,
+    write_table(alignment, smk.output.alignment)
+    write_table(endpoint, smk.output.endpoint)
+    save_figure(plot_fig1a(table, cfg["alignment_tol"]), smk.output.fig1a_pdf,
                 smk.output.fig1a_png)
     save_figure(plot_fig1b(table), smk.output.fig1b_pdf, smk.output.fig1b_png)

@@ -298,15 +298,89 @@ def run(cfg: Mapping[str, Any], x_seeds: np.ndarray,
     return curve, headline
 
 
+# ---- the endpoint: "a reachable and stable endpoint" (Sec. 2.3) -----------------------------
+
+def tolerances(chosen: float, factors: Sequence[float]) -> list[float]:
+    """A chosen tolerance and its alternatives (times each factor), ascending: the values the
+    checks re-judge at (config ``training.criteria.tol_factors``)."""
+    return sorted({float(chosen), *(float(chosen) * float(f) for f in factors)})
+
+
+def alignment_by_tolerance(curve: pd.DataFrame, tols: Sequence[float]) -> pd.DataFrame:
+    """fig1_alignment: per seed and tolerance, the first epoch whose relative distance to OLS
+    is below it (-1: never), from the main run's curve (``run``'s first table)."""
+    rows = []
+    for seed, part in curve.groupby("seed", sort=True):
+        dist, epoch = part["rel_dist_to_ols"].to_numpy(), part["epoch"].to_numpy()
+        for tol in tols:
+            hit = np.flatnonzero(dist < tol)  # NaN compares False
+            rows.append({"seed": seed, "alignment_tol": float(tol),
+                         "alignment_epoch": int(epoch[hit[0]]) if len(hit) else -1})
+    return pd.DataFrame(rows)
+
+
+def endpoint(cfg: Mapping[str, Any], x_seeds: np.ndarray, y_seeds: np.ndarray,
+             final_w: np.ndarray, tols: Sequence[float]) -> pd.DataFrame:
+    """fig1_endpoint: each seed's last w, moved by each relative perturbation of
+    ``cfg['endpoint']['perturbations']`` (w -> w (1 + p)), trained on for ``endpoint.epochs``
+    epochs with the main run's optimizer settings (Adam, ``learning_rate``, default betas and
+    eps) from a fresh Adam state (zero moments, bias correction restarted): is w* an attracting
+    fixed point of the training, and how many epochs does the return take?
+
+    ``x_seeds``, ``y_seeds``: (seeds, n) as for ``run``; ``final_w``: (seeds,) the main run's last
+    w. One row per (seed, perturbation, tolerance in ``tols``): ``return_epoch``, the epoch from
+    which | |w|/w* - 1 | stays within the tolerance to the end (-1: outside it at the last
+    epoch), and the final | |w|/w* - 1 |.
+    """
+    seeds = list(cfg["seeds"])
+    shifts = [float(p) for p in cfg["endpoint"]["perturbations"]]
+    if final_w.shape != (len(seeds),) or not np.isfinite(final_w).all():
+        raise ValueError(f"final w {final_w!r} is not one finite value per seed {seeds}")
+    x = torch.tensor(x_seeds, dtype=torch.float64)
+    y = torch.tensor(y_seeds, dtype=torch.float64)
+    start = torch.tensor(final_w[:, None] * (1.0 + np.asarray(shifts))[None, :])  # (S, P)
+    group = Group(cfg["parameterisation"], x, y, start,
+                  torch.full_like(start, float(cfg["learning_rate"])))
+    epochs = int(cfg["endpoint"]["epochs"])
+    (summary,), trajectories = train([group], epochs, float(cfg["alignment_tol"]), record=True)
+    assert trajectories is not None
+    if (summary.diverged_epoch >= 0).any():
+        raise TrainingDivergedError(
+            f"a perturbed endpoint diverged (loss NaN/inf) with learning_rate="
+            f"{cfg['learning_rate']}: lower training.learning_rate or the perturbations "
+            "training.endpoint.perturbations")
+    stars = w_star(x).numpy()  # (S,)
+    error = np.abs(np.abs(trajectories[0].w) / stars[None, :, None] - 1.0)  # (epochs + 1, S, P)
+    rows = []
+    for tol in tols:
+        outside = error > tol
+        # Last epoch outside, + 1; never outside: 0; outside at the end: -1 (not back).
+        last_out = np.where(outside.any(0), epochs - np.argmax(outside[::-1], axis=0), -1)
+        back = np.where(outside[-1], -1, last_out + 1)
+        for i, seed in enumerate(seeds):
+            for j, shift in enumerate(shifts):
+                rows.append({"seed": seed, "perturbation": shift,
+                             "w_start": float(start[i, j]), "w_star": float(stars[i]),
+                             "tol": float(tol), "return_epoch": int(back[i, j]),
+                             "final_rel_w_error": float(error[-1, i, j]), "epochs": epochs})
+    return (pd.DataFrame(rows).sort_values(["tol", "perturbation", "seed"], kind="stable")
+            .reset_index(drop=True))
+
+
 # ---- sensitivity: how far Figure 1's verdicts depend on what the paper left out --------------
 
 def sweep(cfg: Mapping[str, Any]) -> pd.DataFrame:
-    """fig1_sensitivity: one row per (parameterisation, learning rate, w0, n, seed) of
+    """fig1_sensitivity: one row per (parameterisation, n, x_scale, learning rate, w0, seed) of
     ``cfg['sweep']``, all trained at once (``train``) for ``sweep.epochs`` epochs.
 
-    Data: the Figure-1 task (``cfg`` beta, noise_sigma, x_scale) drawn with ``data.training_data``
-    from each seed, so the grid point of the main run's setting is the main run. A setting whose
-    loss becomes NaN or infinite is a row with ``diverged`` true, not an error.
+    Data: the Figure-1 task (``cfg`` beta, noise_sigma) at each input scale of
+    ``sweep.x_scales``, drawn with ``data.training_data`` from each seed, so the grid point of
+    the main run's setting is the main run. In one dimension Adam's path in w/w* depends only on
+    lr/w* and w0/w* (the loss is a function of w/w* alone, up to a constant and a factor, and
+    Adam ignores the gradient's scale but for its eps): ``lr_over_w_star`` and
+    ``w0_over_w_star`` are the coordinates in which the sweep's verdicts live, and the input scale
+    (w* ~ 1/x_scale) moves the points along both. A setting whose loss becomes NaN or infinite
+    is a row with ``diverged`` true, not an error.
     """
     grid = cfg["sweep"]
     rates = [float(r) for r in grid["learning_rates"]]
@@ -316,25 +390,31 @@ def sweep(cfg: Mapping[str, Any]) -> pd.DataFrame:
     groups, labels = [], []
     for form in grid["parameterisations"]:
         for n in grid["n"]:
-            pairs = [training_data(int(n), float(cfg["beta"]), float(cfg["noise_sigma"]),
-                                   float(cfg["x_scale"]), seed) for seed in seeds]
-            shape = (len(seeds), len(rate_grid))
-            groups.append(Group(
-                form, torch.tensor(np.stack([x for x, _ in pairs])),
-                torch.tensor(np.stack([y for _, y in pairs])),
-                torch.tensor(np.broadcast_to(start_grid, shape).copy()),
-                torch.tensor(np.broadcast_to(rate_grid, shape).copy())))
-            labels.append((form, int(n)))
+            for scale in grid["x_scales"]:
+                pairs = [training_data(int(n), float(cfg["beta"]), float(cfg["noise_sigma"]),
+                                       float(scale), seed) for seed in seeds]
+                shape = (len(seeds), len(rate_grid))
+                groups.append(Group(
+                    form, torch.tensor(np.stack([x for x, _ in pairs])),
+                    torch.tensor(np.stack([y for _, y in pairs])),
+                    torch.tensor(np.broadcast_to(start_grid, shape).copy()),
+                    torch.tensor(np.broadcast_to(rate_grid, shape).copy())))
+                labels.append((form, int(n), float(scale)))
     summaries, _ = train(groups, int(grid["epochs"]), float(cfg["alignment_tol"]))
     frames = []
-    for (form, n), group, summary in zip(labels, groups, summaries, strict=True):
+    for (form, n, scale), group, summary in zip(labels, groups, summaries, strict=True):
         stars = w_star(group.x).numpy()[:, None]  # (D, 1): per seed
+        star = np.broadcast_to(stars, summary.final_w.shape).ravel()
         frames.append(pd.DataFrame({
             "parameterisation": form,
             "n": n,
+            "x_scale": scale,
             "seed": np.repeat(seeds, len(rate_grid)),
             "learning_rate": np.tile(rate_grid, len(seeds)),
             "w0": np.tile(start_grid, len(seeds)),
+            "w_star": star,
+            "lr_over_w_star": np.tile(rate_grid, len(seeds)) / star,
+            "w0_over_w_star": np.tile(start_grid, len(seeds)) / star,
             "aligned_epoch": summary.aligned_epoch.ravel(),
             "final_rel_w_error": np.abs(np.abs(summary.final_w) / stars - 1.0).ravel(),
             "mse_rises": (summary.rises_before + summary.rises_after).ravel(),
@@ -345,5 +425,21 @@ def sweep(cfg: Mapping[str, Any]) -> pd.DataFrame:
             "alignment_tol": float(cfg["alignment_tol"]),
         }))
     return (pd.concat(frames, ignore_index=True)
-            .sort_values(["parameterisation", "n", "learning_rate", "w0", "seed"], kind="stable")
+            .sort_values(["parameterisation", "n", "x_scale", "learning_rate", "w0", "seed"],
+                         kind="stable")
             .reset_index(drop=True))
+
+
+def paper_points(cfg: Mapping[str, Any], table: pd.DataFrame) -> tuple[str, np.ndarray]:
+    """The main run's setting in the (lr/w*, w0/w*) plane: its form and its sweep points (one per
+    seed, each with its own w*), or, where the sweep does not hold that setting, the one point
+    at the population w* = 1/x_scale. Shape: (k, 2)."""
+    rows = table[(table["parameterisation"] == cfg["parameterisation"])
+                 & np.isclose(table["learning_rate"], float(cfg["learning_rate"]))
+                 & np.isclose(table["w0"], float(cfg["w0"])) & (table["n"] == int(cfg["n"]))
+                 & np.isclose(table["x_scale"], float(cfg["x_scale"]))]
+    if rows.empty:
+        scale = float(cfg["x_scale"])
+        return cfg["parameterisation"], np.array([[float(cfg["learning_rate"]) * scale,
+                                                   float(cfg["w0"]) * scale]])
+    return cfg["parameterisation"], rows[["lr_over_w_star", "w0_over_w_star"]].to_numpy()

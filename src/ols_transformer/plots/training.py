@@ -107,9 +107,16 @@ def _heat_map(ax: Axes, rows: pd.DataFrame, epochs: int, norm: LogNorm) -> Any:
 
 @plot
 def plot_sensitivity(table: pd.DataFrame, cfg: Mapping[str, Any]) -> Figure:
-    """Heat maps of the first aligned epoch (median over seeds) over (learning rate, w0): one
-    column per parameterisation, one row per n; white: the 1000-epoch contour; star: the main
-    run's setting (at its n)."""
+    """Heat maps of the first aligned epoch (median over seeds) over (learning rate, w0) at the
+    main run's input scale (``cfg['x_scale']``; the other scales are in the alignment-region
+    figure): one column per parameterisation, one row per n; white: the 1000-epoch contour;
+    star: the main run's setting (at its n)."""
+    shown_scale = float(cfg["x_scale"])
+    if "x_scale" in table.columns:  # one input scale: the main run's, if the sweep has it
+        scales = table["x_scale"].astype(float)
+        if not np.isclose(scales, shown_scale).any():
+            shown_scale = float(scales.min())
+        table = table[np.isclose(scales, shown_scale)]
     forms = [f for f in ("eq8", "eq5") if f in set(table["parameterisation"])]
     sizes = sorted(table["n"].unique())
     epochs = int(table["epochs"].iloc[0])
@@ -127,10 +134,81 @@ def plot_sensitivity(table: pd.DataFrame, cfg: Mapping[str, Any]) -> Figure:
                            color="orange", edgecolors="black", zorder=4,
                            label="main run (Figure 1)")
                 ax.legend(loc="lower left", fontsize=7)
-            ax.set_title(f"{form}, n = {n}", fontsize=9)
+            ax.set_title(f"{form}, n = {n}, x_scale = {shown_scale:g}", fontsize=9)
     if mesh is not None:
         fig.colorbar(mesh, ax=axes, label="first epoch aligned with OLS (median over seeds)")
     fig.suptitle(f"When does Figure 1 align within {PAPER_EPOCHS} epochs? (white contour; white "
                  f"dot: the MSE rose in some epoch; grey: not within {epochs}; red x: diverged)",
                  fontsize=9)
     return fig
+
+
+# Point classes of the alignment-region figure: (column test, label, marker style).
+REGION_CLASSES = (
+    ("holds", "aligned within 1000 epochs, MSE never rose", dict(color="C2", marker="o")),
+    ("rose", "aligned within 1000 epochs, but the MSE rose", dict(color="C1", marker="^")),
+    ("late", "not aligned within 1000 epochs", dict(color="0.6", marker="x")),
+)
+
+
+def region_class(points: pd.DataFrame) -> pd.Series:
+    """Each point's class in the figure: holds, rose (aligned, not monotone) or late."""
+    return pd.Series(np.where(points["holds"], "holds",
+                              np.where(points["aligned"], "rose", "late")), index=points.index)
+
+
+@plot
+def plot_alignment_region(points: pd.DataFrame, regions: Mapping[str, Any],
+                          paper: tuple[str, np.ndarray]) -> Figure:
+    """Where Figure 1's "aligned within ~1000 epochs, monotone decay" holds, per form, in the
+    plane (lr/w*, w0/w*) in which Adam's 1-D path lives: every training of the sweep (its own
+    w*) by class (``region_class``), the region derived from them (``checks.training.
+    alignment_region``: a box, open sides drawn to the axes' edge) and the paper's setting as we
+    read it (``paper``: its form and its points (k, 2) of (lr/w*, w0/w*), one per seed).
+
+    ``points``: ``checks.training.region_points`` of the sweep; ``regions``: form -> Region.
+    """
+    forms = [f for f in ("eq8", "eq5") if f in set(points["parameterisation"])]
+    fig, axes = new_figure(ncols=len(forms), width=5.0, height=4.8)
+    classes = region_class(points)
+    r_col, s_col = "lr_over_w_star", "w0_over_w_star"
+    r_lim = (points[r_col].min() / 1.5, points[r_col].max() * 1.5)
+    s_lim = (points[s_col].min() / 1.5, points[s_col].max() * 1.5)
+    for ax, form in zip(axes, forms, strict=True):
+        mine = points["parameterisation"] == form
+        for name, label, style in REGION_CLASSES:
+            rows = points[mine & (classes == name)]
+            ax.scatter(rows[r_col], rows[s_col], s=14, alpha=0.8, lw=0.8, label=label,
+                       gid=f"{form}:{name}", **style)
+        region = regions.get(form)
+        if region is not None and region.inside > 0:
+            lo_r, hi_r = (max(region.r_bounds[0], r_lim[0]), min(region.r_bounds[1], r_lim[1]))
+            lo_s, hi_s = (max(region.s_bounds[0], s_lim[0]), min(region.s_bounds[1], s_lim[1]))
+            ax.fill([lo_r, hi_r, hi_r, lo_r], [lo_s, lo_s, hi_s, hi_s], color="C2", alpha=0.15,
+                    lw=1.2, ec="C2", label="region (box of the holding points)",
+                    gid=f"{form}:region")
+        if paper[0] == form:
+            ax.scatter(paper[1][:, 0], paper[1][:, 1], marker="*", s=160, color="gold",
+                       edgecolors="black", zorder=5,
+                       label="the paper's setting (lr 1e-3 ours), each seed", gid=f"{form}:paper")
+        ax.set(xscale="log", yscale="log", xlim=r_lim, ylim=s_lim, xlabel=r"$lr / w^*$",
+               ylabel=r"$w_0 / w^*$")
+        words = region.words if region is not None else f"{form}: not in the sweep"
+        ax.set_title(f"{form}\n{_wrap(words)}", fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=7)
+    fig.suptitle(f"Figure 1's claim over (lr/w*, w0/w*): aligned within {PAPER_EPOCHS} epochs "
+                 "with no MSE rise", fontsize=9)
+    return fig
+
+
+def _wrap(text: str, width: int = 70) -> str:
+    """``text`` broken into lines of about ``width`` characters at spaces."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "\n".join([*lines, line])
