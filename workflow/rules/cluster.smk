@@ -5,6 +5,7 @@
 # split into several rules gets them all (every rule whose name starts with the stage's).
 
 GPU_STAGES = ("hopfield", "icl")
+GATHERS = ("icl",)  # jobs that only read their stage's parts: no torch, no GPU
 
 
 def gpu_rules():
@@ -14,7 +15,8 @@ def gpu_rules():
     return {
         name: 1
         for name in names
-        if any(name == stage or name.startswith(f"{stage}_") for stage in wanted)
+        if name not in GATHERS
+        and any(name == stage or name.startswith(f"{stage}_") for stage in wanted)
     }
 
 
