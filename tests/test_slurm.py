@@ -131,8 +131,8 @@ def test_stages_through_slurm_match_the_local_run(
     assert run_id, output[-3000:]
     jobs = _sacct(run_id.group(1), since)
     submitted = set(re.findall(r"has been submitted with SLURM jobid (\d+)", output))
-    # a rule's job is logged as `rule <name>:`, a group job as `Group job <group> (...)`
-    groups = re.findall(r"^Group job (\w+) \(", output, flags=re.MULTILINE)
+    # a rule's job is logged as `rule <name>:`, a group job as `[<time>] Group job <group> (...)`
+    groups = re.findall(r"Group job (\w+) \(", output)
     remote_rules = Counter(re.findall(r"^rule (\w+):$", output, flags=re.MULTILINE))
     remote_rules.update(groups)
     assert jobs and submitted == {job["JobID"] for job in jobs}, (jobs, submitted)
