@@ -9,8 +9,7 @@ import pytest
 import yaml
 from conftest import QUICK, REPO, merged_config, run_snakemake
 
-from ols_transformer.checks import icl as icl_checks
-from ols_transformer.config import ICL_NO_SHIFT, ConfigError, load_schema, validate_config
+from ols_transformer.config import ConfigError, load_schema, validate_config
 
 
 def test_shipped_configs_are_valid() -> None:
@@ -161,11 +160,6 @@ def test_missing_field_is_named() -> None:
     del config["training"]["epochs"]
     with pytest.raises(ConfigError, match=r"config field 'training\.epochs' is missing; add it"):
         validate_config(config)
-
-
-def test_icl_no_shift_values_agree_with_the_checks() -> None:
-    """config.py keeps its own copy (config may not import a stage's checks): the same."""
-    assert ICL_NO_SHIFT == icl_checks.NO_SHIFT
 
 
 def test_workflow_prints_only_the_message(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import torch
 from conftest import merged_config
 
 from ols_transformer import checks
+from ols_transformer.checks import proof as proof_checks
 from ols_transformer.construction import (
     LinearTransformer,
     cross_moment,
@@ -45,7 +46,7 @@ def test_transformer_matches_ols_in_float64(proof_table: pd.DataFrame) -> None:
     for method in ("transformer", "transformer_in_context"):
         assert _err(proof_table, method, "float64", 1.0)["max_rel_err"] < 1e-13
         assert _err(proof_table, method, "float64", 1e3)["max_rel_err"] < 1e-9
-    summary = proof.summarize(proof_table, PROOF_CFG["criteria"])
+    summary = checks.frame(proof_checks.checks(proof_table, PROOF_CFG["criteria"]))
     judged = summary[summary.scope == "all"].set_index("check")
     for name in ("transformer_equals_ols", "in_context_equals_ols"):
         assert judged.loc[name, "verdict"] == checks.PASS
@@ -75,7 +76,7 @@ def proof_rows(errors: dict[float, float], method: str = "transformer",
 
 
 def _judged(table: pd.DataFrame, name: str) -> pd.Series:
-    summary = proof.summarize(table, PROOF_CFG["criteria"])
+    summary = checks.frame(proof_checks.checks(table, PROOF_CFG["criteria"]))
     return summary[(summary.check == name) & (summary.scope == "all")].iloc[0]
 
 
@@ -190,7 +191,8 @@ def test_refusals_are_rows_with_their_reason(proof_table: pd.DataFrame) -> None:
     assert row["status"].startswith("refused") and np.isnan(row["max_rel_err"])
     ok = proof_table[proof_table.status == "ok"]
     assert ok["within_bound"].all()
-    summary = proof.summarize(proof_table, PROOF_CFG["criteria"]).set_index("check")
+    summary = checks.frame(proof_checks.checks(proof_table, PROOF_CFG["criteria"]))
+    summary = summary.set_index("check")
     assert "refused" in summary.loc["within_rounding_bound", "detail"]
 
 

@@ -26,6 +26,11 @@ from ols_transformer.construction import (
 from ols_transformer.experiments import icl
 from ols_transformer.plots import icl as plots
 
+
+def summarize(tables, criteria):
+    """The icl stage's summary, as its script writes it."""
+    return checks.frame(icl_checks.checks(tables, criteria))
+
 TINY: dict[str, Any] = {
     "device": "cpu", "d": 3, "noise_sigma": 0.5,
     "lambdas": {"isotropic": {"largest": 1.0, "smallest": 1.0},
@@ -264,7 +269,7 @@ def test_stage_is_deterministic(tiny_run: dict[str, pd.DataFrame]) -> None:
 
 
 def test_checks_of_the_tiny_run(tiny_run: dict[str, pd.DataFrame]) -> None:
-    summary = icl.summarize(tiny_run, {})
+    summary = summarize(tiny_run, {})
     judged = summary[summary["scope"] == checks.ALL].set_index("check")
     assert set(icl_checks.NAMES) <= set(judged.index)
     assert judged.loc["risk_above_ridge", "verdict"] == checks.PASS
@@ -273,14 +278,14 @@ def test_checks_of_the_tiny_run(tiny_run: dict[str, pd.DataFrame]) -> None:
     # a table edited to break a criterion fails the check; an absent one is MISSING
     broken = dict(tiny_run)
     broken["icl_preconditioner"] = tiny_run["icl_preconditioner"].assign(gamma_gap_ratio=1.0)
-    again = icl.summarize(broken, {}).set_index("check")
+    again = summarize(broken, {}).set_index("check")
     assert again.loc["gamma_matches_gamma_star", "verdict"] in (checks.FAIL, checks.CONDITIONAL)
     assert "main run" not in again.loc["gamma_matches_gamma_star", "holds_where"]
-    missing = icl.summarize({}, None)
+    missing = summarize({}, None)
     assert set(missing["verdict"]) == {checks.MISSING}
     assert set(missing["check"]) == set(icl_checks.NAMES)
     with pytest.raises(KeyError, match="nonsense"):
-        icl.summarize(tiny_run, {"nonsense": 1.0})
+        summarize(tiny_run, {"nonsense": 1.0})
 
 
 def test_shift_table(tiny_run: dict[str, pd.DataFrame]) -> None:

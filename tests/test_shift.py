@@ -11,7 +11,9 @@ import pytest
 import yaml
 from conftest import REPO, merged_config
 
+from ols_transformer import checks
 from ols_transformer import shift as sm
+from ols_transformer.checks import shift as shift_checks
 from ols_transformer.config import ConfigError, validate_config
 from ols_transformer.experiments import shift as experiment
 from ols_transformer.io import read_table
@@ -252,7 +254,7 @@ def test_summary_holds_on_quick_and_catches_a_broken_identity(
     quick_table: pd.DataFrame,
 ) -> None:
     criteria = merged_config()["shift"]["criteria"]
-    summary = experiment.summarize(quick_table, criteria)
+    summary = checks.frame(shift_checks.checks(quick_table, criteria))
     judged = summary[(summary.scope == "all") & (summary.verdict != "REPORTED")]
     # a chosen tolerance may decide a check on two seeds (CONDITIONAL), never fail it
     assert judged["verdict"].isin(["PASS", "CONDITIONAL"]).all(), judged
@@ -263,7 +265,7 @@ def test_summary_holds_on_quick_and_catches_a_broken_identity(
     reported = summary[summary.verdict == "REPORTED"]
     assert set(reported["check"]) == {"distortion_slope", "no_shift_agreement_m"}
     broken = quick_table.assign(eq10_residual=quick_table["eq10_residual"] + 1e-6)
-    failed = experiment.summarize(broken, criteria).query("verdict == 'FAIL'")
+    failed = checks.frame(shift_checks.checks(broken, criteria)).query("verdict == 'FAIL'")
     assert set(failed["check"]) == {"eq10_identity"}
 
 

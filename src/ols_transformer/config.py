@@ -19,13 +19,10 @@ import jsonschema
 import yaml
 
 from .hopfield_theory import exact_dtype
-from .shift import NO_SHIFT
+from .shift import ICL_NO_SHIFT
 
 # Package data (workflow/schemas/config.schema.yaml links here), so an installed package has it.
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
-# The icl stage's shift families: Section 3's, plus the task shift w ~ N(0, c^2 I) (no shift at
-# c = 1). tests/test_config.py checks that checks.icl.NO_SHIFT says the same.
-ICL_NO_SHIFT: dict[str, float] = {**NO_SHIFT, "task_scale": 1.0}
 ICL_SCALE_FAMILIES = ("isotropic_scale", "task_scale")  # magnitudes are factors: > 0
 # A value longer than this is left out of a message (a section would dump pages of config).
 SHORT_VALUE = 80

@@ -36,6 +36,9 @@ FAMILY_MAGNITUDE = {
 
 # Magnitude at which each family is no shift at all (S_te = S_tr).
 NO_SHIFT = {"isotropic_scale": 1.0, "anisotropic": 0.0, "rotation": 0.0, "mean_shift": 0.0}
+# The icl stage tests the same families plus a task shift, w ~ N(0, c^2 I) (no shift at c = 1).
+TASK_SCALE = "task_scale"
+ICL_NO_SHIFT = {**NO_SHIFT, TASK_SCALE: 1.0}  # family -> its magnitude without shift
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 import logging
 
-from ols_transformer import data
+from ols_transformer import checks, data
+from ols_transformer.checks import proof as proof_checks
 from ols_transformer.experiments import proof
 from ols_transformer.io import load_arrays, save_figure, write_table
 from ols_transformer.plots.proof import plot_error_vs_condition
@@ -11,6 +12,7 @@ with StageRun(smk, "proof") as run:
     cases = data.unflatten(load_arrays(smk.input.regression))
     table = proof.run(run.cfg, cases, progress=logging.getLogger("ols_transformer").info)
     write_table(table, smk.output.table)
-    write_table(proof.summarize(table, run.cfg["criteria"]), smk.output.summary)
+    write_table(checks.frame(proof_checks.checks(table, run.cfg["criteria"])),
+                smk.output.summary)
     save_figure(plot_error_vs_condition(table, run.cfg["criteria"]["rounding_constant"]),
                 smk.output.figure_pdf, smk.output.figure_png)

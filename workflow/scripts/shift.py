@@ -3,6 +3,7 @@
 import logging
 
 from ols_transformer import checks
+from ols_transformer.checks import shift as shift_checks
 from ols_transformer.experiments import shift
 from ols_transformer.io import save_figure, write_table
 from ols_transformer.plots import shift as plots
@@ -11,7 +12,7 @@ from ols_transformer.stage import StageRun
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "shift") as run:
     table = shift.run(run.cfg, progress=logging.getLogger("ols_transformer").info)
-    summary = shift.summarize(table, run.cfg["criteria"])
+    summary = checks.frame(shift_checks.checks(table, run.cfg["criteria"]))
     logging.getLogger("ols_transformer").info("covariance shift: %s", checks.headline(summary))
     write_table(table, smk.output.table)
     write_table(summary, smk.output.summary)

@@ -81,8 +81,7 @@ PRECONDITIONER = ("lambda", "N", "seed", "dist_to_gamma_star", "dist_to_inverse"
 RISK = ("lambda", "N", "model", "depth", "seed", "excess_risk")
 SHIFT = ("family", "magnitude", "no_shift", "model", "depth", "seed", "relerr", "eq10_predicted",
          "eq10_learned")
-TASK_SCALE = "task_scale"  # task shift: w ~ N(0, c^2 I), inputs unshifted
-NO_SHIFT = {**sm.NO_SHIFT, TASK_SCALE: 1.0}  # family -> its magnitude without shift
+TASK_SCALE, NO_SHIFT = sm.TASK_SCALE, sm.ICL_NO_SHIFT  # task shift: w ~ N(0, c^2 I)
 DEVICES = ("auto", "cpu", "cuda")
 DESIGNS = ("softmax", "multi_head", "mlp")  # the token-path designs (experiments/icl_models.py)
 INITS = ("zfb", "random")  # Zhang-Frei-Bartlett start, or every entry random

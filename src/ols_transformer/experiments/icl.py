@@ -44,7 +44,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import checks
 from .. import icl_training as tr
 from .. import shift as sm
 from ..checks import icl as icl_checks
@@ -79,7 +78,7 @@ from ..icl_theory import (
 
 TRAIN, INIT, TEST, TUNE, SHIFT, VALID = range(6)  # random streams
 QUERIES = 8  # queries per task in a token batch (the designs): 8 targets per drawn context
-TASK_SCALE, NO_SHIFT = icl_checks.TASK_SCALE, icl_checks.NO_SHIFT
+TASK_SCALE, NO_SHIFT = sm.TASK_SCALE, sm.ICL_NO_SHIFT
 DTYPE = torch.float64
 DEFAULT = "default"  # the sensitivity variant with the main run's choices
 
@@ -610,9 +609,3 @@ def run(cfg: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     validate(cfg)
     device = resolve_device(str(cfg["device"]), "icl.device")
     return gather([run_part(cfg, part, device) for part in parts(cfg)])
-
-
-def summarize(tables: Mapping[str, pd.DataFrame | None],
-              criteria: Mapping[str, float] | None) -> pd.DataFrame:
-    """The stage's checks (``checks.icl``), one row each: icl_summary."""
-    return checks.frame(icl_checks.checks(tables, criteria))

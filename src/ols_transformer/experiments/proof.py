@@ -19,8 +19,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import checks
-from ..checks import proof as proof_checks
 from ..construction import coordinates, in_context_predict, ols_transformer, spectral_whitener
 from ..ols import (
     RankDeficientError,
@@ -180,8 +178,3 @@ def run(cfg: Mapping[str, Any], cases: Mapping[str, Mapping[str, np.ndarray]],
                               cfg["reference_digits"], float(cases[name]["cond"]))
     ]
     return pd.DataFrame(rows)
-
-
-def summarize(table: pd.DataFrame, criteria: Mapping[str, float]) -> pd.DataFrame:
-    """The stage's checks (``checks.proof``), one row each: the proof_summary table."""
-    return checks.frame(proof_checks.checks(table, criteria))

@@ -1,8 +1,8 @@
 """Covariance-shift study (paper Section 3): static OLS vs the OLS-Transformer in context.
 
 ``run_family(cfg, family)`` sweeps one shift family over its magnitudes, the context sizes m
-and the seeds, and returns one row per (family, magnitude, m, seed). ``summarize(table)``
-gives the stage's checks (``checks.shift``).
+and the seeds, and returns one row per (family, magnitude, m, seed). Its checks are
+``checks.shift``, called by the stage's script.
 
 Randomness (all numpy ``default_rng``, seeded from the config):
 - ``population_seed``: the training distribution's eigenbasis and the mean-shift direction,
@@ -22,9 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import checks
 from .. import shift as sm
-from ..checks import shift as shift_checks
 from ..config import ConfigError, shift_problems
 from ..construction import in_context_predict, whitener
 from ..progress import Report, tracked
@@ -197,11 +195,3 @@ def combine(tables: list[pd.DataFrame]) -> pd.DataFrame:
     return (table.assign(_order=key)
             .sort_values(["_order", "magnitude", "m", "seed"])
             .drop(columns="_order").reset_index(drop=True))
-
-
-# ---- headline checks -------------------------------------------------------------------------
-
-def summarize(table: pd.DataFrame, criteria: Mapping[str, float]) -> pd.DataFrame:
-    """The stage's checks (``checks.shift``), one row each: covariance_shift_summary."""
-    return checks.frame(shift_checks.checks(table, criteria))
-
