@@ -189,3 +189,40 @@ def test_config_readme_describes_every_option() -> None:
             fields |= set(section)
             fields |= set(section.get("criteria", {}))
     assert fields - named == set()
+
+
+def merged_config_over(overlay: Path) -> dict:
+    """config.yaml with ``overlay`` merged on top, dicts key by key (as Snakemake merges)."""
+    def merge(base: dict, update: dict) -> dict:
+        for key, value in update.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return merge(default, yaml.safe_load(overlay.read_text()))
+
+
+@pytest.mark.parametrize("overlay", ["quick.yaml", "large.yaml", "other_seeds.yaml"])
+def test_every_shipped_config_validates(overlay: str) -> None:
+    """The config files users are pointed to, merged over the defaults as Snakemake merges
+    them, pass validation (a stale key in one would stop its run before any job)."""
+    validate_config(merged_config_over(REPO / "config" / overlay))
+
+
+def test_other_seeds_changes_only_seeds() -> None:
+    """config/other_seeds.yaml is the default with its seeds changed and nothing else: every
+    leaf it sets is a seed (or the run's name)."""
+    def leaves(node: dict, prefix: str = "") -> list[str]:
+        out = []
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            out += leaves(value, f"{path}.") if isinstance(value, dict) else [path]
+        return out
+
+    overlay = yaml.safe_load((REPO / "config" / "other_seeds.yaml").read_text())
+    for path in leaves(overlay):
+        assert path == "run_name" or path.split(".")[-1] in ("seed", "seeds",
+                                                             "population_seed"), path
