@@ -15,7 +15,7 @@ import yaml
 from conftest import QUICK, REPO, run_snakemake
 
 from ols_transformer import cost
-from ols_transformer.config import validate_config
+from ols_transformer.config import hopfield_jobs, validate_config
 from ols_transformer.progress import progress_line, tracked
 from ols_transformer.stage import handed_config
 
@@ -119,6 +119,16 @@ def test_stage_run_reads_the_slice_its_rule_hands() -> None:
     assert handed_config(fallback, "shift") == ({"p": 5}, False)
 
 
+def deep_merged(base: dict, update: dict) -> dict:
+    """``update`` merged into ``base`` key by key, as Snakemake merges --configfile files."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_merged(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
 def dry_run(workdir: Path, *configfiles: Path) -> str:
     result = run_snakemake(workdir, "-n", "--configfile", *map(str, configfiles))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -131,13 +141,12 @@ def job_counts(stdout: str) -> dict[str, int]:
 
 
 def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
-    """config/large.yaml: the cluster-sized study, validated, and its jobs (one per stage, one
-    per notebook, the version copy and the cost table); its hopfield and icl jobs ask for a
-    GPU (device: cuda), the others do not."""
-    large = yaml.safe_load(LARGE.read_text())
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for section, value in large.items():
-        config[section] = {**config[section], **value} if isinstance(value, dict) else value
+    """config/large.yaml: the cluster-sized study (merged over config.yaml as Snakemake merges
+    it), validated, and its jobs (one per stage, the Hopfield and icl parts and their gathers,
+    one per notebook, the version copy and the cost table); its Hopfield and icl part jobs ask
+    for a GPU (device: cuda), the others do not."""
+    config = deep_merged(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
+                         yaml.safe_load(LARGE.read_text()))
     validate_config(config)
     runs = config["hopfield"]["runs"]
     assert max(runs["ols_attention"]["N"]) == 6400 and max(runs["poly3"]["N"]) == 1280
@@ -145,17 +154,23 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     assert all(len(config[s]["seeds"]) == 5 for s in ("hopfield", "icl", "training", "shift"))
 
     stdout = dry_run(tmp_path, LARGE)
+    counts = job_counts(stdout)
+    # hopfield: one job per run, per own_jobs N and per seed_jobs (N, seed), and the gather
+    parts = {rule: n for rule, n in counts.items() if rule.startswith("hopfield_")}
+    assert parts == {job: 1 for job in hopfield_jobs(config["hopfield"])}
+    assert len(parts) == 11 + 31  # a job per run, and 31 for their largest N
+    assert {"hopfield_poly3_N640", "hopfield_poly3_N1280_seed4"} <= parts.keys()
     # icl: one job per Lambda group (two Lambdas), the designs, the sensitivity grid, the gather
-    assert job_counts(stdout) == {
+    assert {rule: n for rule, n in counts.items() if rule not in parts} == {
         "data": 1, "proof_check": 1, "nist": 1, "training": 1, "training_sweep": 1, "shift": 1,
         "hopfield": 1, "icl_lsa_1": 1, "icl_lsa_2": 1, "icl_designs": 1, "icl_sensitivity": 1,
         "icl": 1, "claims": 1, "notebook": 7, "run_record": 1, "version": 1, "cost": 1, "all": 1,
-        "total": 24}
+        "total": 24 + len(parts)}
     gpus = dict(re.findall(r"^\s*rule (\w+):\n(?:.*\n)*?\s*resources: ([^\n]*)", stdout,
                            re.MULTILINE))
-    # every computing job of hopfield and icl; not the icl gather, which imports no torch
-    on_gpu = [rule for rule in gpus if rule.startswith(("hopfield", "icl")) and rule != "icl"]
-    assert "hopfield" in on_gpu and "icl_designs" in on_gpu
+    # every computing job of hopfield and icl; not their gathers, which only read the parts
+    on_gpu = [rule for rule in gpus if rule.startswith(("hopfield_", "icl_"))]
+    assert "hopfield_poly3_N640" in on_gpu and "icl_designs" in on_gpu
     assert all("gpu=1" in gpus[rule] for rule in on_gpu)
     assert not any("gpu" in res for rule, res in gpus.items() if rule not in on_gpu)
 

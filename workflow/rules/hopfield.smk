@@ -6,7 +6,7 @@
 # names its file and rule (hopfield_<run>) and runs no gather.
 
 HOPFIELD_CATEGORY = "4. Hopfield capacity (Section 4)"
-HOPFIELD_PARTS = {job: out(job, f"parts/hopfield/{job}.csv") for job in HOPFIELD_JOBS}
+HOPFIELD_PARTS = {job: f"parts/hopfield/{job}.csv" for job in HOPFIELD_JOBS}  # in its stage
 
 
 for _job, _part in HOPFIELD_JOBS.items():
@@ -15,7 +15,7 @@ for _job, _part in HOPFIELD_JOBS.items():
         name:
             _job
         output:
-            table=HOPFIELD_PARTS[_job],
+            table=out(_job, HOPFIELD_PARTS[_job]),
             provenance=prov(_job),
         log:
             log_file(_job),
@@ -41,7 +41,7 @@ rule hopfield:
     and t-interval over seeds, the growth fits, Amit's criterion, softmax's temperatures, the
     checks and the capacity figure."""
     input:
-        parts=list(HOPFIELD_PARTS.values()),
+        parts=[f"{stage_dir(job)}/{path}" for job, path in HOPFIELD_PARTS.items()],
     output:
         table=report(
             out("hopfield", "tables/hopfield_capacity.csv"),
