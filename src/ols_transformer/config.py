@@ -213,8 +213,8 @@ def hopfield_job_problems(hopfield: Mapping[str, Any]) -> list[str]:
             off = [N for N in run.get(field, []) if int(N) not in grid]
             if off:
                 problems.append(f"config field 'hopfield.runs.{name}.{field}' has {off}, not in "
-                                f"the run's N grid {grid}; list only N of its grid (a config that overrides "
-                                "the grid overrides this list too, [] for none)")
+                                f"the run's N grid {grid}; list only N of its grid (a config "
+                                "that overrides the grid overrides this list too, [] for none)")
         both = sorted(set(run.get("own_jobs", [])) & set(run.get("seed_jobs", [])))
         if both:
             problems.append(f"config field 'hopfield.runs.{name}.seed_jobs' has {both}, also in "

@@ -2,8 +2,9 @@
 # memory retrieves from corrupted cues, against N. Scatter and gather: one job per run, and one
 # per heavy N (a run's `own_jobs`) or per heavy N and seed (`seed_jobs`): HOPFIELD_JOBS in
 # common.smk, each its own stage (reuse per job); then the gather `hopfield`: the table in the
-# config's run order, the growth fits, the checks and the figure. The parts are the gather's inputs: if one cannot be made, Snakemake
-# names its file and rule (hopfield_<run>) and runs no gather.
+# config's run order, the growth fits, the checks and the figure. The parts are the gather's
+# inputs: if one cannot be made, Snakemake names its file and rule (hopfield_<run>) and runs no
+# gather; the gather refuses parts that miss a (run, N, seed), naming the job.
 
 HOPFIELD_CATEGORY = "4. Hopfield capacity (Section 4)"
 HOPFIELD_PARTS = {job: f"parts/hopfield/{job}.csv" for job in HOPFIELD_JOBS}  # in its stage
