@@ -158,8 +158,8 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     # hopfield: one job per run, per own_jobs N and per seed_jobs (N, seed), and the gather
     parts = {rule: n for rule, n in counts.items() if rule.startswith("hopfield_")}
     assert parts == {job: 1 for job in hopfield_jobs(config["hopfield"])}
-    assert len(parts) == 11 + 31  # a job per run, and 31 for their largest N
-    assert {"hopfield_poly3_N640", "hopfield_poly3_N1280_seed4"} <= parts.keys()
+    assert len(parts) == 11 + 35  # a job per run, and 35 for their largest N
+    assert {"hopfield_poly3_N640_seed0", "hopfield_poly3_N1280_seed4"} <= parts.keys()
     # icl: one job per Lambda group (two Lambdas), the designs, the sensitivity grid, the gather
     assert {rule: n for rule, n in counts.items() if rule not in parts} == {
         "data": 1, "proof_check": 1, "nist": 1, "training": 1, "training_sweep": 1, "shift": 1,
@@ -170,7 +170,7 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
                            re.MULTILINE))
     # every computing job of hopfield and icl; not their gathers, which only read the parts
     on_gpu = [rule for rule in gpus if rule.startswith(("hopfield_", "icl_"))]
-    assert "hopfield_poly3_N640" in on_gpu and "icl_designs" in on_gpu
+    assert "hopfield_poly3_N640_seed0" in on_gpu and "icl_designs" in on_gpu
     assert all("gpu=1" in gpus[rule] for rule in on_gpu)
     assert not any("gpu" in res for rule, res in gpus.items() if rule not in on_gpu)
 
