@@ -63,10 +63,15 @@ def estimate(jobs: pd.DataFrame, default: dict[str, Any], large: dict[str, Any],
     seconds = dict(zip(jobs["name"], jobs["seconds"].astype(float), strict=True))
     rows = []
     # Hopfield: each default run's compute (its part jobs less their start-up), scaled per run.
-    default_jobs = hopfield_jobs(default["hopfield"])
-    run_seconds: dict[str, float] = {}
-    for job, part in default_jobs.items():
-        run_seconds[part.run] = run_seconds.get(part.run, 0.0) + max(seconds[job] - startup, 0.0)
+    # Jobs by name (hopfield_<run>, hopfield_<run>_N...), so a run made with another split of
+    # the default grid is read as well.
+    run_seconds = {name: 0.0 for name in default["hopfield"]["runs"]}
+    default_jobs = set()
+    for job, value in seconds.items():
+        for name in run_seconds:
+            if job == f"hopfield_{name}" or job.startswith(f"hopfield_{name}_N"):
+                run_seconds[name] += max(value - startup, 0.0)
+                default_jobs.add(job)
     seeds = len(large["hopfield"]["seeds"]) / len(default["hopfield"]["seeds"])
     by_model = {run["model"]: name for name, run in default["hopfield"]["runs"].items()}
     large_jobs = hopfield_jobs(large["hopfield"])
