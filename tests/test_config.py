@@ -68,6 +68,22 @@ BAD = {
                             "proof.criteria.rounding_constant", "0"),
     "no-shift slope tolerance 1/2": ({"shift": {"criteria": {"no_shift_slope_tol": 0.5}}},
                                      "shift.criteria.no_shift_slope_tol", "0.5"),
+    # A run's name names its jobs (rule hopfield_<run>): refused where Snakemake could not take it
+    "run name not an identifier": (
+        {"hopfield": {"runs": {"poly-3": {"model": "poly3", "N": [20]}}}},
+        "hopfield.runs.poly-3", "rename it, e.g. 'poly_3'"),
+    "run name escapes a directory": (
+        {"hopfield": {"runs": {"../x": {"model": "poly3", "N": [20]}}}}, "hopfield.runs.../x",
+        "Python identifier"),
+    "own job off the grid": ({"hopfield": {"runs": {"poly3": {"own_jobs": [320]}}}},
+                             "hopfield.runs.poly3.own_jobs", "not in the run's N grid"),
+    "N in own_jobs and seed_jobs": (
+        {"hopfield": {"runs": {"poly3": {"own_jobs": [160], "seed_jobs": [160]}}}},
+        "hopfield.runs.poly3.seed_jobs", "also in own_jobs"),
+    "job names collide": ({"hopfield": {"runs": {"classical": {"own_jobs": [50]},
+                                                 "classical_N50": {"model": "classical",
+                                                                   "N": [50]}}}},
+                          "hopfield.runs.classical_N50", "also a job of run classical"),
     "ICL context below d + 2": ({"icl": {"context_sizes": [4, 16], "shift": {"context_size": 16}}},
                                 "icl.context_sizes", "d + 2"),
     "ICL without one layer": ({"icl": {"depths": [2, 3]}}, "icl.depths", "1"),

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import merged_config
 from hopfield_reference import numpy_step
 
 from ols_transformer import checks
 from ols_transformer import hopfield as hp
 from ols_transformer.checks import hopfield as hc
 from ols_transformer.checks.hopfield import amit_fit, growth
+from ols_transformer.config import hopfield_jobs
 from ols_transformer.experiments import capacity as cap
 from ols_transformer.hopfield_theory import (
     MODEL_NAMES,
@@ -25,6 +28,7 @@ from ols_transformer.hopfield_theory import (
     theory,
     theory_capacity,
 )
+from ols_transformer.io import write_table
 from ols_transformer.plots.capacity import plot_capacity
 
 
@@ -497,3 +501,75 @@ def test_figure_draws_amit_fits_and_the_one_update_run_from_the_tables() -> None
     x, y = drawn.lines[0].get_data()
     np.testing.assert_allclose(x, np.sqrt(Ns))
     np.testing.assert_allclose(y, [10.0, 70.0, 1080.0])
+
+
+# ---- scatter and gather: the stage split into part jobs gives today's tables ----------------
+
+def split_config() -> dict:
+    """The quick config's hopfield section, shrunk to seconds: every run at its two smallest N,
+    poly3's N = 80 in a job of its own and poly4's N = 65 one job per seed
+    (config.hopfield_jobs), a softmax run at beta 1.0 (text that reads as a number) and one at
+    inv_sqrt_N."""
+    cfg = merged_config()["hopfield"]
+    cfg.update(n_cues=10, seeds=[0, 1], max_patterns=256, device="cpu")
+    for run in cfg["runs"].values():
+        run["N"] = sorted(run["N"])[:2]
+    cfg["runs"]["poly3"]["own_jobs"] = [80]
+    cfg["runs"]["poly4"]["seed_jobs"] = [65]
+    return cfg
+
+
+def part_config(cfg: dict, run: str) -> dict:
+    """What a part job is handed (common.smk's stage_config): the shared settings and its run."""
+    shared = {k: v for k, v in cfg.items() if k not in ("runs", "criteria", "confidence")}
+    return {**shared, "runs": {run: cfg["runs"][run]}}
+
+
+def tables_bytes(table: pd.DataFrame, criteria: dict, where: Path) -> dict[str, bytes]:
+    """The files the gather writes from hopfield_capacity (its figure aside), as bytes."""
+    derived = {"capacity": table, "growth": hc.growth(table), "amit": hc.amit_table(table),
+               "softmax": hc.softmax_table(table),
+               "summary": checks.frame(hc.checks(table, criteria))}
+    where.mkdir()
+    for name, frame in derived.items():
+        write_table(frame, where / f"{name}.csv")
+    return {name: (where / f"{name}.csv").read_bytes() for name in derived}
+
+
+def test_parts_gathered_give_the_whole_stage_byte_for_byte(tmp_path: Path) -> None:
+    """Before the split: experiments.capacity.run on the whole section in one call. After: one
+    part per job (config.hopfield_jobs), each computed from its own config slice, written and
+    read back, gathered in reverse order. Every table and verdict the gather writes is the same
+    file, byte for byte (same seeds per (N, seed), whatever else a job holds)."""
+    cfg = split_config()
+    jobs = hopfield_jobs(cfg)
+    assert {"hopfield_poly3", "hopfield_poly3_N80", "hopfield_poly4_N65_seed1",
+            "hopfield_classical"} <= set(jobs)
+    before = tables_bytes(cap.run(cfg), cfg["criteria"], tmp_path / "before")
+    paths = []
+    for job, part in jobs.items():
+        paths.append(tmp_path / f"{job}.csv")
+        write_table(cap.run_part(part_config(cfg, part.run), part.run, part.N, part.seeds),
+                    paths[-1])
+    parts = [cap.read_part(path) for path in reversed(paths)]
+    after = tables_bytes(cap.gather(parts, cfg), cfg["criteria"], tmp_path / "after")
+    assert after == before
+    assert b"1.0" in before["capacity"]  # softmax's beta text survived the round trip
+    # a missing part is named by its job; a part given twice is refused
+    with pytest.raises(ValueError, match=r"run poly4 at N = 65 \(job hopfield_poly4_N65_seed1\)"):
+        cap.gather([p for p in parts if not ((p["run"] == "poly4") & (p["seed"] == 1)).all()],
+                   cfg)
+    with pytest.raises(ValueError, match="twice"):
+        cap.gather([*parts, parts[0]], cfg)
+
+
+@pytest.mark.workflow
+def test_quick_run_hopfield_tables_equal_the_whole_stage_in_one_call(quick_run: Path,
+                                                                     tmp_path: Path) -> None:
+    """The quick run's gathered tables (from its part jobs: capacity, growth, Amit, softmax and
+    the checks the ledger reads) are the files experiments.capacity.run gives from the quick
+    config in one call, as the stage computed them before the split."""
+    cfg = merged_config()["hopfield"]
+    whole = tables_bytes(cap.run(cfg), cfg["criteria"], tmp_path / "whole")
+    for name, expected in whole.items():
+        assert (quick_run / "tables" / f"hopfield_{name}.csv").read_bytes() == expected, name

@@ -13,6 +13,7 @@ import yaml
 from conftest import QUICK, REPO, merged_config, run_snakemake
 
 from ols_transformer import reuse, versioning
+from ols_transformer.config import hopfield_jobs
 
 pytestmark = pytest.mark.workflow
 VERSION_COPIES = re.compile(r"^(version|run_record|cost|all)$")
@@ -50,7 +51,10 @@ def test_editing_the_hopfield_config_reruns_no_other_stage(run_copy: Path) -> No
     changed = run_copy / "hopfield.yaml"
     changed.write_text(yaml.safe_dump({"hopfield": {"n_cues": 30}}))
     jobs = planned_jobs(run_copy, str(changed))
-    assert jobs == {"hopfield", "claims", "notebook"}  # the Hopfield and claims notebooks
+    # every Hopfield part job (n_cues is in each part's key), the gather, the ledger and the
+    # Hopfield and claims notebooks
+    parts = set(hopfield_jobs(merged_config()["hopfield"]))
+    assert jobs == {*parts, "hopfield", "claims", "notebook"}
     assert not jobs & {"data", "proof_check", "training", "training_sweep", "shift"}
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, run_snakemake
+from conftest import QUICK, REPO, run_snakemake
 
 from ols_transformer import cost
-from ols_transformer.config import validate_config
+from ols_transformer.config import hopfield_jobs, validate_config
 from ols_transformer.progress import progress_line, tracked
 from ols_transformer.stage import handed_config
 
@@ -119,6 +119,16 @@ def test_stage_run_reads_the_slice_its_rule_hands() -> None:
     assert handed_config(fallback, "shift") == ({"p": 5}, False)
 
 
+def deep_merged(base: dict, update: dict) -> dict:
+    """``update`` merged into ``base`` key by key, as Snakemake merges --configfile files."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_merged(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
 def dry_run(workdir: Path, *configfiles: Path) -> str:
     result = run_snakemake(workdir, "-n", "--configfile", *map(str, configfiles))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -131,13 +141,12 @@ def job_counts(stdout: str) -> dict[str, int]:
 
 
 def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
-    """config/large.yaml: the cluster-sized study, validated, and its jobs (one per stage, one
-    per notebook, the version copy and the cost table); its hopfield and icl jobs ask for a
-    GPU (device: cuda), the others do not."""
-    large = yaml.safe_load(LARGE.read_text())
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for section, value in large.items():
-        config[section] = {**config[section], **value} if isinstance(value, dict) else value
+    """config/large.yaml: the cluster-sized study (merged over config.yaml as Snakemake merges
+    it), validated, and its jobs (one per stage, the Hopfield and icl parts and their gathers,
+    one per notebook, the version copy and the cost table); its Hopfield and icl part jobs ask
+    for a GPU (device: cuda), the others do not."""
+    config = deep_merged(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
+                         yaml.safe_load(LARGE.read_text()))
     validate_config(config)
     runs = config["hopfield"]["runs"]
     assert max(runs["ols_attention"]["N"]) == 6400 and max(runs["poly3"]["N"]) == 1280
@@ -145,19 +154,61 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     assert all(len(config[s]["seeds"]) == 5 for s in ("hopfield", "icl", "training", "shift"))
 
     stdout = dry_run(tmp_path, LARGE)
+    counts = job_counts(stdout)
+    # hopfield: one job per run, per own_jobs N and per seed_jobs (N, seed), and the gather
+    parts = {rule: n for rule, n in counts.items() if rule.startswith("hopfield_")}
+    assert parts == {job: 1 for job in hopfield_jobs(config["hopfield"])}
+    assert len(parts) == 11 + 35  # a job per run, and 35 for their largest N
+    assert {"hopfield_poly3_N640_seed0", "hopfield_poly3_N1280_seed4"} <= parts.keys()
     # icl: one job per Lambda group (two Lambdas), the designs, the sensitivity grid, the gather
-    assert job_counts(stdout) == {
+    assert {rule: n for rule, n in counts.items() if rule not in parts} == {
         "data": 1, "proof_check": 1, "nist": 1, "training": 1, "training_sweep": 1, "shift": 1,
         "hopfield": 1, "icl_lsa_1": 1, "icl_lsa_2": 1, "icl_designs": 1, "icl_sensitivity": 1,
         "icl": 1, "claims": 1, "notebook": 7, "run_record": 1, "version": 1, "cost": 1, "all": 1,
-        "total": 24}
+        "total": 24 + len(parts)}
     gpus = dict(re.findall(r"^\s*rule (\w+):\n(?:.*\n)*?\s*resources: ([^\n]*)", stdout,
                            re.MULTILINE))
-    # every computing job of hopfield and icl; not the icl gather, which imports no torch
-    on_gpu = [rule for rule in gpus if rule.startswith(("hopfield", "icl")) and rule != "icl"]
-    assert "hopfield" in on_gpu and "icl_designs" in on_gpu
+    # every computing job of hopfield and icl; not their gathers, which only read the parts
+    on_gpu = [rule for rule in gpus if rule.startswith(("hopfield_", "icl_"))]
+    assert "hopfield_poly3_N640_seed0" in on_gpu and "icl_designs" in on_gpu
     assert all("gpu=1" in gpus[rule] for rule in on_gpu)
     assert not any("gpu" in res for rule, res in gpus.items() if rule not in on_gpu)
+
+
+STAGE_DIR = re.compile(r"results/stages/(\w+)/([0-9a-f]{16}(?:-\d+)?)/")
+# Editing one Hopfield run's grid: the stages whose key changes (that run's part, the gather,
+# what reads the gather), and the jobs a rerun then makes (with the new version's own jobs).
+POLY4_EDIT = {"hopfield": {"runs": {"poly4": {"N": [65]}}}}
+POLY4_STAGES = {"hopfield_poly4", "hopfield", "claims", "notebook_hopfield", "notebook_claims"}
+POLY4_JOBS = {"hopfield_poly4": 1, "hopfield": 1, "claims": 1, "notebook": 2, "run_record": 1,
+              "version": 1, "cost": 1, "all": 1, "total": 9}
+
+
+def test_editing_one_hopfield_run_rekeys_only_its_job_and_the_gather(tmp_path: Path) -> None:
+    """Two dry runs of the quick config, the second with poly4's N grid edited: the stage
+    directories (their keys) differ only for poly4's part job, the gather and its readers; every
+    other Hopfield run, and every other stage, keeps its key (is reused)."""
+    def keys(*configs: Path) -> dict[str, str]:
+        found = dict(STAGE_DIR.findall(dry_run(tmp_path, QUICK, *configs)))
+        assert "hopfield_poly4" in found and "hopfield_classical" in found
+        return found
+
+    edit = tmp_path / "edit.yaml"
+    edit.write_text(yaml.safe_dump(POLY4_EDIT))
+    before, after = keys(), keys(edit)
+    assert before.keys() == after.keys()
+    assert {stage for stage in before if before[stage] != after[stage]} == POLY4_STAGES
+
+
+@pytest.mark.workflow
+def test_editing_one_hopfield_run_recomputes_only_its_job_and_the_gather(quick_run: Path,
+                                                                         tmp_path: Path) -> None:
+    """On the finished quick run, `snakemake -n` with poly4's grid edited lists poly4's part job,
+    the gather, the claims and the two notebooks that read them, and the new version's copy,
+    record and cost table: nothing else is computed again."""
+    edit = tmp_path / "edit.yaml"
+    edit.write_text(yaml.safe_dump(POLY4_EDIT))
+    assert job_counts(dry_run(quick_run.parent.parent, QUICK, edit)) == POLY4_JOBS
 
 
 def test_an_unknown_stage_in_ols_transformer_stages_is_refused(tmp_path: Path) -> None:

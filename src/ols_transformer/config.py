@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
 import yaml
@@ -154,11 +154,85 @@ def shift_problems(shift: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# A Hopfield run's name becomes part of its jobs' names (rules and stage directories): a
+# Python identifier, so Snakemake accepts the rule name and the name needs no quoting in a path.
+RUN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class HopfieldJob(NamedTuple):
+    """A part job of the Hopfield stage: its run, the N it computes, and its seeds (None: every
+    seed of ``hopfield.seeds``)."""
+
+    run: str
+    N: tuple[int, ...]
+    seeds: tuple[int, ...] | None = None
+
+
+def hopfield_jobs(hopfield: Mapping[str, Any]) -> dict[str, HopfieldJob]:
+    """The Hopfield stage's part jobs, in the config's run order: job name -> ``HopfieldJob``.
+
+    Per run: one job ``hopfield_<run>`` for its grid, except the N it lists in ``own_jobs``
+    (one job ``hopfield_<run>_N<N>`` each) and in ``seed_jobs`` (one job
+    ``hopfield_<run>_N<N>_seed<seed>`` per seed): the heavy N, which would make one long job.
+    Each job is its own stage (common.smk), so editing one run recomputes only its jobs and the
+    gather. Every (N, seed) draws from its own generators: the split does not change a number.
+    """
+    jobs: dict[str, HopfieldJob] = {}
+    for name, run in hopfield["runs"].items():
+        own = [int(N) for N in run.get("own_jobs", [])]
+        by_seed = [int(N) for N in run.get("seed_jobs", [])]
+        rest = tuple(int(N) for N in run["N"] if int(N) not in own + by_seed)
+        if rest:
+            jobs[f"hopfield_{name}"] = HopfieldJob(str(name), rest)
+        for N in (int(N) for N in run["N"]):
+            if N in own:
+                jobs[f"hopfield_{name}_N{N}"] = HopfieldJob(str(name), (N,))
+            elif N in by_seed:
+                jobs.update({f"hopfield_{name}_N{N}_seed{seed}":
+                             HopfieldJob(str(name), (N,), (int(seed),))
+                             for seed in hopfield["seeds"]})
+    return jobs
+
+
+def hopfield_job_problems(hopfield: Mapping[str, Any]) -> list[str]:
+    """Run names that would make an invalid rule or stage name, ``own_jobs`` / ``seed_jobs``
+    off the run's grid or in both, and job names that collide (a run ``a_N50`` beside a run
+    ``a`` whose N = 50 has its own job)."""
+    problems = [f"config field 'hopfield.runs.{name}': the run name must be a Python identifier "
+                "(letters, digits, _; not starting with a digit), as it names the run's jobs "
+                f"(rule hopfield_{name}); rename it, e.g. {re.sub(r'[^A-Za-z0-9_]', '_', name)!r}"
+                for name in hopfield["runs"] if not RUN_NAME.match(str(name))]
+    if problems:
+        return problems
+    for name, run in hopfield["runs"].items():
+        grid = [int(N) for N in run["N"]]
+        for field in ("own_jobs", "seed_jobs"):
+            off = [N for N in run.get(field, []) if int(N) not in grid]
+            if off:
+                problems.append(f"config field 'hopfield.runs.{name}.{field}' has {off}, not in "
+                                f"the run's N grid {grid}; list only N of its grid (a config "
+                                "that overrides the grid overrides this list too, [] for none)")
+        both = sorted(set(run.get("own_jobs", [])) & set(run.get("seed_jobs", [])))
+        if both:
+            problems.append(f"config field 'hopfield.runs.{name}.seed_jobs' has {both}, also in "
+                            "own_jobs; list each N in one of them")
+    if problems:
+        return problems
+    seen: dict[str, str] = {}
+    for name, run in hopfield["runs"].items():
+        for job in hopfield_jobs({"runs": {name: run}, "seeds": hopfield["seeds"]}):
+            if job in seen:
+                problems.append(f"config field 'hopfield.runs.{name}': its job {job} is also a "
+                                f"job of run {seen[job]}; rename one of the runs")
+            seen[job] = name
+    return problems
+
+
 def hopfield_problems(hopfield: Mapping[str, Any]) -> list[str]:
     """Per run: the cue noise flips exactly rho N bits, so rho N must be an integer on its grid;
     a softmax temperature only for softmax; and no M up to max_patterns may take an integer
     field past float64's exact integers (2^53)."""
-    problems = []
+    problems = hopfield_job_problems(hopfield)
     for name, run in hopfield["runs"].items():
         field = f"hopfield.runs.{name}"
         rho = float(run.get("rho", hopfield["rho"]))

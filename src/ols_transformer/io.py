@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,14 +51,16 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
         table.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """A table written by :func:`write_table`, floats exactly as they were written."""
+def read_table(path: str | os.PathLike[str],
+               dtype: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """A table written by :func:`write_table`, floats exactly as they were written; ``dtype``:
+    columns to read as given (e.g. ``str``: a text column whose values look like numbers)."""
     import pandas as pd
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"table {path} is missing: run the rule that writes it first")
     # pandas >= 3 parses floats exactly (correctly rounded), which "%.17g" needs to round-trip.
-    return pd.read_csv(path)
+    return pd.read_csv(path, dtype=dict(dtype) if dtype else None)
 
 
 def write_json(data: Any, path: str | os.PathLike[str]) -> None:

@@ -5,7 +5,7 @@
 # split into several rules gets them all (every rule whose name starts with the stage's).
 
 GPU_STAGES = ("hopfield", "icl")
-GATHERS = ("icl",)  # jobs that only read their stage's parts: no torch, no GPU
+GATHERS = ("icl", "hopfield")  # jobs that only read their stage's parts: no GPU
 
 
 def gpu_rules():

@@ -13,7 +13,7 @@ except ImportError as error:
         "`bash scripts/setup.sh`, or `pip install .` in this checkout"
     ) from error
 
-from ols_transformer.config import ConfigError, validate_config
+from ols_transformer.config import ConfigError, hopfield_jobs, validate_config
 from ols_transformer.reuse import StageSpec, config_part, stage_keys
 from ols_transformer.versioning import package_dir, package_mismatch, update_index, version_id
 
@@ -73,6 +73,17 @@ FIG1_SETTING += ["training.epochs", "training.alignment_tol"]
 NIST_DATA = "src/ols_transformer/datasets/nist_strd"
 # The tolerances the training stage measures at (the checks re-judge at each).
 FIG1_TOLERANCES = ["training.criteria.w_rel_tol", "training.criteria.tol_factors"]
+# Hopfield: one stage per part job (config.hopfield_jobs: a run, or a heavy N of it), keyed
+# by the shared settings and its own run's entry only, so that editing one run's grid computes
+# that run's jobs and the gather again, nothing else; the gather is the stage `hopfield`.
+HOPFIELD_JOBS = hopfield_jobs(config["hopfield"])  # job -> its run, N and seeds
+HOPFIELD_SHARED = tuple(
+    f"hopfield.{name}"
+    for name in config["hopfield"]
+    if name not in ("runs", "criteria", "confidence")
+)
+# A stage computed by part stages: choosing it (OLS_TRANSFORMER_STAGES) chooses its parts too.
+PART_STAGES = {"hopfield": list(HOPFIELD_JOBS)}
 TABLE_STAGES = ["proof_check", "nist", "training", "training_sweep", "shift", "hopfield", "icl"]
 STAGE_SPECS = {
     "data": StageSpec(
@@ -103,10 +114,21 @@ STAGE_SPECS = {
         (*FIG1_TASK, *FIG1_SETTING, "training.sweep", "training.criteria"),
     ),
     "shift": StageSpec(("workflow/rules/shift.smk", "workflow/scripts/shift.py"), ("shift",)),
+    # The gather reads every part stage; its key covers the whole section (the run order, the
+    # confidence, the criteria), so it is computed again whenever a part is.
     "hopfield": StageSpec(
-        ("workflow/rules/hopfield.smk", "workflow/scripts/hopfield.py"), ("hopfield",)
+        ("workflow/rules/hopfield.smk", "workflow/scripts/hopfield.py"),
+        ("hopfield",),
+        tuple(HOPFIELD_JOBS),
     ),
     "icl": StageSpec(("workflow/rules/icl.smk", "workflow/scripts/icl.py"), ("icl",)),
+    **{
+        job: StageSpec(
+            ("workflow/rules/hopfield.smk", "workflow/scripts/hopfield_part.py"),
+            (*HOPFIELD_SHARED, f"hopfield.runs.{part.run}"),
+        )
+        for job, part in HOPFIELD_JOBS.items()
+    },
     "claims": StageSpec(
         ("workflow/rules/claims.smk", "workflow/scripts/claims.py"),
         tuple(
@@ -246,7 +268,8 @@ def version_out(path):
 
 def version_stages():
     """The stages this run copies into its version: those OLS_TRANSFORMER_STAGES names
-    (comma-separated), or every stage (workflow/rules/version.smk). Call after every rule."""
+    (comma-separated), with the part stages of each (PART_STAGES), or every stage
+    (workflow/rules/version.smk). Call after every rule."""
     chosen = os.environ.get("OLS_TRANSFORMER_STAGES", "").strip()
     if not chosen:
         return list(STAGE_OUTPUTS)
@@ -257,6 +280,7 @@ def version_stages():
             f"OLS_TRANSFORMER_STAGES names unknown stages {unknown}: choose among "
             f"{', '.join(STAGE_OUTPUTS)}, or unset it to run every stage"
         )
+    names += [part for name in names for part in PART_STAGES.get(name, [])]
     return [stage for stage in STAGE_OUTPUTS if stage in names]
 
 

@@ -1,14 +1,48 @@
 # Hopfield capacity (paper Section 4): the largest number of stored patterns each associative
-# memory retrieves from corrupted cues, against N. One job: every model, then the growth fits,
-# the checks and the figure.
+# memory retrieves from corrupted cues, against N. Scatter and gather: one job per run, and one
+# per heavy N (a run's `own_jobs`) or per heavy N and seed (`seed_jobs`): HOPFIELD_JOBS in
+# common.smk, each its own stage (reuse per job); then the gather `hopfield`: the table in the
+# config's run order, the growth fits, the checks and the figure. The parts are the gather's
+# inputs: if one cannot be made, Snakemake names its file and rule (hopfield_<run>) and runs no
+# gather; the gather refuses parts that miss a (run, N, seed), naming the job.
 
 HOPFIELD_CATEGORY = "4. Hopfield capacity (Section 4)"
+HOPFIELD_PARTS = {job: f"parts/hopfield/{job}.csv" for job in HOPFIELD_JOBS}  # in its stage
+
+
+for _job, _part in HOPFIELD_JOBS.items():
+
+    rule:
+        name:
+            _job
+        output:
+            table=out(_job, HOPFIELD_PARTS[_job]),
+            provenance=prov(_job),
+        log:
+            log_file(_job),
+        benchmark:
+            benchmark_file(_job)
+        conda:
+            CONDA_ENV
+        threads: 1
+        resources:
+            runtime=by_attempt(30),
+            mem_mb=by_attempt(4000),
+        params:
+            cfg=stage_config(_job, "hopfield"),
+            run=_part.run,
+            N=list(_part.N),
+            seeds=None if _part.seeds is None else list(_part.seeds),
+        script:
+            "../scripts/hopfield_part.py"
 
 
 rule hopfield:
-    """Capacity of every run (model, N grid, criterion) at every seed (doubling + bisection on
-    M); the mean and t-interval over seeds, the growth fits, Amit's criterion, softmax's
-    temperatures, the checks and the capacity figure."""
+    """Gather the parts (capacity of each run, N and seed: doubling + bisection on M): the mean
+    and t-interval over seeds, the growth fits, Amit's criterion, softmax's temperatures, the
+    checks and the capacity figure."""
+    input:
+        parts=[f"{stage_dir(job)}/{path}" for job, path in HOPFIELD_PARTS.items()],
     output:
         table=report(
             out("hopfield", "tables/hopfield_capacity.csv"),
@@ -46,14 +80,14 @@ rule hopfield:
     log:
         log_file("hopfield"),
     benchmark:
-        benchmark_file("hopfield")
+        benchmark_file("hopfield", after=list(HOPFIELD_JOBS))
     conda:
         CONDA_ENV
     threads: 1
     resources:
-        runtime=by_attempt(60),
-        mem_mb=by_attempt(4000),
+        runtime=by_attempt(10),
+        mem_mb=by_attempt(2000),
     params:
-        cfg=config["hopfield"],
+        cfg=stage_config("hopfield", "hopfield"),
     script:
         "../scripts/hopfield.py"

@@ -1,5 +1,6 @@
-"""The Hopfield capacity study: every run, the growth fits, Amit's criterion, softmax's
-temperatures, the checks and the figure."""
+"""The Hopfield capacity study's gather: the part jobs' tables (workflow/scripts/hopfield_part.py)
+in the config's run order, the growth fits, Amit's criterion, softmax's temperatures, the checks
+and the figure."""
 
 import logging
 
@@ -14,7 +15,7 @@ from ols_transformer.stage import StageRun
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "hopfield") as run:
     log = logging.getLogger("ols_transformer")
-    table = capacity.run(run.cfg, progress=log.info)
+    table = capacity.gather([capacity.read_part(path) for path in smk.input.parts], run.cfg)
     growth = hopfield_checks.growth(table)
     log.info("hopfield capacity: %s", capacity.headline(growth))
     write_table(table, smk.output.table)

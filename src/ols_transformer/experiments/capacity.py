@@ -31,9 +31,10 @@ and the confidence interval is a Student-t interval for the mean over seeds.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import mpmath
@@ -42,7 +43,10 @@ import pandas as pd
 import torch
 
 from .. import hopfield as hp
+from ..config import hopfield_jobs
 from ..hopfield_theory import INV_SQRT_N
+from ..io import read_table
+from ..progress import tracked
 
 PATTERN_STREAM, CUE_STREAM = 0, 1
 POOL_BLOCK = 1024  # rows per pattern block; any M is a prefix of the pool
@@ -246,11 +250,14 @@ def estimate(model: hp.Memory, N: int, seed: int, settings: Settings,
 
 # ---- the stage -------------------------------------------------------------------------------
 
-def run_one(cfg: Mapping[str, Any], run: Run) -> pd.DataFrame:
-    """One row per (N, seed) of ``run``: capacity and how the search found it."""
+def run_one(cfg: Mapping[str, Any], run: Run,
+            progress: Callable[[str], object] | None = None) -> pd.DataFrame:
+    """One row per (N, seed) of ``run``: capacity and how the search found it. Every (N, seed)
+    draws from its own generators (``[seed, N, ...]``), so a row does not depend on the other
+    N of the run or on the other runs: a run split into jobs gives the same rows."""
     device = hp.resolve_device(str(cfg["device"]))
     rows = []
-    for N in run.N:
+    for N in tracked(run.N, f"N of run {run.name}", progress, label=lambda N: f"N = {N}"):
         settings = run.settings(cfg, N)
         memory = hp.make_model(run.model, settings.softmax_beta)
         for seed in cfg["seeds"]:
@@ -276,11 +283,56 @@ def run(cfg: Mapping[str, Any],
     tables = []
     for entry in runs(cfg):
         start = time.perf_counter()
-        tables.append(run_one(cfg, entry))
+        tables.append(run_one(cfg, entry, progress))
         mean = tables[-1].groupby("N")["capacity"].mean().round(1).to_dict()
         progress(f"{entry.name}: mean capacity by N {mean} "
                  f"({time.perf_counter() - start:.1f} s)")
     return combine(tables, float(cfg["confidence"]))
+
+
+def run_part(cfg: Mapping[str, Any], name: str, grid: Sequence[int] | None = None,
+             seeds: Sequence[int] | None = None,
+             progress: Callable[[str], object] | None = None) -> pd.DataFrame:
+    """The per-seed rows (no mean or interval yet) of run ``name`` of ``cfg['runs']`` at the N
+    of ``grid`` and the ``seeds`` (default: its whole grid, every seed): what one part job of
+    the stage computes (config.hopfield_jobs); ``gather`` puts the parts together."""
+    (entry,) = [each for each in runs(cfg) if each.name == name]
+    if grid is not None:
+        unknown = sorted(set(int(N) for N in grid) - set(entry.N))
+        if unknown:
+            raise ValueError(f"run {name} has no N {unknown} in its grid {list(entry.N)}")
+        entry = replace(entry, N=tuple(int(N) for N in grid))
+    if seeds is not None:
+        cfg = {**cfg, "seeds": [int(seed) for seed in seeds]}
+    return run_one(cfg, entry, progress)
+
+
+def read_part(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A part table as ``run_part`` gave it (``beta`` is text: ``1.0`` stays ``1.0``)."""
+    table = read_table(path, dtype={"beta": str})
+    return table.assign(beta=table["beta"].fillna(""))
+
+
+def gather(parts: Sequence[pd.DataFrame], cfg: Mapping[str, Any]) -> pd.DataFrame:
+    """hopfield_capacity from the part tables (``run_part``, any split into jobs): the same
+    table as ``run(cfg)``. Refuses parts that miss a (run, N, seed) of the config, naming the
+    job that should have computed it, or that hold one twice."""
+    table = pd.concat(list(parts), ignore_index=True)
+    have = set(zip(table["run"], table["N"].astype(int), table["seed"].astype(int),
+                   strict=True))
+    missing = {job: f"run {part.run} at N = {N}" for job, part in hopfield_jobs(cfg).items()
+               for N in part.N for seed in (part.seeds or cfg["seeds"])
+               if (part.run, N, int(seed)) not in have}
+    if missing:
+        raise ValueError("the Hopfield parts miss " + ", ".join(
+            f"{what} (job {job})" for job, what in missing.items()))
+    twice = table.duplicated(["run", "N", "seed"])
+    if twice.any():
+        raise ValueError(f"the Hopfield parts hold (run, N, seed) twice: "
+                         f"{table.loc[twice, ['run', 'N', 'seed']].values.tolist()[:5]}")
+    order = {name: i for i, name in enumerate(cfg["runs"])}
+    table = table.iloc[np.argsort(table["run"].map(order).to_numpy(), kind="stable")]
+    return combine([table], float(cfg["confidence"]))
 
 
 def t_quantile(q: float, df: int) -> float:
