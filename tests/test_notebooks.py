@@ -170,7 +170,8 @@ def test_a_notebook_run_by_hand_takes_the_configs_criteria(tmp_path: Path) -> No
 
     from ols_transformer.data import regression_cases
     from ols_transformer.experiments import proof
-    from ols_transformer.io import save_figure, write_table
+    from ols_transformer.io import write_table
+    from ols_transformer.plots.common import save_figure
     from ols_transformer.plots.proof import plot_error_vs_condition
 
     config = merged_config()

@@ -90,17 +90,3 @@ def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         raise FileNotFoundError(f"data file {path} is missing: run the data rule first")
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
-
-
-def save_figure(
-    fig: Any, pdf_path: str | os.PathLike[str], png_path: str | os.PathLike[str]
-) -> None:
-    """Save a matplotlib figure as PDF and PNG without timestamps, atomically, in the shared
-    plot style (``plots.common.STYLE``)."""
-    from .plots.common import styled
-
-    with styled():
-        with atomic_path(pdf_path) as tmp:
-            fig.savefig(tmp, format="pdf", metadata={"CreationDate": None, "ModDate": None})
-        with atomic_path(png_path) as tmp:
-            fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})

@@ -3,8 +3,9 @@
 import logging
 
 from ols_transformer import claims
-from ols_transformer.io import read_table, save_figure, write_table, write_text
+from ols_transformer.io import read_table, write_table, write_text
 from ols_transformer.plots.claims import plot_claims_overview
+from ols_transformer.plots.common import save_figure
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)

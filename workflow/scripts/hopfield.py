@@ -8,8 +8,9 @@ from ols_transformer import checks
 from ols_transformer.checks import hopfield as hopfield_checks
 from ols_transformer.checks.hopfield import amit_table, softmax_table
 from ols_transformer.experiments import capacity
-from ols_transformer.io import save_figure, write_table
+from ols_transformer.io import write_table
 from ols_transformer.plots import capacity as plots
+from ols_transformer.plots.common import save_figure
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)

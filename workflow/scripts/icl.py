@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from ols_transformer import checks
-from ols_transformer.io import save_figure, write_table
+from ols_transformer.io import write_table
+from ols_transformer.plots.common import save_figure
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)

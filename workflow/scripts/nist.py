@@ -4,7 +4,8 @@ from ols_transformer import checks
 from ols_transformer import nist as strd
 from ols_transformer.checks import nist as nist_checks
 from ols_transformer.experiments import nist
-from ols_transformer.io import save_figure, write_table
+from ols_transformer.io import write_table
+from ols_transformer.plots.common import save_figure
 from ols_transformer.plots.nist import plot_lre
 from ols_transformer.stage import StageRun
 

@@ -3,7 +3,8 @@ import logging
 from ols_transformer import checks, data
 from ols_transformer.checks import proof as proof_checks
 from ols_transformer.experiments import proof
-from ols_transformer.io import load_arrays, save_figure, write_table
+from ols_transformer.io import load_arrays, write_table
+from ols_transformer.plots.common import save_figure
 from ols_transformer.plots.proof import plot_error_vs_condition
 from ols_transformer.stage import StageRun
 

@@ -5,8 +5,9 @@ import logging
 from ols_transformer import checks
 from ols_transformer.checks import shift as shift_checks
 from ols_transformer.experiments import shift
-from ols_transformer.io import save_figure, write_table
+from ols_transformer.io import write_table
 from ols_transformer.plots import shift as plots
+from ols_transformer.plots.common import save_figure
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)

@@ -1,5 +1,6 @@
 from ols_transformer.experiments import training
-from ols_transformer.io import load_arrays, save_figure, write_table
+from ols_transformer.io import load_arrays, write_table
+from ols_transformer.plots.common import save_figure
 from ols_transformer.plots.training import plot_fig1a, plot_fig1b
 from ols_transformer.stage import StageRun
 

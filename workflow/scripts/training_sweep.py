@@ -11,7 +11,8 @@ from ols_transformer.checks.training import (
     sweep_checks,
 )
 from ols_transformer.experiments import training
-from ols_transformer.io import save_figure, write_table
+from ols_transformer.io import write_table
+from ols_transformer.plots.common import save_figure
 from ols_transformer.plots.training import plot_alignment_region, plot_sensitivity
 from ols_transformer.stage import StageRun
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
@@ -13,6 +14,8 @@ from typing import ParamSpec, TypeVar
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from ..io import atomic_path
 
 STYLE = {
     "figure.dpi": 100,
@@ -58,3 +61,14 @@ def to_png(fig: Figure, dpi: int = 100) -> bytes:
     with styled():
         fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()
+
+
+def save_figure(fig: Figure, pdf_path: str | os.PathLike[str],
+                png_path: str | os.PathLike[str]) -> None:
+    """Save a figure as PDF and PNG without timestamps (identical bytes run after run),
+    atomically, in the shared style."""
+    with styled():
+        with atomic_path(pdf_path) as tmp:
+            fig.savefig(tmp, format="pdf", metadata={"CreationDate": None, "ModDate": None})
+        with atomic_path(png_path) as tmp:
+            fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
