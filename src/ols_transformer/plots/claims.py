@@ -62,12 +62,12 @@ def plot_claims_overview(ledger: pd.DataFrame) -> Figure:
     """Every ledger row's measured / threshold (log x), coloured by verdict, grouped by section
     (see the module docstring for what passes on each side of 1)."""
     points = overview_points(ledger)
-    height = 1.4 + 0.24 * max(len(points), 1)
+    height = 1.8 + 0.24 * max(len(points), 1)
     fig = Figure(figsize=(9.5, height))
     # Fixed margins in inches (claim ids left, section names right): a constrained layout
     # measures every label again on save and triples the claims job's time.
     fig.subplots_adjust(left=3.0 / 9.5, right=1 - 1.9 / 9.5, top=1 - 0.4 / height,
-                        bottom=0.55 / height)
+                        bottom=0.95 / height)
     ax = fig.subplots()
     finite = points["ratio"].dropna()
     low = min(1e-3, float(finite.min()) / 10) if len(finite) else 1e-3
@@ -97,8 +97,11 @@ def plot_claims_overview(ledger: pd.DataFrame) -> Figure:
     for sense, marker in (("<=: passes left of 1", "<"), (">=: passes right of 1", ">"),
                           ("band around the prediction", "o")):
         ax.scatter([], [], color="k", marker=marker, label=sense)
-    ax.legend(loc="lower left", fontsize=7, ncols=2)
-    ax.set_xlabel("measured / threshold (band rows: / predicted value); hollow, left: none")
+    # below the axes: inside, it would hide the last rows
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45 / (height - 1.35)), fontsize=7,
+              ncols=4)
+    ax.set_xlabel("measured / threshold (band rows: / predicted value); hollow, left: none",
+                  labelpad=2)
     ax.set_title("Claims ledger: each row against its threshold")
     ax.grid(axis="y", visible=False)
     return fig
