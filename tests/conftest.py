@@ -26,19 +26,29 @@ QUICK = REPO / "config" / "quick.yaml"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
+def deep_merged(base: dict, update: dict) -> dict:
+    """``update`` merged into ``base`` key by key, as Snakemake merges --configfile files."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_merged(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def default_config_with(*files: Path) -> dict[str, Any]:
+    """config.yaml with each of ``files`` merged on top, in order."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for path in files:
+        config = deep_merged(config, yaml.safe_load(Path(path).read_text()))
+    return config
+
+
 def merged_config(*overrides: dict[str, Any]) -> dict[str, Any]:
     """config.yaml with quick.yaml and ``overrides`` merged on top, as Snakemake merges them."""
-    def merge(base: dict, update: dict) -> dict:
-        for key, value in update.items():
-            if isinstance(value, dict) and isinstance(base.get(key), dict):
-                merge(base[key], value)
-            else:
-                base[key] = value
-        return base
-
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for layer in (yaml.safe_load(QUICK.read_text()), *overrides):
-        config = merge(config, copy.deepcopy(layer))
+    config = default_config_with(QUICK)
+    for layer in overrides:
+        config = deep_merged(config, copy.deepcopy(layer))
     return config
 
 

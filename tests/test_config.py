@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import QUICK, REPO, merged_config, run_snakemake
+from conftest import QUICK, REPO, default_config_with, merged_config, run_snakemake
 
 from ols_transformer.config import ConfigError, load_schema, validate_config
 
@@ -207,25 +207,11 @@ def test_config_readme_describes_every_option() -> None:
     assert fields - named == set()
 
 
-def merged_config_over(overlay: Path) -> dict:
-    """config.yaml with ``overlay`` merged on top, dicts key by key (as Snakemake merges)."""
-    def merge(base: dict, update: dict) -> dict:
-        for key, value in update.items():
-            if isinstance(value, dict) and isinstance(base.get(key), dict):
-                merge(base[key], value)
-            else:
-                base[key] = value
-        return base
-
-    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    return merge(default, yaml.safe_load(overlay.read_text()))
-
-
 @pytest.mark.parametrize("overlay", ["quick.yaml", "large.yaml", "other_seeds.yaml"])
 def test_every_shipped_config_validates(overlay: str) -> None:
     """The config files users are pointed to, merged over the defaults as Snakemake merges
     them, pass validation (a stale key in one would stop its run before any job)."""
-    validate_config(merged_config_over(REPO / "config" / overlay))
+    validate_config(default_config_with(REPO / "config" / overlay))
 
 
 def test_other_seeds_changes_only_seeds() -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import QUICK, REPO, run_snakemake
+from conftest import QUICK, REPO, default_config_with, run_snakemake
 
 from ols_transformer import cost
 from ols_transformer.config import hopfield_jobs, validate_config
@@ -119,16 +119,6 @@ def test_stage_run_reads_the_slice_its_rule_hands() -> None:
     assert handed_config(fallback, "shift") == ({"p": 5}, False)
 
 
-def deep_merged(base: dict, update: dict) -> dict:
-    """``update`` merged into ``base`` key by key, as Snakemake merges --configfile files."""
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_merged(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 def dry_run(workdir: Path, *configfiles: Path) -> str:
     result = run_snakemake(workdir, "-n", "--configfile", *map(str, configfiles))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -145,8 +135,7 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     it), validated, and its jobs (one per stage, the Hopfield and icl parts and their gathers,
     one per notebook, the version copy and the cost table); its Hopfield and icl part jobs ask
     for a GPU (device: cuda), the others do not."""
-    config = deep_merged(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
-                         yaml.safe_load(LARGE.read_text()))
+    config = default_config_with(LARGE)
     validate_config(config)
     runs = config["hopfield"]["runs"]
     assert max(runs["ols_attention"]["N"]) == 6400 and max(runs["poly3"]["N"]) == 1280
