@@ -21,6 +21,7 @@ computed again under the next free key (``<key>-1``, ``<key>-2``, ...): nothing 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -48,6 +49,7 @@ class StageSpec:
 
 # ---- the package modules a script imports ---------------------------------------------------
 
+@functools.cache
 def _module_file(module: str) -> Path | None:
     """The file of ``ols_transformer.<...>`` in the imported package, or None."""
     parts = module.split(".")
@@ -69,6 +71,14 @@ def _module_name(path: Path) -> str:
 def _imports(path: Path) -> set[str]:
     """Module names ``path`` imports (absolute, relative resolved; ``from a import b`` gives a
     and a.b, one of which is a module)."""
+    stat = path.stat()
+    return set(_parsed_imports(path, stat.st_mtime_ns, stat.st_size))
+
+
+# Every stage's key reads the modules its script imports, and most share them: each file is
+# parsed once per process (per content: keyed by its modification time and size).
+@functools.cache
+def _parsed_imports(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     inside = path.is_relative_to(package_dir())
     package = _module_name(path).split(".") if inside else []
@@ -88,7 +98,7 @@ def _imports(path: Path) -> set[str]:
                 module = node.module or ""
             found.add(module)
             found.update(f"{module}.{alias.name}" for alias in node.names)
-    return found
+    return frozenset(found)
 
 
 def package_files(scripts: Iterable[Path]) -> set[Path]:
@@ -117,14 +127,25 @@ def config_part(config: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
+def _code_sha256(path: Path) -> str:
+    """sha256_file of a code file, read once per process however many stages import it."""
+    stat = path.stat()
+    return _hashed(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.cache
+def _hashed(path: Path, mtime_ns: int, size: int) -> str:
+    return sha256_file(path)
+
+
 def stage_key(name: str, spec: StageSpec, config: Mapping[str, Any], root: Path,
               upstream_keys: Mapping[str, str]) -> str:
     """The content hash naming the stage's directory (``KEY_LENGTH`` hex digits)."""
     files = [root / f for f in spec.files]
     scripts = [f for f in files if f.suffix == ".py"]
-    code = {f.relative_to(root).as_posix(): sha256_file(f) for f in files}
-    code.update({f"{package_dir().name}/{f.relative_to(package_dir()).as_posix()}": sha256_file(f)
-                 for f in package_files(scripts)})
+    code = {f.relative_to(root).as_posix(): _code_sha256(f) for f in files}
+    code.update({f"{package_dir().name}/{f.relative_to(package_dir()).as_posix()}":
+                 _code_sha256(f) for f in package_files(scripts)})
     payload = {"stage": name, "config": {p: config_part(config, p) for p in spec.config},
                "code": dict(sorted(code.items())), "packages": package_versions(),
                "upstream": {s: upstream_keys[s] for s in spec.upstream}}

@@ -8,6 +8,7 @@ Git is recorded in provenance but not needed for the id (a tarball of the code w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ PACKAGE_GLOBS = ("**/*.py", "*.yaml", "datasets/**/*.csv", "datasets/**/*.md")
 VERSION_MARKER = "provenance/run.json"
 
 
+@functools.cache
 def package_dir() -> Path:
     """The directory of the ``ols_transformer`` package this process imports."""
     return Path(__file__).resolve().parent
