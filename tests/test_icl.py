@@ -18,6 +18,7 @@ import torch
 
 from ols_transformer import checks, icl_models, icl_theory, icl_training
 from ols_transformer.checks import icl as icl_checks
+from ols_transformer.config import icl_lsa_groups, icl_part_tables, icl_parts
 from ols_transformer.construction import (
     moment_attention_map,
     second_moment,
@@ -642,12 +643,12 @@ def test_rows_re_judged_across_the_sensitivity_grid() -> None:
 
 
 def test_parts_group_small_lambdas_and_split_large_ones() -> None:
-    assert icl.parts(tiny()) == ["lsa_1", "designs", "sensitivity"]
-    assert icl.part_tables(tiny(), "lsa_1") == ["icl_preconditioner", "icl_risk", "icl_shift",
+    assert icl_parts(tiny()) == ["lsa_1", "designs", "sensitivity"]
+    assert icl_part_tables(tiny(), "lsa_1") == ["icl_preconditioner", "icl_risk", "icl_shift",
                                                 "icl_training"]
     big = tiny(steps=20_000, designs=[])
-    assert icl.lsa_groups(big) == [["isotropic"], ["anisotropic"]]
-    assert icl.parts(big) == ["lsa_1", "lsa_2", "sensitivity"]
-    assert "icl_shift" not in icl.part_tables(big, "lsa_1")
+    assert icl_lsa_groups(big) == [["isotropic"], ["anisotropic"]]
+    assert icl_parts(big) == ["lsa_1", "lsa_2", "sensitivity"]
+    assert "icl_shift" not in icl_part_tables(big, "lsa_1")
     with pytest.raises(ValueError, match="unknown icl part 'lsa_3'"):
         icl.run_part(big, "lsa_3")

@@ -159,45 +159,88 @@ def shift_problems(shift: Mapping[str, Any]) -> list[str]:
 RUN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class HopfieldJob(NamedTuple):
-    """A part job of the Hopfield stage: its run, the N it computes, and its seeds (None: every
-    seed of ``hopfield.seeds``)."""
+class HopfieldPart(NamedTuple):
+    """What a Hopfield part job computes of one run: the N and the seeds (None: every seed of
+    ``hopfield.seeds``)."""
 
     run: str
     N: tuple[int, ...]
     seeds: tuple[int, ...] | None = None
 
 
-def hopfield_jobs(hopfield: Mapping[str, Any]) -> dict[str, HopfieldJob]:
-    """The Hopfield stage's part jobs, in the config's run order: job name -> ``HopfieldJob``.
+def hopfield_jobs(hopfield: Mapping[str, Any]) -> dict[str, tuple[HopfieldPart, ...]]:
+    """The Hopfield stage's part jobs, in the config's run order: job name -> its parts.
 
-    Per run: one job ``hopfield_<run>`` for its grid, except the N it lists in ``own_jobs``
-    (one job ``hopfield_<run>_N<N>`` each) and in ``seed_jobs`` (one job
-    ``hopfield_<run>_N<N>_seed<seed>`` per seed): the heavy N, which would make one long job.
-    Each job is its own stage (common.smk), so editing one run recomputes only its jobs and the
-    gather. Every (N, seed) draws from its own generators: the split does not change a number.
+    Per run: its grid is computed in the job ``hopfield_<job>`` (``job``: the run's own name
+    unless it names another: runs naming the same job share it, which saves a job's start-up
+    for runs of a second or two), except the N it lists in ``own_jobs`` (one job
+    ``hopfield_<run>_N<N>`` each) and in ``seed_jobs`` (one job ``hopfield_<run>_N<N>_seed<seed>``
+    per seed): the heavy N, which would make one long job. Each job is its own stage
+    (common.smk), so editing one run recomputes only its jobs and the gather. Every (N, seed)
+    draws from its own generators: the split does not change a number.
     """
-    jobs: dict[str, HopfieldJob] = {}
+    jobs: dict[str, list[HopfieldPart]] = {}
     for name, run in hopfield["runs"].items():
         own = [int(N) for N in run.get("own_jobs", [])]
         by_seed = [int(N) for N in run.get("seed_jobs", [])]
         rest = tuple(int(N) for N in run["N"] if int(N) not in own + by_seed)
         if rest:
-            jobs[f"hopfield_{name}"] = HopfieldJob(str(name), rest)
+            jobs.setdefault(f"hopfield_{run.get('job', name)}", []).append(
+                HopfieldPart(str(name), rest))
         for N in (int(N) for N in run["N"]):
             if N in own:
-                jobs[f"hopfield_{name}_N{N}"] = HopfieldJob(str(name), (N,))
+                jobs[f"hopfield_{name}_N{N}"] = [HopfieldPart(str(name), (N,))]
             elif N in by_seed:
                 jobs.update({f"hopfield_{name}_N{N}_seed{seed}":
-                             HopfieldJob(str(name), (N,), (int(seed),))
+                             [HopfieldPart(str(name), (N,), (int(seed),))]
                              for seed in hopfield["seeds"]})
-    return jobs
+    return {job: tuple(parts) for job, parts in jobs.items()}
+
+
+# Adam work units (steps x runs x layers x batch) an icl stacks job may group.
+ICL_JOB_WORK = 4_000_000
+
+
+def icl_lsa_groups(cfg: Mapping[str, Any]) -> list[list[str]]:
+    """The Lambdas of each icl stacks job: in config order, grouped while their work stays
+    within ICL_JOB_WORK (a Lambda of more work has a job of its own), so that small configs run
+    few jobs (each job pays for starting Python and torch) and large ones stay under a minute
+    each. Here, not in experiments/icl.py: the workflow reads it to declare its rules, without
+    importing torch."""
+    depth_sum = sum(int(L) for L in cfg["depths"])
+    work = (int(cfg["steps"]) * len(cfg["context_sizes"]) * len(cfg["seeds"]) * depth_sum
+            * int(cfg["batch_size"]))
+    groups: list[list[str]] = []
+    for name in cfg["lambdas"]:
+        if groups and work * (len(groups[-1]) + 1) <= ICL_JOB_WORK:
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
+
+
+def icl_parts(cfg: Mapping[str, Any]) -> list[str]:
+    """The icl stage's part jobs: ``lsa_<i>`` per group of Lambdas (``icl_lsa_groups``),
+    ``designs`` (if any), ``sensitivity``."""
+    return ([f"lsa_{i}" for i in range(1, len(icl_lsa_groups(cfg)) + 1)]
+            + (["designs"] if cfg["designs"] else []) + ["sensitivity"])
+
+
+def icl_part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
+    """The tables experiments.icl.run_part returns for ``part`` (the workflow's outputs)."""
+    if part.startswith("lsa_"):
+        names = icl_lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1]
+        shift = ["icl_shift"] if cfg["shift"]["lambda"] in names else []
+        return ["icl_preconditioner", "icl_risk", *shift, "icl_training"]
+    if part == "designs":
+        return ["icl_risk", "icl_shift", "icl_training"]
+    return ["icl_sensitivity"]
 
 
 def hopfield_job_problems(hopfield: Mapping[str, Any]) -> list[str]:
     """Run names that would make an invalid rule or stage name, ``own_jobs`` / ``seed_jobs``
     off the run's grid or in both, and job names that collide (a run ``a_N50`` beside a run
-    ``a`` whose N = 50 has its own job)."""
+    ``a`` whose N = 50 has its own job); runs naming the same ``job`` share it."""
     problems = [f"config field 'hopfield.runs.{name}': the run name must be a Python identifier "
                 "(letters, digits, _; not starting with a digit), as it names the run's jobs "
                 f"(rule hopfield_{name}); rename it, e.g. {re.sub(r'[^A-Za-z0-9_]', '_', name)!r}"
@@ -218,13 +261,15 @@ def hopfield_job_problems(hopfield: Mapping[str, Any]) -> list[str]:
                             "own_jobs; list each N in one of them")
     if problems:
         return problems
-    seen: dict[str, str] = {}
+    # A grid job (hopfield_<job>) is shared by the runs naming it; any other name is one job's.
+    owners: dict[str, tuple[str, bool]] = {}  # job -> (its first run, a grid job)
     for name, run in hopfield["runs"].items():
         for job in hopfield_jobs({"runs": {name: run}, "seeds": hopfield["seeds"]}):
-            if job in seen:
+            grid = job == f"hopfield_{run.get('job', name)}"
+            other, shared = owners.setdefault(job, (name, grid))
+            if other != name and not (grid and shared):
                 problems.append(f"config field 'hopfield.runs.{name}': its job {job} is also a "
-                                f"job of run {seen[job]}; rename one of the runs")
-            seen[job] = name
+                                f"job of run {other}; rename one of the runs")
     return problems
 
 

@@ -3,15 +3,15 @@
 # attention + GELU MLP trained on in-context regression with early stopping; the learned
 # preconditioner against Gamma* and Lambda^-1, the risk against every baseline (L-step PGD for
 # the stacks), the error under test-time shift, and the sensitivity grid. One job per part
-# (per Lambda, the designs, the sensitivity grid: experiments/icl.py parts), each under 60 s of
+# (per Lambda, the designs, the sensitivity grid: config.icl_parts), each under 60 s of
 # one core, and a gather job that writes the tables, the checks and the figures.
 
-from ols_transformer.experiments.icl import part_tables, parts
+from ols_transformer.config import icl_part_tables, icl_parts
 
 ICL_CATEGORY = "6. Beyond the paper: trained linear transformers (ICL)"
 ICL_PARTS = {  # part -> {table: its path inside the stage directory}
-    part: {table: f"parts/{part}/{table}.csv" for table in part_tables(config["icl"], part)}
-    for part in parts(config["icl"])
+    part: {table: f"parts/{part}/{table}.csv" for table in icl_part_tables(config["icl"], part)}
+    for part in icl_parts(config["icl"])
     if part != "sensitivity"
 }
 ICL_FIGURES = ["risk", "preconditioner", "depth", "shift", "training", "designs"]

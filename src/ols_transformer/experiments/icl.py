@@ -47,6 +47,7 @@ import torch
 from .. import icl_training as tr
 from .. import shift as sm
 from ..checks import icl as icl_checks
+from ..config import icl_lsa_groups, icl_parts
 from ..construction import in_context_predict, second_moment, whitener
 from ..hopfield import resolve_device
 from ..icl_models import (
@@ -491,53 +492,16 @@ def lsa_shift_models(runs: Sequence[Run], models: Mapping[int, tuple[torch.Tenso
 
 # ---- the parts and the stage -----------------------------------------------------------------
 
-JOB_WORK = 4_000_000  # Adam work units (steps x runs x layers x batch) a stacks job may group
-
-
-def lsa_groups(cfg: Mapping[str, Any]) -> list[list[str]]:
-    """The Lambdas of each stacks job: in config order, grouped while their work stays within
-    JOB_WORK (a Lambda of more work has a job of its own), so that small configs run few jobs
-    (each job pays for starting Python and torch) and large ones stay under a minute each."""
-    depth_sum = sum(int(L) for L in cfg["depths"])
-    work = (int(cfg["steps"]) * len(cfg["context_sizes"]) * len(cfg["seeds"]) * depth_sum
-            * int(cfg["batch_size"]))
-    groups: list[list[str]] = []
-    for name in cfg["lambdas"]:
-        if groups and work * (len(groups[-1]) + 1) <= JOB_WORK:
-            groups[-1].append(name)
-        else:
-            groups.append([name])
-    return groups
-
-
-def parts(cfg: Mapping[str, Any]) -> list[str]:
-    """The stage's jobs: ``lsa_<i>`` per group of Lambdas (``lsa_groups``), ``designs`` (if
-    any), ``sensitivity``."""
-    return ([f"lsa_{i}" for i in range(1, len(lsa_groups(cfg)) + 1)]
-            + (["designs"] if cfg["designs"] else []) + ["sensitivity"])
-
-
-def part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
-    """The tables ``run_part`` returns for ``part`` (the workflow declares them as outputs)."""
-    if part.startswith("lsa_"):
-        names = lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1]
-        shift = ["icl_shift"] if cfg["shift"]["lambda"] in names else []
-        return ["icl_preconditioner", "icl_risk", *shift, "icl_training"]
-    if part == "designs":
-        return ["icl_risk", "icl_shift", "icl_training"]
-    return ["icl_sensitivity"]
-
-
 def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = None
              ) -> dict[str, pd.DataFrame]:
     """One job's tables (a subset of icl_preconditioner, icl_risk, icl_shift, icl_training,
     icl_sensitivity), rows that ``gather`` concatenates."""
     validate(cfg)
     device = device or resolve_device(str(cfg["device"]), "icl.device")
-    if part not in parts(cfg):
-        raise ValueError(f"unknown icl part {part!r}; known: {', '.join(parts(cfg))}")
+    if part not in icl_parts(cfg):
+        raise ValueError(f"unknown icl part {part!r}; known: {', '.join(icl_parts(cfg))}")
     if part.startswith("lsa_"):
-        return _lsa_part(cfg, lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1], device)
+        return _lsa_part(cfg, icl_lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1], device)
     if part == "designs":
         return _designs_part(cfg, device)
     return _sensitivity_part(cfg, device)
@@ -608,4 +572,4 @@ def run(cfg: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     """The whole stage in one call (tests, notebooks): every part, gathered."""
     validate(cfg)
     device = resolve_device(str(cfg["device"]), "icl.device")
-    return gather([run_part(cfg, part, device) for part in parts(cfg)])
+    return gather([run_part(cfg, part, device) for part in icl_parts(cfg)])
