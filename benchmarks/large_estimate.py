@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ols_transformer.config import hopfield_jobs
+from ols_transformer.config import HopfieldPart, hopfield_jobs
 from ols_transformer.hopfield_theory import spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,36 +57,41 @@ def grid_work(model: str, grid: list[int]) -> float:
     return float(sum(float(N) ** k for N in grid))
 
 
+def part_work(hopfield: dict[str, Any], part: HopfieldPart) -> float:
+    """A part job's work in the unit of ``grid_work``: its N, times the seeds it computes."""
+    seeds = len(part.seeds) if part.seeds is not None else len(hopfield["seeds"])
+    return grid_work(hopfield["runs"][part.run]["model"], list(part.N)) * seeds
+
+
 def estimate(jobs: pd.DataFrame, default: dict[str, Any], large: dict[str, Any],
              startup: float) -> pd.DataFrame:
     """Per job of the large config: estimated seconds (columns job, stage, seconds)."""
     seconds = dict(zip(jobs["name"], jobs["seconds"].astype(float), strict=True))
     rows = []
     # Hopfield: each default run's compute (its part jobs less their start-up), scaled per run.
-    # Jobs by name (hopfield_<run>, hopfield_<run>_N...), so a run made with another split of
-    # the default grid is read as well.
+    # A job holding several runs (a shared `job`) is split among them by their grid's work.
     run_seconds = {name: 0.0 for name in default["hopfield"]["runs"]}
     default_jobs = set()
-    for job, value in seconds.items():
-        for name in run_seconds:
-            if job == f"hopfield_{name}" or job.startswith(f"hopfield_{name}_N"):
-                run_seconds[name] += max(value - startup, 0.0)
-                default_jobs.add(job)
+    for job, parts in hopfield_jobs(default["hopfield"]).items():
+        if job not in seconds:
+            continue
+        default_jobs.add(job)
+        work = [part_work(default["hopfield"], part) for part in parts]
+        for part, share in zip(parts, work, strict=True):
+            run_seconds[part.run] += max(seconds[job] - startup, 0.0) * share / sum(work)
     seeds = len(large["hopfield"]["seeds"]) / len(default["hopfield"]["seeds"])
     by_model = {run["model"]: name for name, run in default["hopfield"]["runs"].items()}
-    large_jobs = hopfield_jobs(large["hopfield"])
-    for name, run in large["hopfield"]["runs"].items():
-        base = name if name in default["hopfield"]["runs"] else by_model[run["model"]]
-        base_run = default["hopfield"]["runs"][base]
-        total = run_seconds[base] * seeds * grid_work(run["model"], list(run["N"])) \
-            / grid_work(base_run["model"], list(base_run["N"]))
-        work = {N: grid_work(run["model"], [N]) for N in run["N"]}
-        mine = {job: part for job, part in large_jobs.items() if part.run == name}
-        for job, part in mine.items():
-            share = sum(work[N] for N in part.N) / sum(work.values())
-            if part.seeds is not None:
-                share /= len(large["hopfield"]["seeds"])
-            rows.append((job, job, startup + total * share))
+    for job, parts in hopfield_jobs(large["hopfield"]).items():
+        estimate_seconds = startup
+        for part in parts:
+            run = large["hopfield"]["runs"][part.run]
+            base = part.run if part.run in default["hopfield"]["runs"] else by_model[run["model"]]
+            base_run = default["hopfield"]["runs"][base]
+            total = run_seconds[base] * seeds * grid_work(run["model"], list(run["N"])) \
+                / grid_work(base_run["model"], list(base_run["N"]))
+            estimate_seconds += total * part_work(large["hopfield"], part) \
+                / (grid_work(run["model"], list(run["N"])) * len(large["hopfield"]["seeds"]))
+        rows.append((job, job, estimate_seconds))
     icl = (len(large["icl"]["seeds"]) / len(default["icl"]["seeds"])
            * sum(large["icl"]["context_sizes"]) / sum(default["icl"]["context_sizes"])
            * (large["icl"]["d"] / default["icl"]["d"]) ** 2)

@@ -84,6 +84,13 @@ BAD = {
                                                  "classical_N50": {"model": "classical",
                                                                    "N": [50]}}}},
                           "hopfield.runs.classical_N50", "also a job of run classical"),
+    "shared job name not an identifier": (
+        {"hopfield": {"runs": {"poly3": {"job": "light-runs"}}}}, "hopfield.runs.poly3.job",
+        "does not match"),
+    "shared job takes another run's own job": (
+        {"hopfield": {"runs": {"classical": {"own_jobs": [50]},
+                               "poly3": {"job": "classical_N50"}}}},
+        "hopfield.runs.poly3", "also a job of run classical"),
     "ICL context below d + 2": ({"icl": {"context_sizes": [4, 16], "shift": {"context_size": 16}}},
                                 "icl.context_sizes", "d + 2"),
     "ICL without one layer": ({"icl": {"depths": [2, 3]}}, "icl.depths", "1"),

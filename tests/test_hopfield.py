@@ -507,22 +507,24 @@ def test_figure_draws_amit_fits_and_the_one_update_run_from_the_tables() -> None
 
 def split_config() -> dict:
     """The quick config's hopfield section, shrunk to seconds: every run at its two smallest N,
-    poly3's N = 80 in a job of its own and poly4's N = 65 one job per seed
-    (config.hopfield_jobs), a softmax run at beta 1.0 (text that reads as a number) and one at
-    inv_sqrt_N."""
+    in a job of its own but linear attention's, which shares classical's; poly3's N = 80 in a
+    job of its own and poly4's N = 65 one job per seed (config.hopfield_jobs); a softmax run at
+    beta 1.0 (text that reads as a number) and one at inv_sqrt_N."""
     cfg = merged_config()["hopfield"]
     cfg.update(n_cues=10, seeds=[0, 1], max_patterns=256, device="cpu")
     for run in cfg["runs"].values():
         run["N"] = sorted(run["N"])[:2]
+        run.pop("job", None)  # a job per run, but for the one shared below
     cfg["runs"]["poly3"]["own_jobs"] = [80]
     cfg["runs"]["poly4"]["seed_jobs"] = [65]
+    cfg["runs"]["linear_attention"]["job"] = "classical"  # shares run classical's job
     return cfg
 
 
-def part_config(cfg: dict, run: str) -> dict:
-    """What a part job is handed (common.smk's stage_config): the shared settings and its run."""
+def part_config(cfg: dict, runs: list[str]) -> dict:
+    """What a part job is handed (common.smk's stage_config): the shared settings and its runs."""
     shared = {k: v for k, v in cfg.items() if k not in ("runs", "criteria", "confidence")}
-    return {**shared, "runs": {run: cfg["runs"][run]}}
+    return {**shared, "runs": {run: cfg["runs"][run] for run in runs}}
 
 
 def tables_bytes(table: pd.DataFrame, criteria: dict, where: Path) -> dict[str, bytes]:
@@ -545,12 +547,15 @@ def test_parts_gathered_give_the_whole_stage_byte_for_byte(tmp_path: Path) -> No
     jobs = hopfield_jobs(cfg)
     assert {"hopfield_poly3", "hopfield_poly3_N80", "hopfield_poly4_N65_seed1",
             "hopfield_classical"} <= set(jobs)
+    assert "hopfield_linear_attention" not in jobs
+    assert [part.run for part in jobs["hopfield_classical"]] == ["linear_attention", "classical"]
     before = tables_bytes(cap.run(cfg), cfg["criteria"], tmp_path / "before")
     paths = []
-    for job, part in jobs.items():
+    for job, parts in jobs.items():
         paths.append(tmp_path / f"{job}.csv")
-        write_table(cap.run_part(part_config(cfg, part.run), part.run, part.N, part.seeds),
-                    paths[-1])
+        handed = part_config(cfg, [part.run for part in parts])
+        write_table(pd.concat([cap.run_part(handed, part.run, part.N, part.seeds)
+                               for part in parts], ignore_index=True), paths[-1])
     parts = [cap.read_part(path) for path in reversed(paths)]
     after = tables_bytes(cap.gather(parts, cfg), cfg["criteria"], tmp_path / "after")
     assert after == before

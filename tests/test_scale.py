@@ -165,21 +165,23 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
 
 
 STAGE_DIR = re.compile(r"results/stages/(\w+)/([0-9a-f]{16}(?:-\d+)?)/")
-# Editing one Hopfield run's grid: the stages whose key changes (that run's part, the gather,
-# what reads the gather), and the jobs a rerun then makes (with the new version's own jobs).
+# Editing one Hopfield run's grid: the stages whose key changes (the part job that computes the
+# run, the gather, what reads the gather), and the jobs a rerun then makes (with the new
+# version's own jobs). The quick config computes poly4 in its shared job dense_memories.
 POLY4_EDIT = {"hopfield": {"runs": {"poly4": {"N": [65]}}}}
-POLY4_STAGES = {"hopfield_poly4", "hopfield", "claims", "notebook_hopfield", "notebook_claims"}
-POLY4_JOBS = {"hopfield_poly4": 1, "hopfield": 1, "claims": 1, "notebook": 2, "run_record": 1,
-              "version": 1, "cost": 1, "all": 1, "total": 9}
+POLY4_STAGES = {"hopfield_dense_memories", "hopfield", "claims", "notebook_hopfield",
+                "notebook_claims"}
+POLY4_JOBS = {"hopfield_dense_memories": 1, "hopfield": 1, "claims": 1, "notebook": 2,
+              "run_record": 1, "version": 1, "cost": 1, "all": 1, "total": 9}
 
 
 def test_editing_one_hopfield_run_rekeys_only_its_job_and_the_gather(tmp_path: Path) -> None:
     """Two dry runs of the quick config, the second with poly4's N grid edited: the stage
-    directories (their keys) differ only for poly4's part job, the gather and its readers; every
-    other Hopfield run, and every other stage, keeps its key (is reused)."""
+    directories (their keys) differ only for the part job computing poly4, the gather and its
+    readers; the other part job, and every other stage, keeps its key (is reused)."""
     def keys(*configs: Path) -> dict[str, str]:
         found = dict(STAGE_DIR.findall(dry_run(tmp_path, QUICK, *configs)))
-        assert "hopfield_poly4" in found and "hopfield_classical" in found
+        assert {"hopfield_dense_memories", "hopfield_linear_memories"} <= found.keys()
         return found
 
     edit = tmp_path / "edit.yaml"
@@ -192,9 +194,9 @@ def test_editing_one_hopfield_run_rekeys_only_its_job_and_the_gather(tmp_path: P
 @pytest.mark.workflow
 def test_editing_one_hopfield_run_recomputes_only_its_job_and_the_gather(quick_run: Path,
                                                                          tmp_path: Path) -> None:
-    """On the finished quick run, `snakemake -n` with poly4's grid edited lists poly4's part job,
-    the gather, the claims and the two notebooks that read them, and the new version's copy,
-    record and cost table: nothing else is computed again."""
+    """On the finished quick run, `snakemake -n` with poly4's grid edited lists the part job
+    computing poly4, the gather, the claims and the two notebooks that read them, and the new
+    version's copy, record and cost table: nothing else is computed again."""
     edit = tmp_path / "edit.yaml"
     edit.write_text(yaml.safe_dump(POLY4_EDIT))
     assert job_counts(dry_run(quick_run.parent.parent, QUICK, edit)) == POLY4_JOBS

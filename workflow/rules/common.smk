@@ -73,10 +73,11 @@ FIG1_SETTING += ["training.epochs", "training.alignment_tol"]
 NIST_DATA = "src/ols_transformer/datasets/nist_strd"
 # The tolerances the training stage measures at (the checks re-judge at each).
 FIG1_TOLERANCES = ["training.criteria.w_rel_tol", "training.criteria.tol_factors"]
-# Hopfield: one stage per part job (config.hopfield_jobs: a run, or a heavy N of it), keyed
-# by the shared settings and its own run's entry only, so that editing one run's grid computes
-# that run's jobs and the gather again, nothing else; the gather is the stage `hopfield`.
-HOPFIELD_JOBS = hopfield_jobs(config["hopfield"])  # job -> its run, N and seeds
+# Hopfield: one stage per part job (config.hopfield_jobs: a run, runs sharing a job, or a heavy
+# N of a run), keyed by the shared settings and its own runs' entries only, so that editing one
+# run's grid computes that run's jobs and the gather again, nothing else; the gather is the
+# stage `hopfield`.
+HOPFIELD_JOBS = hopfield_jobs(config["hopfield"])  # job -> its parts: run, N, seeds
 HOPFIELD_SHARED = tuple(
     f"hopfield.{name}"
     for name in config["hopfield"]
@@ -125,9 +126,9 @@ STAGE_SPECS = {
     **{
         job: StageSpec(
             ("workflow/rules/hopfield.smk", "workflow/scripts/hopfield_part.py"),
-            (*HOPFIELD_SHARED, f"hopfield.runs.{part.run}"),
+            (*HOPFIELD_SHARED, *(f"hopfield.runs.{part.run}" for part in parts)),
         )
-        for job, part in HOPFIELD_JOBS.items()
+        for job, parts in HOPFIELD_JOBS.items()
     },
     "claims": StageSpec(
         ("workflow/rules/claims.smk", "workflow/scripts/claims.py"),

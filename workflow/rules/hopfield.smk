@@ -1,6 +1,7 @@
 # Hopfield capacity (paper Section 4): the largest number of stored patterns each associative
-# memory retrieves from corrupted cues, against N. Scatter and gather: one job per run, and one
-# per heavy N (a run's `own_jobs`) or per heavy N and seed (`seed_jobs`): HOPFIELD_JOBS in
+# memory retrieves from corrupted cues, against N. Scatter and gather: one job per run (or per
+# `job` that light runs share), and one per heavy N (a run's `own_jobs`) or per heavy N and seed
+# (`seed_jobs`): HOPFIELD_JOBS in
 # common.smk, each its own stage (reuse per job); then the gather `hopfield`: the table in the
 # config's run order, the growth fits, the checks and the figure. The parts are the gather's
 # inputs: if one cannot be made, Snakemake names its file and rule (hopfield_<run>) and runs no
@@ -10,7 +11,7 @@ HOPFIELD_CATEGORY = "4. Hopfield capacity (Section 4)"
 HOPFIELD_PARTS = {job: f"parts/hopfield/{job}.csv" for job in HOPFIELD_JOBS}  # in its stage
 
 
-for _job, _part in HOPFIELD_JOBS.items():
+for _job, _parts in HOPFIELD_JOBS.items():
 
     rule:
         name:
@@ -30,9 +31,14 @@ for _job, _part in HOPFIELD_JOBS.items():
             mem_mb=by_attempt(4000),
         params:
             cfg=stage_config(_job, "hopfield"),
-            run=_part.run,
-            N=list(_part.N),
-            seeds=None if _part.seeds is None else list(_part.seeds),
+            parts=[
+                dict(
+                    run=part.run,
+                    N=list(part.N),
+                    seeds=None if part.seeds is None else list(part.seeds),
+                )
+                for part in _parts
+            ],
         script:
             "../scripts/hopfield_part.py"
 

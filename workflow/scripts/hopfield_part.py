@@ -1,7 +1,10 @@
-"""One part job of the Hopfield capacity study: one run, or its heavy N (config.hopfield_jobs);
-the per-seed rows, which the gather (workflow/scripts/hopfield.py) puts together."""
+"""One part job of the Hopfield capacity study: one run, or its heavy N, or several light runs
+that share the job (config.hopfield_jobs); the per-seed rows, which the gather
+(workflow/scripts/hopfield.py) puts together."""
 
 import logging
+
+import pandas as pd
 
 from ols_transformer.experiments import capacity
 from ols_transformer.io import write_table
@@ -10,8 +13,10 @@ from ols_transformer.stage import StageRun
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, smk.rule) as run:
     log = logging.getLogger("ols_transformer")
-    table = capacity.run_part(run.cfg, smk.params.run, smk.params.N, smk.params.seeds,
-                              progress=log.info)
-    log.info("%s: mean capacity by N %s", smk.params.run,
-             table.groupby("N")["capacity"].mean().round(1).to_dict())
-    write_table(table, smk.output.table)
+    tables = []
+    for part in smk.params.parts:
+        tables.append(capacity.run_part(run.cfg, part["run"], part["N"], part["seeds"],
+                                        progress=log.info))
+        log.info("%s: mean capacity by N %s", part["run"],
+                 tables[-1].groupby("N")["capacity"].mean().round(1).to_dict())
+    write_table(pd.concat(tables, ignore_index=True), smk.output.table)

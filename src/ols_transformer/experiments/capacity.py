@@ -320,8 +320,8 @@ def gather(parts: Sequence[pd.DataFrame], cfg: Mapping[str, Any]) -> pd.DataFram
     table = pd.concat(list(parts), ignore_index=True)
     have = set(zip(table["run"], table["N"].astype(int), table["seed"].astype(int),
                    strict=True))
-    missing = {job: f"run {part.run} at N = {N}" for job, part in hopfield_jobs(cfg).items()
-               for N in part.N for seed in (part.seeds or cfg["seeds"])
+    missing = {job: f"run {part.run} at N = {N}" for job, parts in hopfield_jobs(cfg).items()
+               for part in parts for N in part.N for seed in (part.seeds or cfg["seeds"])
                if (part.run, N, int(seed)) not in have}
     if missing:
         raise ValueError("the Hopfield parts miss " + ", ".join(
