@@ -1,8 +1,9 @@
 """Stages of the quick pipeline submitted through a real one-node SLURM cluster, compared with
 the local run. The run directory starts with the local run's data and proof-check stages, which
 the cluster run reuses (reuse by content across executors); it computes through SLURM the
-training and covariance-shift stages (torch) and the proof notebook (papermill on the node's
-Python, as the `summary` group job: docs/cluster.md), three independent jobs, with the version
+training and covariance-shift stages (torch), the Hopfield stage scattered and gathered (the
+quick config's two part jobs, then their gather, which waits for both) and the proof notebook
+(papermill on the node's Python, as the `summary` group job: docs/cluster.md), with the version
 copy (one job) run locally; OLS_TRANSFORMER_STAGES limits the version to these stages. The
 other stages are left out for time: they are rules of the same kind, through the same executor.
 
@@ -38,7 +39,8 @@ SETUP_SKIPS = {2: "not root", 3: "a SLURM configuration not written by the test 
                4: "the SLURM/munge/MariaDB packages could not be installed with apt-get"}
 COMPARED = ("tables/**/*.csv", "figures/**/*.png", "figures/**/*.pdf")
 REUSED = ("data", "proof_check")  # stage directories copied from the local run
-STAGES = "data,proof_check,training,shift,notebook_proof"  # OLS_TRANSFORMER_STAGES
+STAGES = "data,proof_check,training,shift,hopfield,notebook_proof"  # OLS_TRANSFORMER_STAGES
+HOPFIELD_RULES = {"hopfield_linear_memories", "hopfield_dense_memories", "hopfield"}
 
 
 def _skip_or_fail(reason: str) -> None:
@@ -79,12 +81,17 @@ def local_slurm() -> Iterator[Path]:
 
 
 def _sacct(run_id: str, since: datetime) -> list[dict[str, str]]:
-    fields = ["JobID", "State", "Comment", "WorkDir"]
+    fields = ["JobID", "State", "Comment", "WorkDir", "Start", "End"]
     result = subprocess.run(
         ["sacct", "-X", "-n", "-P", "--name", run_id, "-S", since.strftime("%Y-%m-%dT%H:%M:%S"),
          "-o", ",".join(fields)], capture_output=True, text=True, timeout=60, check=True)
     return [dict(zip(fields, line.split("|"), strict=True))
             for line in result.stdout.splitlines() if line]
+
+
+def sacct_time(job: dict[str, str], field: str) -> datetime:
+    """A job's Start or End as sacct prints it (2026-11-27T15:04:41)."""
+    return datetime.fromisoformat(job[field])
 
 
 def _rule_of(comment: str, groups: list[str]) -> str:
@@ -144,8 +151,12 @@ def test_stages_through_slurm_match_the_local_run(
     # Same version (same config and code), same files, identical tables and figures.
     (version,) = version_dirs(workdir)
     assert version.name == quick_run.name
-    # data, proof reused; the notebook in the `summary` group (claims, notebooks, cost)
-    assert set(remote_rules) == {"training", "shift", "summary"}
+    # data, proof reused; Hopfield's two parts and gather; the notebook in the `summary` group
+    assert set(remote_rules) == {"training", "shift", *HOPFIELD_RULES, "summary"}
+    # the gather was submitted only once both parts had finished in SLURM
+    ends = {job["Comment"].removeprefix("rule_"): job for job in jobs}
+    assert all(sacct_time(ends[part], "End") <= sacct_time(ends["hopfield"], "Start")
+               for part in HOPFIELD_RULES - {"hopfield"}), jobs
 
     def files(root: Path) -> set[str]:
         return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
@@ -153,7 +164,8 @@ def test_stages_through_slurm_match_the_local_run(
 
     assert files(version) and files(version) <= files(quick_run)
     assert {"notebooks/proof.html", "tables/proof_check.csv", "tables/fig1_headline.csv",
-            "tables/covariance_shift.csv"} <= files(version)
+            "tables/covariance_shift.csv", "tables/hopfield_capacity.csv",
+            "figures/hopfield_capacity.png"} <= files(version)
     compared = sorted({p.relative_to(version).as_posix()
                        for pattern in COMPARED for p in version.glob(pattern)})
     assert any(name.endswith(".csv") for name in compared)
