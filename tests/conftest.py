@@ -6,8 +6,11 @@ import copy
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,24 +92,92 @@ def install_non_editable(venv: Path) -> Path:
     return python
 
 
+class QuickRun:
+    """The quick config run from a non-editable install (``install_non_editable``: what
+    `pip install .` gives a user), in a background thread: started before the first test, so
+    the tests that do not read it run meanwhile (the pipeline's jobs leave a core idle much of
+    the time); ``result`` waits for it."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.venv = tmp_path_factory.mktemp("installed") / "venv"
+        self.workdir = tmp_path_factory.mktemp("quick_run")
+        self.process: subprocess.Popen[str] | None = None
+        self.error = ""
+        self.environ = dict(os.environ)  # as the session starts: tests may change it meanwhile
+        self.cancelled = False
+        self.lock = threading.Lock()  # between starting the process and stopping it
+        self.thread = threading.Thread(target=self._run, name="quick_run", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            python = install_non_editable(self.venv)
+            command = [str(python), "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                       "--directory", str(self.workdir), "--cores", "2", "--configfile",
+                       str(QUICK)]
+            # nbconvert's HTML templates are data files of the dependencies' environment.
+            env = {**self.environ, "PATH": f"{python.parent}:{self.environ['PATH']}",
+                   "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
+            log = self.venv.parent / "snakemake.log"
+            with log.open("w") as handle:
+                with self.lock:
+                    if self.cancelled:
+                        return
+                    self.process = subprocess.Popen(command, stdout=handle,
+                                                    stderr=subprocess.STDOUT, text=True, env=env,
+                                                    start_new_session=True)
+                try:
+                    returncode = self.process.wait(timeout=600)
+                except subprocess.TimeoutExpired:
+                    self.stop()
+                    returncode = None
+            if returncode != 0:
+                self.error = f"quick workflow failed (rc {returncode}):\n{log.read_text()[-6000:]}"
+        except Exception as error:  # noqa: BLE001 (reported by the fixture, in the main thread)
+            self.error = f"quick workflow could not start: {error!r}"
+
+    def result(self) -> Path:
+        """The run's version directory, once it has finished."""
+        self.thread.join()
+        if self.error:
+            pytest.fail(self.error)
+        (version,) = version_dirs(self.workdir)
+        return version
+
+    def stop(self) -> None:
+        """Stop the run if it is still going (a session that ends early: -x, Ctrl-C)."""
+        with self.lock:
+            self.cancelled = True
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quick_run_started(request: pytest.FixtureRequest,
+                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickRun | None]:
+    """Starts the quick run before the first test when a selected test reads it (those run
+    last: ``pytest_collection_modifyitems``)."""
+    if not any("quick_run" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        yield None
+        return
+    run = QuickRun(tmp_path_factory)
+    yield run
+    run.stop()
+
+
 @pytest.fixture(scope="session")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def quick_run(_quick_run_started: QuickRun | None,
+              tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The quick config run once for the whole test session, from a non-editable install in a
     fresh venv (``install_non_editable``: what `pip install .` gives a user); returns its version
     directory. Later tests re-run the workflow on it from the editable install: both compute the
     same version and stage keys."""
-    python = install_non_editable(tmp_path_factory.mktemp("installed") / "venv")
-    workdir = tmp_path_factory.mktemp("quick_run")
-    command = [str(python), "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--cores", "2", "--configfile", str(QUICK)]
-    # nbconvert's HTML templates are data files of the dependencies' environment.
-    env = {**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}",
-           "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
-    if result.returncode != 0:
-        pytest.fail(f"quick workflow failed:\n{result.stderr[-6000:]}")
-    (version,) = version_dirs(workdir)
-    return version
+    run = _quick_run_started or QuickRun(tmp_path_factory)  # (asked for by getfixturevalue)
+    return run.result()
 
 
 @pytest.fixture()
@@ -133,7 +204,9 @@ def rng(seed: int) -> np.random.Generator:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """SLURM tests last: once the SLURM packages are installed, and their controller stopped,
-    every `snakemake` start waits ~9 s (the executor plugin queries SLURM when it is imported);
-    the other workflow tests should not pay for that."""
-    items.sort(key=lambda item: item.get_closest_marker("slurm") is not None)
+    """The tests that read the quick run after the others, so that these run while it computes
+    (``QuickRun``); SLURM tests last: once the SLURM packages are installed, and their controller
+    stopped, every `snakemake` start waits ~9 s (the executor plugin queries SLURM when it is
+    imported); the other workflow tests should not pay for that."""
+    items.sort(key=lambda item: (item.get_closest_marker("slurm") is not None,
+                                 "quick_run" in getattr(item, "fixturenames", ())))
