@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -18,14 +19,17 @@ PACKAGES = (
 )
 
 
+@functools.cache  # looked up once per process: every stage key reads them (27 per parse)
+def _installed_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    return {"python": platform.python_version(), **{name: _installed_version(name)
+                                                     for name in names}}
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
