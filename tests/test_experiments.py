@@ -3,6 +3,9 @@ out in numpy."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -350,3 +353,22 @@ def test_training_data_is_the_stated_task_and_scales_exactly(seed: int) -> None:
     assert abs(x.var() - 1.0) < 5 * np.sqrt(2) * stderr
     assert abs(noise.var() / 0.25 - 1.0) < 5 * np.sqrt(2) * stderr
     assert abs(np.corrcoef(x, noise)[0, 1]) < 5 * stderr
+
+
+def test_a_job_runs_torch_deterministic_without_importing_its_compiler() -> None:
+    """StageRun's configure_determinism, in a fresh process as a job's: torch's deterministic
+    flag on (what torch.use_deterministic_algorithms(True) sets for eager kernels), the job's
+    thread count, and neither torch._inductor nor torch._dynamo imported (they cost ~1 s of
+    every job's start-up, and no stage compiles)."""
+    code = (
+        "import sys, torch\n"
+        "from ols_transformer.stage import configure_determinism\n"
+        "configure_determinism(2)\n"
+        "print(torch.are_deterministic_algorithms_enabled(),"
+        " torch.is_deterministic_algorithms_warn_only_enabled(), torch.get_num_threads(),"
+        " sorted({m.split('.')[1] for m in sys.modules"
+        " if m.startswith(('torch._inductor', 'torch._dynamo'))}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=120)
+    assert result.stdout.split(maxsplit=3) == ["True", "False", "2", "[]\n"]
