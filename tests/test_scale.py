@@ -4,6 +4,7 @@ request (issue 19)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -208,3 +209,18 @@ def test_an_unknown_stage_in_ols_transformer_stages_is_refused(tmp_path: Path) -
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "unknown stages ['trainig']" in output and "training_sweep" in output
+
+
+def test_more_cores_than_cpus_is_run_as_asked_with_a_note(tmp_path: Path) -> None:
+    """Locally, --cores above the machine's CPUs gets a note naming both (single-core jobs would
+    share the CPUs); --cores equal to them gets none. Both dry runs go ahead."""
+    cpus = len(os.sched_getaffinity(0))
+    notes = {}
+    for cores in (cpus + 6, cpus):
+        result = run_snakemake(tmp_path, "-n", "--configfile", str(QUICK), "--cores", str(cores))
+        assert result.returncode == 0, result.stderr[-3000:]
+        notes[cores] = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert notes[cpus + 6] == [f"note: --cores {cpus + 6} on a machine with {cpus} CPUs: jobs "
+                               f"will share them, which is slower than --cores {cpus} (or "
+                               "--cores all)"]
+    assert notes[cpus] == []
