@@ -71,6 +71,10 @@ elif os.environ.get("OLS_TRANSFORMER_VERSION", VERSION) != VERSION:
         f"{os.environ.get('OLS_TRANSFORMER_VERSION')}: the code or config changed while the run "
         "was in flight. Restore them, or let the run finish and start a new one."
     )
+# Job order where fewer cores than ready jobs: the longest first (icl's parts ~15-30 s each,
+# Hopfield's ~5-30 s, the training stages ~10-15 s, the rest a few seconds), so that no long job
+# starts last while the other cores idle. Order only: no result depends on it.
+PRIORITY = {"icl_part": 3, "hopfield_part": 2, "training": 1}
 RESULTS = "results"
 VERSION_DIR = f"{RESULTS}/{VERSION}"
 STAGES_DIR = f"{RESULTS}/stages"

@@ -23,6 +23,7 @@ for _job, _parts in HOPFIELD_JOBS.items():
             log_file(_job),
         benchmark:
             benchmark_file(_job)
+        priority: PRIORITY["hopfield_part"]
         conda:
             CONDA_ENV
         threads: 1

@@ -29,6 +29,7 @@ for _part, _tables in ICL_PARTS.items():
             f"{stage_dir('icl')}/logs/icl_{_part}.log",
         benchmark:
             benchmark_file("icl", f"icl_{_part}")
+        priority: PRIORITY["icl_part"]
         conda:
             CONDA_ENV
         threads: 1
@@ -56,6 +57,7 @@ rule icl_sensitivity:
         f"{stage_dir('icl')}/logs/icl_sensitivity.log",
     benchmark:
         benchmark_file("icl", "icl_sensitivity")
+    priority: PRIORITY["icl_part"]
     conda:
         CONDA_ENV
     threads: 1

@@ -37,6 +37,7 @@ rule training:
         log_file("training"),
     benchmark:
         benchmark_file("training")
+    priority: PRIORITY["training"]
     conda:
         CONDA_ENV
     threads: 1
@@ -79,6 +80,7 @@ rule training_sweep:
         log_file("training_sweep"),
     benchmark:
         benchmark_file("training_sweep")
+    priority: PRIORITY["training"]
     conda:
         CONDA_ENV
     threads: 1
