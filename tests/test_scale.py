@@ -211,16 +211,19 @@ def test_an_unknown_stage_in_ols_transformer_stages_is_refused(tmp_path: Path) -
     assert "unknown stages ['trainig']" in output and "training_sweep" in output
 
 
-def test_more_cores_than_cpus_is_run_as_asked_with_a_note(tmp_path: Path) -> None:
-    """Locally, --cores above the machine's CPUs gets a note naming both (single-core jobs would
-    share the CPUs); --cores equal to them gets none. Both dry runs go ahead."""
+def test_more_cores_than_cpus_runs_at_most_one_job_per_cpu_and_says_so(tmp_path: Path) -> None:
+    """Locally, --cores above the machine's CPUs: a note naming both, and Snakemake's own count
+    of the cores it provides is the CPUs; --cores equal to them: no note, that count. (Runs of
+    the data stage alone: a dry run does not print the count.)"""
     cpus = len(os.sched_getaffinity(0))
-    notes = {}
+    out = {}
     for cores in (cpus + 6, cpus):
-        result = run_snakemake(tmp_path, "-n", "--configfile", str(QUICK), "--cores", str(cores))
+        result = run_snakemake(tmp_path / str(cores), "--until", "data", "--configfile",
+                               str(QUICK), "--cores", str(cores))
         assert result.returncode == 0, result.stderr[-3000:]
-        notes[cores] = [line for line in result.stderr.splitlines() if line.startswith("note:")]
-    assert notes[cpus + 6] == [f"note: --cores {cpus + 6} on a machine with {cpus} CPUs: jobs "
-                               f"will share them, which is slower than --cores {cpus} (or "
-                               "--cores all)"]
-    assert notes[cpus] == []
+        out[cores] = ([line for line in result.stderr.splitlines() if line.startswith("note:")],
+                      re.findall(r"^Provided cores: (\d+)$", result.stderr, re.MULTILINE))
+    assert out[cpus + 6] == ([f"note: --cores {cpus + 6} on a machine with {cpus} CPUs: running "
+                              f"at most {cpus} jobs at once (more would only share the CPUs)"],
+                             [str(cpus)])
+    assert out[cpus] == ([], [str(cpus)])
