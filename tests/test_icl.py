@@ -610,11 +610,22 @@ def test_covariate_row_against_eq10_with_the_learned_gamma() -> None:
         return pd.DataFrame(rows)
 
     predicted = math.sqrt(1.0 + 0.1**2 - 0.06**2)
-    follows = _judged(icl_checks.shift_checks(table(1.2 * predicted), c),
-                      "covariate_shift_follows_eq10")
+
+    def judged(measured: float) -> checks.Check:
+        return _judged(icl_checks.shift_checks(table(measured), c), "covariate_shift_follows_eq10")
+
+    # the band 1.5 is re-judged at 1.25, 1.5 and 2 (its excess over 1 halved and doubled)
+    follows = judged(1.2 * predicted)
     assert follows.verdict == checks.PASS and follows.value == pytest.approx(1.2)
-    off = _judged(icl_checks.shift_checks(table(predicted / 2), c), "covariate_shift_follows_eq10")
-    assert off.verdict == checks.FAIL and off.value == pytest.approx(2.0)
+    assert follows.share_holds == 1.0
+    loose = judged(1.3 * predicted)  # holds at our band, not at 1.25
+    assert loose.verdict == checks.CONDITIONAL and loose.holds_where == "eq10_band >= 1.5"
+    off = judged(predicted / 2)
+    assert off.verdict == checks.CONDITIONAL and off.value == pytest.approx(2.0)
+    assert off.holds_where == "eq10_band >= 2"
+    # an error that does not grow under shift (the rival of eq. 10) fails every band
+    flat = judged(0.1)
+    assert flat.verdict == checks.FAIL and flat.share_holds == 0.0
 
 
 def test_rows_re_judged_across_the_sensitivity_grid() -> None:

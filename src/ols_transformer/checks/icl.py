@@ -55,6 +55,7 @@ from . import (
     Check,
     MissingInput,
     across,
+    across_tolerance,
     at_least,
     at_most,
     criteria_with_defaults,
@@ -93,6 +94,7 @@ SHIFT_NAMES = ("covariate_shift_follows_eq10", "task_shift_tolerated")
 ROBUST_NAMES = tuple(f"{design}_enhances_robustness" for design in (*DESIGNS, STACKING))
 NAMES = PRECONDITIONER_NAMES + RISK_NAMES + SHIFT_NAMES + ROBUST_NAMES
 SENSITIVE = PRECONDITIONER_NAMES + RISK_NAMES  # re-judged across icl_sensitivity
+EQ10_BAND_FACTORS = (0.5, 1.0, 2.0)  # eq10_band - 1 re-judged at these multiples of itself
 UNDER_TRAINED = "under-trained"  # the depth row's detail when a stack misses its PGD_L
 
 
@@ -451,12 +453,20 @@ def shift_checks(shift: pd.DataFrame, c: Mapping[str, float]) -> list[Check]:
     else:
         factor = np.maximum(agree["ratio"], 1 / agree["ratio"]).fillna(np.inf)
         worst = agree.loc[factor.idxmax()]
-        out.append(at_most("covariate_shift_follows_eq10", float(factor.max()), band, criterion,
-                           f"worst at {worst['family']} {worst['magnitude']:g}: measured "
-                           f"{worst['measured']:.3g}, predicted {worst['predicted']:.3g} (eq. 10 "
-                           f"{worst['eq10']:.3g}); largest growth by family " + "; ".join(
-                               f"{f} {g['measured'].max() / g['measured'].min():.3g}"
-                               for f, g in agree.groupby("family"))))
+        detail = (f"worst at {worst['family']} {worst['magnitude']:g}: measured "
+                  f"{worst['measured']:.3g}, predicted {worst['predicted']:.3g} (eq. 10 "
+                  f"{worst['eq10']:.3g}); largest growth by family " + "; ".join(
+                      f"{f} {g['measured'].max() / g['measured'].min():.3g}"
+                      for f, g in agree.groupby("family")))
+
+        def follows(b: float) -> Check:
+            return at_most("covariate_shift_follows_eq10", float(factor.max()), b,
+                           criterion.replace(f"{band:g}", f"{b:g}"), detail)
+
+        # The band is ours: re-judged with its excess over 1 halved and doubled. The rival, an
+        # error that does not grow under shift, misses every band (growth in the detail).
+        bands = [1 + (band - 1) * f for f in EQ10_BAND_FACTORS]
+        out.append(across_tolerance(follows(band), {b: follows(b) for b in bands}, "eq10_band"))
     criterion = (f"one-layer relative error under task shift / without <= "
                  f"{c['task_ratio_max']:g} at every scale")
     ratio = shift_ratios(shift, 1)
