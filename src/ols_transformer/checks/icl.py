@@ -443,12 +443,15 @@ def shift_checks(shift: pd.DataFrame, c: Mapping[str, float]) -> list[Check]:
         raise MissingInput("icl_shift.csv has no one-layer lsa rows")
     out = []
     band = c["eq10_band"]
-    criterion = (f"one-layer relative error under covariate shift / eq. 10's with the learned "
-                 f"Gamma (plus the no-shift sampling error) within [1/{band:g}, {band:g}], every "
-                 "family and magnitude")
+
+    def eq10_criterion(b: float) -> str:
+        return (f"one-layer relative error under covariate shift / eq. 10's with the learned "
+                f"Gamma (plus the no-shift sampling error) within [1/{b:g}, {b:g}], every "
+                "family and magnitude")
+
     agree = eq10_agreement(shift)
     if agree.empty:
-        out.append(missing("covariate_shift_follows_eq10", criterion,
+        out.append(missing("covariate_shift_follows_eq10", eq10_criterion(band),
                            "no covariate-shift family (with its no-shift value) in icl_shift.csv"))
     else:
         factor = np.maximum(agree["ratio"], 1 / agree["ratio"]).fillna(np.inf)
@@ -461,7 +464,7 @@ def shift_checks(shift: pd.DataFrame, c: Mapping[str, float]) -> list[Check]:
 
         def follows(b: float) -> Check:
             return at_most("covariate_shift_follows_eq10", float(factor.max()), b,
-                           criterion.replace(f"{band:g}", f"{b:g}"), detail)
+                           eq10_criterion(b), detail)
 
         # The band is ours: re-judged with its excess over 1 halved and doubled. The rival, an
         # error that does not grow under shift, misses every band (growth in the detail).
