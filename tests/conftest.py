@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -53,6 +54,17 @@ def merged_config(*overrides: dict[str, Any]) -> dict[str, Any]:
     for layer in overrides:
         config = deep_merged(config, copy.deepcopy(layer))
     return config
+
+
+def capacity_table(laws: dict[str, tuple[str, np.ndarray]], N: np.ndarray,
+                   **settings: object) -> pd.DataFrame:
+    """A hopfield_capacity table from known laws: run -> (model, capacity at each N), two seeds
+    with the same capacity; ``settings`` override the criterion columns."""
+    rows = [{"run": run, "model": model, "N": n, "seed": seed, "capacity": c}
+            for run, (model, law) in laws.items() for n, c in zip(N, law, strict=True)
+            for seed in (0, 1)]
+    base = {"rho": 0.2, "threshold": 0.9, "min_overlap": 1.0, "beta": "", "censored": False}
+    return pd.DataFrame(rows).assign(**{**base, **settings})
 
 
 def run_snakemake(workdir: Path, *args: str, timeout: int = 600,

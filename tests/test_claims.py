@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import QUICK, merged_config, run_snakemake
+from conftest import QUICK, capacity_table, merged_config, run_snakemake
 
 from ols_transformer import checks, claims
 from ols_transformer.checks import shift as shift_checks
@@ -237,16 +237,6 @@ def test_breaking_a_table_turns_its_claim_to_fail(name: str, tables: Tables) -> 
     assert ledger.loc[claim_id, "measured"] == pytest.approx(expected, rel=1e-6, nan_ok=True)
     others = ledger.index != claim_id
     assert (ledger.loc[others, "verdict"] == before.loc[others, "verdict"]).all()
-
-
-def capacity_table(laws: dict[str, tuple[str, np.ndarray]], N: np.ndarray,
-                   **settings: object) -> pd.DataFrame:
-    """A hopfield_capacity table from known laws: run -> (model, capacity at each N)."""
-    rows = [{"run": run, "model": model, "N": n, "seed": seed, "capacity": c}
-            for run, (model, law) in laws.items() for n, c in zip(N, law, strict=True)
-            for seed in (0, 1)]
-    base = {"rho": 0.2, "threshold": 0.9, "min_overlap": 1.0, "beta": "", "censored": False}
-    return pd.DataFrame(rows).assign(**{**base, **settings})
 
 
 def test_missing_tables_columns_and_models_are_missing_not_pass() -> None:

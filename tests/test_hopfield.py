@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import merged_config
+from conftest import capacity_table, merged_config
 from hopfield_reference import numpy_step
 
 from ols_transformer import checks
@@ -390,15 +390,6 @@ CRITERIA = {"projection_slope_tol": 0.15, "linear_slope_min": 0.5, "linear_slope
             "tolerance_scales": [0.5, 0.75, 1.0, 1.5, 2.0]}
 
 
-def laws_table(laws: dict[str, tuple[str, np.ndarray]], N: np.ndarray,
-               **settings: object) -> pd.DataFrame:
-    rows = [{"run": run, "model": model, "N": n, "seed": seed, "capacity": c}
-            for run, (model, law) in laws.items() for n, c in zip(N, law, strict=True)
-            for seed in (0, 1)]
-    base = {"rho": 0.2, "threshold": 0.9, "min_overlap": 1.0, "beta": "", "censored": False}
-    return pd.DataFrame(rows).assign(**{**base, **settings})
-
-
 def judged(table: pd.DataFrame, name: str) -> checks.Check:
     (found,) = [c for c in hc.checks(table, CRITERIA) if c.check == name and c.scope == "all"]
     return found
@@ -410,7 +401,7 @@ def test_attention_is_hopfield_network_on_known_ratios(ratio: float, verdict: st
     """The projection rule at ``ratio`` times the Hebbian rule: 1.2 is within 1.5^s for every
     scale s (1.5^0.5 = 1.22), 1.4 only for s >= 1, 4 for none."""
     N = np.array([50, 100, 200, 400])
-    table = laws_table({"ols_attention": ("ols_attention", ratio * 0.1 * N),
+    table = capacity_table({"ols_attention": ("ols_attention", ratio * 0.1 * N),
                         "linear_attention": ("linear_attention", 0.1 * N)}, N)
     found = judged(table, "attention_is_hopfield_network")
     assert found.verdict == verdict and found.value == pytest.approx(ratio)
@@ -426,7 +417,7 @@ def test_hebbian_linear_needs_c_N_to_beat_c_N_over_ln_N() -> None:
     N = np.array([50, 100, 200, 400, 800, 1600])
 
     def hebbian(capacity: np.ndarray) -> checks.Check:
-        return judged(laws_table({"linear_attention": ("linear_attention", capacity)}, N),
+        return judged(capacity_table({"linear_attention": ("linear_attention", capacity)}, N),
                       "linear_capacity_hebbian")
 
     assert hebbian(0.14 * N).verdict == checks.PASS
@@ -436,7 +427,7 @@ def test_hebbian_linear_needs_c_N_to_beat_c_N_over_ln_N() -> None:
     assert steep.verdict == checks.CONDITIONAL and steep.value == pytest.approx(1.3)
     # The projection rule's row asks the same of its law: 0.25 N passes, N / ln N does not.
     for capacity, verdict in ((0.25 * N, checks.PASS), (N / np.log(N), checks.FAIL)):
-        table = laws_table({"ols_attention": ("ols_attention", capacity)}, N)
+        table = capacity_table({"ols_attention": ("ols_attention", capacity)}, N)
         assert judged(table, "linear_capacity_linear").verdict == verdict
 
 
@@ -446,7 +437,7 @@ def test_softmax_one_update_row_is_judged_on_its_own_run() -> None:
     N = np.array([25, 50, 75, 100, 125, 150])
 
     def rows(capacity: np.ndarray) -> list[checks.Check]:
-        table = laws_table({"layer": ("softmax", capacity)}, N, beta="inv_sqrt_N",
+        table = capacity_table({"layer": ("softmax", capacity)}, N, beta="inv_sqrt_N",
                            one_update=True)
         return [c for c in hc.checks(table, CRITERIA) if c.scope == "all"]
 
@@ -483,7 +474,7 @@ def test_figure_draws_amit_fits_and_the_one_update_run_from_the_tables() -> None
     amit = amit_capacity(N, 0.14 + 0.64 / np.sqrt(N)).assign(rho=0.05, threshold=0.5, beta="",
                                                               censored=False)
     Ns = np.array([25, 50, 100])
-    layer = laws_table({"layer": ("softmax", np.array([10.0, 70.0, 1080.0]))}, Ns,
+    layer = capacity_table({"layer": ("softmax", np.array([10.0, 70.0, 1080.0]))}, Ns,
                        beta="inv_sqrt_N", one_update=True)
     table = cap.combine([amit, layer])
     fig = plot_capacity(table, hc.amit_table(table))
