@@ -24,7 +24,6 @@ import ast
 import functools
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -220,7 +219,3 @@ def copy_stage(stage: str, sources: list[str], targets: list[str], record: str,
         if version_copy["reused"] else "computed for this version"
     write_text(f"stage {stage}: {reused}\n" + "\n".join(lines) + "\n", log)
 
-
-def environment_version() -> str:
-    """The version this job belongs to (set by the workflow's main process)."""
-    return os.environ.get("OLS_TRANSFORMER_VERSION", "")

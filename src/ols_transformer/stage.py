@@ -23,8 +23,7 @@ from typing import Any
 
 from . import provenance
 from .io import write_json
-from .reuse import environment_version
-from .versioning import code_fingerprint, git_state
+from .versioning import code_fingerprint, git_state, version_id
 
 log = logging.getLogger("ols_transformer")
 
@@ -57,6 +56,15 @@ def configure_determinism(threads: int = 1) -> None:
         torch.use_deterministic_algorithms(True)
     else:
         set_flag(True, warn_only=False)
+
+
+def files_in(paths: Any) -> list[str]:
+    """The files of ``paths``, a folder (a part job's output) replaced by the files in it."""
+    found: list[str] = []
+    for path in map(Path, paths):
+        found.extend(sorted(str(p) for p in path.rglob("*") if p.is_file())
+                     if path.is_dir() else [str(path)])
+    return found
 
 
 def handed_config(smk: Any, stage: str) -> tuple[dict[str, Any], bool]:
@@ -125,15 +133,18 @@ class StageRun:
             print(f"[{self.stage}] {exc_type.__name__ if exc_type else ''}: {exc}", file=sys.stderr)
 
     def _write_provenance(self) -> None:
-        outputs = [str(p) for key, p in self.smk.output.items() if key != "provenance"]
+        outputs = [p for key, p in self.smk.output.items() if key != "provenance"]
+        root = workflow_root(self.smk)
         record = provenance.record(
             stage=self.stage,
             config=self.config,
-            version=environment_version(),
-            code_sha256=code_fingerprint(workflow_root(self.smk)),
-            git=git_state(workflow_root(self.smk)),
-            inputs=[str(p) for p in self.smk.input],
-            outputs=outputs,
+            # The version this job computes for: the run's config (Snakemake hands every job
+            # the run's) and this checkout's code, as the workflow names its version.
+            version=version_id(self.smk.config, root),
+            code_sha256=code_fingerprint(root),
+            git=git_state(root),
+            inputs=files_in(self.smk.input),
+            outputs=files_in(outputs),
             extra={
                 "stage_dir": str(self.stage_dir),
                 "stage_key": self.stage_dir.name,

@@ -1,16 +1,13 @@
 # The claims ledger: one row per claim of the paper, with the measured number, the criterion and
-# PASS / FAIL / MISSING (src/ols_transformer/claims.py). It reads the tables of every stage this
-# workflow has; a stage that is not included gives MISSING for its claims, never PASS.
-# Include after the stage rules: it reads the tables they register (STAGE_OUTPUTS).
-
-from ols_transformer.claims import LEDGER_TABLES
+# PASS / FAIL / MISSING (src/ols_transformer/claims.py), from the tables of the stages it judges
+# (its upstream in the registry).
 
 # Table name -> its file, in the directory of the stage that writes it.
 TABLES = {
-    path.removeprefix("tables/").removesuffix(".csv"): f"{stage_dir(stage)}/{path}"
-    for stage, paths in STAGE_OUTPUTS.items()
-    for path in paths
-    if path.startswith("tables/")
+    output.name: f"{stage_dir(stage)}/{output.path}"
+    for stage, spec in registry.STAGES.items()
+    for output in spec.outputs
+    if output.kind == "table"
 }
 
 
@@ -18,28 +15,14 @@ rule claims:
     """The claims ledger (CSV and Markdown) and its overview figure from the tables of every
     stage."""
     input:
-        **{name: path for name, path in TABLES.items() if name in LEDGER_TABLES},
+        **{
+            output.name: TABLES[output.name]
+            for stage in registry.STAGES["claims"].upstream
+            for output in registry.STAGES[stage].outputs
+            if output.kind == "table"
+        },
     output:
-        ledger=report(
-            out("claims", "claims/claims.csv"),
-            caption="../report/claims.rst",
-            category="0. Claims ledger",
-            labels=labels("claims", "table", "claims"),
-        ),
-        markdown=report(
-            out("claims", "claims/claims.md"),
-            caption="../report/claims_md.rst",
-            category="0. Claims ledger",
-            labels=labels("claims", "text", "claims"),
-        ),
-        figure_pdf=out("claims", "figures/claims_overview.pdf"),
-        figure_png=report(
-            out("claims", "figures/claims_overview.png"),
-            caption="../report/claims_overview.rst",
-            category="0. Claims ledger",
-            labels=labels("claims", "figure", "claims_overview"),
-        ),
-        provenance=prov("claims"),
+        **outputs("claims"),
     log:
         log_file("claims"),
     benchmark:
@@ -50,8 +33,7 @@ rule claims:
         CONDA_ENV
     threads: 1
     resources:
-        runtime=by_attempt(10),
-        mem_mb=by_attempt(1000),
+        **resources("claims"),
     params:
         cfg=stage_config("claims"),
     script:

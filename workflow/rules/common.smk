@@ -1,4 +1,5 @@
-# Shared by every rule: the package, config validation, the result version, and path helpers.
+# Shared by every rule: the package, config validation, the result version, the stages' keys
+# and the helpers that turn the stage registry (src/ols_transformer/stages.py) into rule fields.
 import os
 import sys
 from pathlib import Path
@@ -13,8 +14,9 @@ except ImportError as error:
         "`bash scripts/setup.sh`, or `pip install .` in this checkout"
     ) from error
 
-from ols_transformer.config import ConfigError, hopfield_jobs, validate_config
-from ols_transformer.reuse import StageSpec, config_part, stage_keys
+from ols_transformer import stages as registry
+from ols_transformer.config import ConfigError, validate_config
+from ols_transformer.reuse import config_part, stage_keys
 from ols_transformer.versioning import package_dir, package_mismatch, update_index, version_id
 
 # The workflow runs the package it imports (editable or not); a stale install would silently
@@ -39,13 +41,12 @@ if package_dir().parent == (Path(workflow.basedir) / "src").resolve():
 # message (one line per problem), not a traceback into the package.
 try:
     validate_config(config)
+    SELECTED = registry.selected(config)  # the stages this run copies into its version
 except ConfigError as error:
     sys.exit(str(error))
 
-# Every compute job uses one core, so running more jobs at once than the machine has CPUs only
-# makes them share (measured on 2 CPUs: ~10% more CPU time, the default run 3 min 36 s at
-# --cores 8 against 3 min 13 s at --cores 2). --cores is an upper bound ("use at most N
-# cores"): a local run uses at most the CPUs there are, and says so.
+# Every compute job uses one core, so more jobs at once than the machine has CPUs only makes
+# them share (measured on 2 CPUs: ~10% more CPU time). Said, not changed: --cores is the user's.
 CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 if workflow.is_main_process and workflow.local_exec and CPUS:
     try:
@@ -53,258 +54,68 @@ if workflow.is_main_process and workflow.local_exec and CPUS:
     except WorkflowError:
         _asked = None
     if isinstance(_asked, int) and _asked > CPUS:
-        workflow.global_resources["_cores"] = CPUS
         print(
-            f"note: --cores {_asked} on a machine with {CPUS} CPUs: running at most {CPUS} "
-            "jobs at once (more would only share the CPUs)",
+            f"note: --cores {_asked} on a machine with {CPUS} CPUs: up to {_asked} jobs share "
+            f"{CPUS} CPUs (--cores {CPUS} or --cores all runs one job per CPU, ~10% less CPU)",
             file=sys.stderr,
         )
 
-VERSION = version_id(config, workflow.basedir)
-# A cluster job re-reads this workflow on its node: if the code or config changed after the
-# run was submitted, its version would differ and the job would write into another version.
-# The submitting process pins its version in the environment the jobs inherit; a job that
-# computes another one stops with the reason.
-if workflow.is_main_process:
-    os.environ.update(OLS_TRANSFORMER_VERSION=VERSION)
-elif os.environ.get("OLS_TRANSFORMER_VERSION", VERSION) != VERSION:
-    raise WorkflowError(
-        f"this job computes result version {VERSION}, but the run was submitted as "
-        f"{os.environ.get('OLS_TRANSFORMER_VERSION')}: the code or config changed while the run "
-        "was in flight. Restore them, or let the run finish and start a new one."
-    )
-# Job order where fewer cores than ready jobs: the longest first (icl's parts ~15-30 s each,
-# Hopfield's ~5-30 s, the training stages ~10-15 s, the rest a few seconds), so that no long job
-# starts last while the other cores idle. Order only: no result depends on it.
-PRIORITY = {"icl_part": 3, "hopfield_part": 2, "training": 1}
 RESULTS = "results"
+VERSION = version_id(config, workflow.basedir)
 VERSION_DIR = f"{RESULTS}/{VERSION}"
 STAGES_DIR = f"{RESULTS}/stages"
-ALL_TARGETS = []
 CONDA_ENV = "../../environment.yml"  # used with --software-deployment-method conda
-
-# Reuse by content (src/ols_transformer/reuse.py): every stage computes into
-# results/stages/<stage>/<key>/, the key a hash of the config parts, code and upstream stages it
-# depends on; each version directory gets copies of its stages' outputs (one local job per
-# version: rule version, workflow/rules/version.smk). A stage whose key did not change is not
-# computed again.
-FIG1_TASK = ["training.seeds", "training.n", "training.beta", "training.noise_sigma"]
-FIG1_TASK += ["training.x_scale"]
-FIG1_SETTING = ["training.parameterisation", "training.w0", "training.learning_rate"]
-FIG1_SETTING += ["training.epochs", "training.alignment_tol"]
-NIST_DATA = "src/ols_transformer/datasets/nist_strd"
-# The tolerances the training stage measures at (the checks re-judge at each).
-FIG1_TOLERANCES = ["training.criteria.w_rel_tol", "training.criteria.tol_factors"]
-# Hopfield: one stage per part job (config.hopfield_jobs: a run, runs sharing a job, or a heavy
-# N of a run), keyed by the shared settings and its own runs' entries only, so that editing one
-# run's grid computes that run's jobs and the gather again, nothing else; the gather is the
-# stage `hopfield`.
-HOPFIELD_JOBS = hopfield_jobs(config["hopfield"])  # job -> its parts: run, N, seeds
-HOPFIELD_SHARED = tuple(
-    f"hopfield.{name}"
-    for name in config["hopfield"]
-    if name not in ("runs", "criteria", "confidence")
-)
-# A stage computed by part stages: choosing it (OLS_TRANSFORMER_STAGES) chooses its parts too.
-PART_STAGES = {"hopfield": list(HOPFIELD_JOBS)}
-TABLE_STAGES = ["proof_check", "nist", "training", "training_sweep", "shift", "hopfield", "icl"]
-STAGE_SPECS = {
-    "data": StageSpec(
-        ("workflow/rules/data.smk", "workflow/scripts/data.py"), ("data", *FIG1_TASK)
-    ),
-    "proof_check": StageSpec(
-        ("workflow/rules/proof.smk", "workflow/scripts/proof.py"), ("proof",), ("data",)
-    ),
-    # The shipped StRD files are data the stage reads: part of its key.
-    "nist": StageSpec(
-        (
-            "workflow/rules/nist.smk",
-            "workflow/scripts/nist.py",
-            *sorted(
-                str(path.relative_to(workflow.basedir))
-                for path in (Path(workflow.basedir) / NIST_DATA).glob("*")
-            ),
-        ),
-        ("nist",),
-    ),
-    "training": StageSpec(
-        ("workflow/rules/training.smk", "workflow/scripts/training.py"),
-        (*FIG1_TASK, *FIG1_SETTING, *FIG1_TOLERANCES, "training.endpoint"),
-        ("data",),
-    ),
-    "training_sweep": StageSpec(
-        ("workflow/rules/training.smk", "workflow/scripts/training_sweep.py"),
-        (*FIG1_TASK, *FIG1_SETTING, "training.sweep", "training.criteria"),
-    ),
-    "shift": StageSpec(("workflow/rules/shift.smk", "workflow/scripts/shift.py"), ("shift",)),
-    # The gather reads every part stage; its key covers the whole section (the run order, the
-    # confidence, the criteria), so it is computed again whenever a part is.
-    "hopfield": StageSpec(
-        ("workflow/rules/hopfield.smk", "workflow/scripts/hopfield.py"),
-        ("hopfield",),
-        tuple(HOPFIELD_JOBS),
-    ),
-    "icl": StageSpec(("workflow/rules/icl.smk", "workflow/scripts/icl.py"), ("icl",)),
-    **{
-        job: StageSpec(
-            ("workflow/rules/hopfield.smk", "workflow/scripts/hopfield_part.py"),
-            (*HOPFIELD_SHARED, *(f"hopfield.runs.{part.run}" for part in parts)),
-        )
-        for job, parts in HOPFIELD_JOBS.items()
-    },
-    "claims": StageSpec(
-        ("workflow/rules/claims.smk", "workflow/scripts/claims.py"),
-        tuple(
-            f"{section}.criteria"
-            for section in ("proof", "nist", "training", "shift", "hopfield", "icl")
-        ),
-        tuple(TABLE_STAGES),
-    ),
-}
-# Notebook stages, the one place that says what each notebook reads: the stages (their keys
-# are part of its key), the config section whose criteria it shows, and the tables and figures
-# it is given (papermill parameters <table>_csv, <figure>_png; workflow/rules/notebooks.smk).
-NOTEBOOKS = {
-    "proof": dict(
-        upstream=("proof_check",),
-        criteria="proof",
-        tables=["proof_check"],
-        figures=["proof_error_vs_condition"],
-    ),
-    "nist": dict(
-        upstream=("nist",),
-        criteria="nist",
-        tables=["nist_lre"],
-        figures=["nist_lre"],
-    ),
-    "training": dict(
-        upstream=("training", "training_sweep"),
-        criteria="training",
-        tables=["fig1_headline", "fig1_alignment", "fig1_endpoint", "fig1_sensitivity"],
-        figures=[
-            "fig1a_convergence",
-            "fig1b_w_vs_wstar",
-            "fig1_sensitivity",
-            "fig1_alignment_region",
-        ],
-    ),
-    "shift": dict(
-        upstream=("shift",),
-        criteria="shift",
-        tables=["covariance_shift"],
-        figures=["shift_error", "shift_distortion"],
-    ),
-    "hopfield": dict(
-        upstream=("hopfield",),
-        criteria="hopfield",
-        tables=["hopfield_capacity"],
-        figures=["hopfield_capacity"],
-    ),
-    "icl": dict(
-        upstream=("icl",),
-        criteria="icl",
-        tables=["icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_sensitivity"],
-        figures=[
-            "icl_risk",
-            "icl_preconditioner",
-            "icl_depth",
-            "icl_shift",
-            "icl_training",
-            "icl_designs",
-        ],
-    ),
-    "claims": dict(upstream=("claims",), criteria=None, tables=[], figures=[]),
-}
-for _name, _notebook in NOTEBOOKS.items():
-    STAGE_SPECS[f"notebook_{_name}"] = StageSpec(
-        (
-            "workflow/rules/notebooks.smk",
-            "workflow/scripts/notebook.py",
-            f"notebooks/{_name}.ipynb",
-        ),
-        (f"{_notebook['criteria']}.criteria",) if _notebook["criteria"] else (),
-        _notebook["upstream"],
+# A cluster job re-reads this workflow on its node: if the code or config changed after the run
+# was submitted, its version differs, and the job would belong to a version nobody started. The
+# submitting process creates its version directory before any job starts (onstart); a job that
+# finds no directory for the version it computes stops with the reason.
+if not workflow.is_main_process and not Path(VERSION_DIR).is_dir():
+    raise WorkflowError(
+        f"this job computes result version {VERSION}, which no run started: the code or config "
+        "changed while the run was in flight. Restore them, or let the run finish and start a "
+        "new one."
     )
 
-KEYS, DAMAGED = stage_keys(
-    STAGE_SPECS, config, Path(workflow.basedir), Path(STAGES_DIR), Path.cwd()
+# Reuse by content (src/ols_transformer/reuse.py): every stage, part job and notebook computes
+# into results/stages/<unit>/<key>/, the key a hash of the config parts, code and upstream units
+# it depends on (registry.specs); a unit whose key did not change is not computed again.
+PARTS = {name: registry.parts(name, config) for name in registry.STAGES}
+SPECS = registry.specs(
+    config,
+    lambda folder: sorted(
+        str(path.relative_to(workflow.basedir))
+        for path in (Path(workflow.basedir) / folder).glob("*")
+    ),
 )
+KEYS, DAMAGED = stage_keys(SPECS, config, Path(workflow.basedir), Path(STAGES_DIR), Path.cwd())
+KEY_PATTERN = "[0-9a-f]+(-[0-9]+)?"
 if workflow.is_main_process:
-    for _stage, _files in DAMAGED.items():
+    for _unit, _files in DAMAGED.items():
         print(
-            f"stage {_stage}: an earlier result no longer matches its provenance ({_files[0]}"
+            f"stage {_unit}: an earlier result no longer matches its provenance ({_files[0]}"
             f"{' and more' if len(_files) > 1 else ''}): left as it is, computed again under "
-            f"{STAGES_DIR}/{_stage}/{KEYS[_stage]}",
+            f"{STAGES_DIR}/{_unit}/{KEYS[_unit]}",
             file=sys.stderr,
         )
-STAGE_OUTPUTS = {}  # stage -> paths inside its directory, copied into each version
 
 
-def stage_dir(stage):
-    return f"{STAGES_DIR}/{stage}/{KEYS[stage]}"
+def stage_dir(unit):
+    """results/stages/<unit>/<key>: where a stage, part job or notebook writes."""
+    return f"{STAGES_DIR}/{unit}/{KEYS[unit]}"
 
 
-def out(stage, path):
-    """An output of ``stage``, in its directory, copied into each version that uses it.
-
-    Outputs are write-protected once their job succeeds: Snakemake then refuses to overwrite a
-    finished result (even under --forcerun) instead of silently replacing it.
-    """
-    STAGE_OUTPUTS.setdefault(stage, []).append(path)
-    return protected(f"{stage_dir(stage)}/{path}")
+def log_file(unit):
+    return f"{stage_dir(unit)}/logs/{unit}.log"
 
 
-def stage_config(stage, section=None):
-    """The config parts ``stage`` reads, and nothing else: the dotted paths of its STAGE_SPECS
-    entry (the ones its key hashes), as nested dicts; ``section``: only that section's part.
-    Rules hand this to their job as ``params: cfg=`` (StageRun.cfg), so a job cannot read a
-    value its key does not cover."""
-    part = {}
-    for dotted in STAGE_SPECS[stage].config:
-        *parents, leaf = dotted.split(".")
-        node = part
-        for name in parents:
-            node = node.setdefault(name, {})
-        node[leaf] = config_part(config, dotted)
-    return part if section is None else part.get(section, {})
+def prov(unit):
+    return f"{stage_dir(unit)}/provenance/{unit}.json"
 
 
-# Job -> its stage, benchmark file, provenance record and the jobs it waits for beyond those of
-# its upstream stages (STAGE_SPECS): the cost table's jobs and DAG (workflow/rules/cost.smk).
-COST_JOBS = {}
-
-
-def benchmark_file(stage, job=None, after=()):
-    """The ``benchmark:`` file of a job of ``stage`` (default: the job named as the stage), kept
-    in the stage directory so that a reused stage keeps the cost of the job that computed it;
-    registered for the cost table. ``after``: jobs of the same stage it waits for."""
-    job = job or stage
-    path = f"{stage_dir(stage)}/benchmarks/{job}.tsv"
-    COST_JOBS[job] = dict(stage=stage, benchmark=path, provenance=prov(stage), after=list(after))
-    return path
-
-
-def version_out(path):
-    """A file of this run's version directory."""
-    return protected(f"{VERSION_DIR}/{path}")
-
-
-def version_stages():
-    """The stages this run copies into its version: those OLS_TRANSFORMER_STAGES names
-    (comma-separated), with the part stages of each (PART_STAGES), or every stage
-    (workflow/rules/version.smk). Call after every rule."""
-    chosen = os.environ.get("OLS_TRANSFORMER_STAGES", "").strip()
-    if not chosen:
-        return list(STAGE_OUTPUTS)
-    names = [name.strip() for name in chosen.split(",") if name.strip()]
-    unknown = [name for name in names if name not in STAGE_OUTPUTS]
-    if unknown:
-        raise WorkflowError(
-            f"OLS_TRANSFORMER_STAGES names unknown stages {unknown}: choose among "
-            f"{', '.join(STAGE_OUTPUTS)}, or unset it to run every stage"
-        )
-    names += [part for name in names for part in PART_STAGES.get(name, [])]
-    return [stage for stage in STAGE_OUTPUTS if stage in names]
+def benchmark_file(unit):
+    """Kept in the unit's directory, so that a reused unit keeps the cost of the job that
+    computed it (the cost table, workflow/rules/cost.smk)."""
+    return f"{stage_dir(unit)}/benchmarks/{unit}.tsv"
 
 
 def by_attempt(base):
@@ -313,20 +124,125 @@ def by_attempt(base):
     return lambda wildcards, attempt: base * attempt
 
 
-def log_file(stage):
-    return f"{stage_dir(stage)}/logs/{stage}.log"
+def stage_files(stage):
+    """The files of ``stage``'s outputs, relative to its directory (a figure: PDF and PNG)."""
+    return [
+        path
+        for output in registry.STAGES[stage].outputs
+        for path in (
+            [f"{output.path}.pdf", f"{output.path}.png"]
+            if output.kind == "figure"
+            else [output.path]
+        )
+    ]
 
 
-def prov(stage):
-    return f"{stage_dir(stage)}/provenance/{stage}.json"
+def outputs(stage):
+    """A stage rule's ``output:`` (use as ``**outputs(stage)``): every output the registry
+    declares, in the stage's directory, the captioned ones in the report, and its provenance
+    record. Outputs are write-protected once their job succeeds: Snakemake then refuses to
+    overwrite a finished result (even under --forcerun) instead of silently replacing it."""
+    spec = registry.STAGES[stage]
+    result = {}
+    for output in spec.outputs:
+        paths = (
+            {f"{output.key}_pdf": f"{output.path}.pdf", f"{output.key}_png": f"{output.path}.png"}
+            if output.kind == "figure"
+            else {output.key: output.path}
+        )
+        for key, path in paths.items():
+            target = protected(f"{stage_dir(stage)}/{path}")
+            if output.caption and not key.endswith("_pdf"):
+                target = report(
+                    target,
+                    caption=f"../report/{output.caption}.rst",
+                    category=spec.category,
+                    labels={"stage": spec.criteria_section, "kind": output.kind,
+                            "name": output.name},
+                )
+            result[key] = target
+    result["provenance"] = prov(stage)
+    return result
 
 
-def labels(stage, kind, name):
-    """Report labels: the stage, the kind of result and its name."""
-    return {"stage": stage, "kind": kind, "name": name}
+def resources(stage, part=False):
+    """A job's resources from the registry: minutes and MB (growing with each retry) and, for
+    the compute jobs of a stage that may use one, a GPU when its config says device: cuda."""
+    spec = registry.STAGES[stage]
+    return dict(
+        runtime=by_attempt(spec.part_runtime if part else spec.runtime),
+        mem_mb=by_attempt(spec.part_mem_mb if part else spec.mem_mb),
+        gpu=registry.gpus(stage, config) if (part or not spec.parts) else 0,
+    )
+
+
+def priority(stage, part=False):
+    spec = registry.STAGES[stage]
+    return spec.part_priority if part else spec.priority
+
+
+def stage_config(unit, section=None):
+    """The config parts ``unit`` reads, and nothing else: the dotted paths its key hashes, as
+    nested dicts; ``section``: only that section's part. Rules hand this to their job as
+    ``params: cfg=`` (StageRun.cfg), so a job cannot read a value its key does not cover."""
+    part = {}
+    for dotted in SPECS[unit].config:
+        *parents, leaf = dotted.split(".")
+        node = part
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = config_part(config, dotted)
+    return part if section is None else part.get(section, {})
+
+
+# ---- the part jobs of a scattered stage: one wildcard rule <stage>_part per stage ------------
+
+
+def part_unit(stage):
+    """The part rule's unit, with the wildcard ``part``."""
+    return f"{stage}_{{part}}"
+
+
+def part_outputs(stage):
+    """A part rule's ``output:``: the folder of tables it writes, and its provenance record,
+    with wildcards ``part`` and ``key``."""
+    unit = f"{STAGES_DIR}/{part_unit(stage)}/{{key}}"
+    return dict(
+        parts=directory(f"{unit}/parts"),
+        provenance=f"{unit}/provenance/{part_unit(stage)}.json",
+    )
+
+
+def part_log(stage):
+    return f"{STAGES_DIR}/{part_unit(stage)}/{{key}}/logs/{part_unit(stage)}.log"
+
+
+def part_benchmark(stage):
+    return f"{STAGES_DIR}/{part_unit(stage)}/{{key}}/benchmarks/{part_unit(stage)}.tsv"
+
+
+def part_constraints(stage):
+    """Only this config's parts, under their current keys."""
+    names = "|".join(PARTS[stage]) or "(?!)"
+    return dict(part=names, key=KEY_PATTERN)
+
+
+def part_inputs(stage):
+    """The part folders ``stage``'s gather reads, in part order."""
+    return [f"{stage_dir(registry.part_stage(stage, part))}/parts" for part in PARTS[stage]]
+
+
+def part_params(stage):
+    """``params:`` of a part rule: the config its unit's key covers, and the part's own."""
+    section = registry.STAGES[stage].criteria_section
+    return dict(
+        cfg=lambda wildcards: stage_config(registry.part_stage(stage, wildcards.part), section),
+        part=lambda wildcards: dict(PARTS[stage][wildcards.part].params),
+    )
 
 
 onstart:
+    Path(VERSION_DIR).mkdir(parents=True, exist_ok=True)
     print(f"results version: {VERSION_DIR}", file=sys.stderr)
 
 

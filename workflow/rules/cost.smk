@@ -1,33 +1,35 @@
-# What the run cost: every job's seconds and peak memory (its benchmark file, kept in its stage
+# What the run cost: every job's seconds and peak memory (its benchmark file, kept in its unit's
 # directory), per stage, the critical path through the job DAG and the sum over it
-# (src/ols_transformer/cost.py; `ols-transformer cost results/<version>` prints it). Include
-# after every rule with a benchmark. Outside tables/: timings differ run to run, the tables not.
+# (src/ols_transformer/cost.py; `ols-transformer cost results/<version>` prints it). Outside
+# tables/: timings differ run to run, the tables not.
 
-# Job -> the jobs it waits for: those of its stage's upstream stages, and its own `after`.
-COST_AFTER = {
-    job: sorted(
-        {
-            *spec["after"],
-            *(
-                other
-                for other, other_spec in COST_JOBS.items()
-                if other_spec["stage"] in STAGE_SPECS[spec["stage"]].upstream
-            ),
-        }
-    )
-    for job, spec in COST_JOBS.items()
-}
-# The jobs of the stages this run copies (all, unless OLS_TRANSFORMER_STAGES names some).
-COST_SELECTED = [job for job, spec in COST_JOBS.items() if spec["stage"] in VERSION_STAGES]
+
+def stage_of(unit):
+    """The registry stage a unit belongs to (a part job: its stage; a notebook: itself)."""
+    for stage, parts in PARTS.items():
+        if any(unit == registry.part_stage(stage, part) for part in parts):
+            return stage
+    return unit
+
+
+# The units whose jobs this run needs: the selected ones, their parts and what they read.
+COST_UNITS = []
+_todo = list(SELECTED)
+while _todo:
+    _unit = _todo.pop()
+    if _unit not in COST_UNITS:
+        COST_UNITS.append(_unit)
+        _todo.extend(SPECS[_unit].upstream)
 COST_JOB_LIST = [
     dict(
-        name=job,
-        stage=COST_JOBS[job]["stage"],
-        benchmark=COST_JOBS[job]["benchmark"],
-        provenance=COST_JOBS[job]["provenance"],
-        after=[other for other in COST_AFTER[job] if other in COST_SELECTED],
+        name=unit,
+        stage=stage_of(unit),
+        benchmark=benchmark_file(unit),
+        provenance=prov(unit),
+        after=sorted(SPECS[unit].upstream),
     )
-    for job in COST_SELECTED
+    for unit in SPECS
+    if unit in COST_UNITS
 ]
 
 
@@ -37,10 +39,10 @@ rule cost:
     it)."""
     input:
         benchmarks=[job["benchmark"] for job in COST_JOB_LIST],
-        provenance=sorted({job["provenance"] for job in COST_JOB_LIST}),
+        provenance=[job["provenance"] for job in COST_JOB_LIST],
     output:
         table=report(
-            version_out("cost/cost.csv"),
+            protected(f"{VERSION_DIR}/cost/cost.csv"),
             caption="../report/cost.rst",
             category="7. Cost of the run",
             labels={"stage": "run", "kind": "table", "name": "cost"},
@@ -60,6 +62,3 @@ rule cost:
         version=VERSION,
     script:
         "../scripts/cost.py"
-
-
-ALL_TARGETS.extend(rules.cost.output)

@@ -2,119 +2,50 @@
 # make it robust? Linear self-attention of depth 1-4, softmax attention, two-head attention and
 # attention + GELU MLP trained on in-context regression with early stopping; the learned
 # preconditioner against Gamma* and Lambda^-1, the risk against every baseline (L-step PGD for
-# the stacks), the error under test-time shift, and the sensitivity grid. One job per part
-# (per Lambda, the designs, the sensitivity grid: config.icl_parts), each under 60 s of
-# one core, and a gather job that writes the tables, the checks and the figures.
-
-from ols_transformer.config import icl_part_tables, icl_parts
-
-ICL_CATEGORY = "6. Beyond the paper: trained linear transformers (ICL)"
-ICL_PARTS = {  # part -> {table: its path inside the stage directory}
-    part: {table: f"parts/{part}/{table}.csv" for table in icl_part_tables(config["icl"], part)}
-    for part in icl_parts(config["icl"])
-    if part != "sensitivity"
-}
-ICL_FIGURES = ["risk", "preconditioner", "depth", "shift", "training", "designs"]
+# the stacks), the error under test-time shift, and the sensitivity grid. One icl_part job per
+# part (a group of Lambdas, the designs, the sensitivity grid: config.icl_parts), each under 60 s
+# of one core, and the gather `icl`, which writes the tables, the checks and the figures.
 
 
-for _part, _tables in ICL_PARTS.items():
-
-    rule:
-        name:
-            f"icl_{_part}"
-        output:
-            **{table: out("icl", path) for table, path in _tables.items()},
-            provenance=f"{stage_dir('icl')}/provenance/icl_{_part}.json",
-        log:
-            f"{stage_dir('icl')}/logs/icl_{_part}.log",
-        benchmark:
-            benchmark_file("icl", f"icl_{_part}")
-        priority: PRIORITY["icl_part"]
-        conda:
-            CONDA_ENV
-        threads: 1
-        resources:
-            runtime=by_attempt(10),
-            mem_mb=by_attempt(3000),
-        params:
-            cfg=config["icl"],
-            part=_part,
-        script:
-            "../scripts/icl.py"
-
-
-rule icl_sensitivity:
-    """The stacks trained again on a reduced setting, one choice changed at a time."""
+rule icl_part:
+    """One part: its models trained and evaluated; its tables."""
     output:
-        icl_sensitivity=report(
-            out("icl", "tables/icl_sensitivity.csv"),
-            caption="../report/icl_table.rst",
-            category=ICL_CATEGORY,
-            labels=labels("icl", "table", "icl_sensitivity"),
-        ),
-        provenance=f"{stage_dir('icl')}/provenance/icl_sensitivity.json",
+        **part_outputs("icl"),
     log:
-        f"{stage_dir('icl')}/logs/icl_sensitivity.log",
+        part_log("icl"),
     benchmark:
-        benchmark_file("icl", "icl_sensitivity")
-    priority: PRIORITY["icl_part"]
+        part_benchmark("icl")
+    wildcard_constraints:
+        **part_constraints("icl"),
+    priority: priority("icl", part=True)
     conda:
         CONDA_ENV
     threads: 1
     resources:
-        runtime=by_attempt(10),
-        mem_mb=by_attempt(3000),
+        **resources("icl", part=True),
     params:
-        cfg=config["icl"],
-        part="sensitivity",
+        **part_params("icl"),
     script:
-        "../scripts/icl.py"
+        "../scripts/icl_part.py"
 
 
 rule icl:
-    """Gather the parts: the preconditioner, risk, shift and training tables, the checks (with
-    the sensitivity grid) and the figures."""
+    """Gather the parts: the preconditioner, risk, shift, training and sensitivity tables, the
+    checks and the figures."""
     input:
-        parts=[
-            f"{stage_dir('icl')}/{path}"
-            for tables in ICL_PARTS.values()
-            for path in tables.values()
-        ],
-        sensitivity=rules.icl_sensitivity.output.icl_sensitivity,
+        parts=part_inputs("icl"),
     output:
-        **{
-            name: report(
-                out("icl", f"tables/icl_{name}.csv"),
-                caption="../report/icl_table.rst",
-                category=ICL_CATEGORY,
-                labels=labels("icl", "table", f"icl_{name}"),
-            )
-            for name in ["preconditioner", "risk", "shift", "training"]
-        },
-        **{f"{name}_pdf": out("icl", f"figures/icl_{name}.pdf") for name in ICL_FIGURES},
-        **{
-            f"{name}_png": report(
-                out("icl", f"figures/icl_{name}.png"),
-                caption=f"../report/icl_{name}.rst",
-                category=ICL_CATEGORY,
-                labels=labels("icl", "figure", f"icl_{name}"),
-            )
-            for name in ICL_FIGURES
-        },
-        summary=out("icl", "tables/icl_summary.csv"),
-        provenance=prov("icl"),
+        **outputs("icl"),
     log:
         log_file("icl"),
     benchmark:
-        benchmark_file("icl", after=[f"icl_{part}" for part in ICL_PARTS] + ["icl_sensitivity"])
+        benchmark_file("icl")
     conda:
         CONDA_ENV
     threads: 1
     resources:
-        runtime=by_attempt(10),
-        mem_mb=by_attempt(3000),
+        **resources("icl"),
     params:
-        cfg=config["icl"],
-        part="",
+        cfg=stage_config("icl", "icl"),
     script:
         "../scripts/icl.py"

@@ -2,8 +2,8 @@ rule run_record:
     """The version's own provenance: resolved config, code hash, git state, packages. It runs
     first (priority), so versions.csv lists even a run that fails."""
     output:
-        record=version_out("provenance/run.json"),
-        config=version_out("config.resolved.yaml"),
+        record=protected(f"{VERSION_DIR}/provenance/run.json"),
+        config=protected(f"{VERSION_DIR}/config.resolved.yaml"),
     log:
         f"{VERSION_DIR}/logs/run_record.log",
     priority: 100
@@ -15,5 +15,3 @@ rule run_record:
     script:
         "../scripts/run_record.py"
 
-
-ALL_TARGETS.append(rules.run_record.output.record)

@@ -1,24 +1,27 @@
-# Each version directory, results/<run_name>-<hash>/, gets a copy of every stage's outputs,
-# whether the stage was computed for this version or an earlier one (reuse by content, see
-# common.smk), with a provenance record per stage that says which. One local job per version
-# copies every stage (milliseconds each). Include after every rule that registers outputs.
-#
-# OLS_TRANSFORMER_STAGES=data,training (stage names, comma-separated) limits the copy, and so
-# the default target, to those stages and what they read: a partial version, for tests and for
-# running part of the study. Unset: every stage.
+# Each version directory, results/<run_name>-<hash>/, gets a copy of every selected stage's
+# outputs (config `stages`, default all) and its notebook's, whether computed for this version
+# or an earlier one (reuse by content, see common.smk), with a provenance record per stage that
+# says which. One local job per version copies them all (milliseconds each).
 
 
-VERSION_STAGES = version_stages()
-# Stage -> (its files, their copies, its provenance record, the version's record of it, log).
+def unit_files(unit):
+    """A stage's or notebook's output files, relative to its directory."""
+    if unit.startswith("notebook_"):
+        name = unit.removeprefix("notebook_")
+        return [f"notebooks/{name}.ipynb", f"notebooks/{name}.html"]
+    return stage_files(unit)
+
+
+# Unit -> (its files, their copies, its provenance record, the version's record of it, log).
 VERSION_COPIES = {
-    stage: dict(
-        sources=[f"{stage_dir(stage)}/{path}" for path in STAGE_OUTPUTS[stage]],
-        targets=[f"{VERSION_DIR}/{path}" for path in STAGE_OUTPUTS[stage]],
-        record=prov(stage),
-        version_record=f"{VERSION_DIR}/provenance/{stage}.json",
-        log=f"{VERSION_DIR}/logs/version_{stage}.log",
+    unit: dict(
+        sources=[f"{stage_dir(unit)}/{path}" for path in unit_files(unit)],
+        targets=[f"{VERSION_DIR}/{path}" for path in unit_files(unit)],
+        record=prov(unit),
+        version_record=f"{VERSION_DIR}/provenance/{unit}.json",
+        log=f"{VERSION_DIR}/logs/version_{unit}.log",
     )
-    for stage in VERSION_STAGES
+    for unit in SELECTED
 }
 
 
@@ -42,6 +45,3 @@ rule version:
         version=VERSION,
     script:
         "../scripts/version_copy.py"
-
-
-ALL_TARGETS.extend(rules.version.output)

@@ -3,6 +3,7 @@ in the config's run order, the growth fits, Amit's criterion, softmax's temperat
 and the figure."""
 
 import logging
+from pathlib import Path
 
 from ols_transformer import checks
 from ols_transformer.checks import hopfield as hopfield_checks
@@ -16,7 +17,8 @@ from ols_transformer.stage import StageRun
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "hopfield") as run:
     log = logging.getLogger("ols_transformer")
-    table = capacity.gather([capacity.read_part(path) for path in smk.input.parts], run.cfg)
+    table = capacity.gather([capacity.read_part(Path(path) / "hopfield.csv")
+                              for path in smk.input.parts], run.cfg)
     growth = hopfield_checks.growth(table)
     log.info("hopfield capacity: %s", capacity.headline(growth))
     write_table(table, smk.output.table)

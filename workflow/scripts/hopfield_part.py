@@ -3,6 +3,7 @@ that share the job (config.hopfield_jobs); the per-seed rows, which the gather
 (workflow/scripts/hopfield.py) puts together."""
 
 import logging
+from pathlib import Path
 
 import pandas as pd
 
@@ -11,12 +12,12 @@ from ols_transformer.io import write_table
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
-with StageRun(smk, smk.rule) as run:
+with StageRun(smk, f"hopfield_{smk.wildcards.part}") as run:
     log = logging.getLogger("ols_transformer")
     tables = []
-    for part in smk.params.parts:
+    for part in smk.params.part["parts"]:
         tables.append(capacity.run_part(run.cfg, part["run"], part["N"], part["seeds"],
                                         progress=log.info))
         log.info("%s: mean capacity by N %s", part["run"],
                  tables[-1].groupby("N")["capacity"].mean().round(1).to_dict())
-    write_table(pd.concat(tables, ignore_index=True), smk.output.table)
+    write_table(pd.concat(tables, ignore_index=True), Path(smk.output.parts) / "hopfield.csv")

@@ -17,7 +17,7 @@ from ols_transformer.plots.training import plot_alignment_region, plot_sensitivi
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
-with StageRun(smk, "training") as run:
+with StageRun(smk, "training_sweep") as run:
     cfg = run.cfg
     table = training.sweep(cfg)
     for row in frame(sweep_checks(table, cfg["criteria"])).itertuples():
