@@ -11,49 +11,15 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+from ols_transformer import architecture, stages
+
 PACKAGE = "ols_transformer"
 SOURCE = REPO / "src" / PACKAGE
 
-# Layer -> its modules (names relative to the package; "x.*" is every module under x/).
-LAYERS: dict[str, tuple[str, ...]] = {
-    # files, records, versions, reuse, progress lines: no numbers of the paper
-    "foundation": ("", "io", "provenance", "versioning", "reuse", "progress"),
-    # the paper's mathematics and its models
-    "math": ("ols", "construction", "shift", "data", "nist", "hopfield_theory", "hopfield",
-             "icl_theory", "icl_models", "icl_training"),
-    # config validation: below the stages (an experiment may validate its section)
-    "config": ("config",),
-    # checks read tables and return verdicts; the package's __init__ holds the Check row
-    "checks base": ("checks",),
-    "checks": ("checks.*",),
-    # experiments compute tables
-    "experiments base": ("experiments",),
-    "experiments": ("experiments.*",),
-    # plots take tables and return figures; plots.common holds the style
-    "plots base": ("plots", "plots.common"),
-    "plots": ("plots.*",),
-    # the ledger and what reads versions: select checks' rows, read and copy files
-    "ledger": ("claims", "overview", "compare", "reference", "notebooks", "cost"),
-    # entry points: the command line and the workflow scripts' run context
-    "top": ("cli", "stage"),
-}
-
-# Layer -> the layers its modules may import. A layer absent from its own set is closed: its
-# modules may not import one another (the stages of experiments/, checks/ and plots/ are
-# siblings: what two stages share belongs a layer down).
-MAY_IMPORT: dict[str, set[str]] = {
-    "foundation": {"foundation"},
-    "math": {"foundation", "math"},
-    "config": {"foundation", "math"},
-    "checks base": {"foundation", "math"},
-    "checks": {"foundation", "math", "checks base"},
-    "experiments base": {"foundation", "math", "config"},
-    "experiments": {"foundation", "math", "config", "experiments base"},
-    "plots base": {"foundation", "math"},
-    "plots": {"foundation", "math", "plots base"},
-    "ledger": {"foundation", "math", "config", "checks base", "checks", "ledger"},
-    "top": set(LAYERS),
-}
+# The layers and what each may import live in the package (architecture.py), which also draws
+# docs/ARCHITECTURE.md's layer table from them.
+LAYERS = architecture.LAYERS
+MAY_IMPORT = architecture.MAY_IMPORT
 
 # Imports that break the rule today, in files other branches are editing; each is to be removed
 # (and then taken out of this set) by moving the call up to the workflow script or the shared
@@ -180,3 +146,37 @@ def test_the_checker_finds_upward_and_sideways_imports(toy: Path) -> None:
     found = {(a, b) for a, b, _ in violations(toy, package="toy")}
     assert found == {("io", "plots.common"), ("checks.a", "checks.b"),
                      ("checks.b", "experiments.a"), ("experiments.a", "checks")}
+
+
+def test_architecture_doc_is_drawn_from_the_registry_and_the_layers() -> None:
+    doc = (REPO / architecture.DOC).read_text()
+    assert architecture.rendered(doc) == doc, (
+        "docs/ARCHITECTURE.md's tables differ from stages.py / architecture.py: run "
+        "`python -m ols_transformer.architecture`")
+
+
+def test_the_doc_check_fails_on_a_stale_table(tmp_path: Path) -> None:
+    """An edited table is found (the check compares, it does not only look for markers)."""
+    doc = tmp_path / architecture.DOC
+    doc.parent.mkdir(parents=True)
+    stale = (REPO / architecture.DOC).read_text().replace("| `proof` |", "| `proof_check` |", 1)
+    doc.write_text(stale)
+    assert architecture.main(["--check", "--root", str(tmp_path)]) == 1
+    assert architecture.main(["--root", str(tmp_path)]) == 0
+    assert architecture.main(["--check", "--root", str(tmp_path)]) == 0
+    assert "| `proof` |" in doc.read_text()
+
+
+def test_each_stage_is_named_alike_everywhere() -> None:
+    """Rule file, script, notebook and stage modules carry the stage's (section's) name."""
+    for stage in stages.STAGES.values():
+        assert (REPO / stage.rule_file).is_file(), stage.rule_file
+        assert (REPO / stage.script).is_file(), stage.script
+        if stage.parts:
+            assert (REPO / stage.part_script).is_file(), stage.part_script
+        if stage.notebook:
+            assert (REPO / "notebooks" / f"{stage.name}.ipynb").is_file(), stage.name
+        names = {p.stem for kind in ("experiments", "checks", "plots")
+                 for p in (SOURCE / kind).glob("*.py") if p.stem != "__init__"}
+        stray = names - {s.criteria_section for s in stages.STAGES.values()} - {"common"}
+        assert not stray, f"stage modules named after no stage: {sorted(stray)}"
