@@ -180,3 +180,9 @@ def test_each_stage_is_named_alike_everywhere() -> None:
                  for p in (SOURCE / kind).glob("*.py") if p.stem != "__init__"}
         stray = names - {s.criteria_section for s in stages.STAGES.values()} - {"common"}
         assert not stray, f"stage modules named after no stage: {sorted(stray)}"
+
+
+def test_the_ledger_judges_the_registry_s_ledger_stages() -> None:
+    from ols_transformer import claims
+
+    assert set(claims.STAGES) == set(stages.LEDGER_STAGES)

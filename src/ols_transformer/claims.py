@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from . import stages as registry
 from .checks import (
     ALL,
     CONDITIONAL,
@@ -54,35 +55,36 @@ COLUMNS = ["claim_id", "kind", "section", "quote", "claim", "measured", "criteri
 
 @dataclass(frozen=True)
 class Stage:
-    """What the ledger reads of a stage: its tables, its check function, and the config
-    section holding its criteria (``<section>.criteria``)."""
+    """What the ledger reads of a stage of the registry (``stages.STAGES``, which gives its
+    config section, ``<section>.criteria``): the tables it judges and its check function."""
 
     tables: tuple[str, ...]
     checks: Callable[[Tables, Mapping[str, float]], list[Check]]
-    section: str
 
 
 STAGES: dict[str, Stage] = {
-    "proof": Stage(("proof_check",), lambda t, c: proof_checks.checks(t.get("proof_check"), c),
-                   "proof"),
-    "nist": Stage(("nist_lre",), lambda t, c: nist_checks.checks(t.get("nist_lre"), c), "nist"),
+    "proof": Stage(("proof_check",), lambda t, c: proof_checks.checks(t.get("proof_check"), c)),
+    "nist": Stage(("nist_lre",), lambda t, c: nist_checks.checks(t.get("nist_lre"), c)),
     "training": Stage(
         ("fig1_headline", "fig1_alignment", "fig1_endpoint", "fig1_sensitivity"),
         lambda t, c: training_checks.checks(
             t.get("fig1_headline"), c, alignment=t.get("fig1_alignment"),
-            endpoint=t.get("fig1_endpoint"), sweep=t.get("fig1_sensitivity")),
-        "training"),
+            endpoint=t.get("fig1_endpoint"), sweep=t.get("fig1_sensitivity"))),
     "training_sweep": Stage(
         ("fig1_sensitivity",),
-        lambda t, c: training_checks.sweep_checks(t.get("fig1_sensitivity"), c), "training"),
+        lambda t, c: training_checks.sweep_checks(t.get("fig1_sensitivity"), c)),
     "shift": Stage(("covariance_shift",),
-                   lambda t, c: shift_checks.checks(t.get("covariance_shift"), c), "shift"),
+                   lambda t, c: shift_checks.checks(t.get("covariance_shift"), c)),
     "hopfield": Stage(("hopfield_capacity",),
-                      lambda t, c: hopfield_checks.checks(t.get("hopfield_capacity"), c),
-                      "hopfield"),
+                      lambda t, c: hopfield_checks.checks(t.get("hopfield_capacity"), c)),
     "icl": Stage(("icl_preconditioner", "icl_risk", "icl_shift", "icl_sensitivity"),
-                 lambda t, c: icl_checks.checks(t, c), "icl"),
+                 lambda t, c: icl_checks.checks(t, c)),
 }
+
+
+def section(stage: str) -> str:
+    """The config section holding ``stage``'s criteria (the registry's)."""
+    return registry.STAGES[stage].criteria_section
 
 
 @dataclass(frozen=True)
@@ -298,8 +300,8 @@ LEDGER_TABLES: tuple[str, ...] = tuple(sorted({t for s in STAGES.values() for t 
 
 def criteria_from_config(config: Mapping[str, Any]) -> dict[str, Mapping[str, float]]:
     """Stage -> ``config[<its section>]['criteria']``, for the stages the config has."""
-    return {stage: config[s.section]["criteria"] for stage, s in STAGES.items()
-            if "criteria" in config.get(s.section, {})}
+    return {stage: config[section(stage)]["criteria"] for stage in STAGES
+            if "criteria" in config.get(section(stage), {})}
 
 
 def tables_among(outputs: Iterable[str], tables_dir: str,

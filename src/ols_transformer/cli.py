@@ -128,6 +128,20 @@ def run_cost(args: argparse.Namespace) -> int:
     return print_cost(resolve_version(args.version, args.results))
 
 
+def run_stages(args: argparse.Namespace) -> int:
+    """The registry: each stage, its config section, rules, upstream and outputs."""
+    from .stages import STAGES
+
+    for stage in STAGES.values():
+        rules = stage.name + (f", {stage.name}_part (one job per part)" if stage.parts else "")
+        print(f"{stage.name}: section {stage.criteria_section}; rules {rules}; reads "
+              f"{', '.join(stage.upstream) or 'nothing upstream'}\n"
+              f"  tables: {', '.join(stage.tables()) or '-'}\n"
+              f"  figures: {', '.join(stage.figures()) or '-'}"
+              + ("\n  notebook: notebooks/" + stage.name + ".ipynb" if stage.notebook else ""))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="ols-transformer", description=DESCRIPTION,
                                    epilog=EPILOG,
@@ -189,6 +203,9 @@ def parser() -> argparse.ArgumentParser:
                               "memory, per stage, the critical path")
     cst.add_argument("version", help="a version name under the results folder, or a path")
     cst.set_defaults(run=run_cost)
+    stg = commands.add_parser("stages", help="list the pipeline's stages (the registry): "
+                              "config section, rules, what each reads and writes")
+    stg.set_defaults(run=run_stages)
     return main
 
 

@@ -137,6 +137,22 @@ def stage_files(stage):
     ]
 
 
+def unit_files(unit):
+    """A stage's or notebook's output files, relative to its directory."""
+    if unit.startswith("notebook_"):
+        name = unit.removeprefix("notebook_")
+        return [f"notebooks/{name}.ipynb", f"notebooks/{name}.html"]
+    return stage_files(unit)
+
+
+def stage_of(unit):
+    """The registry stage a unit belongs to (a part job: its stage; else the unit itself)."""
+    for stage, parts in PARTS.items():
+        if any(unit == registry.part_stage(stage, part) for part in parts):
+            return stage
+    return unit
+
+
 def outputs(stage):
     """A stage rule's ``output:`` (use as ``**outputs(stage)``): every output the registry
     declares, in the stage's directory, the captioned ones in the report, and its provenance
@@ -157,8 +173,11 @@ def outputs(stage):
                     target,
                     caption=f"../report/{output.caption}.rst",
                     category=spec.category,
-                    labels={"stage": spec.criteria_section, "kind": output.kind,
-                            "name": output.name},
+                    labels={
+                        "stage": spec.criteria_section,
+                        "kind": output.kind,
+                        "name": output.name,
+                    },
                 )
             result[key] = target
     result["provenance"] = prov(stage)

@@ -4,14 +4,6 @@
 # tables/: timings differ run to run, the tables not.
 
 
-def stage_of(unit):
-    """The registry stage a unit belongs to (a part job: its stage; a notebook: itself)."""
-    for stage, parts in PARTS.items():
-        if any(unit == registry.part_stage(stage, part) for part in parts):
-            return stage
-    return unit
-
-
 # The units whose jobs this run needs: the selected ones, their parts and what they read.
 COST_UNITS = []
 _todo = list(SELECTED)

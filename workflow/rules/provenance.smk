@@ -14,4 +14,3 @@ rule run_record:
         version=VERSION,
     script:
         "../scripts/run_record.py"
-

@@ -4,14 +4,6 @@
 # says which. One local job per version copies them all (milliseconds each).
 
 
-def unit_files(unit):
-    """A stage's or notebook's output files, relative to its directory."""
-    if unit.startswith("notebook_"):
-        name = unit.removeprefix("notebook_")
-        return [f"notebooks/{name}.ipynb", f"notebooks/{name}.html"]
-    return stage_files(unit)
-
-
 # Unit -> (its files, their copies, its provenance record, the version's record of it, log).
 VERSION_COPIES = {
     unit: dict(
