@@ -26,6 +26,7 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/shift.smk"
 include: "workflow/rules/hopfield.smk"
 include: "workflow/rules/icl.smk"
+include: "workflow/rules/attention_regression.smk"
 # Claims and notebooks last: a stage notebook is built for the stage tables the rules above write.
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/notebooks.smk"

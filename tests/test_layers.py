@@ -20,6 +20,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "foundation": ("", "io", "provenance", "versioning", "reuse", "progress"),
     # the paper's mathematics and its models
     "math": ("ols", "construction", "shift", "data", "nist", "hopfield_theory", "hopfield",
+             "attention_regression",
              "icl_theory", "icl_models", "icl_training"),
     # config validation: below the stages (an experiment may validate its section)
     "config": ("config",),

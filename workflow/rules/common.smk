@@ -108,6 +108,7 @@ HOPFIELD_SHARED = tuple(
 # A stage computed by part stages: choosing it (OLS_TRANSFORMER_STAGES) chooses its parts too.
 PART_STAGES = {"hopfield": list(HOPFIELD_JOBS)}
 TABLE_STAGES = ["proof_check", "nist", "training", "training_sweep", "shift", "hopfield", "icl"]
+TABLE_STAGES += ["attention_regression"]
 STAGE_SPECS = {
     "data": StageSpec(
         ("workflow/rules/data.smk", "workflow/scripts/data.py"), ("data", *FIG1_TASK)
@@ -145,6 +146,11 @@ STAGE_SPECS = {
         tuple(HOPFIELD_JOBS),
     ),
     "icl": StageSpec(("workflow/rules/icl.smk", "workflow/scripts/icl.py"), ("icl",)),
+    # The transcribed Monte Carlo it compares with is package data, hashed with the package.
+    "attention_regression": StageSpec(
+        ("workflow/rules/attention_regression.smk", "workflow/scripts/attention_regression.py"),
+        ("attention_regression",),
+    ),
     **{
         job: StageSpec(
             ("workflow/rules/hopfield.smk", "workflow/scripts/hopfield_part.py"),
@@ -156,7 +162,9 @@ STAGE_SPECS = {
         ("workflow/rules/claims.smk", "workflow/scripts/claims.py"),
         tuple(
             f"{section}.criteria"
-            for section in ("proof", "nist", "training", "shift", "hopfield", "icl")
+            for section in (
+                "proof", "nist", "training", "shift", "hopfield", "icl", "attention_regression"
+            )
         ),
         tuple(TABLE_STAGES),
     ),
@@ -212,6 +220,12 @@ NOTEBOOKS = {
             "icl_training",
             "icl_designs",
         ],
+    ),
+    "attention_regression": dict(
+        upstream=("attention_regression",),
+        criteria="attention_regression",
+        tables=["ar_comparison", "ar_r2", "ar_identity", "ar_optimisation", "ar_kernel"],
+        figures=["ar_r2", "ar_ceiling"],
     ),
     "claims": dict(upstream=("claims",), criteria=None, tables=[], figures=[]),
 }
