@@ -1,7 +1,7 @@
 # Replication pipeline for "Ordinary Least Squares is a Special Case of Transformer".
 # Stages (src/ols_transformer/stages.py, the registry): data -> proof -> nist -> training
-# (Figure 1) -> shift -> hopfield -> icl (beyond the paper) -> claims ledger, notebooks and the
-# run's cost. Outputs land in results/<version>/ (see README).
+# (Figure 1) -> shift -> hopfield -> icl (beyond the paper) -> attention_regression (the second
+# paper of our sources) -> claims ledger, notebooks and the run's cost. Outputs land in results/<version>/ (see README).
 
 import os
 
@@ -27,6 +27,7 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/shift.smk"
 include: "workflow/rules/hopfield.smk"
 include: "workflow/rules/icl.smk"
+include: "workflow/rules/attention_regression.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/notebooks.smk"
 include: "workflow/rules/version.smk"

@@ -38,6 +38,7 @@ from .checks import (
     Check,
     MissingInput,
 )
+from .checks import attention_regression as ar_checks
 from .checks import hopfield as hopfield_checks
 from .checks import icl as icl_checks
 from .checks import nist as nist_checks
@@ -47,7 +48,7 @@ from .checks import training as training_checks
 
 Tables = Mapping[str, "pd.DataFrame | None"]
 Criteria = Mapping[str, Mapping[str, float]]  # stage -> its criteria
-Kind = Literal["paper", "extension"]
+Kind = Literal["paper", "extension", "related"]
 
 COLUMNS = ["claim_id", "kind", "section", "quote", "claim", "measured", "criterion", "threshold",
            "origin", "verdict", "share_holds", "holds_where", "source", "detail", "sense"]
@@ -79,6 +80,9 @@ STAGES: dict[str, Stage] = {
                       lambda t, c: hopfield_checks.checks(t.get("hopfield_capacity"), c)),
     "icl": Stage(("icl_preconditioner", "icl_risk", "icl_shift", "icl_sensitivity"),
                  lambda t, c: icl_checks.checks(t, c)),
+    "attention_regression": Stage(
+        ("ar_r2", "ar_comparison", "ar_identity", "ar_optimisation", "ar_kernel"),
+        lambda t, c: ar_checks.checks(t, c)),
 }
 
 
@@ -106,6 +110,12 @@ class Claim:
 
 
 ICL_SECTION = "Beyond the paper: trained LSA (ICL)"
+# Rows of kind "related": the SECOND seed paper's claims (Goulet Coulombe, "Ordinary Least
+# Squares as an Attention Mechanism"; summary in shared/seeds, public README of
+# philgoucou/ols-attention), not the OLS-Transformer paper's; counted apart.
+AR_SECTION = "Second paper: OLS as an attention mechanism"
+AR_ABSTRACT = ("ordinary least squares (OLS) predictions can be rewritten as the output of a "
+               "restricted attention module")
 NIST_SECTION = "Beyond the paper: NIST StRD"
 ROBUSTNESS_QUOTE = ("modern designs including nonlinear activations, Softmax transformation, "
                     "multi-head attention, and multi-layer stacking are essential evolutions to "
@@ -292,6 +302,41 @@ CLAIMS: tuple[Claim, ...] = (
           "Stacked linear attention (L = 2..4), trained on the same tasks, grows less under "
           "shift than the one-layer linear model at equal or better no-shift risk",
           quote=ROBUSTNESS_QUOTE),
+    # The second seed paper (stage attention_regression), kind "related"
+    Claim("attention_regression.identity_out_of_sample", AR_SECTION,
+          "[second paper] OLS predictions at held-out queries equal attention f_q^T F^T y with "
+          "F = X U Lambda^-1/2 (F^T F = I), eigen and SVD routes, to rounding c cond(X)^2 u",
+          kind="related", quote=AR_ABSTRACT),
+    Claim("attention_regression.optimisation_recovers_ols", AR_SECTION,
+          "[second paper] Minimising squared prediction error over the embedding Omega = L L^T "
+          "recovers the OLS predictions, in and out of sample", kind="related",
+          quote="the OLS solution can be recast as the outcome of an alternative problem: "
+                "minimizing squared prediction errors by optimizing the embedding space"),
+    Claim("attention_regression.omega_identified", AR_SECTION,
+          "[second paper, our precision] Omega itself equals (X^T X)^-1 where identified (k >= p "
+          "targets sharing X); with one target only Omega X^T y is (omega_not_identified in "
+          "the stage summary)", kind="related",
+          quote="we equivalently learn optimal encoding and decoding operations for predictors"),
+    Claim("attention_regression.kernel_identity", AR_SECTION,
+          "[second paper, exact algebra] softmax_j(x^T Omega x_j) is a Gaussian-kernel "
+          "(Nadaraya-Watson) weight with metric Omega times exp(x_j^T Omega x_j / 2) per key",
+          kind="related", quote="a similarity-based method in a transformed regressor space"),
+    Claim("attention_regression.beats_ols_nonlinear", AR_SECTION,
+          "[second paper] Attention Regression beats OLS on the nonlinear designs (paired t "
+          "intervals over replicates)", kind="related",
+          quote="The paper presents OLS as a form of non-linear Attention Regression"),
+    Claim("attention_regression.close_to_ols_linear", AR_SECTION,
+          "[second paper] Attention Regression stays close to OLS on the linear design",
+          kind="related",
+          quote="The paper presents OLS as a form of non-linear Attention Regression"),
+    Claim("attention_regression.competitive_with_trees", AR_SECTION,
+          "[second paper] Attention Regression is competitive with RF and GBM (pooled means in "
+          "its README: AttReg 0.476, RF 0.454, GBM 0.418)", kind="related",
+          quote="pooled means OLS 0.28, RF 0.45, GBM 0.42, Attention Regression 0.48"),
+    Claim("attention_regression.train_r2_above_ceiling", AR_SECTION,
+          "(ours) With each point attending to itself in training, Attention Regression's "
+          "training R^2 exceeds the noise ceiling SNR / (1 + SNR): the fit sees its own label",
+          kind="extension"),
 )
 
 # Every table some claim reads (the claims rule's inputs, where the workflow has them).
@@ -360,7 +405,8 @@ def counts(ledger: pd.DataFrame) -> str:
     """'17 claims of the paper: 15 PASS, 1 CONDITIONAL, 1 FAIL, 0 MISSING' and the same for
     extensions (CONDITIONAL and REPORTED shown where some row has them)."""
     parts = []
-    for kind, label in (("paper", "claims of the paper"), ("extension", "extensions")):
+    for kind, label in (("paper", "claims of the paper"), ("extension", "extensions"),
+                        ("related", "claims of the second paper")):
         rows = ledger[ledger["kind"] == kind]
         if len(rows):
             tally = rows["verdict"].value_counts()
@@ -390,7 +436,9 @@ def to_markdown(ledger: pd.DataFrame, title: str = "Claims ledger") -> str:
     """The ledger as a Markdown page: counts, one table per kind, then the details."""
     lines = [f"# {title}", "", counts(ledger) + "."]
     for kind, heading in (("paper", "Claims of the paper"),
-                          ("extension", "Beyond the paper (our extensions)")):
+                          ("extension", "Beyond the paper (our extensions)"),
+                          ("related", "The second paper's claims (OLS as an attention "
+                                      "mechanism)")):
         rows = ledger[ledger["kind"] == kind]
         if rows.empty:
             continue

@@ -340,6 +340,83 @@ def icl_problems(icl: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# The second seed paper's Monte Carlo designs (attention_regression.DESIGNS; a test keeps the
+# two equal: the math module imports torch, which config validation does not).
+AR_DESIGNS = ("linear", "friedman1", "friedman2", "friedman3", "rotated_sine", "soft_radial")
+AR_P = 5  # covariates of every design
+AR_VARIANTS = ("paper", "validation", "masked")
+
+
+def _snr_label(snr: float) -> str:
+    return f"{float(snr):g}".replace(".", "p")
+
+
+def attention_regression_parts(cfg: Mapping[str, Any]) -> list[str]:
+    """The attention_regression stage's part jobs: ``identity`` (the algebra) and one per
+    (design, N, SNR) condition, ``<design>_n<N>_snr<SNR>`` ('.' written 'p'). Here, not in the
+    experiment: the workflow reads it to declare its rules, without importing torch."""
+    return ["identity"] + [f"{design}_n{int(n)}_snr{_snr_label(snr)}" for design in cfg["designs"]
+                           for n in cfg["sizes"] for snr in cfg["snrs"]]
+
+
+def condition_of_part(part: str) -> tuple[str, int, float]:
+    """(design, N, SNR) of a condition part named by ``attention_regression_parts``."""
+    design, n, snr = part.rsplit("_", 2)
+    return design, int(n.removeprefix("n")), float(snr.removeprefix("snr").replace("p", "."))
+
+
+def attention_regression_part_tables(part: str) -> list[str]:
+    """The tables experiments.attention_regression.run_part returns for ``part``."""
+    return (["ar_identity", "ar_optimisation", "ar_kernel"] if part == "identity"
+            else ["ar_r2"])
+
+
+def attention_regression_problems(cfg: Mapping[str, Any]) -> list[str]:
+    """What the schema does not say about the ``attention_regression`` section: designs known,
+    SNR > 0, N >= p + 2 (OLS with an intercept needs N > p + 1 for a residual), head count >= 1,
+    penalties >= 0, a validation split that leaves p + 2 rows on each side."""
+    def problem(field: str, value: Any, fix: str) -> str:
+        return f"config field 'attention_regression.{field}' = {value!r}: {fix}"
+
+    problems = []
+    unknown = [d for d in cfg["designs"] if d not in AR_DESIGNS]
+    if unknown:
+        problems.append(problem("designs", list(cfg["designs"]), f"unknown design(s) {unknown}; "
+                                f"choose among {', '.join(AR_DESIGNS)}"))
+    bad = [s for s in cfg["snrs"] if not float(s) > 0]
+    if bad:
+        problems.append(problem("snrs", list(cfg["snrs"]), f"entries {bad} are not > 0 (SNR = "
+                                "var(signal) / var(noise)); use positive values"))
+    small = [n for n in cfg["sizes"] if int(n) < AR_P + 2]
+    if small:
+        problems.append(problem("sizes", list(cfg["sizes"]), f"entries {small} are below p + 2 = "
+                                f"{AR_P + 2} (p = {AR_P} covariates); raise N"))
+    if int(cfg["heads"]) < 1:
+        problems.append(problem("heads", cfg["heads"], "at least 1 attention head"))
+    for field in ("penalty", "refit_penalty"):
+        if float(cfg[field]) < 0:
+            problems.append(problem(field, cfg[field], "a penalty must be >= 0"))
+    unknown = [v for v in cfg["variants"] if v not in AR_VARIANTS]
+    if unknown:
+        problems.append(problem("variants", list(cfg["variants"]), f"unknown variant(s) "
+                                f"{unknown}; choose among {', '.join(AR_VARIANTS)}"))
+    if "validation" in cfg["variants"]:
+        fraction = float(cfg["validation_fraction"])
+        for n in cfg["sizes"]:
+            held = int(round(fraction * int(n)))
+            if min(held, int(n) - held) < AR_P + 2:
+                problems.append(problem("validation_fraction", fraction, f"at N = {n} it leaves "
+                                        f"{held} validation and {int(n) - held} fitting rows; "
+                                        f"each needs >= {AR_P + 2}: choose a fraction in (0, 1) "
+                                        "or raise N"))
+                break
+    ident = cfg["identity"]
+    if int(ident["n"]) < int(ident["p"]) + 2:
+        problems.append(problem("identity.n", ident["n"], f"below identity.p + 2 = "
+                                f"{int(ident['p']) + 2}; raise n"))
+    return problems
+
+
 def _range_problems(config: Mapping[str, Any]) -> list[str]:
     problems = []
     for section, low, high in (("proof", "sigma_route_slope_min", "sigma_route_slope_max"),
@@ -358,4 +435,5 @@ def _cross_field_problems(config: Mapping[str, Any]) -> list[str]:
         return problems
     return (data_problems(config["data"]) + shift_problems(config["shift"])
             + hopfield_problems(config["hopfield"]) + icl_problems(config["icl"])
+            + attention_regression_problems(config["attention_regression"])
             + _range_problems(config))

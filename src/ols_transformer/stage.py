@@ -91,6 +91,7 @@ class StageRun:
         self.config: dict[str, Any] = self.cfg if self.handed else dict(smk.config)
         self._stack = contextlib.ExitStack()
         self._start = 0.0
+        self.version = ""
 
     @property
     def stage_dir(self) -> Path:
@@ -108,6 +109,7 @@ class StageRun:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         configure_determinism(getattr(self.smk, "threads", 1))
+        self.version = self._started_version()
         self._start = time.perf_counter()
         log.info("stage %s rule %s wildcards %s", self.stage, self.smk.rule,
                  dict(self.smk.wildcards.items()))
@@ -132,15 +134,26 @@ class StageRun:
             # Also to the real stderr, so the Snakemake console shows why the job failed.
             print(f"[{self.stage}] {exc_type.__name__ if exc_type else ''}: {exc}", file=sys.stderr)
 
+    def _started_version(self) -> str:
+        """The version this job computes for: the run's config (Snakemake hands every job the
+        run's) and this checkout's code, as the workflow names its version; refused where no run
+        created it (results/<version>/, made before any job starts): the code or config
+        changed after the run started, so the job would belong to a version nobody started."""
+        version = version_id(self.smk.config, workflow_root(self.smk))
+        if not (Path("results") / version).is_dir():
+            raise RuntimeError(
+                f"this job computes result version {version}, which no run started: the code "
+                "or config changed while the run was in flight. Restore them, or let the run "
+                "finish and start a new one.")
+        return version
+
     def _write_provenance(self) -> None:
         outputs = [p for key, p in self.smk.output.items() if key != "provenance"]
         root = workflow_root(self.smk)
         record = provenance.record(
             stage=self.stage,
             config=self.config,
-            # The version this job computes for: the run's config (Snakemake hands every job
-            # the run's) and this checkout's code, as the workflow names its version.
-            version=version_id(self.smk.config, root),
+            version=self.version,
             code_sha256=code_fingerprint(root),
             git=git_state(root),
             inputs=files_in(self.smk.input),

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ConfigError, hopfield_jobs, icl_parts
+from .config import ConfigError, attention_regression_parts, hopfield_jobs, icl_parts
 from .reuse import StageSpec
 
 
@@ -149,6 +149,13 @@ def _icl_parts(config: Mapping[str, Any]) -> dict[str, Part]:
     return {part: Part(("icl",), {"part": part}) for part in icl_parts(config["icl"])}
 
 
+def _attention_regression_parts(config: Mapping[str, Any]) -> dict[str, Part]:
+    """The algebra (``identity``) and one part per (design, N, SNR) condition
+    (``config.attention_regression_parts``); each reads the whole section."""
+    return {part: Part(("attention_regression",), {"part": part})
+            for part in attention_regression_parts(config["attention_regression"])}
+
+
 # ---- the registry ----------------------------------------------------------------------------
 
 FIG1_TASK = ("training.seeds", "training.n", "training.beta", "training.noise_sigma",
@@ -161,8 +168,11 @@ HOPFIELD = "4. Hopfield capacity (Section 4)"
 ICL = "6. Beyond the paper: trained linear transformers (ICL)"
 ICL_FIGURES = ("risk", "preconditioner", "depth", "shift", "training", "designs")
 # The stages whose tables the ledger judges (its upstream), and the sections of their criteria.
-LEDGER_STAGES = ("proof", "nist", "training", "training_sweep", "shift", "hopfield", "icl")
-CRITERIA_SECTIONS = ("proof", "nist", "training", "shift", "hopfield", "icl")
+LEDGER_STAGES = ("proof", "nist", "training", "training_sweep", "shift", "hopfield", "icl",
+                 "attention_regression")
+CRITERIA_SECTIONS = ("proof", "nist", "training", "shift", "hopfield", "icl",
+                     "attention_regression")
+AR = "8. The second paper: OLS as an attention mechanism"
 
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage(
@@ -238,6 +248,21 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
         notebook=Notebook(
             ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_sensitivity"),
             tuple(f"icl_{name}" for name in ICL_FIGURES)),
+    ),
+    # The second paper of our sources (Goulet Coulombe, "Ordinary Least Squares as an Attention
+    # Mechanism"): its identity, optimisation view and kernel reading, and Attention Regression
+    # against its Monte Carlo. Its rows in the ledger are of kind "related".
+    Stage(
+        "attention_regression", AR, ("attention_regression",), gpu=True,
+        parts=_attention_regression_parts, mem_mb=3000, part_runtime=10, part_mem_mb=3000,
+        part_priority=3,
+        outputs=(*(table(name, f"ar_{name}", "attention_regression_table")
+                   for name in ("r2", "comparison", "identity", "optimisation", "kernel")),
+                 table("summary", "ar_summary"),
+                 *(figure(name, f"ar_{name}", "attention_regression_figure")
+                   for name in ("r2", "ceiling"))),
+        notebook=Notebook(("ar_comparison", "ar_r2", "ar_identity", "ar_optimisation",
+                           "ar_kernel"), ("ar_r2", "ar_ceiling")),
     ),
     Stage(
         "claims", "0. Claims ledger",

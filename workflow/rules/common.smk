@@ -65,16 +65,9 @@ VERSION = version_id(config, workflow.basedir)
 VERSION_DIR = f"{RESULTS}/{VERSION}"
 STAGES_DIR = f"{RESULTS}/stages"
 CONDA_ENV = "../../environment.yml"  # used with --software-deployment-method conda
-# A cluster job re-reads this workflow on its node: if the code or config changed after the run
-# was submitted, its version differs, and the job would belong to a version nobody started. The
-# submitting process creates its version directory before any job starts (onstart); a job that
-# finds no directory for the version it computes stops with the reason.
-if not workflow.is_main_process and not Path(VERSION_DIR).is_dir():
-    raise WorkflowError(
-        f"this job computes result version {VERSION}, which no run started: the code or config "
-        "changed while the run was in flight. Restore them, or let the run finish and start a "
-        "new one."
-    )
+# The submitting process creates its version directory before any job starts (onstart); a job
+# computes its version from the run's config and its checkout (StageRun) and stops where no run
+# started that version: the code or config changed while the run was in flight.
 
 # Reuse by content (src/ols_transformer/reuse.py): every stage, part job and notebook computes
 # into results/stages/<unit>/<key>/, the key a hash of the config parts, code and upstream units
@@ -188,10 +181,11 @@ def resources(stage, part=False):
     """A job's resources from the registry: minutes and MB (growing with each retry) and, for
     the compute jobs of a stage that may use one, a GPU when its config says device: cuda."""
     spec = registry.STAGES[stage]
+    gpus = registry.gpus(stage, config) if (part or not spec.parts) else 0
     return dict(
         runtime=by_attempt(spec.part_runtime if part else spec.runtime),
         mem_mb=by_attempt(spec.part_mem_mb if part else spec.mem_mb),
-        gpu=registry.gpus(stage, config) if (part or not spec.parts) else 0,
+        **({"gpu": gpus} if gpus else {}),
     )
 
 

@@ -1,0 +1,194 @@
+"""The second seed paper's stage (attention_regression): the identity on held-out queries against
+numpy's lstsq, the kernel identity against a direct computation, the baselines against direct
+computations, the config refusals, NaN replicates counted apart, and the interval verdicts."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from conftest import REPO
+from sklearn.linear_model import LinearRegression
+
+from ols_transformer import attention_regression as ar
+from ols_transformer.checks import CONDITIONAL, FAIL, MISSING, PASS
+from ols_transformer.checks import attention_regression as checks
+from ols_transformer.config import AR_DESIGNS, ConfigError, validate_config
+from ols_transformer.experiments import attention_regression as experiment
+
+
+def test_designs_listed_once() -> None:
+    assert AR_DESIGNS == ar.DESIGNS
+
+
+@pytest.mark.parametrize("route", ar.ROUTES)
+@pytest.mark.parametrize("cond", [1.0, 1e3, 1e6])
+def test_identity_on_held_out_queries_matches_lstsq(route: str, cond: float) -> None:
+    rng = np.random.default_rng(3)
+    n, p = 50, 4
+    U, _ = np.linalg.qr(rng.standard_normal((n, p)))
+    V, _ = np.linalg.qr(rng.standard_normal((p, p)))
+    X = (U * np.geomspace(1, 1 / cond, p)) @ V.T
+    y = rng.standard_normal(n)
+    Xq = rng.standard_normal((9, p))
+    truth = Xq @ np.linalg.lstsq(X, y, rcond=None)[0]
+    got = ar.ols_attention(X, y, Xq, route)
+    F = X @ ar.embedding(X, route)
+    assert np.allclose(F.T @ F, np.eye(p), atol=1e3 * cond**2 * 2**-52)
+    assert np.max(np.abs(got - truth)) <= 64 * cond**2 * 2**-53 * np.max(np.abs(truth)) * 10
+
+
+def test_kernel_identity_against_direct_computation() -> None:
+    rng = np.random.default_rng(5)
+    X, Xq = rng.uniform(size=(20, 3)), rng.uniform(size=(4, 3))
+    L = np.tril(rng.standard_normal((3, 3)))
+    Omega = L @ L.T
+    # direct: softmax of inner products, and the Gaussian kernel times exp(x_j' Omega x_j / 2)
+    e = np.exp(Xq @ Omega @ X.T)
+    soft = e / e.sum(1, keepdims=True)
+    k = np.array([[math.exp(-0.5 * (q - x) @ Omega @ (q - x) + 0.5 * x @ Omega @ x) for x in X]
+                  for q in Xq])
+    nw = k / k.sum(1, keepdims=True)
+    assert np.allclose(soft, nw, rtol=1e-12, atol=1e-15)
+    assert np.allclose(ar.softmax_weights(Xq, X, Omega), soft, rtol=1e-12, atol=1e-15)
+    assert np.allclose(ar.kernel_weights(Xq, X, Omega), nw, rtol=1e-12, atol=1e-15)
+
+
+def test_nadaraya_watson_by_hand() -> None:
+    rng = np.random.default_rng(7)
+    X, y, Xq, h = rng.uniform(size=(12, 2)), rng.standard_normal(12), rng.uniform(size=(3, 2)), 0.3
+    w = np.array([[math.exp(-np.sum((q - x) ** 2) / (2 * h * h)) for x in X] for q in Xq])
+    assert np.allclose(ar.nw_predict(X, y, Xq, h), w @ y / w.sum(1))
+    loo = ar.nw_predict(X, y, X, h, exclude_self=True)
+    i = 4
+    wi = np.array([math.exp(-np.sum((X[i] - x) ** 2) / (2 * h * h)) if j != i else 0.0
+                   for j, x in enumerate(X)])
+    assert math.isclose(loo[i], wi @ y / wi.sum(), rel_tol=1e-12)
+
+
+def test_ols_baseline_and_r2_against_lstsq() -> None:
+    draw = ar.simulate("friedman1", 80, 2.0, 42, n_test=40)
+    A = np.column_stack([np.ones(80), draw.X])
+    coef = np.linalg.lstsq(A, draw.y, rcond=None)[0]
+    pred = np.column_stack([np.ones(40), draw.Xt]) @ coef
+    sk = LinearRegression().fit(draw.X, draw.y).predict(draw.Xt)
+    assert np.allclose(sk, pred, atol=1e-9)
+    r2 = 1 - np.sum((draw.yt - pred) ** 2) / np.sum((draw.yt - draw.yt.mean()) ** 2)
+    assert math.isclose(ar.r2(draw.yt, pred), r2, rel_tol=1e-12)
+
+
+def test_simulate_is_the_public_codes_draw() -> None:
+    # np.random.seed(seed); X = uniform(0, 1, (n, 5)); y = signal + normal(0, sqrt(var / snr))
+    np.random.seed(1042)  # noqa: NPY002  (the public code's legacy generator, on purpose)
+    X = np.random.uniform(0, 1, (30, 5))  # noqa: NPY002
+    pure = np.sin(3 * X[:, :4].sum(1))
+    y = pure + np.random.normal(0, math.sqrt(np.var(pure) / 0.5), 30)  # noqa: NPY002
+    d = ar.simulate("rotated_sine", 20, 0.5, 1042, n_test=10)
+    assert np.array_equal(np.vstack([d.X, d.Xt]), X) and np.allclose(np.r_[d.y, d.yt], y)
+
+
+def test_attention_heads_against_a_loop() -> None:
+    torch.manual_seed(0)
+    X, Xq = torch.rand(15, 3, dtype=torch.float64), torch.rand(4, 3, dtype=torch.float64)
+    y, L = torch.randn(15, dtype=torch.float64), torch.randn(2, 3, 3, dtype=torch.float64)
+    got = ar.attention_heads(Xq, X, y, L)
+    for m in range(2):
+        Om = (L[m] @ L[m].T).numpy()
+        w = ar.softmax_weights(Xq.numpy(), X.numpy(), Om)
+        assert np.allclose(got[m].numpy(), w @ y.numpy(), rtol=1e-6)
+    masked = ar.attention_heads(X, X, y, L, mask_self=True)
+    w = np.exp(X.numpy() @ (L[0] @ L[0].T).numpy() @ X.numpy().T)
+    np.fill_diagonal(w, 0)
+    assert np.allclose(masked[0].numpy(), w @ y.numpy() / w.sum(1), rtol=1e-6)
+    assert torch.autograd.gradcheck(lambda L: ar.attention_heads(X, X, y, L, True),
+                                    (L.clone().requires_grad_(True),))
+
+
+def test_optimisation_view_recovers_ols_and_omega_where_identified() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 3))
+    Y = X @ rng.standard_normal((3, 4)) + rng.standard_normal((60, 4))
+    fit = ar.fit_omega(X, Y)
+    inv = np.linalg.inv(X.T @ X)
+    assert np.linalg.norm(fit.Omega - inv) / np.linalg.norm(inv) < 1e-5
+    ols = X @ np.linalg.lstsq(X, Y, rcond=None)[0]
+    assert np.max(np.abs(X @ fit.Omega @ X.T @ Y - ols)) < 1e-6 * np.max(np.abs(ols))
+
+
+# ---- config refusals -------------------------------------------------------------------------
+
+def _config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("field, value, named", [
+    ("designs", ["linear", "friedman4"], "attention_regression.designs"),
+    ("snrs", [2.0, 0.0], "attention_regression.snrs"),
+    ("sizes", [6], "attention_regression.sizes"),
+    ("heads", 0, "attention_regression.heads"),
+    ("penalty", -1e-3, "attention_regression.penalty"),
+    ("refit_penalty", -1.0, "attention_regression.refit_penalty"),
+])
+def test_bad_fields_refused_by_name(field: str, value: object, named: str) -> None:
+    cfg = copy.deepcopy(_config())
+    cfg["attention_regression"][field] = value
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        validate_config(cfg)
+
+
+# ---- NaN replicates and verdicts -------------------------------------------------------------
+
+def _table(diffs: dict[str, list[float]], base: float = 0.3) -> pd.DataFrame:
+    rows = []
+    for design, values in diffs.items():
+        for rep, d in enumerate(values):
+            for model, r2 in (("OLS", base), ("RF", base + d), ("GBM", base + d),
+                              ("AttReg_M5", base + d)):
+                rows.append({"design": design, "n": 500, "snr": 2.0, "replicate": rep,
+                             "model": model, "r2_test": r2, "r2_train": 0.9 if model ==
+                             "AttReg_M5" else 0.5})
+    return pd.DataFrame(rows)
+
+
+def _main(found: list, name: str):
+    return next(c for c in found if c.check == name and c.scope == "all")
+
+
+def test_nan_replicate_excluded_and_counted() -> None:
+    r2 = pd.DataFrame({"design": "linear", "n": 500, "snr": 2.0, "replicate": [0, 1, 2, 3],
+                       "model": "OLS", "r2_test": [0.5, 0.6, math.nan, 0.7],
+                       "r2_train": 0.6, "seed": 0})
+    table = experiment.comparison(r2)
+    row = table.iloc[0]
+    assert row.replicates == 3 and row.nan_replicates == 1
+    assert math.isclose(row.r2_mean, 0.6)
+    half = 4.302652729911275 * 0.1 / math.sqrt(3)  # t_{0.975, 2} s / sqrt(3)
+    assert math.isclose(row.ci_high - row.r2_mean, half, rel_tol=1e-9)
+    assert math.isclose(row.paper_r2, 0.66005)  # the transcribed linear N=500 SNR 2 OLS
+    tab = _table({d: [0.1, 0.12, 0.11] for d in checks.NONLINEAR})
+    tab.loc[(tab["model"] == "AttReg_M5") & (tab["design"] == "friedman1")
+            & (tab["replicate"] == 0), "r2_test"] = math.nan
+    found = checks.checks({"ar_r2": tab}, None)
+    row = next(c for c in found if c.check == "beats_ols_nonlinear" and "friedman1" in c.scope)
+    assert row.verdict == PASS and "NaN in 1 of 3" in row.detail
+
+
+def test_interval_verdicts() -> None:
+    clear = {d: [0.1, 0.12, 0.11] for d in checks.NONLINEAR}
+    assert _main(checks.checks({"ar_r2": _table(clear)}, None), "beats_ols_nonlinear"
+                 ).verdict == PASS
+    straddle = dict(clear, friedman2=[-0.2, 0.3, 0.05])
+    assert _main(checks.checks({"ar_r2": _table(straddle)}, None), "beats_ols_nonlinear"
+                 ).verdict == CONDITIONAL
+    below = dict(straddle, soft_radial=[-0.1, -0.12, -0.11])
+    assert _main(checks.checks({"ar_r2": _table(below)}, None), "beats_ols_nonlinear"
+                 ).verdict == FAIL
+    assert checks.interval_verdict(-0.01, 0.2, 0.0, True) == CONDITIONAL
+    assert checks.interval_verdict(math.nan, math.nan, 0.0, True) == CONDITIONAL
+    found = checks.checks({}, None)
+    assert {c.verdict for c in found} == {MISSING}
