@@ -18,7 +18,7 @@ import torch
 
 from ols_transformer import checks, icl_models, icl_theory, icl_training
 from ols_transformer.checks import icl as icl_checks
-from ols_transformer.config import icl_lsa_groups, icl_part_tables, icl_parts
+from ols_transformer.config import icl_lsa_groups, icl_part_tables, icl_parts, icl_problems
 from ols_transformer.construction import (
     moment_attention_map,
     second_moment,
@@ -355,7 +355,7 @@ def test_validation_names_the_value_and_the_fix(changes: dict[str, Any], named: 
 
 
 def test_validation_accepts_the_tiny_config() -> None:
-    assert icl.problems(tiny()) == []
+    assert icl_problems(tiny()) == []
 
 
 def test_nan_loss_stops_naming_the_setting() -> None:

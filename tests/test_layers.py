@@ -55,16 +55,6 @@ MAY_IMPORT: dict[str, set[str]] = {
     "top": set(LAYERS),
 }
 
-# Imports that break the rule today, in files other branches are editing; each is to be removed
-# (and then taken out of this set) by moving the call up to the workflow script or the shared
-# code down a layer. The test fails only on a violation NOT listed here.
-KNOWN_VIOLATIONS: set[tuple[str, str]] = {
-    # experiments.icl.problems calls checks.icl.config_problems, the icl section's cross-field
-    # rules, which config.icl_problems partly repeats: they belong in config.py, once.
-    ("experiments.icl", "checks.icl"),
-}
-
-
 def module_name(path: Path, root: Path) -> str:
     """'checks.icl' for root/checks/icl.py, 'checks' for root/checks/__init__.py."""
     parts = list(path.relative_to(root).with_suffix("").parts)
@@ -143,9 +133,8 @@ def test_every_module_has_a_layer() -> None:
 
 
 def test_no_upward_or_sideways_import() -> None:
-    new = [f"{a} imports {b}: {why}" for a, b, why in violations(SOURCE)
-           if (a, b) not in KNOWN_VIOLATIONS]
-    assert new == [], "imports against the layers (docs/ARCHITECTURE.md):\n" + "\n".join(new)
+    found = [f"{a} imports {b}: {why}" for a, b, why in violations(SOURCE)]
+    assert found == [], "imports against the layers (docs/ARCHITECTURE.md):\n" + "\n".join(found)
 
 
 def test_config_does_not_import_a_stage_check() -> None:

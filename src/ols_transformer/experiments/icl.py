@@ -46,8 +46,7 @@ import torch
 
 from .. import icl_training as tr
 from .. import shift as sm
-from ..checks import icl as icl_checks
-from ..config import icl_lsa_groups, icl_parts
+from ..config import ConfigError, icl_lsa_groups, icl_parts, icl_problems
 from ..construction import in_context_predict, second_moment, whitener
 from ..hopfield import resolve_device
 from ..icl_models import (
@@ -86,17 +85,12 @@ DEFAULT = "default"  # the sensitivity variant with the main run's choices
 
 # ---- config ----------------------------------------------------------------------------------
 
-def problems(cfg: Mapping[str, Any]) -> list[str]:
-    """Everything wrong with an ``icl`` config section (``checks.icl.config_problems``: torch-free,
-    so config validation can call it without importing torch)."""
-    return icl_checks.config_problems(cfg)
-
-
 def validate(cfg: Mapping[str, Any]) -> None:
-    """ValueError naming every bad value of the ``icl`` section and its fix (before any job)."""
-    found = problems(cfg)
+    """ConfigError (a ValueError) naming every bad value of the ``icl`` section and its fix
+    (``config.icl_problems``, the section's rules), before any training."""
+    found = icl_problems(cfg)
     if found:
-        raise ValueError("; ".join(found))
+        raise ConfigError("; ".join(found))
 
 
 def _rng(cfg: Mapping[str, Any], stream: int, *parts: int | str) -> np.random.Generator:
