@@ -7,18 +7,18 @@ import logging
 from ols_transformer import checks
 from ols_transformer.checks import hopfield as hopfield_checks
 from ols_transformer.checks.hopfield import amit_table, softmax_table
-from ols_transformer.experiments import capacity
+from ols_transformer.experiments import hopfield
 from ols_transformer.io import write_table
-from ols_transformer.plots import capacity as plots
+from ols_transformer.plots import hopfield as plots
 from ols_transformer.plots.common import save_figure
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "hopfield") as run:
     log = logging.getLogger("ols_transformer")
-    table = capacity.gather([capacity.read_part(path) for path in smk.input.parts], run.cfg)
+    table = hopfield.gather([hopfield.read_part(path) for path in smk.input.parts], run.cfg)
     growth = hopfield_checks.growth(table)
-    log.info("hopfield capacity: %s", capacity.headline(growth))
+    log.info("hopfield capacity: %s", hopfield.headline(growth))
     write_table(table, smk.output.table)
     write_table(growth, smk.output.growth)
     amit = amit_table(table)

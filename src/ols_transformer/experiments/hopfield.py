@@ -1,4 +1,4 @@
-"""Hopfield capacity (paper Section 4): the largest number of stored patterns still retrieved.
+"""The Hopfield stage (paper Section 4): the largest number of stored patterns still retrieved.
 
 The study is a set of runs (config ``hopfield.runs``): each a model, its N grid and, where it
 differs from the stage's defaults, its retrieval criterion (rho, threshold, min_overlap) and,
