@@ -16,8 +16,8 @@ from hopfield_reference import numpy_step
 
 from ols_transformer import checks
 from ols_transformer import hopfield as hp
+from ols_transformer import hopfield_theory as ht
 from ols_transformer.checks import hopfield as hc
-from ols_transformer.checks.hopfield import amit_fit, growth
 from ols_transformer.config import hopfield_jobs
 from ols_transformer.experiments import hopfield as hxp
 from ols_transformer.hopfield_theory import (
@@ -256,7 +256,7 @@ def test_growth_fits_recover_known_laws() -> None:
             for n, c in zip(N, law, strict=True) for seed in (0, 1)]
     table = pd.DataFrame(rows, columns=["run", "model", "N", "seed", "capacity"]).assign(
         rho=0.2, min_overlap=1.0, beta="", censored=False)
-    fits = growth(table).set_index("run")
+    fits = ht.growth(table).set_index("run")
     assert fits.loc["poly3", "loglog_slope"] == pytest.approx(2.0)
     assert fits.loc["poly3", "local_loglog_slope"] == pytest.approx(2.0)
     assert fits.loc["exponential", "semilog_rate"] == pytest.approx(0.1)
@@ -271,7 +271,7 @@ def test_amit_fit_recovers_alpha_inf() -> None:
     N = np.array([100, 200, 400, 800, 1600])
     table = pd.DataFrame({"run": "amit", "model": "classical", "N": N, "seed": 0,
                           "capacity": N * (0.138 + 0.64 / np.sqrt(N))})
-    fit, alpha = amit_fit(table, "amit")
+    fit, alpha = ht.amit_fit(table, "amit")
     assert fit.intercept == pytest.approx(0.138) and fit.slope == pytest.approx(0.64)
     np.testing.assert_allclose(alpha.to_numpy(), 0.138 + 0.64 / np.sqrt(N))
 
@@ -349,33 +349,33 @@ def amit_capacity(N: np.ndarray, alpha: np.ndarray) -> pd.DataFrame:
                          "capacity": N * alpha, "min_overlap": 0.95})
 
 
-@pytest.mark.parametrize("true_form", list(hc.FIT_FORMS))
+@pytest.mark.parametrize("true_form", list(ht.FIT_FORMS))
 def test_amit_fit_forms_against_numpy(true_form: str, rng: np.random.Generator) -> None:
     """alpha(N) = alpha_inf + a N^-p for a known alpha_inf: the true form recovers it (zero
     residual); every form's alpha_inf and a are numpy lstsq's on [1, N^-p]; the raw row is C/N
     at the largest N."""
     N = np.array([100, 200, 400, 800, 1600, 3200])
     alpha_inf, a = 0.13 + 0.02 * rng.random(), 0.3 + rng.random()
-    alpha = alpha_inf + a * N ** -hc.FIT_FORMS[true_form]
-    fits = hc.amit_fits(amit_capacity(N, alpha)).set_index("form")
+    alpha = alpha_inf + a * N ** -ht.FIT_FORMS[true_form]
+    fits = ht.amit_fits(amit_capacity(N, alpha)).set_index("form")
     assert fits.loc[true_form, "alpha_inf"] == pytest.approx(alpha_inf, rel=1e-9)
     assert fits.loc[true_form, "rms_residual"] < 1e-12
-    for form, p in hc.FIT_FORMS.items():
+    for form, p in ht.FIT_FORMS.items():
         coef = np.linalg.lstsq(np.column_stack([np.ones(len(N)), N ** -p]), alpha,
                                rcond=None)[0]
         assert fits.loc[form, ["alpha_inf", "a"]].to_numpy(dtype=float) == pytest.approx(
             coef, rel=1e-9)
-    assert fits.loc[hc.RAW, "alpha_inf"] == pytest.approx(alpha[-1])
-    assert fits.loc[hc.RAW, "N_max"] == 3200
+    assert fits.loc[ht.RAW, "alpha_inf"] == pytest.approx(alpha[-1])
+    assert fits.loc[ht.RAW, "N_max"] == 3200
 
 
 def test_law_residuals_tell_N_from_N_over_ln_N() -> None:
     N = np.array([50.0, 100, 200, 400, 800, 1600])
-    linear, n_ln_n = hc.law_residuals(N, 0.14 * N)
+    linear, n_ln_n = ht.law_residuals(N, 0.14 * N)
     assert linear == pytest.approx(0.0, abs=1e-12) and n_ln_n > 0.05
     # RMS about the mean of ln C - ln(N / ln N), by numpy, for C = N / ln N times noise-free c
     C = N / (2 * np.log(N))
-    linear, n_ln_n = hc.law_residuals(N, C)
+    linear, n_ln_n = ht.law_residuals(N, C)
     r = np.log(C) - np.log(N)
     assert n_ln_n == pytest.approx(0.0, abs=1e-12)
     assert linear == pytest.approx(np.std(r))
@@ -477,15 +477,15 @@ def test_figure_draws_amit_fits_and_the_one_update_run_from_the_tables() -> None
     layer = capacity_table({"layer": ("softmax", np.array([10.0, 70.0, 1080.0]))}, Ns,
                        beta="inv_sqrt_N", one_update=True)
     table = hxp.combine([amit, layer])
-    fig = plot_capacity(table, hc.amit_table(table))
+    fig = plot_capacity(table, hxp.amit_table(table))
     root, amit_ax = fig.axes[2], fig.axes[3]
     lines = {line.get_label(): line for line in amit_ax.get_lines()}
     points = lines["amit: C/N (mean over seeds)"]
     np.testing.assert_allclose(points.get_ydata(), 0.14 + 0.64 / np.sqrt(N))
-    for form, p in hc.FIT_FORMS.items():
+    for form, p in ht.FIT_FORMS.items():
         alpha_inf, a = np.linalg.lstsq(np.column_stack([np.ones(len(N)), N ** -p]),
                                        0.14 + 0.64 / np.sqrt(N), rcond=None)[0]
-        (line,) = [v for k, v in lines.items() if k.startswith(f"fit {hc.FORM_LABELS[form]}:")]
+        (line,) = [v for k, v in lines.items() if k.startswith(f"fit {ht.FORM_LABELS[form]}:")]
         x = np.asarray(line.get_xdata())
         np.testing.assert_allclose(line.get_ydata(), alpha_inf + a * x ** -p, rtol=1e-9)
     (drawn,) = [c for c in root.containers if "layer" in c.get_label()]
@@ -520,8 +520,8 @@ def part_config(cfg: dict, runs: list[str]) -> dict:
 
 def tables_bytes(table: pd.DataFrame, criteria: dict, where: Path) -> dict[str, bytes]:
     """The files the gather writes from hopfield_capacity (its figure aside), as bytes."""
-    derived = {"capacity": table, "growth": hc.growth(table), "amit": hc.amit_table(table),
-               "softmax": hc.softmax_table(table),
+    derived = {"capacity": table, "growth": ht.growth(table), "amit": hxp.amit_table(table),
+               "softmax": hxp.softmax_table(table),
                "summary": checks.frame(hc.checks(table, criteria))}
     where.mkdir()
     for name, frame in derived.items():

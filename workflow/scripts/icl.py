@@ -11,6 +11,7 @@ import pandas as pd
 from ols_transformer import checks
 from ols_transformer.io import write_table
 from ols_transformer.plots.common import save_figure
+from ols_transformer.shift import error_growth
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
@@ -29,6 +30,8 @@ with StageRun(smk, "icl") as run:
                                             if Path(p).stem == f"icl_{name}"], ignore_index=True)
                   for name in names}
         tables["icl_sensitivity"] = pd.read_csv(smk.input.sensitivity)
+        # what experiments.icl.gather adds (that module imports torch; this job does not)
+        tables["icl_growth"] = error_growth(tables["icl_shift"])
         summary = checks.frame(icl_checks.checks(tables, run.cfg.get("criteria")))
         logging.getLogger("ols_transformer").info("icl: %s", checks.headline(summary))
         for name in names:

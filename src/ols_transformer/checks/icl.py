@@ -245,12 +245,11 @@ def depth_check(risk: pd.DataFrame, c: Mapping[str, float]) -> Check:
 
 def growth(shift: pd.DataFrame, model: str, depth: int) -> dict[str, pd.Series]:
     """family -> (magnitude -> relative error / at no shift) of ``model`` at ``depth``, means
-    over seeds; families without their no-shift value are left out."""
+    over seeds (``shift.error_growth``, the table the figures draw); families without their
+    no-shift value are left out."""
     rows = shift[(shift["model"] == model) & (shift["depth"] == depth)]
-    mean = rows.groupby(["family", "magnitude"], sort=True)["relerr"].mean()
-    still = rows[truthy(rows["no_shift"])].groupby("family")["relerr"].mean()
-    return {f: (r / still[f]).droplevel("family") for f, r in mean.groupby(level="family")
-            if f in still.index}
+    table = sm.error_growth(rows)
+    return {f: g.set_index("magnitude")["growth"] for f, g in table.groupby("family", sort=True)}
 
 
 def shift_ratios(shift: pd.DataFrame, depth: int) -> dict[str, pd.Series]:

@@ -557,9 +557,13 @@ TABLES = ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_se
 
 
 def gather(pieces: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
-    """The stage's tables from its parts' (concatenated in part order)."""
-    return {name: pd.concat([p[name] for p in pieces if name in p], ignore_index=True)
-            for name in TABLES if any(name in p for p in pieces)}
+    """The stage's tables from its parts' (concatenated in part order), and icl_growth, the
+    error growth under shift (``shift.error_growth``) that the figures draw."""
+    tables = {name: pd.concat([p[name] for p in pieces if name in p], ignore_index=True)
+              for name in TABLES if any(name in p for p in pieces)}
+    if "icl_shift" in tables:
+        tables["icl_growth"] = sm.error_growth(tables["icl_shift"])
+    return tables
 
 
 def run(cfg: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
