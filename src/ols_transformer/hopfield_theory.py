@@ -68,6 +68,7 @@ TIERS = ("linear", "x^3", "x^4", "exponential")
 
 
 def spec(name: str) -> ModelSpec:
+    """The registry's entry for model ``name``; ValueError naming the known models."""
     if name not in MODELS:
         raise ValueError(f"unknown Hopfield model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[name]
@@ -82,6 +83,7 @@ def cramer_rate(x: float) -> float:
 
 
 def double_factorial(n: int) -> int:
+    """n!! = n (n - 2) (n - 4) ... down to 1 or 2; 1 for n <= 0."""
     return math.prod(range(n, 0, -2)) if n > 0 else 1
 
 

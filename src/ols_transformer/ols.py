@@ -116,6 +116,7 @@ class Fit:
 
     @property
     def note(self) -> str:
+        """'<used> points[, <dropped> dropped]', for a detail text."""
         return f"{self.used} points" + (f", {self.dropped} dropped" if self.dropped else "")
 
 

@@ -65,10 +65,12 @@ class BaseStructure:
 
     @property
     def cov(self) -> np.ndarray:
+        """The training covariance S_tr = Q diag(eigenvalues) Q^T, (p, p)."""
         return (self.basis * self.eigenvalues) @ self.basis.T
 
     @property
     def population(self) -> Population:
+        """The training population: mean zeros (p,), covariance ``cov`` (p, p)."""
         return Population(mean=np.zeros(len(self.eigenvalues)), cov=self.cov)
 
 
@@ -228,6 +230,7 @@ def no_shift_sampling_rmse(p: int, m: int, n: int, noise_sigma: float, signal: f
 
 
 def relative_error(prediction: np.ndarray, target: np.ndarray) -> float:
+    """||prediction - target|| / ||target|| (Frobenius norm), for arrays of one shape."""
     return float(np.linalg.norm(prediction - target) / np.linalg.norm(target))
 
 
