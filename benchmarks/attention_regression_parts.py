@@ -1,22 +1,49 @@
-"""Per-part CPU seconds of the attention_regression stage, and its tables (printed).
-Usage: python benchmarks/attention_regression_parts.py [override.yaml] [part,part,...]
-(override: a YAML with an attention_regression section merged over config/config.yaml)."""
-import sys, time, yaml, copy, torch
-torch.set_num_threads(1)
-from ols_transformer.experiments import attention_regression as exp
+"""CPU seconds of each part of the attention_regression stage on one core, and the stage's tables.
+
+Usage: python benchmarks/attention_regression_parts.py [OVERRIDE.yaml] [PART,PART,...]
+OVERRIDE: a YAML file whose attention_regression section is merged over config/config.yaml's.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pandas as pd
+import torch
+import yaml
+
 from ols_transformer.config import attention_regression_parts
-c=yaml.safe_load(open('config/config.yaml'))['attention_regression']
-if len(sys.argv)>1 and sys.argv[1]:
-    q=yaml.safe_load(open(sys.argv[1]))['attention_regression']
-    for k,v in q.items():
-        if isinstance(v,dict): c[k]={**c[k],**v}
-        else: c[k]=v
-parts=attention_regression_parts(c)
-if len(sys.argv)>2: parts=[p for p in parts if p in sys.argv[2].split(",")]
-pieces=[]; T=time.process_time()
-for p in parts:
-    t=time.process_time(); pieces.append(exp.run_part(c,p)); print(p, f"{time.process_time()-t:.1f}s", flush=True)
-print("total", time.process_time()-T)
-out=exp.gather(c,pieces)
-import pandas as pd; pd.set_option("display.width",200); pd.set_option("display.max_columns",20)
-for k,v in out.items(): print(k); print(v.to_string()[:3000])
+from ols_transformer.experiments import attention_regression as experiment
+
+
+def section(override: str | None) -> dict:
+    """config/config.yaml's attention_regression section, with ``override``'s merged on top."""
+    cfg = yaml.safe_load(open("config/config.yaml"))["attention_regression"]
+    if override:
+        for key, value in yaml.safe_load(open(override))["attention_regression"].items():
+            cfg[key] = {**cfg[key], **value} if isinstance(value, dict) else value
+    return cfg
+
+
+def main(argv: list[str]) -> None:
+    torch.set_num_threads(1)  # as every job runs
+    cfg = section(argv[0] if argv and argv[0] else None)
+    parts = attention_regression_parts(cfg)
+    if len(argv) > 1:
+        parts = [part for part in parts if part in argv[1].split(",")]
+    pieces, start = [], time.process_time()
+    for part in parts:
+        began = time.process_time()
+        pieces.append(experiment.run_part(cfg, part))
+        print(f"{part}: {time.process_time() - began:.1f} s", flush=True)
+    print(f"total: {time.process_time() - start:.1f} s CPU")
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    for name, table in experiment.gather(cfg, pieces).items():
+        print(name)
+        print(table.to_string()[:3000])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

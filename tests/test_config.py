@@ -107,6 +107,15 @@ BAD = {
                               "icl.shift.families.task_scale", "> 0"),
     "ICL smallest > largest": ({"icl": {"lambdas": {"anisotropic": {"smallest": 2.0}}}},
                                "icl.lambdas.anisotropic", "smallest <= largest"),
+    # rules refused only when the icl job started, before config.icl_problems held them all
+    "ICL eval_every past the step cap": ({"icl": {"eval_every": 500}}, "icl.eval_every",
+                                         "at most icl.steps (400)"),
+    "ICL sensitivity on an unknown Lambda": ({"icl": {"sensitivity": {"lambda": "skewed"}}},
+                                             "icl.sensitivity.lambda", "name one of icl.lambdas"),
+    "ICL sensitivity N below d + 2": ({"icl": {"sensitivity": {"context_sizes": [4, 8]}}},
+                                      "icl.sensitivity.context_sizes", "d + 2"),
+    "ICL sensitivity without one layer": ({"icl": {"sensitivity": {"depths": [2]}}},
+                                          "icl.sensitivity.depths", "include 1"),
 }
 
 

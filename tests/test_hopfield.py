@@ -16,10 +16,10 @@ from hopfield_reference import numpy_step
 
 from ols_transformer import checks
 from ols_transformer import hopfield as hp
+from ols_transformer import hopfield_theory as ht
 from ols_transformer.checks import hopfield as hc
-from ols_transformer.checks.hopfield import amit_fit, growth
 from ols_transformer.config import hopfield_jobs
-from ols_transformer.experiments import capacity as cap
+from ols_transformer.experiments import hopfield as hxp
 from ols_transformer.hopfield_theory import (
     MODEL_NAMES,
     PROJECTION_MODELS,
@@ -29,7 +29,7 @@ from ols_transformer.hopfield_theory import (
     theory_capacity,
 )
 from ols_transformer.io import write_table
-from ols_transformer.plots.capacity import plot_capacity
+from ols_transformer.plots.hopfield import plot_capacity
 
 
 def random_signs(rng: np.random.Generator, rows: int, N: int) -> np.ndarray:
@@ -138,18 +138,18 @@ def test_search_finds_the_exact_step(K: int) -> None:
         calls.append(M)
         return 1.0 if M <= K else 0.0
 
-    found = cap.search_capacity(rate, threshold=0.9, max_patterns=10**6)
+    found = hxp.search_capacity(rate, threshold=0.9, max_patterns=10**6)
     assert found.capacity == K and not found.censored
     assert len(calls) == len(set(calls)) == found.evaluations  # no M measured twice
     assert found.evaluations <= 2 * math.log2(K + 2) + 2  # doubling + bisection, not a scan
 
 
 def test_search_reports_censoring_at_the_cap_and_respects_rtol() -> None:
-    always = cap.search_capacity(lambda M: 1.0, 0.9, max_patterns=300)
+    always = hxp.search_capacity(lambda M: 1.0, 0.9, max_patterns=300)
     assert always.capacity == 300 and always.censored
-    coarse = cap.search_capacity(lambda M: float(M <= 5000), 0.9, 10**6, rtol=0.05)
+    coarse = hxp.search_capacity(lambda M: float(M <= 5000), 0.9, 10**6, rtol=0.05)
     assert 0.95 * 5000 <= coarse.capacity <= 5000
-    assert coarse.evaluations < cap.search_capacity(lambda M: float(M <= 5000), 0.9,
+    assert coarse.evaluations < hxp.search_capacity(lambda M: float(M <= 5000), 0.9,
                                                     10**6).evaluations
 
 
@@ -158,8 +158,8 @@ def test_search_patience_steps_over_a_dip_at_small_M() -> None:
     def rate(M: int) -> float:
         return 0.0 if M == 4 or M > 100 else 1.0
 
-    assert cap.search_capacity(rate, 0.9, 10**6, patience=1).capacity == 3
-    assert cap.search_capacity(rate, 0.9, 10**6, patience=2).capacity == 100
+    assert hxp.search_capacity(rate, 0.9, 10**6, patience=1).capacity == 3
+    assert hxp.search_capacity(rate, 0.9, 10**6, patience=2).capacity == 100
 
 
 @dataclass(frozen=True)
@@ -186,17 +186,17 @@ def test_estimator_recovers_a_known_capacity(K: int) -> None:
     """Patterns, corrupted cues, retrieval, success rate and search together: the estimate is
     exactly K. At N = 64 with 13 flips a cue stays far closer to its own pattern than to any
     other, so nearest-pattern recall succeeds for every cue while M <= K."""
-    settings = cap.Settings(rho=0.2, threshold=0.9, n_cues=50, max_iter=5, max_patterns=4096)
-    found = cap.estimate(NearestPatternUpToK(K), 64, seed=3, settings=settings)
+    settings = hxp.Settings(rho=0.2, threshold=0.9, n_cues=50, max_iter=5, max_patterns=4096)
+    found = hxp.estimate(NearestPatternUpToK(K), 64, seed=3, settings=settings)
     assert found.capacity == K and found.rate_at_capacity == 1.0 and found.rate_above == 0.0
 
 
 def test_cues_flip_exactly_rho_N_bits_and_patterns_are_prefixes() -> None:
-    signs = cap.flip_signs(seed=1, N=50, n_cues=30, flips=cap.flip_count(50, 0.2))
+    signs = hxp.flip_signs(seed=1, N=50, n_cues=30, flips=hxp.flip_count(50, 0.2))
     assert ((signs == -1).sum(axis=1) == 10).all()
-    pool = cap.PatternPool(seed=1, N=50)
+    pool = hxp.PatternPool(seed=1, N=50)
     small = pool.first(10).clone()
-    assert torch.equal(cap.PatternPool(seed=1, N=50).first(2000)[:10], small)
+    assert torch.equal(hxp.PatternPool(seed=1, N=50).first(2000)[:10], small)
     assert set(pool.first(2000).unique().tolist()) == {-1.0, 1.0}
 
 
@@ -207,20 +207,20 @@ def test_classical_capacity_is_near_0138_N() -> None:
     M = 0.138 N. Measured as the largest M at which half the cues (5% of bits flipped) end at an
     overlap >= 0.95. Finite N raises it: here alpha(N) ~ 0.138 + 0.64 / sqrt(N) (0.17 at N=400,
     0.155 at N=1600), so at N=800 the tolerance is 0.138 N x [0.8, 1.25]."""
-    settings = cap.Settings(rho=0.05, threshold=0.5, n_cues=100, max_iter=50,
+    settings = hxp.Settings(rho=0.05, threshold=0.5, n_cues=100, max_iter=50,
                             max_patterns=10_000, search_rtol=0.01, search_patience=2,
                             min_overlap=0.95)
     N = 800
-    alphas = [cap.estimate(hp.make_model("classical"), N, seed, settings).capacity / N
+    alphas = [hxp.estimate(hp.make_model("classical"), N, seed, settings).capacity / N
               for seed in (0, 1)]
     assert 0.8 * 0.138 <= np.mean(alphas) <= 1.25 * 0.138, alphas
 
 
 def test_exponential_beats_polynomial_beats_classical_at_the_same_N() -> None:
-    settings = cap.Settings(rho=0.2, threshold=0.9, n_cues=100, max_iter=20,
+    settings = hxp.Settings(rho=0.2, threshold=0.9, n_cues=100, max_iter=20,
                             max_patterns=100_000, search_rtol=0.01, search_patience=2)
     N = 40
-    mean = {name: np.mean([cap.estimate(hp.make_model(name), N, seed, settings).capacity
+    mean = {name: np.mean([hxp.estimate(hp.make_model(name), N, seed, settings).capacity
                            for seed in (0, 1)])
             for name in ("classical", "poly3", "poly4", "exponential", "softmax")}
     assert mean["classical"] < mean["poly3"] <= mean["poly4"], mean
@@ -241,9 +241,9 @@ def test_theory_rates_match_closed_forms() -> None:
 
 
 def test_t_interval_uses_students_quantile() -> None:
-    assert cap.t_quantile(0.975, 4) == pytest.approx(2.776445105, rel=1e-8)  # t table
-    assert cap.t_quantile(0.975, 1000) == pytest.approx(1.962339, rel=1e-5)
-    mean, low, high = cap.mean_interval([10.0, 12.0, 14.0], 0.95)
+    assert hxp.t_quantile(0.975, 4) == pytest.approx(2.776445105, rel=1e-8)  # t table
+    assert hxp.t_quantile(0.975, 1000) == pytest.approx(1.962339, rel=1e-5)
+    mean, low, high = hxp.mean_interval([10.0, 12.0, 14.0], 0.95)
     half = 4.302652730 * 2.0 / math.sqrt(3)  # t_{0.975, 2} * s / sqrt(n)
     assert (mean, low, high) == pytest.approx((12.0, 12.0 - half, 12.0 + half))
 
@@ -256,7 +256,7 @@ def test_growth_fits_recover_known_laws() -> None:
             for n, c in zip(N, law, strict=True) for seed in (0, 1)]
     table = pd.DataFrame(rows, columns=["run", "model", "N", "seed", "capacity"]).assign(
         rho=0.2, min_overlap=1.0, beta="", censored=False)
-    fits = growth(table).set_index("run")
+    fits = ht.growth(table).set_index("run")
     assert fits.loc["poly3", "loglog_slope"] == pytest.approx(2.0)
     assert fits.loc["poly3", "local_loglog_slope"] == pytest.approx(2.0)
     assert fits.loc["exponential", "semilog_rate"] == pytest.approx(0.1)
@@ -271,7 +271,7 @@ def test_amit_fit_recovers_alpha_inf() -> None:
     N = np.array([100, 200, 400, 800, 1600])
     table = pd.DataFrame({"run": "amit", "model": "classical", "N": N, "seed": 0,
                           "capacity": N * (0.138 + 0.64 / np.sqrt(N))})
-    fit, alpha = amit_fit(table, "amit")
+    fit, alpha = ht.amit_fit(table, "amit")
     assert fit.intercept == pytest.approx(0.138) and fit.slope == pytest.approx(0.64)
     np.testing.assert_allclose(alpha.to_numpy(), 0.138 + 0.64 / np.sqrt(N))
 
@@ -311,11 +311,11 @@ def test_one_update_success_equals_brute_force(N: int, M: int,
     """success_rate with one_update = the direct computation, at beta = 1/sqrt(N); and it asks
     for no fixed point: with max_iter = 1 the iterated criterion (a fixed point) differs."""
     patterns = random_signs(rng, M, N)
-    signs = cap.flip_signs(int(rng.integers(1 << 30)), N, 30, cap.flip_count(N, 0.2))
+    signs = hxp.flip_signs(int(rng.integers(1 << 30)), N, 30, hxp.flip_count(N, 0.2))
     beta = 1 / math.sqrt(N)
-    settings = cap.Settings(rho=0.2, threshold=0.9, n_cues=30, max_iter=20, max_patterns=10**6,
+    settings = hxp.Settings(rho=0.2, threshold=0.9, n_cues=30, max_iter=20, max_patterns=10**6,
                             softmax_beta=beta, one_update=True)
-    got = cap.success_rate(hp.make_model("softmax", beta), torch.tensor(patterns),
+    got = hxp.success_rate(hp.make_model("softmax", beta), torch.tensor(patterns),
                            torch.tensor(signs), settings)
     assert got == one_update_success_brute_force(patterns, signs, beta)
 
@@ -326,8 +326,8 @@ def test_one_update_needs_no_fixed_point() -> None:
     goal = torch.tensor([[1.0, -1.0, 1.0]])
     moving = hp.Retrieval(states=goal.clone(), fixed=torch.tensor([False]),
                           steps=torch.tensor([1]))
-    assert bool(cap.retrieved(moving, goal, 1.0, one_update=True)[0])
-    assert not bool(cap.retrieved(moving, goal, 1.0)[0])
+    assert bool(hxp.retrieved(moving, goal, 1.0, one_update=True)[0])
+    assert not bool(hxp.retrieved(moving, goal, 1.0)[0])
 
 
 def test_runs_read_one_update_from_the_config() -> None:
@@ -337,7 +337,7 @@ def test_runs_read_one_update_from_the_config() -> None:
            "runs": {"fixed": {"model": "softmax", "beta": "inv_sqrt_N", "N": [25]},
                     "layer": {"model": "softmax", "beta": "inv_sqrt_N", "N": [25],
                               "one_update": True}}}
-    fixed, layer = cap.runs(cfg)
+    fixed, layer = hxp.runs(cfg)
     assert not fixed.settings(cfg, 25).one_update and layer.settings(cfg, 25).one_update
     assert layer.settings(cfg, 25).softmax_beta == pytest.approx(0.2)
 
@@ -349,33 +349,33 @@ def amit_capacity(N: np.ndarray, alpha: np.ndarray) -> pd.DataFrame:
                          "capacity": N * alpha, "min_overlap": 0.95})
 
 
-@pytest.mark.parametrize("true_form", list(hc.FIT_FORMS))
+@pytest.mark.parametrize("true_form", list(ht.FIT_FORMS))
 def test_amit_fit_forms_against_numpy(true_form: str, rng: np.random.Generator) -> None:
     """alpha(N) = alpha_inf + a N^-p for a known alpha_inf: the true form recovers it (zero
     residual); every form's alpha_inf and a are numpy lstsq's on [1, N^-p]; the raw row is C/N
     at the largest N."""
     N = np.array([100, 200, 400, 800, 1600, 3200])
     alpha_inf, a = 0.13 + 0.02 * rng.random(), 0.3 + rng.random()
-    alpha = alpha_inf + a * N ** -hc.FIT_FORMS[true_form]
-    fits = hc.amit_fits(amit_capacity(N, alpha)).set_index("form")
+    alpha = alpha_inf + a * N ** -ht.FIT_FORMS[true_form]
+    fits = ht.amit_fits(amit_capacity(N, alpha)).set_index("form")
     assert fits.loc[true_form, "alpha_inf"] == pytest.approx(alpha_inf, rel=1e-9)
     assert fits.loc[true_form, "rms_residual"] < 1e-12
-    for form, p in hc.FIT_FORMS.items():
+    for form, p in ht.FIT_FORMS.items():
         coef = np.linalg.lstsq(np.column_stack([np.ones(len(N)), N ** -p]), alpha,
                                rcond=None)[0]
         assert fits.loc[form, ["alpha_inf", "a"]].to_numpy(dtype=float) == pytest.approx(
             coef, rel=1e-9)
-    assert fits.loc[hc.RAW, "alpha_inf"] == pytest.approx(alpha[-1])
-    assert fits.loc[hc.RAW, "N_max"] == 3200
+    assert fits.loc[ht.RAW, "alpha_inf"] == pytest.approx(alpha[-1])
+    assert fits.loc[ht.RAW, "N_max"] == 3200
 
 
 def test_law_residuals_tell_N_from_N_over_ln_N() -> None:
     N = np.array([50.0, 100, 200, 400, 800, 1600])
-    linear, n_ln_n = hc.law_residuals(N, 0.14 * N)
+    linear, n_ln_n = ht.law_residuals(N, 0.14 * N)
     assert linear == pytest.approx(0.0, abs=1e-12) and n_ln_n > 0.05
     # RMS about the mean of ln C - ln(N / ln N), by numpy, for C = N / ln N times noise-free c
     C = N / (2 * np.log(N))
-    linear, n_ln_n = hc.law_residuals(N, C)
+    linear, n_ln_n = ht.law_residuals(N, C)
     r = np.log(C) - np.log(N)
     assert n_ln_n == pytest.approx(0.0, abs=1e-12)
     assert linear == pytest.approx(np.std(r))
@@ -476,16 +476,16 @@ def test_figure_draws_amit_fits_and_the_one_update_run_from_the_tables() -> None
     Ns = np.array([25, 50, 100])
     layer = capacity_table({"layer": ("softmax", np.array([10.0, 70.0, 1080.0]))}, Ns,
                        beta="inv_sqrt_N", one_update=True)
-    table = cap.combine([amit, layer])
-    fig = plot_capacity(table, hc.amit_table(table))
+    table = hxp.combine([amit, layer])
+    fig = plot_capacity(table, hxp.amit_table(table))
     root, amit_ax = fig.axes[2], fig.axes[3]
     lines = {line.get_label(): line for line in amit_ax.get_lines()}
     points = lines["amit: C/N (mean over seeds)"]
     np.testing.assert_allclose(points.get_ydata(), 0.14 + 0.64 / np.sqrt(N))
-    for form, p in hc.FIT_FORMS.items():
+    for form, p in ht.FIT_FORMS.items():
         alpha_inf, a = np.linalg.lstsq(np.column_stack([np.ones(len(N)), N ** -p]),
                                        0.14 + 0.64 / np.sqrt(N), rcond=None)[0]
-        (line,) = [v for k, v in lines.items() if k.startswith(f"fit {hc.FORM_LABELS[form]}:")]
+        (line,) = [v for k, v in lines.items() if k.startswith(f"fit {ht.FORM_LABELS[form]}:")]
         x = np.asarray(line.get_xdata())
         np.testing.assert_allclose(line.get_ydata(), alpha_inf + a * x ** -p, rtol=1e-9)
     (drawn,) = [c for c in root.containers if "layer" in c.get_label()]
@@ -520,8 +520,8 @@ def part_config(cfg: dict, runs: list[str]) -> dict:
 
 def tables_bytes(table: pd.DataFrame, criteria: dict, where: Path) -> dict[str, bytes]:
     """The files the gather writes from hopfield_capacity (its figure aside), as bytes."""
-    derived = {"capacity": table, "growth": hc.growth(table), "amit": hc.amit_table(table),
-               "softmax": hc.softmax_table(table),
+    derived = {"capacity": table, "growth": ht.growth(table), "amit": hxp.amit_table(table),
+               "softmax": hxp.softmax_table(table),
                "summary": checks.frame(hc.checks(table, criteria))}
     where.mkdir()
     for name, frame in derived.items():
@@ -530,7 +530,7 @@ def tables_bytes(table: pd.DataFrame, criteria: dict, where: Path) -> dict[str, 
 
 
 def test_parts_gathered_give_the_whole_stage_byte_for_byte(tmp_path: Path) -> None:
-    """Before the split: experiments.capacity.run on the whole section in one call. After: one
+    """Before the split: experiments.hopfield.run on the whole section in one call. After: one
     part per job (config.hopfield_jobs), each computed from its own config slice, written and
     read back, gathered in reverse order. Every table and verdict the gather writes is the same
     file, byte for byte (same seeds per (N, seed), whatever else a job holds)."""
@@ -540,32 +540,32 @@ def test_parts_gathered_give_the_whole_stage_byte_for_byte(tmp_path: Path) -> No
             "hopfield_classical"} <= set(jobs)
     assert "hopfield_linear_attention" not in jobs
     assert [part.run for part in jobs["hopfield_classical"]] == ["linear_attention", "classical"]
-    before = tables_bytes(cap.run(cfg), cfg["criteria"], tmp_path / "before")
+    before = tables_bytes(hxp.run(cfg), cfg["criteria"], tmp_path / "before")
     paths = []
     for job, parts in jobs.items():
         paths.append(tmp_path / f"{job}.csv")
         handed = part_config(cfg, [part.run for part in parts])
-        write_table(pd.concat([cap.run_part(handed, part.run, part.N, part.seeds)
+        write_table(pd.concat([hxp.run_part(handed, part.run, part.N, part.seeds)
                                for part in parts], ignore_index=True), paths[-1])
-    parts = [cap.read_part(path) for path in reversed(paths)]
-    after = tables_bytes(cap.gather(parts, cfg), cfg["criteria"], tmp_path / "after")
+    parts = [hxp.read_part(path) for path in reversed(paths)]
+    after = tables_bytes(hxp.gather(parts, cfg), cfg["criteria"], tmp_path / "after")
     assert after == before
     assert b"1.0" in before["capacity"]  # softmax's beta text survived the round trip
     # a missing part is named by its job; a part given twice is refused
     with pytest.raises(ValueError, match=r"run poly4 at N = 65 \(job hopfield_poly4_N65_seed1\)"):
-        cap.gather([p for p in parts if not ((p["run"] == "poly4") & (p["seed"] == 1)).all()],
+        hxp.gather([p for p in parts if not ((p["run"] == "poly4") & (p["seed"] == 1)).all()],
                    cfg)
     with pytest.raises(ValueError, match="twice"):
-        cap.gather([*parts, parts[0]], cfg)
+        hxp.gather([*parts, parts[0]], cfg)
 
 
 @pytest.mark.workflow
 def test_quick_run_hopfield_tables_equal_the_whole_stage_in_one_call(quick_run: Path,
                                                                      tmp_path: Path) -> None:
     """The quick run's gathered tables (from its part jobs: capacity, growth, Amit, softmax and
-    the checks the ledger reads) are the files experiments.capacity.run gives from the quick
+    the checks the ledger reads) are the files experiments.hopfield.run gives from the quick
     config in one call, as the stage computed them before the split."""
     cfg = merged_config()["hopfield"]
-    whole = tables_bytes(cap.run(cfg), cfg["criteria"], tmp_path / "whole")
+    whole = tables_bytes(hxp.run(cfg), cfg["criteria"], tmp_path / "whole")
     for name, expected in whole.items():
         assert (quick_run / "tables" / f"hopfield_{name}.csv").read_bytes() == expected, name

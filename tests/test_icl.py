@@ -18,7 +18,7 @@ import torch
 
 from ols_transformer import checks, icl_models, icl_theory, icl_training
 from ols_transformer.checks import icl as icl_checks
-from ols_transformer.config import icl_lsa_groups, icl_part_tables, icl_parts
+from ols_transformer.config import icl_lsa_groups, icl_part_tables, icl_parts, icl_problems
 from ols_transformer.construction import (
     moment_attention_map,
     second_moment,
@@ -307,13 +307,21 @@ def test_shift_table(tiny_run: dict[str, pd.DataFrame]) -> None:
 def test_figures_draw_the_tables(tiny_run: dict[str, pd.DataFrame]) -> None:
     figures = plots.figures(tiny_run)
     assert set(figures) == {"risk", "preconditioner", "depth", "shift", "training", "designs"}
-    # the designs figure: the softmax line of the first family is its growth in the table
+    # the designs figure: the softmax line of the first family is its error growth, written
+    # out here: mean relative error per magnitude over the mean at the no-shift magnitude
     shift = tiny_run["icl_shift"]
     family = shift["family"].iloc[0]
-    expected = icl_checks.growth(shift[shift["family"] == family], "softmax", 1)[family]
+    rows = shift[(shift["family"] == family) & (shift["model"] == "softmax")]
+    magnitudes = sorted(set(rows["magnitude"]))
+    still = rows.loc[rows["magnitude"] == icl_checks.NO_SHIFT[family], "relerr"].to_numpy()
+    expected = np.array([rows.loc[rows["magnitude"] == t, "relerr"].to_numpy().mean()
+                         for t in magnitudes]) / still.mean()
+    assert len(magnitudes) > 1 and not np.allclose(expected, 1.0)  # a growth to draw
+    assert set(tiny_run["icl_growth"]["model"]) >= {"lsa", "softmax"}
     lines = {line.get_label(): line for line in figures["designs"].axes[0].get_lines()}
     line = lines[plots.DESIGN_STYLE["softmax"][0]]
-    np.testing.assert_allclose(line.get_ydata(), expected.to_numpy())
+    np.testing.assert_allclose(line.get_xdata(), magnitudes)
+    np.testing.assert_allclose(line.get_ydata(), expected, rtol=1e-12)
     # the training figure: the validation loss of the first panel's first seed
     training = tiny_run["icl_training"]
     first = figures["training"].axes[0].get_lines()[1]
@@ -355,7 +363,7 @@ def test_validation_names_the_value_and_the_fix(changes: dict[str, Any], named: 
 
 
 def test_validation_accepts_the_tiny_config() -> None:
-    assert icl.problems(tiny()) == []
+    assert icl_problems(tiny()) == []
 
 
 def test_nan_loss_stops_naming_the_setting() -> None:

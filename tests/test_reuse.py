@@ -101,7 +101,7 @@ def test_a_stage_key_follows_its_own_code_and_config_only(
                 for p in reuse.package_files([scratch_repo_copy / spec.files[1]])}
     assert {"experiments/shift.py", "shift.py", "construction.py", "checks/shift.py",
             "stage.py", "io.py"} <= imported
-    assert not imported & {"hopfield.py", "experiments/capacity.py", "experiments/training.py"}
+    assert not imported & {"hopfield.py", "experiments/hopfield.py", "experiments/training.py"}
     config = merged_config()
 
     def key(cfg: dict) -> str:

@@ -111,6 +111,9 @@ def ols_attention(X: np.ndarray, y: np.ndarray, Xq: np.ndarray, route: str = "ei
 
 @dataclass(frozen=True)
 class OmegaFit:
+    """The embedding metric fitted by ``fit_omega``: Omega (p, p), the final loss and the LBFGS
+    iterations used."""
+
     Omega: np.ndarray  # (p, p)
     loss: float
     iterations: int

@@ -9,6 +9,7 @@ stages (experiments may call it) and imports none of their checks (docs/ARCHITEC
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,12 @@ class ConfigError(ValueError):
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text())
+
+
+@functools.cache
+def _package_schema() -> dict[str, Any]:
+    """The package's schema, read once per process (callers only read it)."""
+    return load_schema()
 
 
 def _field(error: jsonschema.ValidationError) -> str:
@@ -301,43 +308,195 @@ def hopfield_problems(hopfield: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def icl_problems(icl: Mapping[str, Any]) -> list[str]:
-    """What the schema cannot say about the ``icl`` section (it has checked each value's type
-    and range): N > d + 1 (in-context OLS has a finite risk only there), depth 1 present (the
-    preconditioner is read from the one-layer model), the shift study's Lambda and N among the
-    grids, a no-shift reference in every family, and each Lambda's smallest <= largest."""
-    def problem(field: str, value: Any, fix: str) -> str:
-        return f"config field 'icl.{field}' = {value!r}: {fix}"
+def _icl_schema(*path: str) -> Any:
+    """The schema of ``icl.<path>`` (its allowed names are written there, once)."""
+    node = _package_schema()["properties"]["icl"]
+    for key in path:
+        node = node["properties"][key]
+    return node
 
-    d, sizes, depths = int(icl["d"]), list(icl["context_sizes"]), list(icl["depths"])
-    problems = []
-    small = [n for n in sizes if n < d + 2]
+
+def _icl_problem(field: str, value: Any, fix: str) -> str:
+    return f"config field 'icl.{field}' = {value!r}: {fix}"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _icl_ints(cfg: Mapping[str, Any], field: str, low: int, problems: list[str],
+              why: str = "", prefix: str = "") -> list[int]:
+    """``cfg[field]`` if a non-empty list of distinct integers >= ``low``; else the problems."""
+    values = cfg.get(field)
+    field = prefix + field
+    if (not isinstance(values, Sequence) or isinstance(values, str) or not values
+            or not all(_is_int(v) for v in values)):
+        problems.append(_icl_problem(field, values, "give a non-empty list of integers"))
+        return []
+    if len(set(values)) != len(values):
+        problems.append(_icl_problem(field, values, "remove the repeated entries"))
+    small = [v for v in values if v < low]
     if small:
-        problems.append(problem("context_sizes", sizes, f"entries {small} are below d + 2 = "
-                                f"{d + 2} (in-context OLS has a finite risk only for N > d + 1; "
-                                "raise N or lower icl.d)"))
-    if 1 not in depths:
-        problems.append(problem("depths", depths, "include 1 (the learned preconditioner is "
-                                "read from the one-layer model)"))
-    for name, spec in icl["lambdas"].items():
-        if spec["smallest"] > spec["largest"]:
-            problems.append(problem(f"lambdas.{name}", dict(spec), "eigenvalues need smallest "
+        problems.append(_icl_problem(field, values, f"entries {small} are below {low}{why}"))
+    return list(values)
+
+
+def _icl_positive(cfg: Mapping[str, Any], field: str, problems: list[str],
+                  integer: bool = False, zero: bool = False) -> None:
+    value = cfg.get(field)
+    ok = _is_int(value) if integer else _is_finite(value)
+    if not ok or value < 0 or (value == 0 and not zero):
+        what = "an integer" if integer else "a finite number"
+        problems.append(_icl_problem(field, value, f"must be {what} {'>=' if zero else '>'} 0"))
+
+
+def icl_problems(icl: Mapping[str, Any]) -> list[str]:
+    """Everything wrong with an ``icl`` config section, each naming the field, the value and
+    the fix: N > d + 1 (in-context OLS has a finite risk only there), depth 1 present (the
+    preconditioner is read from the one-layer model), eval_every <= steps, 0 < smallest <=
+    largest for each Lambda, the shift study's and the sensitivity grid's Lambda and N among
+    the grids, a no-shift reference in every shift family, scale factors > 0. The one place
+    these rules are written: ``validate_config`` runs it after the schema, and
+    ``experiments.icl`` on the section it is handed (tests and notebooks hand one the schema has
+    not seen), so each value's type is checked here too (the allowed names come from the
+    schema). Torch-free."""
+    out: list[str] = []
+    for field in ("d", "steps", "batch_size", "test_tasks", "validation_tasks", "eval_every",
+                  "mlp_width"):
+        _icl_positive(icl, field, out, integer=True)
+    patience = icl.get("patience")
+    if not _is_int(patience) or patience < 1:
+        out.append(_icl_problem("patience", patience, "give the number of evaluations without "
+                                                      "improvement before a model stops, >= 1"))
+    every, steps = icl.get("eval_every"), icl.get("steps")
+    if _is_int(every) and _is_int(steps) and every > steps:
+        out.append(_icl_problem("eval_every", every, f"must be at most icl.steps ({steps}): no "
+                                                     "validation would happen before the cap"))
+    heads = icl.get("heads")
+    if not _is_int(heads) or not 2 <= heads <= 16:
+        out.append(_icl_problem("heads", heads, "the multi-head design needs an integer number "
+                                                "of heads in 2..16 (one head is the one-layer "
+                                                "model)"))
+    known_designs = _icl_schema("designs")["items"]["enum"]
+    designs = icl.get("designs")
+    if not isinstance(designs, Sequence) or isinstance(designs, str):
+        out.append(_icl_problem("designs", designs,
+                                f"give a list drawn from {', '.join(known_designs)}"))
+    else:
+        unknown = [x for x in designs if x not in known_designs]
+        if unknown:
+            out.append(_icl_problem("designs", list(designs), f"unknown design(s) {unknown}; "
+                                                              f"known: {', '.join(known_designs)}"))
+        if len(set(map(str, designs))) != len(designs):
+            out.append(_icl_problem("designs", list(designs), "remove the repeated entries"))
+    _icl_positive(icl, "population_seed", out, integer=True, zero=True)
+    for field in ("learning_rate", "init_scale"):
+        _icl_positive(icl, field, out)
+    _icl_positive(icl, "noise_sigma", out, zero=True)
+    _icl_positive(icl, "grad_clip", out, zero=True)
+    devices = _icl_schema("device")["enum"]
+    if icl.get("device") not in devices:
+        out.append(_icl_problem("device", icl.get("device"), f"choose one of {', '.join(devices)}"))
+    d = icl["d"] if _is_int(icl.get("d")) else 1
+    sizes = _icl_ints(icl, "context_sizes", d + 2, out,
+                      " = d + 2 (in-context OLS has a finite risk only for N > d + 1; raise N "
+                      "or lower icl.d)")
+    depths = _icl_ints(icl, "depths", 1, out)
+    if depths and 1 not in depths:
+        out.append(_icl_problem("depths", depths, "include 1 (the learned preconditioner is "
+                                                  "read from the one-layer model)"))
+    _icl_ints(icl, "seeds", 0, out)
+    lambdas = icl.get("lambdas")
+    if not isinstance(lambdas, Mapping) or not lambdas:
+        out.append(_icl_problem("lambdas", lambdas,
+                                "give at least one {name: {largest, smallest}}"))
+        lambdas = {}
+    for name, spec in lambdas.items():
+        try:
+            hi, lo = float(spec["largest"]), float(spec["smallest"])
+        except (TypeError, KeyError, ValueError):
+            out.append(_icl_problem(f"lambdas.{name}", spec, "give {largest: x, smallest: y}"))
+            continue
+        if not (math.isfinite(hi) and math.isfinite(lo) and 0 < lo):
+            out.append(_icl_problem(f"lambdas.{name}", dict(spec), "eigenvalues need 0 < "
+                                    "smallest <= largest, both finite"))
+        elif lo > hi:
+            out.append(_icl_problem(f"lambdas.{name}", dict(spec), "eigenvalues need smallest "
                                     "<= largest; swap them"))
-    shift = icl["shift"]
-    if shift["lambda"] not in icl["lambdas"]:
-        problems.append(problem("shift.lambda", shift["lambda"],
-                                f"name one of icl.lambdas ({', '.join(map(str, icl['lambdas']))})"))
-    if shift["context_size"] not in sizes:
-        problems.append(problem("shift.context_size", shift["context_size"],
+    shift = icl.get("shift") or {}
+    if shift.get("lambda") not in lambdas:
+        out.append(_icl_problem("shift.lambda", shift.get("lambda"),
+                                f"name one of icl.lambdas ({', '.join(map(str, lambdas))})"))
+    if shift.get("context_size") not in sizes:
+        out.append(_icl_problem("shift.context_size", shift.get("context_size"),
                                 f"choose one of icl.context_sizes {sizes}"))
-    for family, magnitudes in shift["families"].items():
+    families = shift.get("families")
+    if not isinstance(families, Mapping) or not families:
+        out.append(_icl_problem("shift.families", families, "give {family: [magnitudes]}"))
+        families = {}
+    for family, magnitudes in families.items():
         field = f"shift.families.{family}"
+        if family not in ICL_NO_SHIFT:
+            out.append(_icl_problem(field, magnitudes,
+                                    f"unknown family; known: {', '.join(ICL_NO_SHIFT)}"))
+            continue
+        if (not isinstance(magnitudes, Sequence) or isinstance(magnitudes, str)
+                or not all(_is_finite(t) for t in magnitudes)):
+            out.append(_icl_problem(field, magnitudes, "give a list of finite numbers"))
+            continue
         if ICL_NO_SHIFT[family] not in magnitudes:
-            problems.append(problem(field, magnitudes, f"include the no-shift value "
-                                    f"{ICL_NO_SHIFT[family]:g} (the reference)"))
-        if family in ICL_SCALE_FAMILIES and min(magnitudes) <= 0:
-            problems.append(problem(field, magnitudes, "scale factors must be > 0"))
-    return problems
+            out.append(_icl_problem(field, magnitudes, f"include the no-shift value "
+                                                       f"{ICL_NO_SHIFT[family]:g} (the reference)"))
+        if family in ICL_SCALE_FAMILIES and magnitudes and min(magnitudes) <= 0:
+            out.append(_icl_problem(field, magnitudes, "scale factors must be > 0"))
+    out += _icl_sensitivity_problems(icl.get("sensitivity"), lambdas, d)
+    criteria = icl.get("criteria")
+    known = list(_icl_schema("criteria")["properties"])
+    if criteria is not None and not isinstance(criteria, Mapping):
+        out.append(_icl_problem("criteria", criteria, "give {name: value} (names: "
+                                                      f"{', '.join(known)})"))
+    else:
+        unknown = sorted(set(criteria or {}) - set(known))
+        if unknown:
+            out.append(_icl_problem("criteria", sorted(criteria or {}),
+                                    f"unknown criteria {unknown}; known: {sorted(known)}"))
+    return out
+
+
+def _icl_sensitivity_problems(s: Any, lambdas: Mapping[str, Any], d: int) -> list[str]:
+    """``icl.sensitivity``: its Lambda among icl.lambdas, its grids (N >= d + 2, depth 1
+    present), its learning rates, clips and inits."""
+    out: list[str] = []
+    if not isinstance(s, Mapping):
+        return [_icl_problem("sensitivity", s, "give {lambda, context_sizes, depths, seeds, "
+                                               "steps, learning_rates, inits, grad_clips}")]
+    if s.get("lambda") not in lambdas:
+        out.append(_icl_problem("sensitivity.lambda", s.get("lambda"),
+                                f"name one of icl.lambdas ({', '.join(map(str, lambdas))})"))
+    _icl_ints(s, "context_sizes", d + 2, out, " = d + 2", prefix="sensitivity.")
+    depths = _icl_ints(s, "depths", 1, out, prefix="sensitivity.")
+    if depths and 1 not in depths:
+        out.append(_icl_problem("sensitivity.depths", depths, "include 1 (the learned Gamma)"))
+    _icl_ints(s, "seeds", 0, out, prefix="sensitivity.")
+    _icl_ints(s, "steps", 1, out, prefix="sensitivity.")
+    for field, zero in (("learning_rates", False), ("grad_clips", True)):
+        values = s.get(field)
+        if not isinstance(values, Sequence) or isinstance(values, str) or not all(
+                _is_finite(v) and (v >= 0 if zero else v > 0) for v in values):
+            out.append(_icl_problem(f"sensitivity.{field}", values,
+                                    "give a list of finite numbers, " + (
+                                        "each >= 0 (0 = no clip)" if zero else "each > 0")))
+    inits = _icl_schema("sensitivity", "inits")["items"]["enum"]
+    given = s.get("inits")
+    if not isinstance(given, Sequence) or isinstance(given, str) or any(
+            i not in inits for i in given):
+        out.append(_icl_problem("sensitivity.inits", given,
+                                f"give a list drawn from {', '.join(inits)}"))
+    return out
 
 
 # The second seed paper's Monte Carlo designs (attention_regression.DESIGNS; a test keeps the

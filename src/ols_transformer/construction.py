@@ -197,12 +197,18 @@ class LinearTransformer(nn.Module):
 
     @property
     def weights(self) -> Weights:
+        """The parameters as one ``Weights`` (W_Q, W_K (d_in, d_qk), W_V (d_in, d_v), W_F
+        (d_v, d_ff), W_O (d_ff, d_out)), sharing their storage."""
         return Weights(self.W_Q, self.W_K, self.W_V, self.W_F, self.W_O)
 
     def attention_scores(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """``attention_scores`` with this module's W_Q, W_K: queries (..., m, d_in), context
+        (..., n, d_in) -> scores (..., m, n)."""
         return attention_scores(queries, context, self.W_Q, self.W_K)
 
     def forward(self, queries: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """``forward`` with this module's weights: queries (..., m, d_in) attending to context
+        (..., n, d_in; default: the queries themselves) -> outputs (..., m, d_out)."""
         return forward(queries, queries if context is None else context, self.weights)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 
 def case_id(n: int, p: int, cond: float) -> str:
+    """The name of a design case of ``n`` rows, ``p`` columns and condition number ``cond``."""
     return f"n{n}_p{p}_cond{cond:g}"
 
 
@@ -67,6 +68,8 @@ def training_sets(cfg: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 
 def summary(cases: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
+    """data_summary: one row per case {X (n, p), y (n,), beta (p,)}: n, p, cond(X),
+    cond(X^T X), ||beta|| and std(y)."""
     rows = []
     for name, case in cases.items():
         X, y = case["X"], case["y"]
@@ -86,6 +89,7 @@ def flatten(cases: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarr
 
 
 def unflatten(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """The inverse of ``flatten``: {'case/X': ...} -> {case: {X, y, beta}} (shapes kept)."""
     cases: dict[str, dict[str, np.ndarray]] = {}
     for key, arr in arrays.items():
         name, field = key.split("/")

@@ -161,11 +161,13 @@ class DenseAssociativeMemory:
     continuous: bool = False
 
     def prepare(self, patterns: torch.Tensor) -> Prepared:
+        """The patterns (M, N) of +-1 in the dtypes ``field`` needs (``Prepared``)."""
         field = patterns.to(DTYPE) if self.degree is None else _exact(self.name, patterns)
         return Prepared(patterns.to(torch.float32), field)
 
     def field(self, state: torch.Tensor, prepared: Prepared) -> torch.Tensor:
-        """Energy difference E(s_i = -1) - E(s_i = +1) per bit, up to a positive factor."""
+        """Energy difference E(s_i = -1) - E(s_i = +1) per bit, up to a positive factor:
+        states (B, N) -> field (B, N)."""
         patterns = prepared.field
         s = state.to(patterns.dtype)
         # The +-1 overlaps are exact in float32; the field needs the model's dtype.
@@ -178,6 +180,7 @@ class DenseAssociativeMemory:
         return horner(P, h, squared) @ patterns - s * power_sums(h, Q, squared)
 
     def step(self, state: torch.Tensor, prepared: Prepared) -> torch.Tensor:
+        """One synchronous update of every bit: states (B, N) -> (B, N), ties kept."""
         return keep_ties(self.field(state, prepared), state)
 
 
@@ -190,9 +193,11 @@ class LinearAttention:
     continuous: bool = False
 
     def prepare(self, patterns: torch.Tensor) -> torch.Tensor:
+        """The patterns Xi (M, N) in the smallest dtype whose field is exact."""
         return _exact(self.name, patterns)
 
     def step(self, state: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        """s <- sign(Xi^T Xi s): states (B, N), patterns (M, N) -> states (B, N)."""
         # The attention's 1/M scale does not change a sign.
         field = linear_attention(state.to(prepared.dtype), prepared, None, None, None)
         return keep_ties(field, state)
@@ -210,6 +215,8 @@ class OLSAttention:
     continuous: bool = False
 
     def prepare(self, patterns: torch.Tensor) -> torch.Tensor:
+        """The attention map P = Xi^+ Xi (N, N) of the patterns Xi (M, N), float64 (its
+        diagonal removed with ``zero_diagonal``)."""
         Xi = patterns.to(DTYPE)
         W = spectral_whitener(Xi, pseudo_inverse=True)
         P = attention_map(Xi, W, W, None)
@@ -218,6 +225,7 @@ class OLSAttention:
         return P
 
     def step(self, state: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        """s <- sign(s P): states (B, N), P (N, N) -> states (B, N), near-zero fields kept."""
         return keep_ties(state.to(prepared.dtype) @ prepared, state, PROJECTION_TIE)
 
 
@@ -230,9 +238,11 @@ class SoftmaxAttention:
     continuous: bool = True
 
     def prepare(self, patterns: torch.Tensor) -> torch.Tensor:
+        """The patterns Xi (M, N) in float64."""
         return patterns.to(DTYPE)
 
     def step(self, state: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        """x <- Xi^T softmax(beta Xi x): states (B, N), patterns (M, N) -> states (B, N)."""
         # torch.softmax subtracts the row maximum: finite for any beta * N.
         return torch.softmax(self.beta * overlaps(state.to(prepared.dtype), prepared),
                              dim=1) @ prepared
@@ -264,6 +274,8 @@ def converged(model: Memory, old: torch.Tensor, new: torch.Tensor, tol: float) -
 
 @dataclass(frozen=True)
 class Retrieval:
+    """Where ``retrieve`` stopped, per cue (B cues of N bits)."""
+
     states: torch.Tensor  # read-out +-1 states (B x N)
     fixed: torch.Tensor  # reached a fixed point (bool, B)
     steps: torch.Tensor  # updates made (B)

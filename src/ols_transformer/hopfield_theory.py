@@ -1,5 +1,7 @@
 """The associative memories of Section 4: one registry (name, energy, growth law) and the
-theory of their capacities. Pure Python and numpy (no torch), so checks and plots can use it.
+theory of their capacities, and the fits of a measured capacity against them (``growth``,
+``amit_fits``: the checks judge these, the experiment tables them). Pure Python, numpy and
+pandas (no torch), so checks and plots can use it.
 
 Capacity laws (M patterns of N +-1 neurons retrieved from cues with a fraction rho flipped):
 - F(x) = x^2 (classical Hopfield; Hebbian linear attention): linear, ~0.138 N with ~1.6% bits
@@ -20,6 +22,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
+
+from .ols import Fit, fit_line
 
 Law = Literal["linear", "power", "exponential"]
 
@@ -63,6 +68,7 @@ TIERS = ("linear", "x^3", "x^4", "exponential")
 
 
 def spec(name: str) -> ModelSpec:
+    """The registry's entry for model ``name``; ValueError naming the known models."""
     if name not in MODELS:
         raise ValueError(f"unknown Hopfield model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[name]
@@ -77,6 +83,7 @@ def cramer_rate(x: float) -> float:
 
 
 def double_factorial(n: int) -> int:
+    """n!! = n (n - 2) (n - 4) ... down to 1 or 2; 1 for n <= 0."""
     return math.prod(range(n, 0, -2)) if n > 0 else 1
 
 
@@ -189,3 +196,130 @@ INV_SQRT_N = "inv_sqrt_N"
 FIT_FORMS: dict[str, float] = {"sqrt": 0.5, "n23": 2.0 / 3.0, "n1": 1.0}
 FORM_LABELS: dict[str, str] = {"sqrt": "alpha_inf + a/sqrt(N)", "n23": "alpha_inf + a/N^(2/3)",
                                "n1": "alpha_inf + a/N"}
+
+
+# ---- fits of a measured capacity (hopfield_capacity) against these laws ------------------------
+# Here, below the stage: the checks judge these fits and the experiment tables them.
+
+RAW = "raw"  # amit_fits' row of the measured alpha at the largest N, no fit
+
+
+def exact_recall(at: pd.DataFrame) -> bool:
+    """Whether the rows ``at`` of hopfield_capacity count only exact recall (min_overlap 1)."""
+    return bool((at["min_overlap"] >= 1.0).all())
+
+
+def one_update(at: pd.DataFrame) -> bool:
+    """Whether the rows ``at`` of hopfield_capacity were retrieved by one update (column
+    ``one_update``; tables without it: none)."""
+    return "one_update" in at.columns and bool(
+        at["one_update"].astype(str).str.lower().isin({"true", "1", "1.0"}).all())
+
+
+def law_residuals(N: np.ndarray, C: np.ndarray) -> tuple[float, float]:
+    """RMS residual of ln C against ln(c N) and against ln(c N / ln N), each with its best c
+    (one parameter each, so the two are comparable); points with C <= 0 are left out.
+    Shapes: N, C (n,) -> two floats (NaN with no usable point)."""
+    keep = np.isfinite(C) & (C > 0) & (N > 1)
+    if not keep.any():
+        return math.nan, math.nan
+    lnC, n = np.log(C[keep]), N[keep]
+
+    def rms(law: np.ndarray) -> float:
+        r = lnC - np.log(law)
+        return float(np.sqrt(np.mean((r - r.mean()) ** 2)))
+
+    return rms(n), rms(n / np.log(n))
+
+
+def growth(table: pd.DataFrame) -> pd.DataFrame:
+    """hopfield_growth: per run, fits of the mean capacity on N next to the paper's law.
+
+    loglog_slope: slope of ln C on ln N (a power law N^k gives k); semilog_rate: slope of ln C on
+    N (exp(alpha N) gives alpha); sqrt_rate: slope of ln C on sqrt(N) (exp(b sqrt N) gives b);
+    local_loglog_slope: between the two largest N; rms_linear / rms_n_over_ln_n: RMS residual
+    of ln C against c N and c N / ln N, ``better_law`` the smaller. A mean capacity of 0 has no
+    logarithm: such points are left out of the fits and counted.
+    """
+    rows = []
+    for run, at in table.groupby("run", sort=False):
+        mean = at.groupby("N")["capacity"].mean().sort_index()
+        N, C = mean.index.to_numpy(dtype=float), mean.to_numpy(dtype=float)
+        power = fit_line(N, C, log_x=True, log_y=True)
+        expo = fit_line(N, C, log_y=True)
+        root = fit_line(np.sqrt(N), C, log_y=True)
+        local = fit_line(N[-2:], C[-2:], log_x=True, log_y=True) if len(N) >= 2 else \
+            Fit(math.nan, math.nan, math.nan, 0, len(N))
+        linear, n_ln_n = law_residuals(N, C)
+        model, rho = str(at["model"].iloc[0]), float(at["rho"].iloc[0])
+        law = theory(model, rho)
+        rows.append({
+            "run": run, "model": model, "rho": rho,
+            "min_overlap": float(at["min_overlap"].iloc[0]), "beta": str(at["beta"].iloc[0]),
+            "one_update": one_update(at),
+            "N_min": int(N.min()), "N_max": int(N.max()), "n_N": len(N),
+            "points_dropped": power.dropped,
+            "capacity_at_N_min": C[0], "capacity_at_N_max": C[-1],
+            "loglog_slope": power.slope, "loglog_r2": power.r2,
+            "semilog_rate": expo.slope, "semilog_r2": expo.r2,
+            "sqrt_rate": root.slope, "sqrt_r2": root.r2,
+            "local_loglog_slope": local.slope,
+            "rms_linear": linear, "rms_n_over_ln_n": n_ln_n,
+            "better_law": "" if math.isnan(linear) or math.isnan(n_ln_n) else
+            "c N" if linear < n_ln_n else "c N / ln N",
+            "theory_law": law.law, "theory": law.description,
+            "theory_loglog_slope": law.loglog_slope, "theory_rate": law.rate,
+            "theory_rate_upper": law.rate_upper,
+            "censored_runs": int(pd.Series(at["censored"]).astype(str).str.lower()
+                                 .isin({"true", "1"}).sum()),
+        })
+    return pd.DataFrame(rows)
+
+
+def _alpha(at: pd.DataFrame) -> pd.Series:
+    """alpha(N) = mean capacity over seeds / N, indexed by N (sorted)."""
+    mean = at.groupby("N")["capacity"].mean().sort_index()
+    return mean / mean.index.to_numpy(dtype=float)
+
+
+def finite_size_fit(N: np.ndarray, alpha: np.ndarray, exponent: float) -> Fit:
+    """alpha = alpha_inf + a N^-exponent by least squares: a line in N^-exponent whose
+    intercept is alpha_inf and slope a. Shapes: N, alpha (n,)."""
+    return fit_line(np.asarray(N, dtype=float) ** -exponent, alpha)
+
+
+def amit_fit(table: pd.DataFrame, run: str, form: str = "sqrt") -> tuple[Fit, pd.Series]:
+    """alpha(N) = C / N (mean over seeds) of ``run`` fitted as alpha_inf + a N^-p (p of
+    ``FIT_FORMS[form]``): (the fit, whose intercept is alpha_inf; alpha per N)."""
+    alpha = _alpha(table[table["run"] == run])
+    return finite_size_fit(alpha.index.to_numpy(dtype=float), alpha.to_numpy(),
+                           FIT_FORMS[form]), alpha
+
+
+def amit_runs(table: pd.DataFrame) -> list[str]:
+    """The runs of hopfield_capacity at Amit's criterion: the classical network, inexact recall."""
+    return [str(name) for name, at in table.groupby("run", sort=False)
+            if at["model"].iloc[0] == "classical" and not exact_recall(at)]
+
+
+def amit_fits(table: pd.DataFrame) -> pd.DataFrame:
+    """Per Amit run, one row per fit form of ``FIT_FORMS`` and one for the raw alpha at the
+    largest N (form ``raw``): run, form, label, exponent, alpha_inf, a, r2, rms_residual,
+    n_points, N_max, alpha_at_N_max. A form with fewer N than its two parameters has NaN."""
+    rows = []
+    for run in amit_runs(table):
+        alpha = _alpha(table[table["run"] == run])
+        N, a = alpha.index.to_numpy(dtype=float), alpha.to_numpy()
+        base = {"run": run, "n_points": len(N), "N_max": int(N.max()),
+                "alpha_at_N_max": float(a[-1])}
+        for form, p in FIT_FORMS.items():
+            fit = finite_size_fit(N, a, p) if len(N) >= 3 else \
+                Fit(math.nan, math.nan, math.nan, len(N), 0)
+            resid = a - (fit.intercept + fit.slope * N ** -p)
+            rows.append({**base, "form": form, "label": FORM_LABELS[form], "exponent": p,
+                         "alpha_inf": fit.intercept, "a": fit.slope, "r2": fit.r2,
+                         "rms_residual": float(np.sqrt(np.mean(resid ** 2)))})
+        rows.append({**base, "form": RAW, "label": f"C/N at N = {int(N.max())}",
+                     "exponent": math.nan, "alpha_inf": float(a[-1]), "a": math.nan,
+                     "r2": math.nan, "rms_residual": math.nan})
+    return pd.DataFrame(rows)

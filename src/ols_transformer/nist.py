@@ -59,6 +59,7 @@ class Model:
 
     @property
     def file_columns(self) -> tuple[str, ...]:
+        """The data file's columns: y, then x (a polynomial model) or the predictors."""
         return ("y", "x") if self.degree is not None else ("y", *self.predictors)
 
     @property
@@ -70,6 +71,7 @@ class Model:
 
     @property
     def p(self) -> int:
+        """The number of terms (columns of the design matrix X, which is (n, p))."""
         return len(self.terms)
 
 

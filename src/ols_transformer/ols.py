@@ -9,6 +9,10 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import mpmath
 import numpy as np
 
@@ -96,3 +100,45 @@ def reference_ols(
             np.array([float(v) for v in fitted]),
             np.array([[float(sigma_inv[i, j]) for j in range(p)] for i in range(p)]),
         )
+
+
+# ---- a line fit, for growth laws and trends (checks and experiments) -------------------------
+
+@dataclass(frozen=True)
+class Fit:
+    """Least-squares line y = slope x + intercept over the points kept."""
+
+    slope: float
+    intercept: float
+    r2: float
+    used: int
+    dropped: int  # points left out: non-finite, or not positive where logs are taken
+
+    @property
+    def note(self) -> str:
+        """'<used> points[, <dropped> dropped]', for a detail text."""
+        return f"{self.used} points" + (f", {self.dropped} dropped" if self.dropped else "")
+
+
+def fit_line(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray,
+             log_x: bool = False, log_y: bool = False) -> Fit:
+    """Least-squares line of y on x (natural logs where asked), counting the points it cannot
+    use (non-finite, or not positive where a log is taken); NaN slope with fewer than two
+    distinct x. Shapes: x, y (n,) (a pandas Series is taken as its values)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    if log_x:
+        keep &= x > 0
+    if log_y:
+        keep &= y > 0
+    fx = np.log(x[keep]) if log_x else x[keep]
+    fy = np.log(y[keep]) if log_y else y[keep]
+    dropped = int(len(x) - keep.sum())
+    if len(np.unique(fx)) < 2:
+        return Fit(math.nan, math.nan, math.nan, int(keep.sum()), dropped)
+    design = np.column_stack([fx, np.ones_like(fx)])
+    (slope, intercept), *_ = np.linalg.lstsq(design, fy, rcond=None)
+    resid = fy - (slope * fx + intercept)
+    total = float(((fy - fy.mean()) ** 2).sum())
+    r2 = 1.0 - float((resid**2).sum()) / total if total > 0 else math.nan
+    return Fit(float(slope), float(intercept), r2, int(keep.sum()), dropped)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 FAMILIES = ("isotropic_scale", "anisotropic", "rotation", "mean_shift")
 
@@ -64,10 +65,12 @@ class BaseStructure:
 
     @property
     def cov(self) -> np.ndarray:
+        """The training covariance S_tr = Q diag(eigenvalues) Q^T, (p, p)."""
         return (self.basis * self.eigenvalues) @ self.basis.T
 
     @property
     def population(self) -> Population:
+        """The training population: mean zeros (p,), covariance ``cov`` (p, p)."""
         return Population(mean=np.zeros(len(self.eigenvalues)), cov=self.cov)
 
 
@@ -227,4 +230,28 @@ def no_shift_sampling_rmse(p: int, m: int, n: int, noise_sigma: float, signal: f
 
 
 def relative_error(prediction: np.ndarray, target: np.ndarray) -> float:
+    """||prediction - target|| / ||target|| (Frobenius norm), for arrays of one shape."""
     return float(np.linalg.norm(prediction - target) / np.linalg.norm(target))
+
+
+GROWTH_COLUMNS = ["model", "depth", "family", "magnitude", "growth"]
+
+
+def error_growth(shift: pd.DataFrame) -> pd.DataFrame:
+    """icl_growth: error growth under shift, relative error / at no shift (means over seeds),
+    per (model, depth, family, magnitude), from icl_shift's rows (columns model, depth, family,
+    magnitude, no_shift, relerr). Models and families in the order they first appear, magnitudes
+    sorted; a family without its no-shift rows is left out. The icl checks judge it and the icl
+    figures draw it."""
+    tables = []
+    for (model, depth), rows in shift.groupby(["model", "depth"], sort=False):
+        mean = rows.groupby(["family", "magnitude"], sort=True)["relerr"].mean()
+        no_shift = rows["no_shift"].astype(str).str.lower().isin({"true", "1", "1.0"})
+        still = rows[no_shift].groupby("family")["relerr"].mean()
+        for family in dict.fromkeys(rows["family"]):
+            if family in still.index:
+                ratio = (mean.loc[family] / still[family])
+                tables.append(pd.DataFrame({"model": model, "depth": int(depth), "family": family,
+                                            "magnitude": ratio.index, "growth": ratio.to_numpy()}))
+    return (pd.concat(tables, ignore_index=True) if tables
+            else pd.DataFrame(columns=GROWTH_COLUMNS))

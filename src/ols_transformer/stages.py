@@ -199,7 +199,8 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
         (*FIG1_TASK, *FIG1_SETTING, "training.criteria.w_rel_tol",
          "training.criteria.tol_factors", "training.endpoint"),
         upstream=("data",), runtime=30, priority=1,
-        outputs=(table("table", "fig1_training"), table("headline", "fig1_headline", "fig1_headline"),
+        outputs=(table("table", "fig1_training"),
+                 table("headline", "fig1_headline", "fig1_headline"),
                  table("alignment", "fig1_alignment"),
                  table("endpoint", "fig1_endpoint", "fig1_endpoint"),
                  figure("fig1a", "fig1a_convergence", "fig1a"),
@@ -242,7 +243,8 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
         "icl", ICL, ("icl",), gpu=True, parts=_icl_parts, mem_mb=3000, part_runtime=10,
         part_mem_mb=3000, part_priority=3,
         outputs=(*(table(name, f"icl_{name}", "icl_table")
-                   for name in ("preconditioner", "risk", "shift", "training", "sensitivity")),
+                   for name in ("preconditioner", "risk", "shift", "training", "sensitivity",
+                                "growth")),
                  table("summary", "icl_summary"),
                  *(figure(name, f"icl_{name}", f"icl_{name}") for name in ICL_FIGURES)),
         notebook=Notebook(

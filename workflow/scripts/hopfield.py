@@ -7,25 +7,24 @@ from pathlib import Path
 
 from ols_transformer import checks
 from ols_transformer.checks import hopfield as hopfield_checks
-from ols_transformer.checks.hopfield import amit_table, softmax_table
-from ols_transformer.experiments import capacity
+from ols_transformer.experiments import hopfield
 from ols_transformer.io import write_table
-from ols_transformer.plots import capacity as plots
+from ols_transformer.plots import hopfield as plots
 from ols_transformer.plots.common import save_figure
 from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "hopfield") as run:
     log = logging.getLogger("ols_transformer")
-    table = capacity.gather([capacity.read_part(Path(path) / "hopfield.csv")
-                              for path in smk.input.parts], run.cfg)
-    growth = hopfield_checks.growth(table)
-    log.info("hopfield capacity: %s", capacity.headline(growth))
+    table = hopfield.gather([hopfield.read_part(Path(path) / "hopfield.csv")
+                             for path in smk.input.parts], run.cfg)
+    derived = hopfield.derived(table)
+    log.info("hopfield capacity: %s", hopfield.headline(derived["hopfield_growth"]))
     write_table(table, smk.output.table)
-    write_table(growth, smk.output.growth)
-    amit = amit_table(table)
-    write_table(amit, smk.output.amit)
-    write_table(softmax_table(table), smk.output.softmax)
+    write_table(derived["hopfield_growth"], smk.output.growth)
+    write_table(derived["hopfield_amit"], smk.output.amit)
+    write_table(derived["hopfield_softmax"], smk.output.softmax)
     write_table(checks.frame(hopfield_checks.checks(table, run.cfg["criteria"])),
                 smk.output.summary)
-    save_figure(plots.plot_capacity(table, amit), smk.output.figure_pdf, smk.output.figure_png)
+    save_figure(plots.plot_capacity(table, derived["hopfield_amit"]), smk.output.figure_pdf,
+                smk.output.figure_png)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ols_transformer.experiments import capacity
+from ols_transformer.experiments import hopfield
 from ols_transformer.io import write_table
 from ols_transformer.stage import StageRun
 
@@ -16,7 +16,7 @@ with StageRun(smk, f"hopfield_{smk.wildcards.part}") as run:
     log = logging.getLogger("ols_transformer")
     tables = []
     for part in smk.params.part["parts"]:
-        tables.append(capacity.run_part(run.cfg, part["run"], part["N"], part["seeds"],
+        tables.append(hopfield.run_part(run.cfg, part["run"], part["N"], part["seeds"],
                                         progress=log.info))
         log.info("%s: mean capacity by N %s", part["run"],
                  tables[-1].groupby("N")["capacity"].mean().round(1).to_dict())

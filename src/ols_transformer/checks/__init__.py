@@ -25,8 +25,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
-import numpy as np
 import pandas as pd
+
+# re-exported: the stages' checks fit lines (ols.py holds the fit, which experiments share)
+from ..ols import Fit as Fit
+from ..ols import fit_line as fit_line
 
 PASS, CONDITIONAL, FAIL, MISSING, REPORTED = "PASS", "CONDITIONAL", "FAIL", "MISSING", "REPORTED"
 VERDICTS = (PASS, CONDITIONAL, FAIL, MISSING, REPORTED)
@@ -156,44 +159,6 @@ def require(table: pd.DataFrame | None, name: str, columns: Sequence[str] = ()) 
 def truthy(column: pd.Series) -> pd.Series:
     """A boolean column as written to CSV and read back (True/False, 1/0)."""
     return column.astype(str).str.lower().isin({"true", "1", "1.0"})
-
-
-@dataclass(frozen=True)
-class Fit:
-    """Least-squares line y = slope x + intercept over the points kept."""
-
-    slope: float
-    intercept: float
-    r2: float
-    used: int
-    dropped: int  # points left out: non-finite, or not positive where logs are taken
-
-    @property
-    def note(self) -> str:
-        return f"{self.used} points" + (f", {self.dropped} dropped" if self.dropped else "")
-
-
-def fit_line(x: Sequence[float] | np.ndarray | pd.Series, y: Sequence[float] | np.ndarray |
-             pd.Series, log_x: bool = False, log_y: bool = False) -> Fit:
-    """Fit y on x (natural logs where asked), counting the points it cannot use; NaN slope
-    with fewer than two distinct x."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    keep = np.isfinite(x) & np.isfinite(y)
-    if log_x:
-        keep &= x > 0
-    if log_y:
-        keep &= y > 0
-    fx = np.log(x[keep]) if log_x else x[keep]
-    fy = np.log(y[keep]) if log_y else y[keep]
-    dropped = int(len(x) - keep.sum())
-    if len(np.unique(fx)) < 2:
-        return Fit(math.nan, math.nan, math.nan, int(keep.sum()), dropped)
-    design = np.column_stack([fx, np.ones_like(fx)])
-    (slope, intercept), *_ = np.linalg.lstsq(design, fy, rcond=None)
-    resid = fy - (slope * fx + intercept)
-    total = float(((fy - fy.mean()) ** 2).sum())
-    r2 = 1.0 - float((resid**2).sum()) / total if total > 0 else math.nan
-    return Fit(float(slope), float(intercept), r2, int(keep.sum()), dropped)
 
 
 def headline(summary: pd.DataFrame) -> str:

@@ -1,6 +1,7 @@
 """Checks of the Hopfield capacity study (Sec. 4), from ``hopfield_capacity.csv``.
 
-The growth law of each run is fitted on its mean capacity over seeds per N (``growth``); the
+The growth law of each run is fitted on its mean capacity over seeds per N
+(``hopfield_theory.growth``, the fits the experiment also writes as hopfield_growth); the
 claims judge it (config ``hopfield.criteria``):
 - ``projection_slope_tol``: the OLS-Transformer's memory (projection rule) has linear capacity
   with no ln N factor: c N fits ln C better than c N / ln N and |log-log slope - 1| within this;
@@ -49,8 +50,11 @@ from ..hopfield_theory import (
     INV_SQRT_N,
     MODELS,
     PROJECTION_MODELS,
+    RAW,
     TIERS,
-    theory,
+    amit_fits,
+    exact_recall,
+    growth,
 )
 from . import (
     CHOSEN,
@@ -60,11 +64,9 @@ from . import (
     PASS,
     THEORY,
     Check,
-    Fit,
     across,
     at_least,
     at_most,
-    fit_line,
     missing,
     reported,
     require,
@@ -72,7 +74,6 @@ from . import (
 )
 
 COLUMNS = ("run", "model", "N", "seed", "capacity", "rho", "min_overlap", "beta", "censored")
-RAW = "raw"  # the measured alpha at the largest N, no fit
 SHORT = {"sqrt": "a/sqrt(N)", "n23": "a/N^(2/3)", "n1": "a/N", RAW: "raw C/N at N_max"}
 # The Hebbian rule and the projection rule, like for like (self-coupling kept / removed).
 SAME_MEMORY_PAIRS = (("ols_attention", "linear_attention"),
@@ -84,78 +85,8 @@ def mean_capacity(table: pd.DataFrame) -> pd.DataFrame:
     return table.groupby(["run", "model", "N"], as_index=False, sort=False)["capacity"].mean()
 
 
-def _exact(at: pd.DataFrame) -> bool:
-    return bool((at["min_overlap"] >= 1.0).all())
-
-
 def _transformer_beta(at: pd.DataFrame) -> bool:
     return bool((at["beta"].astype(str) == INV_SQRT_N).all())
-
-
-def _one_update(at: pd.DataFrame) -> bool:
-    """A run retrieved by one update (column ``one_update``; tables without it: none)."""
-    return "one_update" in at.columns and bool(
-        at["one_update"].astype(str).str.lower().isin({"true", "1", "1.0"}).all())
-
-
-def law_residuals(N: np.ndarray, C: np.ndarray) -> tuple[float, float]:
-    """RMS residual of ln C against ln(c N) and against ln(c N / ln N), each with its best c
-    (one parameter each, so the two are comparable); points with C <= 0 are left out.
-    Shapes: N, C (n,) -> two floats (NaN with no usable point)."""
-    keep = np.isfinite(C) & (C > 0) & (N > 1)
-    if not keep.any():
-        return math.nan, math.nan
-    lnC, n = np.log(C[keep]), N[keep]
-
-    def rms(law: np.ndarray) -> float:
-        r = lnC - np.log(law)
-        return float(np.sqrt(np.mean((r - r.mean()) ** 2)))
-
-    return rms(n), rms(n / np.log(n))
-
-
-def growth(table: pd.DataFrame) -> pd.DataFrame:
-    """hopfield_growth: per run, fits of the mean capacity on N next to the paper's law.
-
-    loglog_slope: slope of ln C on ln N (a power law N^k gives k); semilog_rate: slope of ln C on
-    N (exp(alpha N) gives alpha); sqrt_rate: slope of ln C on sqrt(N) (exp(b sqrt N) gives b);
-    local_loglog_slope: between the two largest N; rms_linear / rms_n_over_ln_n: RMS residual
-    of ln C against c N and c N / ln N, ``better_law`` the smaller. A mean capacity of 0 has no
-    logarithm: such points are left out of the fits and counted.
-    """
-    rows = []
-    for run, at in table.groupby("run", sort=False):
-        mean = at.groupby("N")["capacity"].mean().sort_index()
-        N, C = mean.index.to_numpy(dtype=float), mean.to_numpy(dtype=float)
-        power = fit_line(N, C, log_x=True, log_y=True)
-        expo = fit_line(N, C, log_y=True)
-        root = fit_line(np.sqrt(N), C, log_y=True)
-        local = fit_line(N[-2:], C[-2:], log_x=True, log_y=True) if len(N) >= 2 else \
-            Fit(math.nan, math.nan, math.nan, 0, len(N))
-        linear, n_ln_n = law_residuals(N, C)
-        model, rho = str(at["model"].iloc[0]), float(at["rho"].iloc[0])
-        law = theory(model, rho)
-        rows.append({
-            "run": run, "model": model, "rho": rho,
-            "min_overlap": float(at["min_overlap"].iloc[0]), "beta": str(at["beta"].iloc[0]),
-            "one_update": _one_update(at),
-            "N_min": int(N.min()), "N_max": int(N.max()), "n_N": len(N),
-            "points_dropped": power.dropped,
-            "capacity_at_N_min": C[0], "capacity_at_N_max": C[-1],
-            "loglog_slope": power.slope, "loglog_r2": power.r2,
-            "semilog_rate": expo.slope, "semilog_r2": expo.r2,
-            "sqrt_rate": root.slope, "sqrt_r2": root.r2,
-            "local_loglog_slope": local.slope,
-            "rms_linear": linear, "rms_n_over_ln_n": n_ln_n,
-            "better_law": "" if math.isnan(linear) or math.isnan(n_ln_n) else
-            "c N" if linear < n_ln_n else "c N / ln N",
-            "theory_law": law.law, "theory": law.description,
-            "theory_loglog_slope": law.loglog_slope, "theory_rate": law.rate,
-            "theory_rate_upper": law.rate_upper,
-            "censored_runs": int(pd.Series(at["censored"]).astype(str).str.lower()
-                                 .isin({"true", "1"}).sum()),
-        })
-    return pd.DataFrame(rows)
 
 
 # ---- re-judging a chosen tolerance -----------------------------------------------------------
@@ -186,54 +117,6 @@ def _scales(criteria: Mapping[str, Any]) -> list[float]:
 
 
 # ---- Amit's criterion ------------------------------------------------------------------------
-
-def _alpha(at: pd.DataFrame) -> pd.Series:
-    """alpha(N) = mean capacity over seeds / N, indexed by N (sorted)."""
-    mean = at.groupby("N")["capacity"].mean().sort_index()
-    return mean / mean.index.to_numpy(dtype=float)
-
-
-def finite_size_fit(N: np.ndarray, alpha: np.ndarray, exponent: float) -> Fit:
-    """alpha = alpha_inf + a N^-exponent by least squares: a line in N^-exponent whose
-    intercept is alpha_inf and slope a. Shapes: N, alpha (n,)."""
-    return fit_line(np.asarray(N, dtype=float) ** -exponent, alpha)
-
-
-def amit_fit(table: pd.DataFrame, run: str, form: str = "sqrt") -> tuple[Fit, pd.Series]:
-    """alpha(N) = C / N (mean over seeds) of ``run`` fitted as alpha_inf + a N^-p (p of
-    ``FIT_FORMS[form]``): (the fit, whose intercept is alpha_inf; alpha per N)."""
-    alpha = _alpha(table[table["run"] == run])
-    return finite_size_fit(alpha.index.to_numpy(dtype=float), alpha.to_numpy(),
-                           FIT_FORMS[form]), alpha
-
-
-def _amit_runs(table: pd.DataFrame) -> list[str]:
-    return [str(name) for name, at in table.groupby("run", sort=False)
-            if at["model"].iloc[0] == "classical" and not _exact(at)]
-
-
-def amit_fits(table: pd.DataFrame) -> pd.DataFrame:
-    """Per Amit run, one row per fit form of ``FIT_FORMS`` and one for the raw alpha at the
-    largest N (form ``raw``): run, form, label, exponent, alpha_inf, a, r2, rms_residual,
-    n_points, N_max, alpha_at_N_max. A form with fewer N than its two parameters has NaN."""
-    rows = []
-    for run in _amit_runs(table):
-        alpha = _alpha(table[table["run"] == run])
-        N, a = alpha.index.to_numpy(dtype=float), alpha.to_numpy()
-        base = {"run": run, "n_points": len(N), "N_max": int(N.max()),
-                "alpha_at_N_max": float(a[-1])}
-        for form, p in FIT_FORMS.items():
-            fit = finite_size_fit(N, a, p) if len(N) >= 3 else \
-                Fit(math.nan, math.nan, math.nan, len(N), 0)
-            resid = a - (fit.intercept + fit.slope * N ** -p)
-            rows.append({**base, "form": form, "label": FORM_LABELS[form], "exponent": p,
-                         "alpha_inf": fit.intercept, "a": fit.slope, "r2": fit.r2,
-                         "rms_residual": float(np.sqrt(np.mean(resid ** 2)))})
-        rows.append({**base, "form": RAW, "label": f"C/N at N = {int(N.max())}",
-                     "exponent": math.nan, "alpha_inf": float(a[-1]), "a": math.nan,
-                     "r2": math.nan, "rms_residual": math.nan})
-    return pd.DataFrame(rows)
-
 
 def _where(row: pd.Series) -> str:
     dropped = f", {int(row['points_dropped'])} zero-capacity N dropped" \
@@ -283,7 +166,7 @@ def checks(table: pd.DataFrame | None, criteria: Mapping[str, float]) -> list[Ch
     table = require(table, "hopfield_capacity", COLUMNS)
     fits = growth(table)
     runs = {str(r["run"]): r for _, r in fits.iterrows()}
-    exact = {name for name, at in table.groupby("run") if _exact(at)}
+    exact = {name for name, at in table.groupby("run") if exact_recall(at)}
     transformer = {name for name, at in table.groupby("run") if _transformer_beta(at)}
     scales = _scales(criteria)
 
@@ -510,55 +393,3 @@ def _amit(table: pd.DataFrame, criteria: Mapping[str, float]) -> Check:
     return across(judge("sqrt", tol), family,
                   f"fit forms {names} x amit_alpha_tol in {{{_values(tols)}}}",
                   "; ".join(per_tol) if len(shares) == 2 else None)
-
-
-# ---- derived tables: Amit's criterion and softmax's temperatures ------------------------------
-
-def _per_N(at: pd.DataFrame) -> pd.DataFrame:
-    """One row per N of a run: mean capacity over seeds and its interval (from ``combine``)."""
-    return at.drop_duplicates("N").sort_values("N").reset_index(drop=True)
-
-
-def amit_table(table: pd.DataFrame) -> pd.DataFrame:
-    """hopfield_amit: the classical network at Amit's criterion, per run and N: alpha = C / N
-    (mean and t-interval over seeds) and, per fit form f of ``FIT_FORMS``, the fitted
-    alpha_inf_f and a_f (the same on every row of a run) and alpha_fitted_f at this N. The
-    figure draws from these columns; it fits nothing."""
-    fits = amit_fits(table)
-    frames = []
-    for run in _amit_runs(table):
-        rows = _per_N(table[table["run"] == run])
-        N = rows["N"].to_numpy(dtype=float)
-        frame = pd.DataFrame({
-            "run": run, "N": rows["N"], "rho": rows["rho"], "threshold": rows["threshold"],
-            "min_overlap": rows["min_overlap"], "capacity_mean": rows["capacity_mean"],
-            "alpha": rows["capacity_mean"] / N, "alpha_ci_low": rows["ci_low"] / N,
-            "alpha_ci_high": rows["ci_high"] / N, "alpha_amit": 0.138})
-        for form, p in FIT_FORMS.items():
-            fit = fits[(fits["run"] == run) & (fits["form"] == form)].iloc[0]
-            frame[f"alpha_inf_{form}"] = fit["alpha_inf"]
-            frame[f"a_{form}"] = fit["a"]
-            frame[f"alpha_fitted_{form}"] = fit["alpha_inf"] + fit["a"] * N ** -p
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def softmax_table(table: pd.DataFrame) -> pd.DataFrame:
-    """hopfield_softmax: softmax capacity per run (inverse temperature; retrieval by a fixed
-    point or by one update) and N, with the fits of ln C on N and on sqrt(N) and the law that
-    fits better."""
-    fits = growth(table).set_index("run")
-    frames = []
-    for run, at in table.groupby("run", sort=False):
-        if at["model"].iloc[0] != "softmax":
-            continue
-        rows, fit = _per_N(at), fits.loc[run]
-        frames.append(pd.DataFrame({
-            "run": run, "beta": rows["beta"], "beta_value": rows["beta_value"],
-            "retrieval": "one update" if fit["one_update"] else "fixed point", "N": rows["N"],
-            "capacity_mean": rows["capacity_mean"], "ci_low": rows["ci_low"],
-            "ci_high": rows["ci_high"], "ln_capacity": np.log(rows["capacity_mean"]),
-            "rate_per_N": fit["semilog_rate"], "r2_per_N": fit["semilog_r2"],
-            "rate_per_sqrt_N": fit["sqrt_rate"], "r2_per_sqrt_N": fit["sqrt_r2"],
-            "law_found": "exp(c N)" if fit["semilog_r2"] > fit["sqrt_r2"] else "exp(c sqrt(N))"}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

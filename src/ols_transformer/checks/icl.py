@@ -31,16 +31,15 @@ The rows that rest on our choices of training budget are re-judged across the se
 ``checks.across``: PASS only where they hold for every variant, else CONDITIONAL or FAIL.
 
 One row per check with scope "all" (what a ledger row is judged on: the worst case), and
-REPORTED rows per (Lambda, N), family or depth for context. ``config_problems`` holds the
-section's cross-field config checks (torch-free, like the rest of this module).
+REPORTED rows per (Lambda, N), family or depth for context. The section's config is validated
+in ``config.icl_problems``, not here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,9 +82,7 @@ RISK = ("lambda", "N", "model", "depth", "seed", "excess_risk")
 SHIFT = ("family", "magnitude", "no_shift", "model", "depth", "seed", "relerr", "eq10_predicted",
          "eq10_learned")
 TASK_SCALE, NO_SHIFT = sm.TASK_SCALE, sm.ICL_NO_SHIFT  # task shift: w ~ N(0, c^2 I)
-DEVICES = ("auto", "cpu", "cuda")
-DESIGNS = ("softmax", "multi_head", "mlp")  # the token-path designs (experiments/icl_models.py)
-INITS = ("zfb", "random")  # Zhang-Frei-Bartlett start, or every entry random
+DESIGNS = ("softmax", "multi_head", "mlp")  # the token-path designs (icl_models.py)
 STACKING = "stacking"  # the robustness row of the linear stacks, depth >= 2
 PRECONDITIONER_NAMES = ("gamma_matches_gamma_star", "gamma_nuisance_small",
                         "gamma_approaches_inverse")
@@ -96,159 +93,6 @@ NAMES = PRECONDITIONER_NAMES + RISK_NAMES + SHIFT_NAMES + ROBUST_NAMES
 SENSITIVE = PRECONDITIONER_NAMES + RISK_NAMES  # re-judged across icl_sensitivity
 EQ10_BAND_FACTORS = (0.5, 1.0, 2.0)  # eq10_band - 1 re-judged at these multiples of itself
 UNDER_TRAINED = "under-trained"  # the depth row's detail when a stack misses its PGD_L
-
-
-# ---- config ----------------------------------------------------------------------------------
-
-def _problem(field: str, value: Any, fix: str) -> str:
-    return f"config field 'icl.{field}' = {value!r}: {fix}"
-
-
-def _int_list(cfg: Mapping[str, Any], field: str, low: int, problems: list[str],
-              why: str = "", prefix: str = "") -> list[int]:
-    values = cfg.get(field)
-    field = prefix + field
-    if (not isinstance(values, Sequence) or isinstance(values, str) or not values
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in values)):
-        problems.append(_problem(field, values, "give a non-empty list of integers"))
-        return []
-    if len(set(values)) != len(values):
-        problems.append(_problem(field, values, "remove the repeated entries"))
-    small = [v for v in values if v < low]
-    if small:
-        problems.append(_problem(field, values, f"entries {small} are below {low}{why}"))
-    return list(values)
-
-
-def _positive(cfg: Mapping[str, Any], field: str, problems: list[str], integer: bool = False,
-              zero: bool = False) -> None:
-    value = cfg.get(field)
-    kind = int if integer else (int, float)
-    ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not zero):
-        what = "an integer" if integer else "a finite number"
-        problems.append(_problem(field, value, f"must be {what} {'>=' if zero else '>'} 0"))
-
-
-def config_problems(cfg: Mapping[str, Any]) -> list[str]:
-    """Everything wrong with an ``icl`` config section that a JSON schema cannot say (or that
-    arrives unchecked), each naming the field, the value and the fix. Torch-free."""
-    out: list[str] = []
-    for field in ("d", "steps", "batch_size", "test_tasks", "validation_tasks", "eval_every",
-                  "mlp_width"):
-        _positive(cfg, field, out, integer=True)
-    patience = cfg.get("patience")
-    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
-        out.append(_problem("patience", patience, "give the number of evaluations without "
-                                                  "improvement before a model stops, >= 1"))
-    every, steps = cfg.get("eval_every"), cfg.get("steps")
-    if isinstance(every, int) and isinstance(steps, int) and every > steps:
-        out.append(_problem("eval_every", every, f"must be at most icl.steps ({steps}): no "
-                                                 "validation would happen before the cap"))
-    heads = cfg.get("heads")
-    if not isinstance(heads, int) or isinstance(heads, bool) or not 2 <= heads <= 16:
-        out.append(_problem("heads", heads, "the multi-head design needs an integer number of "
-                                            "heads in 2..16 (one head is the one-layer model)"))
-    designs = cfg.get("designs")
-    if not isinstance(designs, Sequence) or isinstance(designs, str):
-        out.append(_problem("designs", designs, f"give a list drawn from {', '.join(DESIGNS)}"))
-    else:
-        unknown = [x for x in designs if x not in DESIGNS]
-        if unknown:
-            out.append(_problem("designs", list(designs), f"unknown design(s) {unknown}; known: "
-                                                          f"{', '.join(DESIGNS)}"))
-        if len(set(map(str, designs))) != len(designs):
-            out.append(_problem("designs", list(designs), "remove the repeated entries"))
-    _positive(cfg, "population_seed", out, integer=True, zero=True)
-    for field in ("learning_rate", "init_scale"):
-        _positive(cfg, field, out)
-    _positive(cfg, "noise_sigma", out, zero=True)
-    _positive(cfg, "grad_clip", out, zero=True)
-    if cfg.get("device") not in DEVICES:
-        out.append(_problem("device", cfg.get("device"), f"choose one of {', '.join(DEVICES)}"))
-    d = cfg.get("d") if isinstance(cfg.get("d"), int) else 1
-    sizes = _int_list(cfg, "context_sizes", d + 2, out,
-                      " = d + 2 (in-context OLS has a finite risk only for N > d + 1; raise N "
-                      "or lower icl.d)")
-    depths = _int_list(cfg, "depths", 1, out)
-    if depths and 1 not in depths:
-        out.append(_problem("depths", depths, "include 1 (the learned preconditioner is read "
-                                              "from the one-layer model)"))
-    _int_list(cfg, "seeds", 0, out)
-    lambdas = cfg.get("lambdas")
-    if not isinstance(lambdas, Mapping) or not lambdas:
-        out.append(_problem("lambdas", lambdas, "give at least one {name: {largest, smallest}}"))
-        lambdas = {}
-    for name, spec in lambdas.items():
-        try:
-            hi, lo = float(spec["largest"]), float(spec["smallest"])
-        except (TypeError, KeyError, ValueError):
-            out.append(_problem(f"lambdas.{name}", spec, "give {largest: x, smallest: y}"))
-            continue
-        if not (math.isfinite(hi) and math.isfinite(lo) and 0 < lo <= hi):
-            out.append(_problem(f"lambdas.{name}", spec,
-                                "eigenvalues need 0 < smallest <= largest, both finite"))
-    shift = cfg.get("shift") or {}
-    if shift.get("lambda") not in lambdas:
-        out.append(_problem("shift.lambda", shift.get("lambda"),
-                            f"name one of icl.lambdas ({', '.join(map(str, lambdas))})"))
-    if shift.get("context_size") not in sizes:
-        out.append(_problem("shift.context_size", shift.get("context_size"),
-                            f"choose one of icl.context_sizes {sizes}"))
-    families = shift.get("families")
-    if not isinstance(families, Mapping) or not families:
-        out.append(_problem("shift.families", families, "give {family: [magnitudes]}"))
-        families = {}
-    for family, magnitudes in families.items():
-        field = f"shift.families.{family}"
-        if family not in NO_SHIFT:
-            out.append(_problem(field, magnitudes, f"unknown family; known: {', '.join(NO_SHIFT)}"))
-            continue
-        if not isinstance(magnitudes, Sequence) or not all(
-                isinstance(t, (int, float)) and math.isfinite(t) for t in magnitudes):
-            out.append(_problem(field, magnitudes, "give a list of finite numbers"))
-            continue
-        if NO_SHIFT[family] not in magnitudes:
-            out.append(_problem(field, magnitudes, f"include the no-shift value "
-                                                   f"{NO_SHIFT[family]:g} (the reference)"))
-        if family in ("isotropic_scale", TASK_SCALE) and min(magnitudes) <= 0:
-            out.append(_problem(field, magnitudes, "scale factors must be > 0"))
-    out += _sensitivity_problems(cfg.get("sensitivity"), lambdas, d)
-    try:
-        criteria_with_defaults(cfg.get("criteria"), DEFAULTS)
-    except KeyError as err:
-        out.append(_problem("criteria", sorted(cfg.get("criteria") or {}), str(err)))
-    return out
-
-
-def _sensitivity_problems(s: Any, lambdas: Mapping[str, Any], d: int) -> list[str]:
-    out: list[str] = []
-    if not isinstance(s, Mapping):
-        return [_problem("sensitivity", s, "give {lambda, context_sizes, depths, seeds, steps, "
-                                           "learning_rates, inits, grad_clips}")]
-    if s.get("lambda") not in lambdas:
-        out.append(_problem("sensitivity.lambda", s.get("lambda"),
-                            f"name one of icl.lambdas ({', '.join(map(str, lambdas))})"))
-    _int_list(s, "context_sizes", d + 2, out, " = d + 2", prefix="sensitivity.")
-    depths = _int_list(s, "depths", 1, out, prefix="sensitivity.")
-    if depths and 1 not in depths:
-        out.append(_problem("sensitivity.depths", depths, "include 1 (the learned Gamma)"))
-    _int_list(s, "seeds", 0, out, prefix="sensitivity.")
-    _int_list(s, "steps", 1, out, prefix="sensitivity.")
-    for field, zero in (("learning_rates", False), ("grad_clips", True)):
-        values = s.get(field)
-        if not isinstance(values, Sequence) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                and (v >= 0 if zero else v > 0) for v in values):
-            out.append(_problem(f"sensitivity.{field}", values,
-                                "give a list of finite numbers, " + (
-                                    "each >= 0 (0 = no clip)" if zero else "each > 0")))
-    inits = s.get("inits")
-    if not isinstance(inits, Sequence) or isinstance(inits, str) or any(
-            i not in INITS for i in inits):
-        out.append(_problem("sensitivity.inits", inits, f"give a list drawn from "
-                                                        f"{', '.join(INITS)}"))
-    return out
 
 
 # ---- checks ----------------------------------------------------------------------------------
@@ -401,12 +245,11 @@ def depth_check(risk: pd.DataFrame, c: Mapping[str, float]) -> Check:
 
 def growth(shift: pd.DataFrame, model: str, depth: int) -> dict[str, pd.Series]:
     """family -> (magnitude -> relative error / at no shift) of ``model`` at ``depth``, means
-    over seeds; families without their no-shift value are left out."""
+    over seeds (``shift.error_growth``, the table the figures draw); families without their
+    no-shift value are left out."""
     rows = shift[(shift["model"] == model) & (shift["depth"] == depth)]
-    mean = rows.groupby(["family", "magnitude"], sort=True)["relerr"].mean()
-    still = rows[truthy(rows["no_shift"])].groupby("family")["relerr"].mean()
-    return {f: (r / still[f]).droplevel("family") for f, r in mean.groupby(level="family")
-            if f in still.index}
+    table = sm.error_growth(rows)
+    return {f: g.set_index("magnitude")["growth"] for f, g in table.groupby("family", sort=True)}
 
 
 def shift_ratios(shift: pd.DataFrame, depth: int) -> dict[str, pd.Series]:

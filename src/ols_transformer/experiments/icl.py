@@ -46,8 +46,7 @@ import torch
 
 from .. import icl_training as tr
 from .. import shift as sm
-from ..checks import icl as icl_checks
-from ..config import icl_lsa_groups, icl_parts
+from ..config import ConfigError, icl_lsa_groups, icl_parts, icl_problems
 from ..construction import in_context_predict, second_moment, whitener
 from ..hopfield import resolve_device
 from ..icl_models import (
@@ -86,17 +85,12 @@ DEFAULT = "default"  # the sensitivity variant with the main run's choices
 
 # ---- config ----------------------------------------------------------------------------------
 
-def problems(cfg: Mapping[str, Any]) -> list[str]:
-    """Everything wrong with an ``icl`` config section (``checks.icl.config_problems``: torch-free,
-    so config validation can call it without importing torch)."""
-    return icl_checks.config_problems(cfg)
-
-
 def validate(cfg: Mapping[str, Any]) -> None:
-    """ValueError naming every bad value of the ``icl`` section and its fix (before any job)."""
-    found = problems(cfg)
+    """ConfigError (a ValueError) naming every bad value of the ``icl`` section and its fix
+    (``config.icl_problems``, the section's rules), before any training."""
+    found = icl_problems(cfg)
     if found:
-        raise ValueError("; ".join(found))
+        raise ConfigError("; ".join(found))
 
 
 def _rng(cfg: Mapping[str, Any], stream: int, *parts: int | str) -> np.random.Generator:
@@ -563,9 +557,13 @@ TABLES = ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_se
 
 
 def gather(pieces: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
-    """The stage's tables from its parts' (concatenated in part order)."""
-    return {name: pd.concat([p[name] for p in pieces if name in p], ignore_index=True)
-            for name in TABLES if any(name in p for p in pieces)}
+    """The stage's tables from its parts' (concatenated in part order), and icl_growth, the
+    error growth under shift (``shift.error_growth``) that the figures draw."""
+    tables = {name: pd.concat([p[name] for p in pieces if name in p], ignore_index=True)
+              for name in TABLES if any(name in p for p in pieces)}
+    if "icl_shift" in tables:
+        tables["icl_growth"] = sm.error_growth(tables["icl_shift"])
+    return tables
 
 
 def run(cfg: Mapping[str, Any]) -> dict[str, pd.DataFrame]:

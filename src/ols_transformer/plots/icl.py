@@ -268,29 +268,27 @@ def plot_training(training: pd.DataFrame) -> Figure:
 
 
 @plot
-def plot_designs(shift: pd.DataFrame) -> Figure:
-    """Error growth under shift, relative error / at no shift (means over seeds), per family.
-    Top: the one-layer linear model, the stacks and the Sec. 5 designs; bottom: the one-layer
-    models alone (the stacks' growth would hide their differences)."""
-    families = list(dict.fromkeys(shift["family"]))
+def plot_designs(growth: pd.DataFrame) -> Figure:
+    """Error growth under shift, relative error / at no shift (means over seeds), per family,
+    from icl_growth (``shift.error_growth``). Top: the one-layer linear model, the stacks and
+    the Sec. 5 designs; bottom: the one-layer models alone (the stacks' growth would hide their
+    differences)."""
+    families = list(dict.fromkeys(growth["family"]))
     fig = _figure(3.4 * len(families), 7.0, left=0.9, right=0.2, top=0.6, bottom=1.0,
                   wspace=0.1, hspace=0.3)
     axes = fig.subplots(2, len(families), squeeze=False, sharey="row")
-    depths = sorted(int(L) for L in shift.loc[shift["model"] == "lsa", "depth"].unique())
+    depths = sorted(int(L) for L in growth.loc[growth["model"] == "lsa", "depth"].unique())
     colors = _depth_colors(depths)
     models = [("lsa", L, f"linear, L = {L}", "o", colors[L]) for L in depths] + [
         (d, 1, label, marker, color) for d, (label, marker, color) in DESIGN_STYLE.items()
-        if (shift["model"] == d).any()]
+        if (growth["model"] == d).any()]
     for col, family in enumerate(families):
-        rows = shift[shift["family"] == family]
+        rows = growth[growth["family"] == family]
         for model, depth, label, marker, color in models:
             sel = rows[(rows["model"] == model) & (rows["depth"] == depth)]
-            mean = sel.groupby("magnitude")["relerr"].mean()
-            still = sel.loc[sel["no_shift"].astype(str).str.lower().isin(["true", "1"]),
-                            "relerr"].mean()
             for ax in axes[:, col] if depth == 1 else axes[:1, col]:
-                ax.plot(mean.index, mean / still, marker + "-", color=color, label=label, ms=4,
-                        lw=2.0 if (model, depth) == ("lsa", 1) else 1.0)
+                ax.plot(sel["magnitude"], sel["growth"], marker + "-", color=color, label=label,
+                        ms=4, lw=2.0 if (model, depth) == ("lsa", 1) else 1.0)
         for ax in axes[:, col]:
             ax.set_yscale("log")
         axes[0, col].set_title(family.replace("_", " "))
@@ -311,4 +309,4 @@ def figures(tables: dict[str, pd.DataFrame]) -> dict[str, Figure]:
             "depth": plot_risk_vs_depth(tables["icl_risk"]),
             "shift": plot_shift(tables["icl_shift"]),
             "training": plot_training(tables["icl_training"]),
-            "designs": plot_designs(tables["icl_shift"])}
+            "designs": plot_designs(tables["icl_growth"])}

@@ -1,4 +1,4 @@
-"""Hopfield capacity (paper Section 4): the largest number of stored patterns still retrieved.
+"""The Hopfield stage (paper Section 4): the largest number of stored patterns still retrieved.
 
 The study is a set of runs (config ``hopfield.runs``): each a model, its N grid and, where it
 differs from the stage's defaults, its retrieval criterion (rho, threshold, min_overlap) and,
@@ -44,7 +44,7 @@ import torch
 
 from .. import hopfield as hp
 from ..config import hopfield_jobs
-from ..hopfield_theory import INV_SQRT_N
+from ..hopfield_theory import FIT_FORMS, INV_SQRT_N, amit_fits, amit_runs, growth
 from ..io import read_table
 from ..progress import tracked
 
@@ -383,3 +383,62 @@ def headline(growth_table: pd.DataFrame) -> str:
         parts.append(f"{row.run}: {fit} (C {row.capacity_at_N_min:.3g} -> "
                      f"{row.capacity_at_N_max:.3g})")
     return "; ".join(parts)
+
+
+# ---- the derived tables: growth fits, Amit's criterion, softmax's temperatures ----------------
+
+def _per_N(at: pd.DataFrame) -> pd.DataFrame:
+    """One row per N of a run: mean capacity over seeds and its interval (from ``combine``)."""
+    return at.drop_duplicates("N").sort_values("N").reset_index(drop=True)
+
+
+def amit_table(table: pd.DataFrame) -> pd.DataFrame:
+    """hopfield_amit: the classical network at Amit's criterion, per run and N: alpha = C / N
+    (mean and t-interval over seeds) and, per fit form f of ``FIT_FORMS``, the fitted
+    alpha_inf_f and a_f (the same on every row of a run) and alpha_fitted_f at this N. The
+    figure draws from these columns; it fits nothing."""
+    fits = amit_fits(table)
+    frames = []
+    for run in amit_runs(table):
+        rows = _per_N(table[table["run"] == run])
+        N = rows["N"].to_numpy(dtype=float)
+        frame = pd.DataFrame({
+            "run": run, "N": rows["N"], "rho": rows["rho"], "threshold": rows["threshold"],
+            "min_overlap": rows["min_overlap"], "capacity_mean": rows["capacity_mean"],
+            "alpha": rows["capacity_mean"] / N, "alpha_ci_low": rows["ci_low"] / N,
+            "alpha_ci_high": rows["ci_high"] / N, "alpha_amit": 0.138})
+        for form, p in FIT_FORMS.items():
+            fit = fits[(fits["run"] == run) & (fits["form"] == form)].iloc[0]
+            frame[f"alpha_inf_{form}"] = fit["alpha_inf"]
+            frame[f"a_{form}"] = fit["a"]
+            frame[f"alpha_fitted_{form}"] = fit["alpha_inf"] + fit["a"] * N ** -p
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def softmax_table(table: pd.DataFrame) -> pd.DataFrame:
+    """hopfield_softmax: softmax capacity per run (inverse temperature; retrieval by a fixed
+    point or by one update) and N, with the fits of ln C on N and on sqrt(N) and the law that
+    fits better."""
+    fits = growth(table).set_index("run")
+    frames = []
+    for run, at in table.groupby("run", sort=False):
+        if at["model"].iloc[0] != "softmax":
+            continue
+        rows, fit = _per_N(at), fits.loc[run]
+        frames.append(pd.DataFrame({
+            "run": run, "beta": rows["beta"], "beta_value": rows["beta_value"],
+            "retrieval": "one update" if fit["one_update"] else "fixed point", "N": rows["N"],
+            "capacity_mean": rows["capacity_mean"], "ci_low": rows["ci_low"],
+            "ci_high": rows["ci_high"], "ln_capacity": np.log(rows["capacity_mean"]),
+            "rate_per_N": fit["semilog_rate"], "r2_per_N": fit["semilog_r2"],
+            "rate_per_sqrt_N": fit["sqrt_rate"], "r2_per_sqrt_N": fit["sqrt_r2"],
+            "law_found": "exp(c N)" if fit["semilog_r2"] > fit["sqrt_r2"] else "exp(c sqrt(N))"}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def derived(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The stage's tables built from hopfield_capacity (``gather``'s or ``run``'s):
+    hopfield_growth (``hopfield_theory.growth``), hopfield_amit, hopfield_softmax."""
+    return {"hopfield_growth": growth(table), "hopfield_amit": amit_table(table),
+            "hopfield_softmax": softmax_table(table)}

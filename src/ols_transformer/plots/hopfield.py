@@ -1,7 +1,7 @@
 """Figure of the Hopfield capacity study (Section 4): capacity against N, with theory curves.
 
 It draws tables and fits nothing: Amit's finite-size fits come from ``hopfield_amit``
-(``checks.hopfield.amit_table``), each curve drawn from its tabled alpha_inf and a."""
+(``experiments.hopfield.amit_table``), each curve drawn from its tabled alpha_inf and a."""
 
 from __future__ import annotations
 
