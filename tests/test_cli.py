@@ -18,8 +18,9 @@ from ols_transformer import cli
 ANSI = re.compile(r"\033\[[0-9;]*m")
 OLD_HEADER = ["claim_id", "kind", "section", "claim", "measured", "criterion", "threshold",
               "verdict", "source", "detail"]  # a ledger from before CONDITIONAL existed
-NEW_HEADER = ["claim_id", "kind", "section", "quote", "claim", "measured", "criterion",
-              "threshold", "origin", "verdict", "share_holds", "holds_where", "source", "detail"]
+NEW_HEADER = ["claim_id", "kind", "section", "quote", "claim", "estimate", "ci_low", "ci_high",
+              "replicates", "criterion", "threshold", "threshold_origin", "verdict",
+              "decided_by", "share_holds", "holds_where", "source", "detail"]
 
 
 def write_csv(path: Path, header: list[str], rows: list[dict[str, object]]) -> None:
@@ -31,17 +32,22 @@ def write_csv(path: Path, header: list[str], rows: list[dict[str, object]]) -> N
 
 
 def new_row(claim_id: str, verdict: str, measured: float, share: float | str = "",
-            where: str = "", kind: str = "paper") -> dict[str, object]:
+            where: str = "", kind: str = "paper", ci: tuple[float, float] | None = None,
+            decided_by: str = "") -> dict[str, object]:
     return {"claim_id": claim_id, "kind": kind, "section": "Sec. 2", "quote": "", "claim": "c",
-            "measured": measured, "criterion": "x <= 1", "threshold": 1, "origin": "chosen",
-            "verdict": verdict, "share_holds": share, "holds_where": where,
-            "source": "t.csv", "detail": "d"}
+            "estimate": measured, "ci_low": ci[0] if ci else "",
+            "ci_high": ci[1] if ci else "", "replicates": 5 if ci else 0,
+            "criterion": "x <= 1", "threshold": 1, "threshold_origin": "chosen",
+            "verdict": verdict, "decided_by": decided_by, "share_holds": share,
+            "holds_where": where, "source": "t.csv", "detail": "d"}
 
 
-# Version A: 2 PASS, 1 CONDITIONAL, 1 FAIL, 1 REPORTED, 0 MISSING (new columns).
+# Version A: 2 PASS, 1 CONDITIONAL, 1 FAIL, 1 INCONCLUSIVE, 1 REPORTED, 0 MISSING (new columns).
 LEDGER_A = [new_row("proof.a", "PASS", 1.5e-11), new_row("proof.b", "PASS", 0.25),
-            new_row("training.c", "CONDITIONAL", 0.123456, 0.5, "lr <= 0.01"),
+            new_row("training.c", "CONDITIONAL", 0.123456, 0.5, "lr <= 0.01",
+                    decided_by="lr"),
             new_row("hopfield.d", "FAIL", 3.0, 0.0, "nowhere"),
+            new_row("shift.h", "INCONCLUSIVE", 0.9, ci=(0.7, 1.1)),
             new_row("icl.e", "REPORTED", 7.0, kind="extension")]
 # Version B, an old ledger: 1 PASS, 2 MISSING.
 LEDGER_B = [{"claim_id": "proof.a", "kind": "paper", "section": "Sec. 2", "claim": "c",
@@ -117,10 +123,11 @@ def test_versions_counts_each_ledger(results: Path, where: str,
     code, out = run(capsys, *args)
     assert code == 0
     header = out.splitlines()[0].split()
-    assert header == ["version", "created", "status", "PASS", "FAIL", "CONDITIONAL", "MISSING"]
+    assert header == ["version", "created", "status", "PASS", "FAIL", "CONDITIONAL",
+                      "INCONCLUSIVE", "MISSING"]
     rows = rows_of(out)
-    assert rows["a-000000000001"][3:] == ["2", "1", "1", "0"]
-    assert rows["b-000000000002"][3:] == ["1", "0", "0", "2"]
+    assert rows["a-000000000001"][3:] == ["2", "1", "1", "1", "0"]
+    assert rows["b-000000000002"][3:] == ["1", "0", "0", "0", "2"]
     assert rows["c-000000000003"] == ["c-000000000003", "2026-01-03", "incomplete"]
 
 
@@ -136,15 +143,32 @@ def test_show_prints_the_ledger(results: Path, capsys: pytest.CaptureFixture[str
     assert code == 0
     assert "\033" not in out  # not a terminal: no colour codes
     first = out.splitlines()[0]
-    assert first.startswith("a-000000000001: 4 claims of the paper: 2 PASS, 1 CONDITIONAL, "
-                            "1 FAIL, 0 MISSING")
+    assert first.startswith("a-000000000001: 5 claims of the paper: 2 PASS, 1 CONDITIONAL, "
+                            "1 INCONCLUSIVE, 1 FAIL, 0 MISSING")
     rows = rows_of(out)
     assert rows["proof.a"] == ["proof.a", "paper", "1.5e-11", "PASS"]
-    assert rows["training.c"] == ["training.c", "paper", "0.1235", "CONDITIONAL", "lr", "<=",
-                                  "0.01", "(50%)"]
+    assert rows["training.c"] == ["training.c", "paper", "0.123", "CONDITIONAL", "lr", "lr",
+                                  "<=", "0.01", "(50%)"]
     assert rows["hopfield.d"] == ["hopfield.d", "paper", "3", "FAIL", "nowhere", "(0%)"]
+    assert rows["shift.h"] == ["shift.h", "paper", "0.9", "[0.7,", "1.1]", "INCONCLUSIVE"]
     assert rows["icl.e"][:4] == ["icl.e", "extension", "7", "REPORTED"]
-    assert out.splitlines()[2].split() == ["claim", "kind", "measured", "verdict", "holds_where"]
+    assert out.splitlines()[2].split() == ["claim", "kind", "estimate", "[95%", "CI]",
+                                           "verdict", "decided_by", "holds_where"]
+
+
+def test_show_fits_the_terminal_width(results: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    monkeypatch.setattr("shutil.get_terminal_size", lambda fallback=None: os.terminal_size(
+        (90, 24)))
+    ledger = results / "a-000000000001" / "claims" / "claims.csv"
+    rows = [*LEDGER_A, new_row("proof.z", "PASS", 1.0, 1.0, "a very long where " * 10)]
+    write_csv(ledger, NEW_HEADER, rows)
+    code, out = run(capsys, "show", "a-000000000001", "--results", str(results))
+    assert code == 0
+    table = out.splitlines()[2:]
+    assert max(len(line) for line in table) <= 90
+    assert rows_of(out)["proof.z"][-1].endswith("...")
 
 
 def test_show_reads_an_old_ledger_by_path(results: Path,
@@ -179,7 +203,7 @@ def test_show_colours_verdicts_on_a_terminal(results: Path,
     assert cli.main(["show", "a-000000000001", "--results", str(results)]) == 0
     coloured = terminal.getvalue()
     assert "\033[32mPASS" in coloured and "\033[31mFAIL" in coloured
-    assert "\033[33mCONDITIONAL" in coloured
+    assert "\033[33mCONDITIONAL" in coloured and "\033[36mINCONCLUSIVE" in coloured
     assert "\033[" not in coloured.splitlines()[2]  # the header is plain
     assert ANSI.sub("", coloured) == plain  # colour never shifts the columns
 

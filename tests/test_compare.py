@@ -123,11 +123,11 @@ def test_check_flags_exactly_the_claims_that_differ(quick_run: Path, tmp_path: P
     ledger_path = copy / "claims" / "claims.csv"
     ledger_path.chmod(0o644)
     ledger = read_table(ledger_path)
-    judged = ledger.index[np.isfinite(ledger["measured"]) & (ledger["measured"] != 0)]
+    judged = ledger.index[np.isfinite(ledger["estimate"]) & (ledger["estimate"] != 0)]
     flipped, beyond, within, dropped = (ledger.loc[i, "claim_id"] for i in judged[:4])
     ledger.loc[ledger.claim_id == flipped, "verdict"] = "MISSING"
-    ledger.loc[ledger.claim_id == beyond, "measured"] *= 1 + 1e-3
-    ledger.loc[ledger.claim_id == within, "measured"] *= 1 + 1e-9
+    ledger.loc[ledger.claim_id == beyond, "estimate"] *= 1 + 1e-3
+    ledger.loc[ledger.claim_id == within, "estimate"] *= 1 + 1e-9
     ledger[ledger.claim_id != dropped].to_csv(ledger_path, index=False)
 
     assert claim_changes(quick_run, quick_run, 0.0).empty

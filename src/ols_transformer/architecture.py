@@ -22,7 +22,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "foundation": ("", "io", "provenance", "versioning", "reuse", "progress"),
     # the paper's mathematics and its models
     "math": ("ols", "construction", "shift", "data", "nist", "hopfield_theory", "hopfield",
-             "icl_theory", "icl_models", "icl_training", "attention_regression"),
+             "icl_theory", "icl_models", "icl_training", "attention_regression", "stats"),
     # config validation and the registry of stages: below the stages (an experiment may read
     # its section's parts)
     "config": ("config", "stages"),

@@ -1,4 +1,5 @@
-"""The claims ledger: one row per claim of the paper, its measured number and a verdict.
+"""The claims ledger: one row per claim of the paper, its estimate (with its interval over
+replicates where the measurement is random) and a verdict.
 
 Pure: stage tables in (``{table name: DataFrame or None}``), a ledger DataFrame and Markdown
 out. The numbers come from each stage's check functions (``checks.<stage>``), the same ones
@@ -8,10 +9,13 @@ was not run, gives MISSING, never PASS. Rows of kind ``extension`` are our addit
 the paper's claims, and are counted apart.
 
 Each row quotes the paper's words it tests (``quote``, with its ``section``; the paper text is in
-``shared/seeds``) and says where its threshold comes from (``origin``: theory, literature,
-paper or chosen). A row whose verdict rests on a value we chose is re-judged across a family of
-alternatives to it (``checks.across``): ``share_holds`` and ``holds_where`` say where it holds,
-and a verdict that flips inside that family is CONDITIONAL, never PASS.
+``shared/seeds``) and says where its threshold comes from (``threshold_origin``: theory,
+literature, paper or chosen). A random measurement is judged on its 95% interval over
+replicates (``estimate``, ``ci_low``, ``ci_high``, ``replicates``): PASS only when the whole
+interval passes, INCONCLUSIVE when it straddles the threshold. Each row names the choice its
+verdict rests on (``decided_by``) and is re-judged across alternatives to it
+(``checks.across``): ``share_holds`` and ``holds_where`` say where it holds, and a verdict that
+flips inside that family is CONDITIONAL, never PASS.
 
 Criteria come from the run's config, ``<stage>.criteria`` (validated by the schema), so the
 ledger judges with the numbers the stage was run with.
@@ -31,6 +35,7 @@ from .checks import (
     ALL,
     CONDITIONAL,
     FAIL,
+    INCONCLUSIVE,
     MISSING,
     PASS,
     REPORTED,
@@ -50,8 +55,14 @@ Tables = Mapping[str, "pd.DataFrame | None"]
 Criteria = Mapping[str, Mapping[str, float]]  # stage -> its criteria
 Kind = Literal["paper", "extension", "related"]
 
-COLUMNS = ["claim_id", "kind", "section", "quote", "claim", "measured", "criterion", "threshold",
-           "origin", "verdict", "share_holds", "holds_where", "source", "detail", "sense"]
+COLUMNS = ["claim_id", "kind", "section", "quote", "claim", "estimate", "ci_low", "ci_high",
+           "replicates", "criterion", "threshold", "threshold_origin", "verdict", "decided_by",
+           "share_holds", "holds_where", "source", "detail", "sense"]
+# Ledgers written before a column was renamed (old name -> new) or added (column -> empty).
+RENAMED = {"measured": "estimate", "origin": "threshold_origin"}
+ADDED: dict[str, Any] = {"ci_low": math.nan, "ci_high": math.nan, "replicates": 0,
+                         "decided_by": "", "holds_where": "", "share_holds": math.nan,
+                         "threshold_origin": "", "quote": "", "sense": ""}
 
 
 @dataclass(frozen=True)
@@ -376,13 +387,30 @@ def _row(claim: Claim, check: Check | str) -> dict[str, Any]:
             "quote": claim.quote, "claim": claim.claim,
             "source": " + ".join(f"{t}.csv" for t in STAGES[claim.stage].tables)}
     if isinstance(check, str):
-        return {**base, "measured": math.nan, "criterion": "", "threshold": math.nan,
-                "origin": "", "verdict": MISSING, "share_holds": math.nan, "holds_where": "",
-                "detail": check, "sense": ""}
-    return {**base, "measured": check.value, "criterion": check.criterion,
-            "threshold": check.threshold, "origin": check.origin, "verdict": check.verdict,
+        return {**base, "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+                "replicates": 0, "criterion": "", "threshold": math.nan,
+                "threshold_origin": "", "verdict": MISSING, "decided_by": "",
+                "share_holds": math.nan, "holds_where": "", "detail": check, "sense": ""}
+    return {**base, "estimate": check.value, "ci_low": check.ci_low, "ci_high": check.ci_high,
+            "replicates": int(check.replicates), "criterion": check.criterion,
+            "threshold": check.threshold, "threshold_origin": check.origin,
+            "verdict": check.verdict, "decided_by": check.decided_by,
             "share_holds": check.share_holds, "holds_where": check.holds_where,
             "detail": check.detail, "sense": check.sense}
+
+
+def normalised(ledger: pd.DataFrame) -> pd.DataFrame:
+    """``ledger`` with today's column names: an older ledger's ``measured`` / ``origin``
+    renamed (``RENAMED``) and the columns it lacks filled in empty (``ADDED``), so readers of
+    old ledgers (``show``, ``compare``, the README table, the overview figure) keep working."""
+    ledger = ledger.rename(columns={old: new for old, new in RENAMED.items()
+                                    if old in ledger.columns and new not in ledger.columns})
+    for column, empty in ADDED.items():
+        if column not in ledger.columns:
+            ledger[column] = empty
+    for column in ("holds_where", "decided_by", "threshold_origin", "quote", "sense"):
+        ledger[column] = ledger[column].astype(object).fillna("")
+    return ledger
 
 
 def build_ledger(tables: Tables, criteria: Criteria,
@@ -403,7 +431,7 @@ def build_ledger(tables: Tables, criteria: Criteria,
 
 def counts(ledger: pd.DataFrame) -> str:
     """'17 claims of the paper: 15 PASS, 1 CONDITIONAL, 1 FAIL, 0 MISSING' and the same for
-    extensions (CONDITIONAL and REPORTED shown where some row has them)."""
+    extensions (CONDITIONAL, INCONCLUSIVE and REPORTED shown where some row has them)."""
     parts = []
     for kind, label in (("paper", "claims of the paper"), ("extension", "extensions"),
                         ("related", "claims of the second paper")):
@@ -411,7 +439,7 @@ def counts(ledger: pd.DataFrame) -> str:
         if len(rows):
             tally = rows["verdict"].value_counts()
             shown = [v for v in VERDICTS
-                     if v not in (REPORTED, CONDITIONAL) or tally.get(v, 0)]
+                     if v not in (REPORTED, CONDITIONAL, INCONCLUSIVE) or tally.get(v, 0)]
             parts.append(f"{len(rows)} {label}: "
                          + ", ".join(f"{int(tally.get(v, 0))} {v}" for v in shown))
     return "; ".join(parts)
@@ -434,7 +462,13 @@ def where_cell(row: Any) -> str:
 
 def to_markdown(ledger: pd.DataFrame, title: str = "Claims ledger") -> str:
     """The ledger as a Markdown page: counts, one table per kind, then the details."""
-    lines = [f"# {title}", "", counts(ledger) + "."]
+    ledger = normalised(ledger)
+    lines = [f"# {title}", "", counts(ledger) + ".",
+             "", "Estimates of random measurements carry their 95% interval over replicates "
+             "(seeds or data draws; the method and the seeds are in the details). A verdict is "
+             "PASS only when the whole interval passes, FAIL when it wholly fails, INCONCLUSIVE "
+             "when it straddles the threshold; CONDITIONAL: it changes across the choice that "
+             "decides the row (``decided by``)."]
     for kind, heading in (("paper", "Claims of the paper"),
                           ("extension", "Beyond the paper (our extensions)"),
                           ("related", "The second paper's claims (OLS as an attention "
@@ -443,16 +477,16 @@ def to_markdown(ledger: pd.DataFrame, title: str = "Claims ledger") -> str:
         if rows.empty:
             continue
         lines += ["", f"## {heading}", "",
-                  "| claim | section | measured | criterion (threshold from) | verdict "
-                  "| holds where | source |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| claim | section | estimate [95% interval] | criterion (threshold from) "
+                  "| verdict | decided by | holds where | source |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in rows.itertuples(index=False):
             verdict = row.verdict if row.verdict in (PASS, REPORTED) else f"**{row.verdict}**"
             said = f" The paper: \"{_cell(row.quote)}\"" if row.quote else ""
-            origin = f" ({row.origin})" if row.origin else ""
+            origin = f" ({row.threshold_origin})" if row.threshold_origin else ""
             lines.append(f"| `{row.claim_id}`: {_cell(row.claim)}.{said} | {_cell(row.section)} "
-                         f"| {_cell(row.measured)} | {_cell(row.criterion)}{origin} | {verdict} "
-                         f"| {where_cell(row)} | {_cell(row.source)} |")
+                         f"| {interval_cell(row)} | {_cell(row.criterion)}{origin} | {verdict} "
+                         f"| {_cell(row.decided_by)} | {where_cell(row)} | {_cell(row.source)} |")
     lines += ["", "## Details", ""]
     lines += [f"- `{row.claim_id}` ({row.verdict}): {row.detail}"
               for row in ledger.itertuples(index=False)]
@@ -460,5 +494,18 @@ def to_markdown(ledger: pd.DataFrame, title: str = "Claims ledger") -> str:
 
 
 def failed(ledger: pd.DataFrame) -> pd.DataFrame:
-    """Rows that are judged and did not pass (FAIL or MISSING); REPORTED rows are not judged."""
-    return ledger[ledger["verdict"].isin([FAIL, MISSING])]
+    """Rows that are judged and did not pass, nor flip with a choice: FAIL, MISSING and
+    INCONCLUSIVE (undecided is never a pass); REPORTED rows are not judged."""
+    return ledger[ledger["verdict"].isin([FAIL, MISSING, INCONCLUSIVE])]
+
+
+def interval_cell(row: Any, digits: int = 4) -> str:
+    """'0.2 [0.18, 0.22]' (the 95% interval over replicates), '0.2' without one, 'n/a'."""
+    value = float(row.estimate)
+    if math.isnan(value):
+        return "n/a"
+    low, high = float(row.ci_low), float(row.ci_high)
+    text = f"{value:.{digits}g}"
+    if math.isfinite(low) and math.isfinite(high):
+        text += f" [{low:.{digits}g}, {high:.{digits}g}]"
+    return text

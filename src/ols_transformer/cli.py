@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -75,8 +76,9 @@ def run_show(args: argparse.Namespace) -> int:
     except FileNotFoundError as error:
         raise _fail(error) from None
     sys.stdout.write(f"{version.name}: {claims.counts(ledger)}\n\n")
+    width = shutil.get_terminal_size(fallback=(120, 24)).columns
     sys.stdout.write(overview.format_table(overview.show_table(ledger), _colour(sys.stdout),
-                                           right=("measured",)))
+                                           width=width))
     return 0
 
 
@@ -86,7 +88,7 @@ def run_compare(args: argparse.Namespace) -> int:
     sys.stdout.write(compare.format_comparison(summary, columns, str(a), str(b)))
     if not args.check:
         return 0
-    # --check: 1 when a claim's verdict or measured number differs (the tables above are
+    # --check: 1 when a claim's verdict or estimate differs (the tables above are
     # context: a fresh run on another machine may differ in the last digits).
     changes = compare.claim_changes(a, b, args.rtol)
     sys.stdout.write(compare.format_claim_changes(changes, args.rtol))
@@ -159,13 +161,15 @@ def parser() -> argparse.ArgumentParser:
                               help="list the result versions and their verdict counts",
                               description="List the result versions (results/versions.csv) "
                               "with how many claims each one passes, fails, passes only "
-                              "under some settings (CONDITIONAL) or could not judge (MISSING).")
+                              "under some settings (CONDITIONAL), leaves undecided by its interval "
+                              "(INCONCLUSIVE) or could not judge (MISSING).")
     ver.set_defaults(run=run_versions)
     show = commands.add_parser("show", parents=[results],
                                help="print one version's claims and their verdicts",
                                description="Print the claims ledger of one result version as "
                                "a table: each claim, its kind (the paper's or our extension), "
-                               "the measured number, the verdict and where it holds. Verdicts "
+                               "the estimate and its 95% interval, the verdict, what decides "
+                               "it and where it holds, cut to the terminal's width. Verdicts "
                                "are coloured on a terminal.")
     show.add_argument("version", help="a version name under the results folder, or a path "
                       "such as docs/reference")
@@ -177,9 +181,9 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("b", help="version B (a name or a path)")
     cmp.add_argument("--check", action="store_true",
                      help="compare the claims ledgers too; exit with status 1 if a verdict "
-                     "differs or a measured number differs by more than --rtol")
+                     "differs or an estimate differs by more than --rtol")
     cmp.add_argument("--rtol", type=float, default=1e-6,
-                     help="relative tolerance on the ledgers' measured numbers (default 1e-6)")
+                     help="relative tolerance on the ledgers' estimates (default 1e-6)")
     cmp.set_defaults(run=run_compare)
     led = commands.add_parser("claims", parents=[results],
                               help="recompute one version's claims ledger from its tables and "

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .claims import normalised
 from .io import read_table
 
 TABLE_DIRS = ("tables", "claims")
@@ -139,23 +140,24 @@ def format_comparison(summary: pd.DataFrame, columns: pd.DataFrame, a: str, b: s
 
 
 LEDGER = "claims/claims.csv"
-CLAIM_COLUMNS = ["claim_id", "verdict_a", "verdict_b", "measured_a", "measured_b", "rel_diff"]
+CLAIM_COLUMNS = ["claim_id", "verdict_a", "verdict_b", "estimate_a", "estimate_b", "rel_diff"]
 
 
 def claim_changes(a: str | Path, b: str | Path, rtol: float) -> pd.DataFrame:
-    """Claims of the two ledgers that disagree: a different verdict, a measured number that
-    differs by more than ``rtol`` relative to |A| (NaN on one side only counts), or a claim in
-    one ledger only. One row per such claim, columns ``CLAIM_COLUMNS``."""
+    """Claims of the two ledgers that disagree: a different verdict, an estimate that differs
+    by more than ``rtol`` relative to |A| (NaN on one side only counts), or a claim in one
+    ledger only. One row per such claim, columns ``CLAIM_COLUMNS``. A ledger from before the
+    estimate column (``measured``) is read as one with it (``claims.normalised``)."""
     ledgers = []
     for version in (Path(a), Path(b)):
         if not (version / LEDGER).is_file():
             raise FileNotFoundError(f"{version / LEDGER} is missing: a version is comparable "
                                     "once its claims rule has run")
-        ledgers.append(read_table(version / LEDGER).set_index("claim_id"))
-    joined = ledgers[0][["verdict", "measured"]].merge(
-        ledgers[1][["verdict", "measured"]], how="outer", left_index=True, right_index=True,
+        ledgers.append(normalised(read_table(version / LEDGER)).set_index("claim_id"))
+    joined = ledgers[0][["verdict", "estimate"]].merge(
+        ledgers[1][["verdict", "estimate"]], how="outer", left_index=True, right_index=True,
         suffixes=("_a", "_b"))
-    x, y = joined["measured_a"].to_numpy(float), joined["measured_b"].to_numpy(float)
+    x, y = joined["estimate_a"].to_numpy(float), joined["estimate_b"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.abs(x - y) / np.abs(x)
     rel = np.where(x == y, 0.0, rel)  # equal numbers (infinities included) do not differ
@@ -168,6 +170,6 @@ def claim_changes(a: str | Path, b: str | Path, rtol: float) -> pd.DataFrame:
 
 def format_claim_changes(changes: pd.DataFrame, rtol: float) -> str:
     if changes.empty:
-        return f"claims: every verdict the same, every measured number within rtol {rtol:g}\n"
-    return (f"claims that differ (verdict, or measured number beyond rtol {rtol:g}): "
+        return f"claims: every verdict the same, every estimate within rtol {rtol:g}\n"
+    return (f"claims that differ (verdict, or estimate beyond rtol {rtol:g}): "
             f"{len(changes)}\n{_plain(changes)}\n")

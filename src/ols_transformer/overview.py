@@ -2,8 +2,10 @@
 one's verdict counts, and one version's claims ledger as a plain-text table for a terminal.
 
 Reads files only (``results/versions.csv``, ``<version>/claims/claims.csv``); judges nothing.
-Ledgers written before a column existed (``holds_where``, ``share_holds``, ``origin``,
-``quote``) still display: the missing cells are empty.
+Ledgers written before a column existed or was renamed (``measured`` -> ``estimate``,
+``origin`` -> ``threshold_origin``; ``ci_low``, ``decided_by``, ``holds_where``, ...) still
+display (``claims.normalised``): the missing cells are empty. ``show`` fits the terminal's
+width: the text columns (where it holds, what decides it) are cut, marked with "...".
 """
 
 from __future__ import annotations
@@ -13,18 +15,24 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .claims import where_cell
+from .claims import interval_cell, normalised, where_cell
 from .io import read_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
-COUNTED = ("PASS", "FAIL", "CONDITIONAL", "MISSING")  # the verdicts `versions` counts
+# the verdicts `versions` counts (INCONCLUSIVE apart from PASS: undecided is never a pass)
+COUNTED = ("PASS", "FAIL", "CONDITIONAL", "INCONCLUSIVE", "MISSING")
 INDEX = "versions.csv"
 LEDGER = Path("claims") / "claims.csv"
-SHOW_COLUMNS = ("claim", "kind", "measured", "verdict", "holds_where")
-# ANSI SGR codes per verdict: green, red, yellow, magenta; REPORTED stays plain.
-COLOURS: Mapping[str, str] = {"PASS": "32", "FAIL": "31", "CONDITIONAL": "33", "MISSING": "35"}
+SHOW_COLUMNS = ("claim", "kind", "estimate [95% CI]", "verdict", "decided_by", "holds_where")
+# Columns ``show`` may cut to fit the terminal, the first cut first; never narrower than this.
+SHRINKABLE = ("holds_where", "decided_by", "claim")
+MIN_WIDTH = 12
+ELLIPSIS = "..."
+# ANSI SGR codes per verdict: green, red, yellow, cyan, magenta; REPORTED stays plain.
+COLOURS: Mapping[str, str] = {"PASS": "32", "FAIL": "31", "CONDITIONAL": "33",
+                              "INCONCLUSIVE": "36", "MISSING": "35"}
 
 
 def read_ledger(version: Path) -> pd.DataFrame:
@@ -33,13 +41,7 @@ def read_ledger(version: Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: the run of {version.name} has not finished "
                                 "(or recompute it: ols-transformer claims VERSION)")
-    ledger = read_table(path)
-    for column, empty in (("holds_where", ""), ("share_holds", math.nan), ("origin", ""),
-                          ("quote", "")):
-        if column not in ledger:
-            ledger[column] = empty
-    ledger["holds_where"] = ledger["holds_where"].fillna("")
-    return ledger
+    return normalised(read_table(path))
 
 
 def verdict_counts(ledger: pd.DataFrame) -> dict[str, int]:
@@ -67,12 +69,15 @@ def versions_table(results: Path) -> pd.DataFrame:
 
 
 def show_table(ledger: pd.DataFrame) -> pd.DataFrame:
-    """The ledger's columns ``show`` prints, as text: the claim id, its kind, the measured
-    number (4 significant digits), the verdict and where it holds (with the share)."""
+    """The ledger's columns ``show`` prints, as text: the claim id, its kind, the estimate
+    with its 95% interval (3 significant digits), the verdict, what decides it and where it
+    holds (with the share)."""
     import pandas as pd
 
-    rows = [{"claim": row.claim_id, "kind": row.kind, "measured": _number(row.measured),
-             "verdict": row.verdict, "holds_where": where_cell(row)}
+    ledger = normalised(ledger)
+    rows = [{"claim": row.claim_id, "kind": row.kind,
+             "estimate [95% CI]": interval_cell(row, 3), "verdict": row.verdict,
+             "decided_by": str(row.decided_by), "holds_where": where_cell(row)}
             for row in ledger.itertuples(index=False)]
     return pd.DataFrame(rows, columns=list(SHOW_COLUMNS))
 
@@ -97,14 +102,42 @@ def paint(text: str, verdict: str) -> str:
     return f"\033[{code}m{text}\033[0m" if code else text
 
 
+def fit_widths(columns: Sequence[str], widths: Sequence[int], width: int | None,
+               shrinkable: Sequence[str] = SHRINKABLE) -> list[int]:
+    """Column widths whose line (two spaces between columns) fits in ``width`` characters:
+    the ``shrinkable`` columns are narrowed, the first as far as needed (to ``MIN_WIDTH``)
+    before the next; unchanged where it fits already or ``width`` is None."""
+    out = list(widths)
+    if width is None:
+        return out
+    excess = sum(out) + 2 * (len(out) - 1) - width
+    for name in shrinkable:
+        if excess <= 0:
+            break
+        if name in columns:
+            i = list(columns).index(name)
+            cut = min(excess, max(out[i] - MIN_WIDTH, 0))
+            out[i] -= cut
+            excess -= cut
+    return out
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:max(width - len(ELLIPSIS), 0)] + ELLIPSIS
+
+
 def format_table(table: pd.DataFrame, colour: bool = False,
-                 right: Sequence[str] = ()) -> str:
+                 right: Sequence[str] = (), width: int | None = None) -> str:
     """``table`` as aligned plain text, a header and a rule; ``right``: right-aligned columns.
     With ``colour``, a ``verdict`` column's cells are painted, padded by their plain
-    length, so the escape codes never shift the alignment."""
+    length, so the escape codes never shift the alignment. With ``width`` (a terminal's), the
+    text columns of ``SHRINKABLE`` are cut so each line fits (``fit_widths``)."""
     columns = [str(c) for c in table.columns]
     cells = [[_cell(v) for v in row] for row in table.itertuples(index=False)]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    widths = fit_widths(columns, widths, width)
+    cells = [[_cut(v, w) for v, w in zip(r, widths, strict=True)] for r in cells]
+    columns = [_cut(c, w) for c, w in zip(columns, widths, strict=True)]
 
     def line(values: Sequence[str], paint_verdict: bool) -> str:
         parts = []

@@ -1,7 +1,9 @@
-"""The ledger at a glance: every row's measured value over its threshold, by verdict and section.
+"""The ledger at a glance: every row's estimate over its threshold, by verdict and section.
 
-The ratio r = measured / threshold is drawn on a log axis, one line per ledger row, rows grouped
-by the paper's section. What r must do to pass depends on the row's ``sense``:
+The ratio r = estimate / threshold is drawn on a log axis, one line per ledger row, rows grouped
+by the paper's section; a row judged on an interval over replicates draws it as a bar (its
+ends over the threshold), and INCONCLUSIVE (an interval straddling the threshold) has a colour
+of its own. What r must do to pass depends on the row's ``sense``:
 
 - ``<=`` (an upper bound): r <= 1 passes (marker pointing left);
 - ``>=`` (a lower bound): r >= 1 passes (marker pointing right);
@@ -23,8 +25,9 @@ from matplotlib.figure import Figure
 
 from .common import plot
 
-VERDICT_COLOURS = {"PASS": "tab:green", "CONDITIONAL": "tab:orange", "FAIL": "tab:red",
-                   "MISSING": "tab:gray", "REPORTED": "tab:blue"}
+VERDICT_COLOURS = {"PASS": "tab:green", "CONDITIONAL": "tab:orange",
+                   "INCONCLUSIVE": "tab:purple", "FAIL": "tab:red", "MISSING": "tab:gray",
+                   "REPORTED": "tab:blue"}
 MARKERS = {"<=": "<", ">=": ">", "range": "o"}
 
 
@@ -36,19 +39,34 @@ def ratio(measured: float, threshold: float) -> float:
     return r if r > 0 else math.nan
 
 
+def _column(ledger: pd.DataFrame, name: str, old: str = "", empty: object = math.nan
+            ) -> pd.Series:
+    """``ledger[name]`` (``old``: its name in ledgers written before the rename), else empty."""
+    for column in (name, old):
+        if column and column in ledger.columns:
+            return ledger[column]
+    return pd.Series(empty, index=ledger.index)
+
+
 def overview_points(ledger: pd.DataFrame) -> pd.DataFrame:
     """One row per ledger row, in ledger order grouped by section (first appearance): the
-    claim, its section, verdict, sense, ratio (NaN where none) and its y position (top down).
+    claim, its section, verdict, sense, ratio of the estimate (NaN where none), the ratios of
+    its interval's ends (``ratio_low``, ``ratio_high``; NaN without one) and its y position
+    (top down). Reads ledgers from before the ``estimate`` column (``measured``).
 
-    Shape: ledger (rows, ledger columns) -> (rows, 7)."""
-    sense = ledger["sense"] if "sense" in ledger.columns else pd.Series("", index=ledger.index)
+    Shape: ledger (rows, ledger columns) -> (rows, 9)."""
+    estimate = _column(ledger, "estimate", "measured")
+    threshold = ledger["threshold"]
     points = pd.DataFrame({
         "claim_id": ledger["claim_id"].astype(str),
         "section": ledger["section"].astype(str),
         "verdict": ledger["verdict"].astype(str),
-        "sense": sense.fillna("").astype(str),
-        "ratio": [ratio(float(m), float(t))
-                  for m, t in zip(ledger["measured"], ledger["threshold"], strict=True)],
+        "sense": _column(ledger, "sense", empty="").fillna("").astype(str),
+        "ratio": [ratio(float(m), float(t)) for m, t in zip(estimate, threshold, strict=True)],
+        "ratio_low": [ratio(float(m), float(t)) for m, t in
+                      zip(_column(ledger, "ci_low"), threshold, strict=True)],
+        "ratio_high": [ratio(float(m), float(t)) for m, t in
+                       zip(_column(ledger, "ci_high"), threshold, strict=True)],
     })
     order = {s: i for i, s in enumerate(dict.fromkeys(points["section"]))}
     points = (points.assign(_section=points["section"].map(order))
@@ -69,10 +87,14 @@ def plot_claims_overview(ledger: pd.DataFrame) -> Figure:
     fig.subplots_adjust(left=3.0 / 9.5, right=1 - 1.9 / 9.5, top=1 - 0.4 / height,
                         bottom=0.95 / height)
     ax = fig.subplots()
-    finite = points["ratio"].dropna()
+    finite = pd.concat([points["ratio"], points["ratio_low"], points["ratio_high"]]).dropna()
     low = min(1e-3, float(finite.min()) / 10) if len(finite) else 1e-3
     high = max(10.0, float(finite.max()) * 3) if len(finite) else 10.0
     edge = low * 2  # rows without a ratio
+    bars = points.dropna(subset=["ratio_low", "ratio_high"])
+    for row in bars.itertuples(index=False):  # each row's interval over replicates
+        ax.plot([row.ratio_low, row.ratio_high], [row.y, row.y], lw=2.2, alpha=0.55,
+                color=VERDICT_COLOURS.get(row.verdict, "k"), solid_capstyle="butt", zorder=2)
     for (verdict, sense), group in points.groupby(["verdict", "sense"], sort=True):
         colour = VERDICT_COLOURS.get(verdict, "k")
         marker = MARKERS.get(sense, "D")
@@ -100,8 +122,8 @@ def plot_claims_overview(ledger: pd.DataFrame) -> Figure:
     # below the axes: inside, it would hide the last rows
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45 / (height - 1.35)), fontsize=7,
               ncols=4)
-    ax.set_xlabel("measured / threshold (band rows: / predicted value); hollow, left: none",
-                  labelpad=2)
+    ax.set_xlabel("estimate / threshold (band rows: / predicted value), bar: 95% interval over "
+                  "replicates; hollow, left: none", labelpad=2)
     ax.set_title("Claims ledger: each row against its threshold")
     ax.grid(axis="y", visible=False)
     return fig
