@@ -20,6 +20,7 @@ with StageRun(smk, "claims") as run:
     log.info("%s", claims.counts(ledger))
     for row in ledger.itertuples(index=False):
         # a failing claim is reported, not an error: the ledger is the result
-        level = logging.WARNING if row.verdict in (claims.FAIL, claims.MISSING) else logging.INFO
-        log.log(level, "%s %s: measured %s (%s)", row.verdict, row.claim_id, row.measured,
-                row.criterion)
+        level = (logging.WARNING if row.verdict in (claims.FAIL, claims.MISSING,
+                                                    claims.INCONCLUSIVE) else logging.INFO)
+        log.log(level, "%s %s: estimate %s (%s)", row.verdict, row.claim_id,
+                claims.interval_cell(row), row.criterion)
