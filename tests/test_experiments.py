@@ -27,6 +27,36 @@ from ols_transformer.ols import reference_ols
 from ols_transformer.plots.training import plot_fig1a, plot_fig1b
 
 PROOF_CFG = merged_config()["proof"]
+
+
+def _proof_rows(errors: dict[tuple[float, str], float | None], n: int = 100) -> pd.DataFrame:
+    """A hand-built proof_check table of transformer predictions: (cond, dtype) -> relative
+    error, or None for a refusal."""
+    return pd.DataFrame([{
+        "case": f"c{cond:g}", "replicate": 0, "n": n, "p": 3, "cond": cond,
+        "cond_measured": cond, "dtype": dtype, "method": "transformer",
+        "quantity": "prediction", "max_rel_err": np.nan if err is None else err,
+        "expected_bound": 1.0, "status": "refused: IllConditionedError" if err is None else "ok"}
+        for (cond, dtype), err in errors.items()])
+
+
+def test_refusals_are_counted_apart_and_c_decides_the_row() -> None:
+    u32 = 2.0**-24
+    # float32 at cond 1e3: c cond^2 u = c 1e6 u32 is 3.8 at c = 64 (no digit promised: the
+    # refusal is not a failure) and 0.48 at c = 8 (digits promised: the refusal fails)
+    table = _proof_rows({(1.0, "float64"): 1e-16, (1e3, "float32"): None,
+                         (1.0, "float32"): 4 * u32})
+    crit = {**PROOF_CFG["criteria"], "rounding_constant": 64.0,
+            "rounding_constant_alternatives": [8.0, 16.0, 32.0, 64.0]}
+    row = next(c for c in proof_checks.within_rounding(
+        table, "prediction", "transformer", "x", crit, "w") if c.scope == "all")
+    # the headline is the worst computed ratio (4 u32 / (64 u32) = 1/16), not the refusal as 1
+    assert row.value == pytest.approx(4 / 64)
+    assert "refused 1 of 3" in row.detail
+    # c = 8: bound 8 1e6 u32 = 0.48 < 1 promises digits there, so the refusal fails; c = 16:
+    # 0.95, still < 1; c = 32: 1.9 >= 1
+    assert row.verdict == checks.CONDITIONAL and row.holds_where == "c >= 32"
+    assert row.share_holds == pytest.approx(0.5)
 TRAIN_CFG = {**merged_config()["training"], "seeds": [0, 1, 2], "n": 80, "epochs": 1500}
 
 
@@ -49,11 +79,14 @@ def test_transformer_matches_ols_in_float64(proof_table: pd.DataFrame) -> None:
     for method in ("transformer", "transformer_in_context"):
         assert _err(proof_table, method, "float64", 1.0)["max_rel_err"] < 1e-13
         assert _err(proof_table, method, "float64", 1e3)["max_rel_err"] < 1e-9
-    summary = checks.frame(proof_checks.checks(proof_table, PROOF_CFG["criteria"]))
+    # at c = 64 alone (the default, no alternatives): PASS
+    alone = {**PROOF_CFG["criteria"], "rounding_constant_alternatives": [64.0]}
+    summary = checks.frame(proof_checks.checks(proof_table, alone))
     judged = summary[summary.scope == "all"].set_index("check")
     for name in ("transformer_equals_ols", "in_context_equals_ols"):
         assert judged.loc[name, "verdict"] == checks.PASS
         assert judged.loc[name, "origin"] == checks.THEORY
+        assert "the rounding constant c" in judged.loc[name, "decided_by"]
     # Judged on every cond, no cut: at cond 1e6 the float64 error is far above the old 1e-10
     # threshold, yet within c cond^2 u; float32 there refuses (Sigma singular), and the bound
     # c cond^2 u >> 1 promises no digit, so the refusal is within it.
@@ -79,7 +112,9 @@ def proof_rows(errors: dict[float, float], method: str = "transformer",
 
 
 def _judged(table: pd.DataFrame, name: str) -> pd.Series:
-    summary = checks.frame(proof_checks.checks(table, PROOF_CFG["criteria"]))
+    """The check at c = 64 alone (the family over c is tested on its own)."""
+    crit = {**PROOF_CFG["criteria"], "rounding_constant_alternatives": [64.0]}
+    summary = checks.frame(proof_checks.checks(table, crit))
     return summary[(summary.check == name) & (summary.scope == "all")].iloc[0]
 
 
@@ -132,16 +167,45 @@ def test_wrong_implementations_fail_the_theorem_bound() -> None:
             name, by_cond)
 
 
+def _draws(slopes: list[float], qr: float = 1.0) -> pd.DataFrame:
+    """Draws of the data (replicate r) whose worst errors grow like cond^slopes[r] (Sigma route)
+    and cond^qr (QR)."""
+    conds = (10.0, 1e2, 1e3, 1e4)
+    return pd.concat([
+        pd.concat([proof_rows({k: k**a * 1e-16 for k in conds}),
+                   proof_rows({k: k**qr * 1e-16 for k in conds}, method="qr_lstsq")]
+                  ).assign(replicate=r) for r, a in enumerate(slopes)], ignore_index=True)
+
+
 def test_sigma_route_slope_is_conditional_where_the_band_decides() -> None:
-    # error ~ cond^2.4: inside [1.5, 2.5] and [1, 3], outside [1.75, 2.25]
-    table = pd.concat([proof_rows({k: k**2.4 * 1e-16 for k in (10.0, 1e2, 1e3, 1e4)}),
-                       proof_rows({k: k * 1e-16 for k in (10.0, 1e2, 1e3, 1e4)},
-                                  method="qr_lstsq")])
+    # error ~ cond^2.4 on each of 3 draws (a zero-width interval): inside [1.5, 2.5] and
+    # [1, 3], outside [1.75, 2.25]
+    table = _draws([2.4, 2.4, 2.4])
     sigma = _judged(table, "sigma_route_cond_squared")
     assert sigma["verdict"] == checks.CONDITIONAL and sigma["value"] == pytest.approx(2.4)
     assert sigma["holds_where"] == "band scale >= 1"
     assert sigma["share_holds"] == pytest.approx(2 / 3)
+    assert sigma["replicates"] == 3
     assert _judged(table, "qr_cond_linear")["verdict"] == checks.PASS
+    # one draw: no interval, so undecided, never PASS
+    assert _judged(_draws([2.0]), "sigma_route_cond_squared")["verdict"] == checks.INCONCLUSIVE
+
+
+def test_sigma_route_slope_judged_on_its_interval_over_draws() -> None:
+    # slopes 1.85, 2.0, 2.15: mean 2, s = 0.15, t_2 = 4.303: 2 +- 0.373, inside [1.5, 2.5]
+    # and [1, 3], straddling [1.75, 2.25]: INCONCLUSIVE, never PASS
+    sigma = _judged(_draws([1.85, 2.0, 2.15]), "sigma_route_cond_squared")
+    half = 4.303 * 0.15 / np.sqrt(3)
+    assert sigma["ci_low"] == pytest.approx(2 - half, rel=1e-3)
+    assert sigma["ci_high"] == pytest.approx(2 + half, rel=1e-3)
+    assert sigma["verdict"] == checks.INCONCLUSIVE
+    # slopes 1.98, 2.0, 2.02: 2 +- 0.05, inside every band: PASS
+    assert _judged(_draws([1.98, 2.0, 2.02]), "sigma_route_cond_squared")["verdict"] == \
+        checks.PASS
+    # slopes 2.9, 3.0, 3.1: wholly above [1.5, 2.5] and [1.75, 2.25], straddling [1, 3]
+    assert _judged(_draws([2.9, 3.0, 3.1]), "sigma_route_cond_squared")["verdict"] == \
+        checks.INCONCLUSIVE
+    assert _judged(_draws([3.9, 4.0, 4.1]), "sigma_route_cond_squared")["verdict"] == checks.FAIL
 
 
 def test_duplicating_the_context_leaves_the_prediction_unchanged(

@@ -289,19 +289,28 @@ def _verdicts(table: pd.DataFrame) -> dict[str, str]:
 
 def test_checks_pass_on_a_good_table() -> None:
     assert _verdicts(_table(ALL_GOOD)) == {
-        "fitted_digits_lower_average": checks.PASS, "svd_scaled_near_lstsq": checks.PASS,
-        "covariance_route_cond_law": checks.PASS, "rank_refusals_honest": checks.PASS}
+        "fitted_digits_lower_average": checks.PASS, "fitted_digits_svd_scaled": checks.PASS,
+        "svd_scaled_near_lstsq": checks.PASS, "covariance_route_cond_law": checks.PASS,
+        "rank_refusals_honest": checks.PASS}
 
 
 def test_checks_conditional_and_fail() -> None:
-    # the eigen route refuses the lower dataset (as ill-conditioned, at cond 1e9): the claim
-    # holds for the other routes only -> CONDITIONAL, never PASS
+    # the paper's (eigen) route refuses the lower dataset (as ill-conditioned, at cond 1e9):
+    # its row fails at every digit threshold; the refusal is counted apart, not scored as 0
+    # digits in the headline (14, the fewest of the datasets it fitted); the scaled SVD route,
+    # not the paper's, is a row of its own and holds
     table = _table(ALL_GOOD, refused=(("a", "transformer_eigh", "refused: IllConditionedError",
                                        1e9),))
     found = {c.check: c for c in nist_checks.checks(table, CRITERIA)}
-    assert found["fitted_digits_lower_average"].verdict == checks.CONDITIONAL
-    assert found["fitted_digits_lower_average"].value == 0.0
-    assert "transformer_eigh_scaled at 7, 6, 8" in found["fitted_digits_lower_average"].holds_where
+    paper = found["fitted_digits_lower_average"]
+    assert paper.verdict == checks.FAIL and paper.value == 14.0
+    assert "refused 1 of" in paper.detail and paper.holds_where == "nowhere"
+    assert found["fitted_digits_svd_scaled"].verdict == checks.PASS
+    # the paper's route at 6.5 digits: holds at 6 only -> CONDITIONAL on the digits asked for
+    mid = {c.check: c for c in nist_checks.checks(
+        _table({**ALL_GOOD, "transformer_eigh": 6.5}), CRITERIA)}
+    assert mid["fitted_digits_lower_average"].verdict == checks.CONDITIONAL
+    assert mid["fitted_digits_lower_average"].holds_where == "digits at 6"
     assert found["covariance_route_cond_law"].verdict == checks.PASS  # law: 0 digits at 1e9
     # every transformer route below 6 digits: FAIL at every alternative
     assert _verdicts(_table({r: 5.0 for r in ALL_GOOD}))["fitted_digits_lower_average"] == \
@@ -331,10 +340,11 @@ def test_checks_conditional_and_fail() -> None:
 
 def test_ledger_rows_are_extensions_and_missing_without_the_table() -> None:
     rows = [c for c in claims.CLAIMS if c.stage == "nist"]
-    assert len(rows) == 4 and all(c.kind == "extension" for c in rows)
+    assert len(rows) == 5 and all(c.kind == "extension" for c in rows)
     criteria = {"nist": CRITERIA}
     ledger = claims.build_ledger({"nist_lre": _table(ALL_GOOD)}, criteria, rows)
     assert (ledger["verdict"] == checks.PASS).all()
-    assert set(ledger["origin"]) == {"chosen", "theory"}
+    assert set(ledger["threshold_origin"]) == {"chosen", "theory"}
+    assert (ledger["decided_by"] != "").all()
     missing = claims.build_ledger({}, criteria, rows)
     assert (missing["verdict"] == checks.MISSING).all()

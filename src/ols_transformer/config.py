@@ -140,6 +140,42 @@ def _non_finite(value: Any, path: str) -> list[str]:
     return []
 
 
+# A row judged on an interval over replicates needs at least this many (stats.MIN_REPLICATES).
+MIN_REPLICATES = 3
+
+
+def replicate_problems(config: Mapping[str, Any]) -> list[str]:
+    """Replicate counts below ``MIN_REPLICATES`` where a ledger row is judged on an interval
+    over them: the data stage's draws (the proof stage's slopes), the training and shift
+    seeds (their rows' intervals)."""
+    problems = []
+    counts = {"data.replicates": config.get("data", {}).get("replicates", 1),
+              "training.seeds": len(config.get("training", {}).get("seeds", [])),
+              "shift.seeds": len(config.get("shift", {}).get("seeds", []))}
+    for field, count in counts.items():
+        if int(count) < MIN_REPLICATES:
+            what = "draws" if field == "data.replicates" else "seeds"
+            problems.append(f"config field '{field}' gives {count} replicate(s): a row judged "
+                            f"on an interval over {what} needs at least {MIN_REPLICATES}; "
+                            f"{'set it to' if field == 'data.replicates' else 'list'} "
+                            f"{MIN_REPLICATES} or more")
+    return problems
+
+
+def choice_problems(config: Mapping[str, Any]) -> list[str]:
+    """Each decisive-choice list (the alternatives a row is re-judged at) must contain the
+    default it varies: the family is the default and its alternatives."""
+    problems = []
+    for section, default, alternatives in (("proof", "rounding_constant",
+                                            "rounding_constant_alternatives"),):
+        crit = config.get(section, {}).get("criteria", {})
+        if alternatives in crit and float(crit[default]) not in map(float, crit[alternatives]):
+            problems.append(f"config field '{section}.criteria.{alternatives}' = "
+                            f"{crit[alternatives]} lacks the default "
+                            f"{section}.criteria.{default} = {crit[default]:g}; add it")
+    return problems
+
+
 def data_problems(data: Mapping[str, Any]) -> list[str]:
     return [f"config fields 'data.p' = {p} and 'data.n' = {n}: OLS needs p < n (a "
             "full-column-rank X); lower p or raise n"
@@ -595,4 +631,4 @@ def _cross_field_problems(config: Mapping[str, Any]) -> list[str]:
     return (data_problems(config["data"]) + shift_problems(config["shift"])
             + hopfield_problems(config["hopfield"]) + icl_problems(config["icl"])
             + attention_regression_problems(config["attention_regression"])
-            + _range_problems(config))
+            + _range_problems(config) + replicate_problems(config) + choice_problems(config))

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 
-def case_id(n: int, p: int, cond: float) -> str:
-    """The name of a design case of ``n`` rows, ``p`` columns and condition number ``cond``."""
-    return f"n{n}_p{p}_cond{cond:g}"
+def case_id(n: int, p: int, cond: float, replicate: int = 0) -> str:
+    """'n100_p10_cond1000' (draw 0), 'n100_p10_cond1000_r2' (another draw of the case)."""
+    return f"n{n}_p{p}_cond{cond:g}" + (f"_r{replicate}" if replicate else "")
 
 
 def design_matrix(n: int, p: int, cond: float, rng: np.random.Generator) -> np.ndarray:
@@ -38,15 +38,20 @@ def regression_case(
 
 
 def regression_cases(cfg: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
-    """Every (n, p, cond) case of the data config, each from its own seeded stream, so adding a
-    case does not change the others."""
+    """Every (n, p, cond) case of the data config, ``replicates`` independent draws of each
+    (default 1), each draw from its own seeded stream, so adding a case or a draw does not
+    change the others (draw 0's stream is the one cases had before draws existed). Each case
+    keeps its draw number (``replicate``)."""
     cases = {}
-    for n in cfg["n"]:
-        for p in cfg["p"]:
-            for cond in cfg["condition_numbers"]:
-                seed = [cfg["seed"], n, p, int(round(np.log10(cond) * 1000))]
-                rng = np.random.default_rng(seed)
-                cases[case_id(n, p, cond)] = regression_case(n, p, cond, cfg["noise_sigma"], rng)
+    for replicate in range(int(cfg.get("replicates", 1))):
+        for n in cfg["n"]:
+            for p in cfg["p"]:
+                for cond in cfg["condition_numbers"]:
+                    seed = [cfg["seed"], n, p, int(round(np.log10(cond) * 1000))]
+                    rng = np.random.default_rng(seed + ([replicate] if replicate else []))
+                    case = regression_case(n, p, cond, cfg["noise_sigma"], rng)
+                    cases[case_id(n, p, cond, replicate)] = {
+                        **case, "replicate": np.array(replicate)}
     return cases
 
 
@@ -75,7 +80,8 @@ def summary(cases: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
         X, y = case["X"], case["y"]
         s = np.linalg.svd(X, compute_uv=False)
         rows.append({
-            "case": name, "n": X.shape[0], "p": X.shape[1],
+            "case": name, "replicate": int(case.get("replicate", 0)),
+            "n": X.shape[0], "p": X.shape[1],
             "cond_X": s[0] / s[-1], "cond_Sigma": (s[0] / s[-1]) ** 2,
             "beta_norm": float(np.linalg.norm(case["beta"])),
             "y_std": float(np.std(y)),

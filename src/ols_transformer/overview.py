@@ -27,7 +27,7 @@ INDEX = "versions.csv"
 LEDGER = Path("claims") / "claims.csv"
 SHOW_COLUMNS = ("claim", "kind", "estimate [95% CI]", "verdict", "decided_by", "holds_where")
 # Columns ``show`` may cut to fit the terminal, the first cut first; never narrower than this.
-SHRINKABLE = ("holds_where", "decided_by", "claim")
+SHRINKABLE = ("decided_by", "holds_where", "claim")
 MIN_WIDTH = 12
 ELLIPSIS = "..."
 # ANSI SGR codes per verdict: green, red, yellow, cyan, magenta; REPORTED stays plain.

@@ -199,7 +199,9 @@ def aligned_and_monotone(head: pd.DataFrame, alignment: pd.DataFrame | None,
     where = "; ".join([r.words for r in regions]
                       + ["main run: " + _tolerance_words("alignment_tol", tolerance_family)])
     judged = across(main, family, "the sweep's settings (form, learning rate, w0, n, x_scale) "
-                    "and the alignment tolerance", where)
+                    "and the alignment tolerance", where,
+                    decided_by="the learning rate and w0 (lr/w*, w0/w*: neither is in the "
+                    "paper), the form (eq. 8 / eq. 5) and the alignment tolerance")
     return [judged, *parts]
 
 

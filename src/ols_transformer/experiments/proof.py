@@ -7,7 +7,9 @@ W W^T = Sigma^{-1}, beta_hat = W c, attention scores = hat matrix. So is Sec. 2.
 invariance (the 1/n factor): with every context pair duplicated, each form's prediction is
 compared with the same model's prediction on the context as given (quantity
 ``DUPLICATED``). Where the construction refuses (Sigma singular in the dtype), the row stays,
-with NaN errors and the reason.
+with NaN errors and the reason. A case's further draws (``data.replicates``) measure the
+float64 predictions only: what the error-growth slopes, judged on their interval over draws,
+are fitted on.
 """
 
 from __future__ import annotations
@@ -114,10 +116,13 @@ def _identity_steps(X: np.ndarray, y: np.ndarray, torch_dtype: torch.dtype,
 
 
 def check_case(
-    case: str, X: np.ndarray, y: np.ndarray, dtype: str, digits: int, cond_target: float
+    case: str, X: np.ndarray, y: np.ndarray, dtype: str, digits: int, cond_target: float,
+    replicate: int = 0,
 ) -> list[dict[str, Any]]:
     """Rows for one case and dtype: every prediction route and proof step, each with its error
-    or, where the construction refuses (Sigma singular in this dtype), the reason.
+    or, where the construction refuses (Sigma singular in this dtype), the reason. Another
+    draw of a case (``replicate`` > 0) measures the predictions only: the error-growth slopes
+    are judged on their interval over draws; the steps and the length invariance on draw 0.
 
     ``cond`` is the case's target condition number (what cases are grouped by); the bound uses
     ``cond_measured``, cond(X) of the data set before rounding to dtype."""
@@ -128,8 +133,8 @@ def check_case(
     n, p = X.shape
     eps = float(np.finfo(np_dtype).eps)
     beta_ref, fitted_ref, sigma_inv_ref = reference_ols(X, y, digits)
-    base = {"case": case, "n": n, "p": p, "cond": float(cond_target), "cond_measured": cond,
-            "dtype": dtype}
+    base = {"case": case, "replicate": int(replicate), "n": n, "p": p,
+            "cond": float(cond_target), "cond_measured": cond, "dtype": dtype}
     rows = []
 
     def add(method: str, quantity: str, compute: Callable[[], np.ndarray],
@@ -151,6 +156,8 @@ def check_case(
     reference = f"mpmath {digits} digits"
     for method, compute in _predictions(X, y, torch_dtype).items():
         add(method, PREDICTION, compute, fitted_ref, SCALING[method], reference)
+    if replicate:
+        return rows
     for method, (doubled, given) in _duplicated_context(X, y, torch_dtype).items():
         add(method, DUPLICATED, doubled, given, SCALING[method],
             "same model, context as given")
@@ -173,8 +180,17 @@ def run(cfg: Mapping[str, Any], cases: Mapping[str, Mapping[str, np.ndarray]],
     rows = [
         row
         for name in tracked(list(cases), "data cases", progress)
-        for dtype in cfg["dtypes"]
+        for dtype in _dtypes(cfg["dtypes"], int(cases[name].get("replicate", 0)))
         for row in check_case(name, cases[name]["X"], cases[name]["y"], dtype,
-                              cfg["reference_digits"], float(cases[name]["cond"]))
+                              cfg["reference_digits"], float(cases[name]["cond"]),
+                              int(cases[name].get("replicate", 0)))
     ]
     return pd.DataFrame(rows)
+
+
+def _dtypes(dtypes: list[str], replicate: int) -> list[str]:
+    """Draw 0: every dtype; another draw: float64 alone (where the slopes are fitted), or the
+    first dtype of a config without it."""
+    if not replicate:
+        return list(dtypes)
+    return ["float64"] if "float64" in dtypes else list(dtypes[:1])
