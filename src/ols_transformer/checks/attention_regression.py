@@ -3,33 +3,37 @@
 the OLS-Transformer paper's. Tables: ar_r2 (per replicate), ar_identity, ar_optimisation,
 ar_kernel (experiments/attention_regression.py).
 
-Monte Carlo claims are judged on Student-t intervals over replicates (``criteria.confidence``),
-of paired differences (same data) where two models are compared: PASS only where every
-interval clears the threshold, FAIL where one lies wholly on the failing side, and otherwise
-CONDITIONAL ("not decided at this replicate count": never PASS). A replicate whose R^2 is NaN
-(an LBFGS run that turned non-finite) is left out and counted in the detail ("NaN in k of n"),
-never scored as an error and never dropped silently.
+Monte Carlo claims are judged on Student-t intervals over replicates (``stats.mean_interval``),
+of paired differences (same data) where two models are compared, with the verdict rule of
+``checks``: PASS only where every condition's interval clears the threshold, FAIL where one lies
+wholly on the failing side, INCONCLUSIVE otherwise (with the replicates that would decide it).
+A replicate whose R^2 is NaN (an LBFGS run that turned non-finite) is left out and counted in
+the detail ("NaN in k of n"), never scored as an error and never dropped silently.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ..stats import Interval, mean_interval
 from . import (
+    ALL,
     CHOSEN,
-    CONDITIONAL,
     FAIL,
+    INCONCLUSIVE,
     PASS,
     THEORY,
     Check,
     MissingInput,
     at_most,
     criteria_with_defaults,
+    interval_at_least,
+    interval_at_most,
     missing,
     reported,
     require,
@@ -42,40 +46,25 @@ UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}
 ATTREG = "AttReg_M5"
 NONLINEAR = ("friedman1", "friedman2", "friedman3", "rotated_sine", "soft_radial")
 R2 = ("design", "n", "snr", "replicate", "model", "r2_test", "r2_train")
+REPLICATES = "replicates (seed base_seed + 1000 r), the paper's estimator settings"
 MC_NAMES = ("beats_ols_nonlinear", "close_to_ols_linear", "competitive_with_trees",
             "train_r2_above_ceiling", "refit_rule_effect", "masking_effect")
 
 
-def interval(values: np.ndarray | pd.Series, confidence: float
-             ) -> tuple[float, float, float, int, int]:
-    """(mean, low, high, finite n, NaN count): the Student-t interval over the finite values
-    (NaN bounds with fewer than two)."""
+def interval(values: np.ndarray | pd.Series, confidence: float, labels: list[str] | None = None
+             ) -> tuple[Interval, int]:
+    """The Student-t interval over the finite values, and how many were NaN (left out)."""
     v = np.asarray(values, float)
-    ok = v[np.isfinite(v)]
-    nan = int(len(v) - len(ok))
-    if len(ok) < 2:
-        return (float(ok.mean()) if len(ok) else math.nan), math.nan, math.nan, len(ok), nan
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(ok) - 1) * ok.std(ddof=1)
-                 / math.sqrt(len(ok)))
-    return float(ok.mean()), float(ok.mean()) - half, float(ok.mean()) + half, len(ok), nan
-
-
-def interval_verdict(low: float, high: float, bound: float, above: bool) -> str:
-    """PASS when the interval clears ``bound`` on the holding side (above it, or below it),
-    FAIL when it lies wholly on the other side, CONDITIONAL (not decided) when it straddles it
-    or is undefined (fewer than two finite replicates)."""
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return CONDITIONAL
-    if above:
-        return PASS if low > bound else FAIL if high < bound else CONDITIONAL
-    return PASS if high < bound else FAIL if low > bound else CONDITIONAL
+    keep = np.isfinite(v)
+    kept = None if labels is None else [lab for lab, k in zip(labels, keep, strict=True) if k]
+    return mean_interval(v[keep], kept, confidence), int((~keep).sum())
 
 
 def combine(verdicts: list[str]) -> str:
-    """Every part must hold: any FAIL fails, all PASS passes, else not decided."""
+    """Every condition must hold: any FAIL fails, all PASS passes, else not decided."""
     if FAIL in verdicts:
         return FAIL
-    return PASS if verdicts and all(v == PASS for v in verdicts) else CONDITIONAL
+    return PASS if verdicts and all(v == PASS for v in verdicts) else INCONCLUSIVE
 
 
 def paired(r2: pd.DataFrame, a: str, b: str, column: str = "r2_test") -> pd.DataFrame:
@@ -94,35 +83,31 @@ def _nan_note(nan: int, total: int) -> str:
 
 def _difference_check(name: str, diffs: pd.DataFrame, designs: tuple[str, ...], bound: float,
                       above: bool, criterion: str, confidence: float,
-                      origin: str = CHOSEN) -> list[Check]:
-    """One row per (design, N, SNR) and the combined row: each interval of the paired
-    difference against ``bound``."""
+                      origin: str = CHOSEN, decided_by: str = REPLICATES) -> list[Check]:
+    """One row per (design, N, SNR), its paired difference's interval over replicates against
+    ``bound``, and the main row: the worst condition's, with every condition's verdicts
+    combined (any FAIL fails, all PASS passes, else INCONCLUSIVE)."""
+    judge = interval_at_least if above else interval_at_most
     rows: list[Check] = []
-    verdicts, worst = [], math.inf if above else -math.inf
     for (design, n, snr), g in diffs[diffs["design"].isin(designs)].groupby(
             ["design", "n", "snr"], sort=False):
-        mean, low, high, ok, nan = interval(g["diff"], confidence)
-        verdict = interval_verdict(low, high, bound, above)
-        verdicts.append(verdict)
-        edge = low if above else high
-        if math.isfinite(edge):
-            worst = min(worst, edge) if above else max(worst, edge)
-        note = "; ".join(filter(None, [f"mean {mean:.4g}, {confidence:.0%} interval "
-                                       f"[{low:.4g}, {high:.4g}] over {ok} replicates",
-                                       _nan_note(nan, ok + nan),
-                                       "not decided" if verdict == CONDITIONAL else ""]))
-        rows.append(Check(name, edge, criterion, bound, verdict, note,
-                          f"{design} N={int(n)} SNR={snr:g}", origin,
-                          sense=">=" if above else "<="))
+        found, nan = interval(g["diff"], confidence, [f"r{int(r)}" for r in g["replicate"]])
+        rows.append(replace(judge(name, found, bound, criterion, _nan_note(nan, len(g)),
+                                  f"{design} N={int(n)} SNR={snr:g}", origin),
+                            decided_by=decided_by))
     if not rows:
         return [missing(name, criterion, f"no rows of designs {', '.join(designs)}")]
-    verdict = combine(verdicts)
-    decided = sum(v != CONDITIONAL for v in verdicts)
-    main = Check(name, worst, criterion, bound, verdict,
-                 f"worst interval bound over {len(rows)} conditions; {decided} decided, "
-                 f"{verdicts.count(PASS)} hold" + ("; not decided at this replicate count"
-                                                   if verdict == CONDITIONAL else ""),
-                 origin=origin, sense=">=" if above else "<=")
+    verdicts = [r.verdict for r in rows]
+
+    def edge(r: Check) -> float:
+        value = r.ci_low if above else -r.ci_high
+        return value if math.isfinite(value) else -math.inf
+
+    worst = min(rows, key=edge)
+    main = replace(worst, scope=ALL, verdict=combine(verdicts),
+                   detail=f"worst of {len(rows)} conditions: {worst.scope}, {worst.detail}; "
+                          f"{verdicts.count(PASS)} hold, {verdicts.count(FAIL)} fail, "
+                          f"{verdicts.count(INCONCLUSIVE)} undecided")
     return [main, *rows]
 
 
@@ -154,14 +139,14 @@ def monte_carlo_checks(r2: pd.DataFrame, c: Mapping[str, float]) -> list[Check]:
                 -c["competitive_margin"], True,
                 f"AttReg - {other} test R^2 above -{c['competitive_margin']:g} on every nonlinear "
                 f"design ({conf:.0%} t interval of the paired difference)", conf)]
-        mains = [r for r in rows if r.scope == "all"]
-        main = Check("competitive_with_trees", min(m.value for m in mains),
-                     "AttReg - RF and AttReg - GBM test R^2 above "
-                     f"-{c['competitive_margin']:g} on every nonlinear design ({conf:.0%} t "
-                     "intervals of the paired differences)", -c["competitive_margin"],
-                     combine([m.verdict for m in mains]),
-                     "; ".join(f"vs {o}: {m.verdict} ({m.detail})"
-                               for o, m in zip(("RF", "GBM"), mains, strict=True)), sense=">=")
+        mains = [r for r in rows if r.scope == ALL]
+        worst = min(mains, key=lambda m: m.ci_low if math.isfinite(m.ci_low) else -math.inf)
+        main = replace(worst, verdict=combine([m.verdict for m in mains]),
+                       criterion="AttReg - RF and AttReg - GBM test R^2 above "
+                       f"-{c['competitive_margin']:g} on every nonlinear design ({conf:.0%} t "
+                       "intervals of the paired differences)",
+                       detail="; ".join(f"vs {o}: {m.verdict} ({m.detail})"
+                                        for o, m in zip(("RF", "GBM"), mains, strict=True)))
         return [main, *[r for r in rows if r.scope != "all"]]
 
     attempt("competitive_with_trees", trees)
@@ -184,12 +169,12 @@ def monte_carlo_checks(r2: pd.DataFrame, c: Mapping[str, float]) -> list[Check]:
                                "self-attention masked in training")):
         try:
             d = paired(r2, other, ATTREG)
-            mean, low, high, ok, nan = interval(d["diff"], conf)
-            out.append(reported(name, mean, f"test R^2 of {what} minus the paper's estimator "
-                                f"(mean over every condition and replicate)",
-                                "; ".join(filter(None, [f"{conf:.0%} interval [{low:.4g}, "
-                                                        f"{high:.4g}] over {ok} pairs",
-                                                        _nan_note(nan, ok + nan)]))))
+            found, nan = interval(d["diff"], conf)
+            out.append(replace(reported(
+                name, found.estimate, f"test R^2 of {what} minus the paper's estimator "
+                "(mean over every condition and replicate)",
+                "; ".join(filter(None, [found.words(), _nan_note(nan, len(d))]))),
+                ci_low=found.low, ci_high=found.high, replicates=found.replicates))
         except MissingInput as why:
             out.append(missing(name, f"{what} against the paper's estimator", str(why)))
     return out
