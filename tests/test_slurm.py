@@ -4,7 +4,7 @@ the cluster run reuses (reuse by content across executors); it computes through 
 training and covariance-shift stages (torch), the Hopfield stage scattered and gathered (the
 quick config's two part jobs, then their gather, which waits for both) and the proof notebook
 (papermill on the node's Python, as the `summary` group job: docs/cluster.md), with the version
-copy (one job) run locally; OLS_TRANSFORMER_STAGES limits the version to these stages. The
+copy (one job) run locally; conftest.only_stages limits the version to these stages. The
 other stages are left out for time: they are rules of the same kind, through the same executor.
 
 The fixture starts munge, slurmctld, slurmd and slurmdbd (MariaDB) on 127.0.0.1 with
@@ -28,19 +28,31 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import QUICK, REPO, SNAKEMAKE, version_dirs
+from conftest import QUICK, REPO, SNAKEMAKE, merged_config, only_stages, part_jobs, version_dirs
 
-# The command users run on a cluster (README.md, docs/cluster.md); the test runs exactly this,
-# plus --configfile config/quick.yaml, a scratch --directory and a short first status check.
-CLUSTER_COMMAND = "snakemake --profile workflow/profiles/slurm"
+DOCS = ("README.md", "docs/cluster.md")
+# inline code, or a line of a code block
+SHOWN = re.compile(r"`(snakemake --profile [^`\n]*)`|^(snakemake --profile [^`\n]*)$",
+                   re.MULTILINE)
+
+
+def shown_commands() -> dict[str, list[str]]:
+    """doc -> the `snakemake --profile ...` commands it shows, in order."""
+    return {doc: [(inline or line).strip() for inline, line in SHOWN.findall(
+        (REPO / doc).read_text())] for doc in DOCS}
+
+
+# The command users run on a cluster, the first one docs/cluster.md shows; the test runs exactly
+# this, plus --configfile config/quick.yaml, a scratch --directory and a short first status check.
+CLUSTER_COMMAND = shown_commands()["docs/cluster.md"][0]
 SLURM_DIR = REPO / "scripts" / "slurm"
 BASE = Path(os.environ.get("OLS_SLURM_BASE", "/tmp/slurmtest"))  # state, logs, DB, pid files
 SETUP_SKIPS = {2: "not root", 3: "a SLURM configuration not written by the test exists",
                4: "the SLURM/munge/MariaDB packages could not be installed with apt-get"}
 COMPARED = ("tables/**/*.csv", "figures/**/*.png", "figures/**/*.pdf")
 REUSED = ("data", "proof_check")  # stage directories copied from the local run
-STAGES = "data,proof_check,training,shift,hopfield,notebook_proof"  # OLS_TRANSFORMER_STAGES
-HOPFIELD_RULES = {"hopfield_linear_memories", "hopfield_dense_memories", "hopfield"}
+STAGES = ("data", "proof_check", "training", "shift", "hopfield", "notebook_proof")
+HOPFIELD_PARTS = set(part_jobs("hopfield", merged_config()))  # the quick config's two
 
 
 def _skip_or_fail(reason: str) -> None:
@@ -115,15 +127,16 @@ def test_stages_through_slurm_match_the_local_run(
                         workdir / "results" / "stages" / stage)
     _, *profile_args = CLUSTER_COMMAND.split()
     profile_args[-1] = str(REPO / profile_args[-1])
+    targets, stages_env = only_stages(*STAGES)
     command = ["timeout", "-s", "INT", "-k", "60", "1200", SNAKEMAKE,
-               "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "version",
+               "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *targets,
                "--configfile", str(QUICK), *profile_args,
                # Poll every second, not every 10 s: a one-node test cluster, jobs of seconds.
                "--slurm-init-seconds-before-status-checks", "1",
                "--seconds-between-status-checks", "1"]
     # SLURM jobs re-run snakemake in the submitter's environment (sbatch --export=ALL).
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "OLS_TRANSFORMER_STAGES": STAGES}
+           **stages_env}
     since = datetime.now() - timedelta(minutes=1)
     started = time.monotonic()
     run = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
@@ -152,11 +165,11 @@ def test_stages_through_slurm_match_the_local_run(
     (version,) = version_dirs(workdir)
     assert version.name == quick_run.name
     # data, proof reused; Hopfield's two parts and gather; the notebook in the `summary` group
-    assert set(remote_rules) == {"training", "shift", *HOPFIELD_RULES, "summary"}
+    assert set(remote_rules) == {"training", "shift", *HOPFIELD_PARTS, "hopfield", "summary"}
     # the gather was submitted only once both parts had finished in SLURM
     ends = {job["Comment"].removeprefix("rule_"): job for job in jobs}
     assert all(sacct_time(ends[part], "End") <= sacct_time(ends["hopfield"], "Start")
-               for part in HOPFIELD_RULES - {"hopfield"}), jobs
+               for part in HOPFIELD_PARTS), jobs
 
     def files(root: Path) -> set[str]:
         return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
@@ -174,6 +187,23 @@ def test_stages_through_slurm_match_the_local_run(
     assert not differing, f"SLURM and local outputs differ: {differing}"
 
 
-def test_docs_show_the_cluster_command() -> None:
-    for doc in ("README.md", "docs/cluster.md"):
-        assert CLUSTER_COMMAND in (REPO / doc).read_text(), f"{doc} lacks `{CLUSTER_COMMAND}`"
+def test_every_cluster_command_the_docs_show_runs_the_slurm_profile(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each `snakemake --profile ...` line of the README and docs/cluster.md, as Snakemake's own
+    command line parser reads it from the repository root: the profile is found and every one of
+    its settings is an option Snakemake knows (an unknown key is an error), and it submits
+    through the SLURM executor; the README and cluster.md start from the same command, the one
+    test_stages_through_slurm_match_the_local_run runs."""
+    from snakemake.cli import parse_args
+
+    shown = shown_commands()
+    assert all(shown.values()), shown
+    assert shown["README.md"][0] == CLUSTER_COMMAND == "snakemake --profile workflow/profiles/slurm"
+    monkeypatch.chdir(REPO)
+    for command in dict.fromkeys(c for commands in shown.values() for c in commands):
+        _, args = parse_args(command.split()[1:])
+        assert args.executor == "slurm", command  # (the default is the local executor)
+        assert [str(f) for f in args.configfile or []] == re.findall(r"--configfile (\S+)",
+                                                                     command), command
+        for path in args.configfile or []:
+            assert (REPO / path).is_file(), command
