@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,6 +207,57 @@ class QuickRun:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
+# The local SLURM cluster of tests/test_slurm.py: its state directory and scripts.
+SLURM_BASE = Path(os.environ.get("OLS_SLURM_BASE", "/tmp/slurmtest"))  # state, logs, DB, pids
+SLURM_SCRIPTS = REPO / "scripts" / "slurm"
+
+
+class SlurmSetup:
+    """scripts/slurm/setup_local_slurm.sh in a background thread, started before the first test
+    (~10 s to start the daemons, ~90 s where it must apt-install them first): the SLURM test,
+    which runs last, finds the cluster up. ``result`` waits for it: (the script's exit status,
+    None if it timed out; its output; seconds)."""
+
+    def __init__(self) -> None:
+        self.outcome: tuple[int | None, str, float] = (None, "not run", 0.0)
+        self.thread = threading.Thread(target=self._run, name="slurm_setup", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        try:
+            setup = subprocess.run(["bash", str(SLURM_SCRIPTS / "setup_local_slurm.sh")],
+                                   env={**os.environ, "BASE": str(SLURM_BASE)},
+                                   capture_output=True, text=True, timeout=900)
+            self.outcome = (setup.returncode, setup.stdout + setup.stderr,
+                            time.monotonic() - started)
+        except subprocess.TimeoutExpired as error:
+            self.outcome = (None, f"setup timed out after {error.timeout} s",
+                            time.monotonic() - started)
+
+    def result(self) -> tuple[int | None, str, float]:
+        self.thread.join()
+        return self.outcome
+
+
+def slurm_unavailable() -> str:
+    """Why the local SLURM cluster cannot be started here, or '' if it may."""
+    if os.geteuid() != 0:
+        return "the daemons must be started as root"
+    if not Path("/usr/bin/apt-get").exists() and not Path("/usr/sbin/slurmctld").exists():
+        return "neither apt-get nor an installed slurmctld (Debian/Ubuntu only)"
+    return ""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _slurm_setup_started(request: pytest.FixtureRequest) -> SlurmSetup | None:
+    """Starts the SLURM setup before the first test when a selected test needs the cluster
+    (the `slurm` marker) and it may start here; test_slurm's fixture waits for it, and stops
+    the cluster after its test."""
+    wanted = any(item.get_closest_marker("slurm") for item in request.session.items)
+    return SlurmSetup() if wanted and not slurm_unavailable() else None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _quick_run_started(request: pytest.FixtureRequest,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickRun | None]:
@@ -275,8 +327,7 @@ def rng(seed: int) -> np.random.Generator:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests that read the quick run after the others, so that these run while it computes
-    (``QuickRun``); SLURM tests last: once the SLURM packages are installed, and their controller
-    stopped, every `snakemake` start waits ~9 s (the executor plugin queries SLURM when it is
-    imported); the other workflow tests should not pay for that."""
+    (``QuickRun``); SLURM tests last, so that their cluster starts meanwhile (``SlurmSetup``).
+    (Local workflow runs do not wait on a stopped SLURM controller: ``snakemake_env``.)"""
     items.sort(key=lambda item: (item.get_closest_marker("slurm") is not None,
                                  "quick_run" in getattr(item, "fixturenames", ())))
