@@ -199,14 +199,13 @@ def test_every_cluster_command_the_docs_show_runs_the_slurm_profile(
     its settings is an option Snakemake knows (an unknown key is an error), and it submits
     through the SLURM executor; the README and cluster.md start from the same command, the one
     test_stages_through_slurm_match_the_local_run runs."""
-    from snakemake.cli import parse_args
-
     shown = shown_commands()
     assert all(shown.values()), shown
     assert shown["README.md"][0] == CLUSTER_COMMAND == "snakemake --profile workflow/profiles/slurm"
     monkeypatch.chdir(REPO)
     # (importing the SLURM plugin asks scontrol: the stand-in answers at once, conftest)
     monkeypatch.setenv("PATH", snakemake_env()["PATH"])
+    from snakemake.cli import parse_args
     for command in dict.fromkeys(c for commands in shown.values() for c in commands):
         _, args = parse_args(command.split()[1:])
         assert args.executor == "slurm", command  # (the default is the local executor)
