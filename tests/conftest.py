@@ -262,8 +262,11 @@ def _slurm_setup_started(request: pytest.FixtureRequest) -> SlurmSetup | None:
 def _quick_run_started(request: pytest.FixtureRequest,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickRun | None]:
     """Starts the quick run before the first test when a selected test reads it (those run
-    last: ``pytest_collection_modifyitems``)."""
-    if not any("quick_run" in getattr(item, "fixturenames", ()) for item in request.session.items):
+    last: ``pytest_collection_modifyitems``), the SLURM test included where it may run."""
+    slurm = not slurm_unavailable()
+    if not any("quick_run" in getattr(item, "fixturenames", ())
+               or (slurm and item.get_closest_marker("slurm"))
+               for item in request.session.items):
         yield None
         return
     run = QuickRun(tmp_path_factory)

@@ -7,7 +7,8 @@ quick config's two part jobs, then their gather, which waits for both) and the p
 copy (one job) run locally; conftest.only_stages limits the version to these stages. The
 other stages are left out for time: they are rules of the same kind, through the same executor
 (the covariance-shift stage, a one-job torch stage as training is, was dropped for time: ~20 s
-of the node's two CPUs).
+of the node's two CPUs). The cluster starts before the first test, and the run starts once the
+quick run is done, in the background (``SlurmRun``): the other tests run meanwhile.
 
 The fixture starts munge, slurmctld, slurmd and slurmdbd (MariaDB) on 127.0.0.1 with
 scripts/slurm/setup_local_slurm.sh (apt-installs Debian's packages when missing) and stops them
@@ -21,8 +22,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -36,6 +39,7 @@ from conftest import (
     SLURM_BASE,
     SLURM_SCRIPTS,
     SNAKEMAKE,
+    QuickRun,
     SlurmSetup,
     merged_config,
     only_stages,
@@ -120,35 +124,90 @@ def _rule_of(comment: str, groups: list[str]) -> str:
     return comment.removeprefix("rule_").split("_wildcards_")[0]
 
 
+class SlurmRun:
+    """The cluster run of test_stages_through_slurm_match_the_local_run, in a background thread
+    started with this module's first test: it waits for the session's quick run and for the
+    cluster, then runs while the other tests read the quick run (it waits mostly on SLURM: job
+    start-up, the executor's polling). ``result`` waits for it."""
+
+    def __init__(self, quick: QuickRun, setup: SlurmSetup, workdir: Path) -> None:
+        self.quick, self.setup, self.workdir = quick, setup, workdir
+        self.process: subprocess.Popen[str] | None = None
+        self.outcome: tuple[int, str, datetime, float] | None = None  # rc, output, since, s
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="slurm_run", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            quick_run = self.quick.result()
+            if self.setup.result()[0] != 0:
+                return  # (local_slurm skips or fails the test, naming why)
+            for stage in REUSED:
+                shutil.copytree(quick_run.parents[1] / "results" / "stages" / stage,
+                                self.workdir / "results" / "stages" / stage)
+            _, *profile_args = CLUSTER_COMMAND.split()
+            profile_args[-1] = str(REPO / profile_args[-1])
+            targets, stages_env = only_stages(*STAGES)
+            command = ["timeout", "-s", "INT", "-k", "60", "1200", SNAKEMAKE,
+                       "--snakefile", str(REPO / "Snakefile"), "--directory",
+                       str(self.workdir), *targets, "--configfile", str(QUICK), *profile_args,
+                       # Poll every second, not every 10 s: a one-node test cluster.
+                       "--slurm-init-seconds-before-status-checks", "1",
+                       "--seconds-between-status-checks", "1"]
+            # SLURM jobs re-run snakemake in the submitter's environment (sbatch --export=ALL).
+            env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                   **stages_env}
+            since = datetime.now() - timedelta(minutes=1)
+            started = time.monotonic()
+            self.process = subprocess.Popen(command, cwd=self.workdir, env=env, text=True,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+            output, _ = self.process.communicate(timeout=1400)
+            self.outcome = (self.process.returncode, output, since, time.monotonic() - started)
+        except BaseException as error:  # noqa: BLE001 (raised again by result, in the test)
+            self.error = error
+
+    def result(self) -> tuple[int, str, datetime, float]:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None, "the SLURM run did not start"
+        return self.outcome
+
+    def stop(self) -> None:
+        """Stop the run if it is still going (a session that ends early)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _slurm_run_started(request: pytest.FixtureRequest,
+                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmRun | None]:
+    """Starts the SLURM run with this module's first test, where the SLURM test is selected and
+    the cluster is being started (conftest: SlurmSetup, QuickRun)."""
+    setup = request.getfixturevalue("_slurm_setup_started")
+    quick = request.getfixturevalue("_quick_run_started")
+    if setup is None or quick is None:
+        yield None
+        return
+    run = SlurmRun(quick, setup, tmp_path_factory.mktemp("slurm") / "slurm_run")
+    yield run
+    run.stop()
+
+
 @pytest.mark.slurm
 def test_stages_through_slurm_match_the_local_run(
-    local_slurm: Path, tmp_path: Path, request: pytest.FixtureRequest
+    local_slurm: Path, request: pytest.FixtureRequest
 ) -> None:
-    workdir = tmp_path / "slurm_run"
     # The session's local quick run, requested here so that a skip above costs no local run.
     quick_run: Path = request.getfixturevalue("quick_run")
-    for stage in REUSED:
-        shutil.copytree(quick_run.parents[1] / "results" / "stages" / stage,
-                        workdir / "results" / "stages" / stage)
-    _, *profile_args = CLUSTER_COMMAND.split()
-    profile_args[-1] = str(REPO / profile_args[-1])
-    targets, stages_env = only_stages(*STAGES)
-    command = ["timeout", "-s", "INT", "-k", "60", "1200", SNAKEMAKE,
-               "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *targets,
-               "--configfile", str(QUICK), *profile_args,
-               # Poll every second, not every 10 s: a one-node test cluster, jobs of seconds.
-               "--slurm-init-seconds-before-status-checks", "1",
-               "--seconds-between-status-checks", "1"]
-    # SLURM jobs re-run snakemake in the submitter's environment (sbatch --export=ALL).
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           **stages_env}
-    since = datetime.now() - timedelta(minutes=1)
-    started = time.monotonic()
-    run = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
-                         timeout=1400)
-    output = run.stdout + run.stderr
-    print(f"snakemake through SLURM: {time.monotonic() - started:.1f} s, rc {run.returncode}")
-    assert run.returncode == 0, f"SLURM run failed (rc {run.returncode}):\n{output[-8000:]}"
+    background: SlurmRun | None = request.getfixturevalue("_slurm_run_started")
+    assert background is not None  # (started with the cluster, which local_slurm found up)
+    workdir = background.workdir
+    returncode, output, since, seconds = background.result()
+    print(f"snakemake through SLURM: {seconds:.1f} s (in the background), rc {returncode}")
+    assert returncode == 0, f"SLURM run failed (rc {returncode}):\n{output[-8000:]}"
 
     # Every job Snakemake sent to the cluster is in SLURM's accounting, completed, and ran in
     # the run directory; local rules (`localrule ...`) are the only ones that did not go there.
