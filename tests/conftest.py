@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ import pytest
 import torch
 import yaml
 
+from ols_transformer.config import hopfield_jobs, icl_parts
+
 # One intra-op thread, as every stage runs (StageRun): on these small tensors a second thread
 # only adds synchronisation (the sweep fixture of test_training_sweep takes 14 s with two, 3.5 s
 # with one), and the workflow tests' jobs need the other core.
@@ -28,6 +32,8 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 QUICK = REPO / "config" / "quick.yaml"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+# The paper's text, beside the checkout (shared/seeds); tests that read it skip where it is not.
+PAPER = REPO.parent / "shared" / "seeds" / "paper_ols_special_case_of_transformer.txt"
 
 
 def deep_merged(base: dict, update: dict) -> dict:
@@ -67,14 +73,46 @@ def capacity_table(laws: dict[str, tuple[str, np.ndarray]], N: np.ndarray,
     return pd.DataFrame(rows).assign(**{**base, **settings})
 
 
+# ---- The workflow's wiring that issue 25 changes: the one place the tests name it ------------
+# (OLS_TRANSFORMER_STAGES, and the generated names of the part jobs: `hopfield_<job>`,
+# `icl_<part>`). Every test that limits a run to some stages, or names a part job, goes through
+# these two functions.
+
+def only_stages(*stages: str) -> tuple[list[str], dict[str, str]]:
+    """Snakemake arguments (the target) and environment for a run whose version holds only
+    ``stages`` (their names as the workflow knows them, e.g. ``proof_check``,
+    ``notebook_proof``), each computed or reused with what it needs upstream."""
+    return ["version"], {"OLS_TRANSFORMER_STAGES": ",".join(stages)}
+
+
+def part_jobs(stage: str, config: dict[str, Any]) -> Counter[str]:
+    """The names of ``stage``'s part jobs for ``config`` (the whole merged config), counted as
+    Snakemake's job stats count them: today a rule per part, named as its stage directory and
+    its provenance record (``hopfield_<job>``: config.hopfield_jobs; ``icl_<part>``:
+    config.icl_parts)."""
+    if stage == "hopfield":
+        return Counter(list(hopfield_jobs(config["hopfield"])))
+    if stage == "icl":
+        return Counter(f"icl_{part}" for part in icl_parts(config["icl"]))
+    raise ValueError(f"{stage} has no part jobs")
+
+
+# ---- running the workflow --------------------------------------------------------------------
+
+def snakemake_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a local workflow run: this Python's bin first (its snakemake,
+    ols-transformer and kernel), and the scontrol stand-in of tests/bin (see there)."""
+    path = f"{REPO / 'tests' / 'bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}"
+    return {**os.environ, "PATH": path, **(env or {})}
+
+
 def run_snakemake(workdir: Path, *args: str, timeout: int = 600,
                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the repository's workflow with ``workdir`` as its working directory."""
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--cores", "2", *args]
-    full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                **(env or {})}
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          env=snakemake_env(env))
 
 
 def version_dirs(workdir: Path) -> list[Path]:
@@ -128,7 +166,8 @@ class QuickRun:
                        "--directory", str(self.workdir), "--cores", "2", "--configfile",
                        str(QUICK)]
             # nbconvert's HTML templates are data files of the dependencies' environment.
-            env = {**self.environ, "PATH": f"{python.parent}:{self.environ['PATH']}",
+            stand_in = REPO / "tests" / "bin"  # (snakemake_env)
+            env = {**self.environ, "PATH": f"{stand_in}:{python.parent}:{self.environ['PATH']}",
                    "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
             log = self.venv.parent / "snakemake.log"
             with log.open("w") as handle:
@@ -168,12 +207,66 @@ class QuickRun:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
+# The local SLURM cluster of tests/test_slurm.py: its state directory and scripts.
+SLURM_BASE = Path(os.environ.get("OLS_SLURM_BASE", "/tmp/slurmtest"))  # state, logs, DB, pids
+SLURM_SCRIPTS = REPO / "scripts" / "slurm"
+
+
+class SlurmSetup:
+    """scripts/slurm/setup_local_slurm.sh in a background thread, started before the first test
+    (~10 s to start the daemons, ~90 s where it must apt-install them first): the SLURM test,
+    which runs last, finds the cluster up. ``result`` waits for it: (the script's exit status,
+    None if it timed out; its output; seconds)."""
+
+    def __init__(self) -> None:
+        self.outcome: tuple[int | None, str, float] = (None, "not run", 0.0)
+        self.thread = threading.Thread(target=self._run, name="slurm_setup", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        try:
+            setup = subprocess.run(["bash", str(SLURM_SCRIPTS / "setup_local_slurm.sh")],
+                                   env={**os.environ, "BASE": str(SLURM_BASE)},
+                                   capture_output=True, text=True, timeout=900)
+            self.outcome = (setup.returncode, setup.stdout + setup.stderr,
+                            time.monotonic() - started)
+        except subprocess.TimeoutExpired as error:
+            self.outcome = (None, f"setup timed out after {error.timeout} s",
+                            time.monotonic() - started)
+
+    def result(self) -> tuple[int | None, str, float]:
+        self.thread.join()
+        return self.outcome
+
+
+def slurm_unavailable() -> str:
+    """Why the local SLURM cluster cannot be started here, or '' if it may."""
+    if os.geteuid() != 0:
+        return "the daemons must be started as root"
+    if not Path("/usr/bin/apt-get").exists() and not Path("/usr/sbin/slurmctld").exists():
+        return "neither apt-get nor an installed slurmctld (Debian/Ubuntu only)"
+    return ""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _slurm_setup_started(request: pytest.FixtureRequest) -> SlurmSetup | None:
+    """Starts the SLURM setup before the first test when a selected test needs the cluster
+    (the `slurm` marker) and it may start here; test_slurm's fixture waits for it, and stops
+    the cluster after its test."""
+    wanted = any(item.get_closest_marker("slurm") for item in request.session.items)
+    return SlurmSetup() if wanted and not slurm_unavailable() else None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _quick_run_started(request: pytest.FixtureRequest,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickRun | None]:
     """Starts the quick run before the first test when a selected test reads it (those run
-    last: ``pytest_collection_modifyitems``)."""
-    if not any("quick_run" in getattr(item, "fixturenames", ()) for item in request.session.items):
+    last: ``pytest_collection_modifyitems``), the SLURM test included where it may run."""
+    slurm = not slurm_unavailable()
+    if not any("quick_run" in getattr(item, "fixturenames", ())
+               or (slurm and item.get_closest_marker("slurm"))
+               for item in request.session.items):
         yield None
         return
     run = QuickRun(tmp_path_factory)
@@ -190,6 +283,26 @@ def quick_run(_quick_run_started: QuickRun | None,
     same version and stage keys."""
     run = _quick_run_started or QuickRun(tmp_path_factory)  # (asked for by getfixturevalue)
     return run.result()
+
+
+# The config change of `second_version`: the training stage's learning rate doubled.
+SECOND_CHANGE = {"training": {"learning_rate": 2 * merged_config()["training"]["learning_rate"]}}
+
+
+@pytest.fixture(scope="session")
+def second_version(quick_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second version beside the quick run, in a copy of its working directory: the quick
+    config with ``SECOND_CHANGE``, up to the training stage (data reused, training computed
+    again). Returns its version directory; the copy's other version is the quick run's."""
+    workdir = tmp_path_factory.mktemp("second") / "work"
+    shutil.copytree(quick_run.parents[1], workdir, symlinks=True)
+    changed = workdir / "changed.yaml"
+    changed.write_text(yaml.safe_dump(SECOND_CHANGE))
+    args, env = only_stages("data", "training")
+    result = run_snakemake(workdir, *args, "--configfile", str(QUICK), str(changed), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (version,) = [v for v in version_dirs(workdir) if v.name != quick_run.name]
+    return version
 
 
 @pytest.fixture()
@@ -217,8 +330,7 @@ def rng(seed: int) -> np.random.Generator:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests that read the quick run after the others, so that these run while it computes
-    (``QuickRun``); SLURM tests last: once the SLURM packages are installed, and their controller
-    stopped, every `snakemake` start waits ~9 s (the executor plugin queries SLURM when it is
-    imported); the other workflow tests should not pay for that."""
+    (``QuickRun``); SLURM tests last, so that their cluster starts meanwhile (``SlurmSetup``).
+    (Local workflow runs do not wait on a stopped SLURM controller: ``snakemake_env``.)"""
     items.sort(key=lambda item: (item.get_closest_marker("slurm") is not None,
                                  "quick_run" in getattr(item, "fixturenames", ())))

@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import QUICK, capacity_table, merged_config, run_snakemake
+from conftest import (
+    PAPER,
+    QUICK,
+    capacity_table,
+    merged_config,
+    only_stages,
+    part_jobs,
+    run_snakemake,
+)
 
 from ols_transformer import checks, claims
 from ols_transformer.checks import shift as shift_checks
@@ -434,8 +442,8 @@ def test_an_edited_stage_table_is_recomputed_never_reused(quick_run: Path,
     # Every stage but the notebooks (left out for time: they would rerun for training and claims)
     stages = ("data", "proof_check", "training", "training_sweep", "shift", "hopfield", "icl",
               "claims")
-    result = run_snakemake(workdir, "version", "--configfile", str(QUICK), str(other),
-                           env={"OLS_TRANSFORMER_STAGES": ",".join(stages)})
+    targets, env = only_stages(*stages)
+    result = run_snakemake(workdir, *targets, "--configfile", str(QUICK), str(other), env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "no longer matches its provenance" in result.stderr
     (again,) = [p for p in (workdir / "results").glob("again-*")]
@@ -446,9 +454,9 @@ def test_an_edited_stage_table_is_recomputed_never_reused(quick_run: Path,
     # every other stage was reused from the first version
     reused = {p.stem: json.loads(p.read_text())["reused"]
               for p in (again / "provenance").glob("*.json") if p.stem != "run"}
-    # (the hopfield stage comes with its part stages, one per run: hopfield_<run>)
-    parts = {s for s in reused if s.startswith("hopfield_")}
-    assert parts and set(reused) - parts == set(stages)
+    # (the hopfield stage comes with its part stages, one per part job)
+    parts = set(part_jobs("hopfield", merged_config()))
+    assert parts <= set(reused) and set(reused) - parts == set(stages)
     assert {s for s, r in reused.items() if not r} == {"training", "claims"}
 
 
@@ -488,10 +496,6 @@ def test_check_refuses_unknown_verdict_and_origin():
         checks.Check("c", 1.0, "x", 1.0, "MAYBE")
     with pytest.raises(ValueError, match="origin"):
         checks.Check("c", 1.0, "x", 1.0, checks.PASS, origin="guess")
-
-
-PAPER = Path(__file__).resolve().parents[1].parent / "shared" / "seeds" / \
-    "paper_ols_special_case_of_transformer.txt"
 
 
 @pytest.mark.skipif(not PAPER.is_file(), reason="the paper text (shared/seeds) is not here")

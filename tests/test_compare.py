@@ -11,28 +11,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from conftest import QUICK, merged_config, run_snakemake, version_dirs
+from conftest import SECOND_CHANGE, merged_config
 
 from ols_transformer.compare import claim_changes, compare_tables, compare_versions
 from ols_transformer.io import read_table
 from ols_transformer.reference import snapshot
 
 QUICK_TRAINING = merged_config()["training"]
-LEARNING_RATE = 2 * QUICK_TRAINING["learning_rate"]
 
 
 @pytest.fixture(scope="module")
-def other_version(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The quick config with training.learning_rate changed, up to the training stage."""
-    workdir = tmp_path_factory.mktemp("compare")
-    changed = workdir / "changed.yaml"
-    changed.write_text(yaml.safe_dump({"training": {"learning_rate": LEARNING_RATE}}))
-    result = run_snakemake(workdir, "version", "--configfile", str(QUICK), str(changed),
-                           env={"OLS_TRANSFORMER_STAGES": "data,training"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    (version,) = version_dirs(workdir)
-    return version
+def other_version(second_version: Path) -> Path:
+    """The quick config with training.learning_rate doubled, up to the training stage."""
+    assert SECOND_CHANGE == {"training": {"learning_rate": 2 * QUICK_TRAINING["learning_rate"]}}
+    return second_version
 
 
 def numeric_diff(a: pd.DataFrame, b: pd.DataFrame, column: str) -> tuple[float, float]:

@@ -1,6 +1,6 @@
 """The locks, environment.yml and pyproject.toml agree: every dependency pinned, at a version its
 requirement admits, the same in the lock and in the conda environment; runtime and test tools
-apart; torch the local CPU build."""
+apart; torch the locked CPU build, installed."""
 
 from __future__ import annotations
 
@@ -77,10 +77,19 @@ def test_environment_yml_pins_the_lock() -> None:
     assert not differ, f"environment.yml and requirements.lock differ: {differ}"
 
 
-def test_torch_is_the_local_cpu_build() -> None:
-    # The CPU wheel on this machine's disk is torch 2.13.0+cpu; a requirement that admits a
-    # newer release makes pip fetch a multi-GB CUDA build instead.
-    (torch,) = [r for r in requirements() if r.name == "torch"]
-    assert torch.specifier.contains("2.13.0")
-    assert not any(torch.specifier.contains(v) for v in ("2.14.0", "2.15.1", "3.0.0"))
-    assert pins(REPO / "requirements.lock")["torch"] == "2.13.0+cpu"
+def test_torch_is_the_locked_cpu_build() -> None:
+    """The lock pins torch's CPU build, and the torch the tests run on is that build (what
+    scripts/setup.sh installs from the lock); pyproject's range stops before the next release,
+    which pip would fetch as a multi-GB CUDA build."""
+    import torch
+
+    locked = Version(pins(REPO / "requirements.lock")["torch"])
+    assert locked.local == "cpu", f"requirements.lock pins torch {locked}, not a CPU build"
+    assert Version(torch.__version__) == locked, (
+        f"torch {torch.__version__} is installed, the lock pins {locked}: bash scripts/setup.sh")
+    assert torch.version.cuda is None and not torch.backends.cuda.is_built()
+    (requirement,) = [r for r in requirements() if r.name == "torch"]
+    assert requirement.specifier.contains(locked.public)
+    following = f"{locked.major}.{locked.minor + 1}.0"
+    assert not requirement.specifier.contains(following), (
+        f"pyproject.toml admits torch {following}: cap it below the locked release")

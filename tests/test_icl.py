@@ -322,11 +322,82 @@ def test_figures_draw_the_tables(tiny_run: dict[str, pd.DataFrame]) -> None:
     line = lines[plots.DESIGN_STYLE["softmax"][0]]
     np.testing.assert_allclose(line.get_xdata(), magnitudes)
     np.testing.assert_allclose(line.get_ydata(), expected, rtol=1e-12)
-    # the training figure: the validation loss of the first panel's first seed
+    # the training figure: one panel per model trained at the designs' setting (shift.lambda,
+    # shift.context_size), each seed's train and validation curves exactly the table's rows
     training = tiny_run["icl_training"]
-    first = figures["training"].axes[0].get_lines()[1]
-    assert first.get_label() == "seed 0 validation"
-    assert first.get_ydata()[-1] in set(training["valid_loss"])
+    at = training[(training["lambda"] == TINY["shift"]["lambda"])
+                  & (training["N"] == TINY["shift"]["context_size"])]
+    titles = {f"linear, L = {L}": ("lsa", L) for L in TINY["depths"]}
+    titles.update({label: (design, 1) for design, (label, _, _) in plots.DESIGN_STYLE.items()})
+    axes = figures["training"].axes
+    assert sorted(titles[ax.get_title()] for ax in axes) == sorted(
+        set(zip(at["model"], at["depth"], strict=True)))
+    for ax in axes:
+        model, depth = titles[ax.get_title()]
+        drawn = {line.get_label(): (tuple(line.get_xdata()), tuple(line.get_ydata()))
+                 for line in ax.get_lines()}
+        expected = {}
+        for seed, rows in at[(at["model"] == model) & (at["depth"] == depth)].groupby("seed"):
+            rows = rows.sort_values("step")
+            steps = tuple(rows["step"])
+            expected[f"seed {seed} train"] = (steps, tuple(rows["train_loss"]))
+            expected[f"seed {seed} validation"] = (steps, tuple(rows["valid_loss"]))
+        assert drawn == expected, ax.get_title()
+
+
+def early_stopping(valid: np.ndarray, patience: int) -> tuple[int, int | None]:
+    """The rule of icl_training written out on one model's validation losses (one per
+    evaluation): the index of the kept evaluation (the last that beat the best so far by the
+    factor 1 - MIN_DELTA), and that of the evaluation where patience ran out (None: never)."""
+    best, kept, waited = math.inf, -1, 0
+    for i, loss in enumerate(valid):
+        if loss < best * (1 - icl_training.MIN_DELTA):
+            best, kept, waited = loss, i, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return kept, i
+    return kept, None
+
+
+def test_validation_loss_is_what_early_stopping_kept_the_model_on(
+        tiny_run: dict[str, pd.DataFrame]) -> None:
+    """icl_training's valid_loss is the loss early stopping judged: the early-stopping rule
+    replayed on each model's column gives icl_risk's best_step and steps_used; and at the kept
+    step, a one-layer model's validation loss is its excess risk, the closed form of the learned
+    Gamma (icl_theory.gamma_excess_risk) within the Monte Carlo error of the validation tasks."""
+    training, risk = tiny_run["icl_training"], tiny_run["icl_risk"]
+    keys = ["lambda", "N", "model", "depth", "seed"]
+    trained = risk[risk["steps_used"].notna()].set_index(keys)
+    histories = dict(list(training.groupby(keys)))
+    assert set(histories) == set(trained.index)
+    for key, rows in histories.items():
+        rows = rows.sort_values("step")
+        steps = rows["step"].to_numpy()
+        np.testing.assert_array_equal(np.diff(steps), TINY["eval_every"])
+        kept, ran_out = early_stopping(rows["valid_loss"].to_numpy(), TINY["patience"])
+        assert trained.loc[key, "best_step"] == steps[kept], key
+        # stopped where patience ran out, else at its cap: the history ends where it stopped
+        assert trained.loc[key, "steps_used"] == steps[-1], key
+        assert ran_out is None or ran_out == len(steps) - 1, key
+    rng = np.random.default_rng(0)
+    pre = tiny_run["icl_preconditioner"]
+    for _, row in pre.iterrows():
+        name, N = row["lambda"], int(row["N"])
+        lam = icl_theory.eigenvalues(TINY["lambdas"][name], 3)
+        gamma = np.array([[row[f"learned_{i}_{j}"] for j in range(3)] for i in range(3)])
+        expected = icl_theory.gamma_excess_risk(gamma, lam, N, TINY["noise_sigma"])
+        key = (name, N, "lsa", 1, row["seed"])
+        history = histories[key].set_index("step")
+        valid = history.loc[trained.loc[key, "best_step"], "valid_loss"]
+        # the spread of one task's excess risk (w - Gamma h)^T Lambda (w - Gamma h), sampled
+        tasks = icl_theory.draw_tasks(rng, lam, N, TINY["noise_sigma"], 20_000)
+        h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
+        gap = tasks.w - h @ gamma.T
+        spread = np.einsum("bd,d,bd->b", gap, lam, gap).std()
+        tolerance = 5 * spread / math.sqrt(TINY["validation_tasks"])
+        assert abs(valid - expected) <= tolerance, key
+        assert tolerance < 0.5 * expected  # a loss off by a factor of 2 would be told apart
 
 
 @pytest.mark.parametrize(("changes", "named"), [

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, SNAKEMAKE
+from conftest import REPO, SNAKEMAKE, snakemake_env
 
 
 def test_ruff_is_clean() -> None:
@@ -26,5 +26,5 @@ def test_snakefmt_is_clean() -> None:
 
 def test_snakemake_lint_is_clean() -> None:
     result = subprocess.run([SNAKEMAKE, "--lint"], cwd=REPO, capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, env=snakemake_env())
     assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr

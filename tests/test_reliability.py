@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import QUICK, REPO, SNAKEMAKE, run_snakemake, version_dirs
+from conftest import (
+    QUICK,
+    REPO,
+    SNAKEMAKE,
+    only_stages,
+    run_snakemake,
+    snakemake_env,
+    version_dirs,
+)
 
 from ols_transformer import versioning
 from ols_transformer.experiments import proof
@@ -34,15 +42,15 @@ def checksums(version: Path) -> dict[str, str]:
 
 # The stages a killed run is resumed through: data, then the proof check, killed while it runs
 # (the rest is left out for time; test_slurm compares a second, independent run of training).
-RESUMED = {"OLS_TRANSFORMER_STAGES": "data,proof_check"}  # the version's stages (target version)
+RESUMED = only_stages("data", "proof_check")  # (the target, and the environment)
 
 
 def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path: Path) -> None:
+    targets, env = RESUMED
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-               "--cores", "2", "version", "--configfile", str(QUICK)]
-    env = {**os.environ, "PATH": f"{Path(SNAKEMAKE).parent}:{os.environ['PATH']}", **RESUMED}
+               "--cores", "2", *targets, "--configfile", str(QUICK)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=env, start_new_session=True)
+                               env=snakemake_env(env), start_new_session=True)
     results = tmp_path / "results"
     deadline = time.monotonic() + 120
     # Kill hard once the data stage is done and later stages are running.
@@ -72,7 +80,7 @@ def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path:
 
     # A hard kill leaves Snakemake's lock behind (Ctrl-C does not): release it, as the README says.
     assert run_snakemake(tmp_path, "--configfile", str(QUICK), "--unlock").returncode == 0
-    resumed = run_snakemake(tmp_path, "version", "--configfile", str(QUICK), env=RESUMED)
+    resumed = run_snakemake(tmp_path, *targets, "--configfile", str(QUICK), env=env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     # Determinism too: every table, figure and data file of this second, independent run is
     # byte-identical to the first run's.
@@ -83,25 +91,22 @@ def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path:
         assert again[rel] == finished[rel], f"{rel} differs between two runs of one config"
 
 
-def test_new_config_writes_new_version_and_failure_keeps_index(quick_run: Path,
-                                                              tmp_path: Path) -> None:
+def test_new_config_writes_new_version_and_failure_keeps_index(
+        quick_run: Path, second_version: Path, tmp_path: Path) -> None:
+    """The session's second version (another config, up to the training stage) was written
+    beside the quick run's, which it left byte for byte as it was; a run that fails then adds
+    an incomplete version to the index and touches neither."""
     workdir = tmp_path / "work"
-    shutil.copytree(quick_run.parents[1], workdir, symlinks=True)
+    shutil.copytree(second_version.parents[1], workdir, symlinks=True)
     old = workdir / "results" / quick_run.name
-    before = checksums(old)
-
-    changed = tmp_path / "changed.yaml"
-    changed.write_text(yaml.safe_dump({"training": {"epochs": 300}}))
-    training = {"OLS_TRANSFORMER_STAGES": "training"}  # a version of the training stage only
-    result = run_snakemake(workdir, "version", "--configfile", str(QUICK), str(changed),
-                           env=training)
-    assert result.returncode == 0, result.stderr[-3000:]
+    before = checksums(quick_run)
     assert len(version_dirs(workdir)) == 2
     assert checksums(old) == before  # the earlier version is untouched
 
     diverging = tmp_path / "diverging.yaml"
     diverging.write_text(yaml.safe_dump({"training": {"w0": 1.0e200}}))
-    failed = run_snakemake(workdir, "version", "--configfile", str(QUICK), str(diverging),
+    targets, training = only_stages("training")  # a version of the training stage only
+    failed = run_snakemake(workdir, *targets, "--configfile", str(QUICK), str(diverging),
                            env=training)
     assert failed.returncode != 0
     assert "training diverged" in failed.stderr and "learning_rate" in failed.stderr
@@ -145,7 +150,7 @@ def test_a_stale_installed_package_is_refused(scratch_repo_copy: Path,
     assert versioning.package_mismatch(scratch_repo_copy) == ["ols.py"]
     result = subprocess.run([SNAKEMAKE, "-n", "--snakefile", str(scratch_repo_copy / "Snakefile"),
                              "--directory", str(scratch_repo_copy), "--configfile", str(QUICK)],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, env=snakemake_env())
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "differs from this checkout's src/" in output and "pip install ." in output

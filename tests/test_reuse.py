@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import QUICK, REPO, merged_config, run_snakemake
+from conftest import QUICK, REPO, merged_config, part_jobs, run_snakemake
 
 from ols_transformer import reuse, versioning
-from ols_transformer.config import hopfield_jobs
 
 pytestmark = pytest.mark.workflow
 VERSION_COPIES = re.compile(r"^(version|run_record|cost|all)$")
@@ -36,10 +35,6 @@ def run_copy(quick_run: Path, tmp_path: Path) -> Path:
     return workdir
 
 
-def test_nothing_to_compute_for_the_same_config_and_code(run_copy: Path) -> None:
-    assert planned_jobs(run_copy) == set()
-
-
 def test_editing_a_notebook_reruns_only_that_notebook(run_copy: Path,
                                                       scratch_repo_copy: Path) -> None:
     notebook = scratch_repo_copy / "notebooks" / "training.ipynb"
@@ -53,7 +48,7 @@ def test_editing_the_hopfield_config_reruns_no_other_stage(run_copy: Path) -> No
     jobs = planned_jobs(run_copy, str(changed))
     # every Hopfield part job (n_cues is in each part's key), the gather, the ledger and the
     # Hopfield and claims notebooks
-    parts = set(hopfield_jobs(merged_config()["hopfield"]))
+    parts = set(part_jobs("hopfield", merged_config()))
     assert jobs == {*parts, "hopfield", "claims", "notebook"}
     assert not jobs & {"data", "proof_check", "training", "training_sweep", "shift"}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,10 +14,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import QUICK, REPO, default_config_with, run_snakemake
+from conftest import (
+    QUICK,
+    REPO,
+    default_config_with,
+    merged_config,
+    only_stages,
+    part_jobs,
+    run_snakemake,
+)
 
 from ols_transformer import cost
-from ols_transformer.config import hopfield_jobs, validate_config
+from ols_transformer.config import validate_config
 from ols_transformer.progress import progress_line, tracked
 from ols_transformer.stage import handed_config
 
@@ -146,66 +155,71 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     stdout = dry_run(tmp_path, LARGE)
     counts = job_counts(stdout)
     # hopfield: one job per run, per own_jobs N and per seed_jobs (N, seed), and the gather
-    parts = {rule: n for rule, n in counts.items() if rule.startswith("hopfield_")}
-    assert parts == {job: 1 for job in hopfield_jobs(config["hopfield"])}
-    assert len(parts) == 11 + 35  # a job per run, and 35 for their largest N
-    assert {"hopfield_poly3_N640_seed0", "hopfield_poly3_N1280_seed4"} <= parts.keys()
+    hopfield_parts = part_jobs("hopfield", config)
+    assert sum(hopfield_parts.values()) == 11 + 35  # a job per run, and 35 for their largest N
+    poly3 = {"poly3": runs["poly3"]}
+    assert runs["poly3"]["seed_jobs"] == [640, 1280]
+    assert sum(part_jobs("hopfield", {"hopfield": {**config["hopfield"], "runs": poly3}})
+               .values()) == 1 + 5 + 5  # poly3's own job, and one per seed at N 640 and 1280
     # icl: one job per Lambda group (two Lambdas), the designs, the sensitivity grid, the gather
-    assert {rule: n for rule, n in counts.items() if rule not in parts} == {
+    icl_parts = part_jobs("icl", config)
+    assert sum(icl_parts.values()) == 4
+    expected = hopfield_parts + icl_parts + Counter({
         "data": 1, "proof_check": 1, "nist": 1, "training": 1, "training_sweep": 1, "shift": 1,
-        "hopfield": 1, "icl_lsa_1": 1, "icl_lsa_2": 1, "icl_designs": 1, "icl_sensitivity": 1,
-        "icl": 1, "claims": 1, "notebook": 7, "run_record": 1, "version": 1, "cost": 1, "all": 1,
-        "total": 24 + len(parts)}
-    gpus = dict(re.findall(r"^\s*rule (\w+):\n(?:.*\n)*?\s*resources: ([^\n]*)", stdout,
-                           re.MULTILINE))
+        "hopfield": 1, "icl": 1, "claims": 1, "notebook": 7, "run_record": 1, "version": 1,
+        "cost": 1, "all": 1})
+    assert counts == {**expected, "total": expected.total()}
+    resources = dict(re.findall(r"^\s*rule (\w+):\n(?:.*\n)*?\s*resources: ([^\n]*)", stdout,
+                                re.MULTILINE))
     # every computing job of hopfield and icl; not their gathers, which only read the parts
-    on_gpu = [rule for rule in gpus if rule.startswith(("hopfield_", "icl_"))]
-    assert "hopfield_poly3_N640_seed0" in on_gpu and "icl_designs" in on_gpu
-    assert all("gpu=1" in gpus[rule] for rule in on_gpu)
-    assert not any("gpu" in res for rule, res in gpus.items() if rule not in on_gpu)
+    on_gpu = set(hopfield_parts) | set(icl_parts)
+    assert on_gpu <= set(resources)
+    assert all("gpu=1" in resources[rule] for rule in on_gpu)
+    assert not any("gpu" in res for rule, res in resources.items() if rule not in on_gpu)
 
 
 STAGE_DIR = re.compile(r"results/stages/(\w+)/([0-9a-f]{16}(?:-\d+)?)/")
 # Editing one Hopfield run's grid: the stages whose key changes (the part job that computes the
 # run, the gather, what reads the gather), and the jobs a rerun then makes (with the new
-# version's own jobs). The quick config computes poly4 in its shared job dense_memories.
+# version's own jobs). The quick config computes poly4 in a job it shares with other runs.
 POLY4_EDIT = {"hopfield": {"runs": {"poly4": {"N": [65]}}}}
-POLY4_STAGES = {"hopfield_dense_memories", "hopfield", "claims", "notebook_hopfield",
-                "notebook_claims"}
-POLY4_JOBS = {"hopfield_dense_memories": 1, "hopfield": 1, "claims": 1, "notebook": 2,
-              "run_record": 1, "version": 1, "cost": 1, "all": 1, "total": 9}
-
-
-def test_editing_one_hopfield_run_rekeys_only_its_job_and_the_gather(tmp_path: Path) -> None:
-    """Two dry runs of the quick config, the second with poly4's N grid edited: the stage
-    directories (their keys) differ only for the part job computing poly4, the gather and its
-    readers; the other part job, and every other stage, keeps its key (is reused)."""
-    def keys(*configs: Path) -> dict[str, str]:
-        found = dict(STAGE_DIR.findall(dry_run(tmp_path, QUICK, *configs)))
-        assert {"hopfield_dense_memories", "hopfield_linear_memories"} <= found.keys()
-        return found
-
-    edit = tmp_path / "edit.yaml"
-    edit.write_text(yaml.safe_dump(POLY4_EDIT))
-    before, after = keys(), keys(edit)
-    assert before.keys() == after.keys()
-    assert {stage for stage in before if before[stage] != after[stage]} == POLY4_STAGES
+POLY4_READERS = {"hopfield", "claims", "notebook_hopfield", "notebook_claims"}
+POLY4_JOBS = Counter({"hopfield": 1, "claims": 1, "notebook": 2, "run_record": 1, "version": 1,
+                      "cost": 1, "all": 1})
 
 
 @pytest.mark.workflow
-def test_editing_one_hopfield_run_recomputes_only_its_job_and_the_gather(quick_run: Path,
-                                                                         tmp_path: Path) -> None:
-    """On the finished quick run, `snakemake -n` with poly4's grid edited lists the part job
-    computing poly4, the gather, the claims and the two notebooks that read them, and the new
-    version's copy, record and cost table: nothing else is computed again."""
+def test_editing_one_hopfield_run_rekeys_and_recomputes_only_its_job_and_the_gather(
+        quick_run: Path, tmp_path: Path) -> None:
+    """On the finished quick run, `snakemake -n` with poly4's N grid edited: the stages whose
+    key (stage directory) is new are the part job computing poly4, the gather and its readers,
+    and those are all it computes again, with the new version's copy, record and cost table;
+    the other part job (sharing no run with poly4), and every other stage, keeps its key: it
+    is not computed again."""
+    config = merged_config()
+    runs = config["hopfield"]["runs"]
+    poly4_job = part_jobs("hopfield", {"hopfield": {**config["hopfield"],
+                                                    "runs": {"poly4": runs["poly4"]}}})
+    others = part_jobs("hopfield", {"hopfield": {**config["hopfield"], "runs": {
+        name: run for name, run in runs.items() if run.get("job") != runs["poly4"]["job"]}}})
+    assert sum(poly4_job.values()) == 1 and others and not set(others) & set(poly4_job)
     edit = tmp_path / "edit.yaml"
     edit.write_text(yaml.safe_dump(POLY4_EDIT))
-    assert job_counts(dry_run(quick_run.parent.parent, QUICK, edit)) == POLY4_JOBS
+    stdout = dry_run(quick_run.parents[1], QUICK, edit)
+    assert job_counts(stdout) == {**(POLY4_JOBS + poly4_job),
+                                  "total": (POLY4_JOBS + poly4_job).total()}
+    # every stage directory the plan names (outputs, and inputs from the finished stages)
+    stages = quick_run.parents[1] / "results" / "stages"
+    named = dict(STAGE_DIR.findall(stdout))
+    assert all((stages / stage).is_dir() for stage in named)
+    rekeyed = {stage for stage, key in named.items() if not (stages / stage / key).exists()}
+    assert rekeyed == set(poly4_job) | POLY4_READERS
+    assert set(others) <= named.keys()  # read by the gather, under the quick run's key
 
 
 def test_an_unknown_stage_in_ols_transformer_stages_is_refused(tmp_path: Path) -> None:
-    result = run_snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "quick.yaml"),
-                           env={"OLS_TRANSFORMER_STAGES": "data,trainig"})
+    targets, env = only_stages("data", "trainig")
+    result = run_snakemake(tmp_path, "-n", *targets, "--configfile", str(QUICK), env=env)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "unknown stages ['trainig']" in output and "training_sweep" in output
