@@ -22,7 +22,7 @@ import pytest
 import torch
 import yaml
 
-from ols_transformer.config import hopfield_jobs, icl_parts
+from ols_transformer import stages
 
 # One intra-op thread, as every stage runs (StageRun): on these small tensors a second thread
 # only adds synchronisation (the sweep fixture of test_training_sweep takes 14 s with two, 3.5 s
@@ -73,28 +73,30 @@ def capacity_table(laws: dict[str, tuple[str, np.ndarray]], N: np.ndarray,
     return pd.DataFrame(rows).assign(**{**base, **settings})
 
 
-# ---- The workflow's wiring that issue 25 changes: the one place the tests name it ------------
-# (OLS_TRANSFORMER_STAGES, and the generated names of the part jobs: `hopfield_<job>`,
-# `icl_<part>`). Every test that limits a run to some stages, or names a part job, goes through
-# these two functions.
+# ---- Partial versions and part jobs: the one place the tests name them ----------------------
+# (the config field `stages`, the part rules `<stage>_part` and their units `<stage>_<part>`).
+# Every test that limits a run to some stages, or names a part job, goes through these.
 
 def only_stages(*stages: str) -> tuple[list[str], dict[str, str]]:
-    """Snakemake arguments (the target) and environment for a run whose version holds only
-    ``stages`` (their names as the workflow knows them, e.g. ``proof_check``,
+    """Snakemake arguments (the target and the config field ``stages``) and environment for a
+    run whose version holds only ``stages`` (registry names, e.g. ``proof``,
     ``notebook_proof``), each computed or reused with what it needs upstream."""
-    return ["version"], {"OLS_TRANSFORMER_STAGES": ",".join(stages)}
+    return ["version", "--config", f"stages=[{','.join(stages)}]"], {}
 
 
 def part_jobs(stage: str, config: dict[str, Any]) -> Counter[str]:
-    """The names of ``stage``'s part jobs for ``config`` (the whole merged config), counted as
-    Snakemake's job stats count them: today a rule per part, named as its stage directory and
-    its provenance record (``hopfield_<job>``: config.hopfield_jobs; ``icl_<part>``:
-    config.icl_parts)."""
-    if stage == "hopfield":
-        return Counter(list(hopfield_jobs(config["hopfield"])))
-    if stage == "icl":
-        return Counter(f"icl_{part}" for part in icl_parts(config["icl"]))
-    raise ValueError(f"{stage} has no part jobs")
+    """``stage``'s part jobs for ``config`` (the whole merged config), counted as Snakemake's
+    job stats count them: one wildcard rule ``<stage>_part``, a job per part
+    (``stages.parts``: config.hopfield_jobs, config.icl_parts)."""
+    found = stages.parts(stage, config)
+    if not stages.STAGES[stage].parts:
+        raise ValueError(f"{stage} has no part jobs")
+    return Counter({f"{stage}_part": len(found)})
+
+
+def part_units(stage: str, config: dict[str, Any]) -> set[str]:
+    """The reuse units (stage directories) of ``stage``'s part jobs: ``<stage>_<part>``."""
+    return {stages.part_stage(stage, part) for part in stages.parts(stage, config)}
 
 
 # ---- running the workflow --------------------------------------------------------------------

@@ -42,7 +42,7 @@ def checksums(version: Path) -> dict[str, str]:
 
 # The stages a killed run is resumed through: data, then the proof check, killed while it runs
 # (the rest is left out for time; test_slurm compares a second, independent run of training).
-RESUMED = only_stages("data", "proof_check")  # (the target, and the environment)
+RESUMED = only_stages("data", "proof")  # (the target, and the environment)
 
 
 def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_killed_run_resumes_to_byte_identical_outputs(quick_run: Path, tmp_path:
             assert json.loads(path.read_text())["version"] == quick_run.name
         elif path.suffix in FINAL_SUFFIXES:
             assert hashlib.sha256(path.read_bytes()).hexdigest() == finished[rel], rel
-    assert not list(results.glob("stages/proof_check/*/provenance/proof_check.json"))  # killed
+    assert not list(results.glob("stages/proof/*/provenance/proof.json"))  # killed
 
     # A hard kill leaves Snakemake's lock behind (Ctrl-C does not): release it, as the README says.
     assert run_snakemake(tmp_path, "--configfile", str(QUICK), "--unlock").returncode == 0

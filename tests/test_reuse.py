@@ -50,7 +50,7 @@ def test_editing_the_hopfield_config_reruns_no_other_stage(run_copy: Path) -> No
     # Hopfield and claims notebooks
     parts = set(part_jobs("hopfield", merged_config()))
     assert jobs == {*parts, "hopfield", "claims", "notebook"}
-    assert not jobs & {"data", "proof_check", "training", "training_sweep", "shift"}
+    assert not jobs & {"data", "proof", "training", "training_sweep", "shift"}
 
 
 def test_a_job_is_handed_only_what_its_key_covers(run_copy: Path) -> None:
@@ -61,7 +61,7 @@ def test_a_job_is_handed_only_what_its_key_covers(run_copy: Path) -> None:
     changed.write_text(yaml.safe_dump({"training": {"epochs": 1400}}))
     jobs = planned_jobs(run_copy, str(changed))
     assert {"training", "training_sweep"} <= jobs
-    assert not jobs & {"data", "proof_check", "shift", "hopfield", "icl"}
+    assert not jobs & {"data", "proof", "shift", "hopfield", "icl"}
 
 
 def test_a_new_version_reuses_every_stage_and_says_so(quick_run: Path, run_copy: Path) -> None:

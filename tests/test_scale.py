@@ -21,6 +21,7 @@ from conftest import (
     merged_config,
     only_stages,
     part_jobs,
+    part_units,
     run_snakemake,
 )
 
@@ -164,15 +165,21 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     # icl: one job per Lambda group (two Lambdas), the designs, the sensitivity grid, the gather
     icl_parts = part_jobs("icl", config)
     assert sum(icl_parts.values()) == 4
-    expected = hopfield_parts + icl_parts + Counter({
-        "data": 1, "proof_check": 1, "nist": 1, "training": 1, "training_sweep": 1, "shift": 1,
-        "hopfield": 1, "icl": 1, "claims": 1, "notebook": 7, "run_record": 1, "version": 1,
-        "cost": 1, "all": 1})
+    # attention_regression: the algebra and one job per (design, N, SNR) of the paper's grid
+    ar = config["attention_regression"]
+    ar_parts = part_jobs("attention_regression", config)
+    assert ar_parts.total() == 1 + len(ar["designs"]) * len(ar["sizes"]) * len(ar["snrs"]) == 97
+    expected = hopfield_parts + icl_parts + ar_parts + Counter({
+        "data": 1, "proof": 1, "nist": 1, "training": 1, "training_sweep": 1, "shift": 1,
+        "hopfield": 1, "icl": 1, "attention_regression": 1, "claims": 1, "notebook": 8,
+        "run_record": 1, "version": 1, "cost": 1, "all": 1})
     assert counts == {**expected, "total": expected.total()}
     resources = dict(re.findall(r"^\s*rule (\w+):\n(?:.*\n)*?\s*resources: ([^\n]*)", stdout,
                                 re.MULTILINE))
-    # every computing job of hopfield and icl; not their gathers, which only read the parts
-    on_gpu = set(hopfield_parts) | set(icl_parts)
+    # every computing job of hopfield and icl (their part rules); not their gathers, which
+    # only read the parts
+    on_gpu = set(hopfield_parts) | set(icl_parts) | set(ar_parts)
+    assert on_gpu == {"hopfield_part", "icl_part", "attention_regression_part"}
     assert on_gpu <= set(resources)
     assert all("gpu=1" in resources[rule] for rule in on_gpu)
     assert not any("gpu" in res for rule, res in resources.items() if rule not in on_gpu)
@@ -202,7 +209,12 @@ def test_editing_one_hopfield_run_rekeys_and_recomputes_only_its_job_and_the_gat
                                                     "runs": {"poly4": runs["poly4"]}}})
     others = part_jobs("hopfield", {"hopfield": {**config["hopfield"], "runs": {
         name: run for name, run in runs.items() if run.get("job") != runs["poly4"]["job"]}}})
-    assert sum(poly4_job.values()) == 1 and others and not set(others) & set(poly4_job)
+    assert sum(poly4_job.values()) == 1 and others
+    poly4_unit = part_units("hopfield", {"hopfield": {**config["hopfield"],
+                                                      "runs": {"poly4": runs["poly4"]}}})
+    other_units = part_units("hopfield", {"hopfield": {**config["hopfield"], "runs": {
+        name: run for name, run in runs.items() if run.get("job") != runs["poly4"]["job"]}}})
+    assert len(poly4_unit) == 1 and other_units and not other_units & poly4_unit
     edit = tmp_path / "edit.yaml"
     edit.write_text(yaml.safe_dump(POLY4_EDIT))
     stdout = dry_run(quick_run.parents[1], QUICK, edit)
@@ -213,22 +225,24 @@ def test_editing_one_hopfield_run_rekeys_and_recomputes_only_its_job_and_the_gat
     named = dict(STAGE_DIR.findall(stdout))
     assert all((stages / stage).is_dir() for stage in named)
     rekeyed = {stage for stage, key in named.items() if not (stages / stage / key).exists()}
-    assert rekeyed == set(poly4_job) | POLY4_READERS
-    assert set(others) <= named.keys()  # read by the gather, under the quick run's key
+    assert rekeyed == poly4_unit | POLY4_READERS
+    assert other_units <= named.keys()  # read by the gather, under the quick run's key
 
 
-def test_an_unknown_stage_in_ols_transformer_stages_is_refused(tmp_path: Path) -> None:
+def test_an_unknown_stage_in_the_config_s_stages_is_refused(tmp_path: Path) -> None:
     targets, env = only_stages("data", "trainig")
     result = run_snakemake(tmp_path, "-n", *targets, "--configfile", str(QUICK), env=env)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "unknown stages ['trainig']" in output and "training_sweep" in output
+    assert "config field 'stages' names unknown stages ['trainig']" in output
+    assert "training_sweep" in output
 
 
-def test_more_cores_than_cpus_runs_at_most_one_job_per_cpu_and_says_so(tmp_path: Path) -> None:
-    """Locally, --cores above the machine's CPUs: a note naming both, and Snakemake's own count
-    of the cores it provides is the CPUs; --cores equal to them: no note, that count. (Runs of
-    the data stage alone: a dry run does not print the count.)"""
+def test_more_cores_than_cpus_are_the_user_s_and_a_note_says_so(tmp_path: Path) -> None:
+    """Locally, --cores above the machine's CPUs: Snakemake provides what was asked (the
+    workflow does not rewrite its resources) and a note names both numbers and --cores all;
+    --cores equal to the CPUs: no note. (Runs of the data stage alone: a dry run does not print
+    the count.)"""
     cpus = len(os.sched_getaffinity(0))
     out = {}
     for cores in (cpus + 6, cpus):
@@ -237,7 +251,7 @@ def test_more_cores_than_cpus_runs_at_most_one_job_per_cpu_and_says_so(tmp_path:
         assert result.returncode == 0, result.stderr[-3000:]
         out[cores] = ([line for line in result.stderr.splitlines() if line.startswith("note:")],
                       re.findall(r"^Provided cores: (\d+)$", result.stderr, re.MULTILINE))
-    assert out[cpus + 6] == ([f"note: --cores {cpus + 6} on a machine with {cpus} CPUs: running "
-                              f"at most {cpus} jobs at once (more would only share the CPUs)"],
-                             [str(cpus)])
+    assert out[cpus + 6] == ([f"note: --cores {cpus + 6} on a machine with {cpus} CPUs: up to "
+                              f"{cpus + 6} jobs share {cpus} CPUs (--cores {cpus} or --cores all "
+                              "runs one job per CPU, ~10% less CPU)"], [str(cpus + 6)])
     assert out[cpus] == ([], [str(cpus)])
