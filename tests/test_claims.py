@@ -19,6 +19,7 @@ import yaml
 from conftest import (
     PAPER,
     QUICK,
+    REPO,
     capacity_table,
     merged_config,
     only_stages,
@@ -497,11 +498,14 @@ def test_check_refuses_unknown_verdict_and_origin():
 
 @pytest.mark.skipif(not PAPER.is_file(), reason="the paper text (shared/seeds) is not here")
 def test_every_quote_is_the_papers_exact_words() -> None:
-    """Every paper row quotes the paper; each quote's parts (" ... " marks a cut) are its exact
-    words, in order."""
-    text = PAPER.read_text(encoding="utf-8")
+    """Every paper row quotes the paper, and every row of the second paper (kind "related")
+    quotes its summary (shared/seeds) or the README of its transcribed Monte Carlo (pooled
+    means); each quote's parts (" ... " marks a cut) are its exact words, in order."""
+    second = (PAPER.with_name("ols_as_attention_summary.txt").read_text(encoding="utf-8")
+              + (REPO / "src/ols_transformer/datasets/ols_attention_mc/README.md").read_text())
     for claim in claims.CLAIMS:
-        if claim.kind == "paper":
+        text = second if claim.kind == "related" else PAPER.read_text(encoding="utf-8")
+        if claim.kind in ("paper", "related"):
             assert claim.quote, claim.claim_id
         start = 0
         for part in filter(None, claim.quote.split(" ... ")):

@@ -53,6 +53,18 @@ def to_html(notebook: nbformat.NotebookNode) -> str:
     return body
 
 
+KERNEL_STARTS = 3
+
+
+def port_clash(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is a kernel that could not bind its port."""
+    while error is not None:
+        if "Address already in use" in str(error) or "Kernel died before replying" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "notebooks") as run:
     log = logging.getLogger("ols_transformer")
@@ -60,10 +72,21 @@ with StageRun(smk, "notebooks") as run:
     log.info("notebook %s, kernel %s on %s, parameters %s", smk.input.notebook,
              smk.params.kernel, sys.executable, parameters)
     with this_python_kernel(smk.params.kernel), fd2_to_log():
-        executed = papermill.execute_notebook(
-            smk.input.notebook, None, parameters=parameters, kernel_name=smk.params.kernel,
-            cwd=os.getcwd(), progress_bar=False, log_output=False,
-        )
+        for attempt in range(1, KERNEL_STARTS + 1):
+            try:
+                executed = papermill.execute_notebook(
+                    smk.input.notebook, None, parameters=parameters,
+                    kernel_name=smk.params.kernel, cwd=os.getcwd(), progress_bar=False,
+                    log_output=False,
+                )
+                break
+            except Exception as error:
+                # jupyter_client picks the kernel's ports free, then the kernel binds them: two
+                # notebook jobs starting at once can pick the same port, and the kernel dies
+                # with "Address already in use" before running a cell. Only that is retried.
+                if attempt == KERNEL_STARTS or not port_clash(error):
+                    raise
+                log.warning("kernel start %d failed (%s): starting it again", attempt, error)
     with atomic_path(smk.output.notebook) as tmp:
         nbformat.write(executed, str(tmp))
     write_text(to_html(executed), smk.output.html)
