@@ -21,7 +21,8 @@ from ols_transformer.notebooks import this_python_kernel
 KERNEL = "ols-transformer"
 # one table per stage: where the run has it, the stage's notebook must have been executed
 STAGE_TABLE = {"proof": "proof_check", "nist": "nist_lre", "training": "fig1_headline",
-               "shift": "covariance_shift", "hopfield": "hopfield_capacity", "icl": "icl_risk"}
+               "shift": "covariance_shift", "hopfield": "hopfield_capacity", "icl": "icl_risk",
+               "attention_regression": "ar_r2"}
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 

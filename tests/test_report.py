@@ -16,6 +16,8 @@ from conftest import QUICK, REPO, run_snakemake
 from docutils.core import publish_parts
 from docutils.writers import get_writer_class
 
+from ols_transformer import stages
+
 CAPTION = re.compile(r"caption=\"\.\./report/([\w.]+\.rst)\"")
 
 
@@ -33,6 +35,9 @@ def decode(data_uri: str) -> bytes:
 def test_every_caption_is_written_and_renders() -> None:
     rules = sorted((REPO / "workflow" / "rules").glob("*.smk"))
     captions = {name for path in rules for name in CAPTION.findall(path.read_text())}
+    # the stages' outputs name theirs in the registry
+    captions |= {f"{output.caption}.rst" for stage in stages.STAGES.values()
+                 for output in stage.outputs if output.caption}
     assert {"claims.rst", "notebook.rst", "fig1a.rst", "proof_figure.rst"} <= captions
     fake = SimpleNamespace(config={"run_name": "quick"}, wildcards={"stage": "proof"},
                            params={"kernel": "ols-transformer"})

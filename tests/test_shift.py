@@ -436,8 +436,9 @@ def test_quick_workflow_writes_shift_outputs(quick_run: Path) -> None:
         cfg["context_sizes"]) * len(cfg["seeds"])
     assert (table["eq10_residual"] < 1e-10).all()
     summary = read_table(quick_run / "tables" / "covariance_shift_summary.csv")
-    # on two seeds a chosen tolerance may decide a check (CONDITIONAL); none fails
-    assert set(summary["verdict"]) <= {"PASS", "CONDITIONAL", "REPORTED"}
+    # on a few seeds an interval may straddle its threshold (INCONCLUSIVE) or a chosen
+    # tolerance decide a check (CONDITIONAL); none fails
+    assert set(summary["verdict"]) <= {"PASS", "CONDITIONAL", "INCONCLUSIVE", "REPORTED"}
     assert "PASS" in set(summary["verdict"])
     for name in ("shift_error", "shift_distortion"):
         for suffix in (".pdf", ".png"):
