@@ -98,6 +98,7 @@ RISK = ("lambda", "N", "model", "depth", "seed", "excess_risk")
 SHIFT = ("family", "magnitude", "no_shift", "model", "depth", "seed", "relerr", "rmse",
          "eq10_predicted", "eq10_learned")
 NORM = "lsa_norm"  # the normalised stack
+SCALE_FAMILIES = ("isotropic_scale", "task_scale")  # magnitudes are factors (config.py)
 ROBUST_ALLOWANCES = (1.05, 1.5, 2.0, 3.0)  # the no-shift price allowances tried
 TASK_REFERENCES = ("ridge", "context_ols", "bayes")  # task shift: the first is the main one
 TASK_SCALE, NO_SHIFT = sm.TASK_SCALE, sm.ICL_NO_SHIFT  # task shift: w ~ N(0, c^2 I)
@@ -445,7 +446,7 @@ def task_shift_check(shift: pd.DataFrame, c: Mapping[str, float]) -> Check:
 def _distance(family: str, t: float) -> float:
     """How far magnitude ``t`` is from no shift (log scale for the scale families)."""
     base = NO_SHIFT[family]
-    return abs(math.log(t / base)) if family in sm.ICL_SCALE_FAMILIES else abs(t - base)
+    return abs(math.log(t / base)) if family in SCALE_FAMILIES else abs(t - base)
 
 
 def _paired(shift: pd.DataFrame, model: str, depth: int, column: str) -> pd.DataFrame:
