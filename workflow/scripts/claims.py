@@ -21,5 +21,5 @@ with StageRun(smk, "claims") as run:
     for row in ledger.itertuples(index=False):
         # a failing claim is reported, not an error: the ledger is the result
         level = logging.WARNING if row.verdict in (claims.FAIL, claims.MISSING) else logging.INFO
-        log.log(level, "%s %s: measured %s (%s)", row.verdict, row.claim_id, row.measured,
+        log.log(level, "%s %s: measured %s (%s)", row.verdict, row.claim_id, row.estimate,
                 row.criterion)
