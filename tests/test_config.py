@@ -109,12 +109,12 @@ BAD = {
     "ICL smallest > largest": ({"icl": {"lambdas": {"anisotropic": {"smallest": 2.0}}}},
                                "icl.lambdas.anisotropic", "smallest <= largest"),
     # rules refused only when the icl job started, before config.icl_problems held them all
-    "ICL eval_every past the step cap": ({"icl": {"eval_every": 500}}, "icl.eval_every",
-                                         "at most icl.steps (400)"),
-    "ICL sensitivity on an unknown Lambda": ({"icl": {"sensitivity": {"lambda": "skewed"}}},
-                                             "icl.sensitivity.lambda", "name one of icl.lambdas"),
-    "ICL sensitivity N below d + 2": ({"icl": {"sensitivity": {"context_sizes": [4, 8]}}},
-                                      "icl.sensitivity.context_sizes", "d + 2"),
+    "ICL eval_every past the step cap": ({"icl": {"eval_every": 2000}}, "icl.eval_every",
+                                         "at most icl.steps (1500)"),
+    "ICL sensitivity with two seeds": ({"icl": {"sensitivity": {"seeds": [0, 1]}}},
+                                       "icl.sensitivity.seeds", "at least 3"),
+    "ICL one restart": ({"icl": {"restarts": 1}}, "icl.restarts", "at least 2"),
+    "ICL tolerance 0": ({"icl": {"tolerance": 0.0}}, "icl.tolerance", "0 < t < 1"),
     "ICL sensitivity without one layer": ({"icl": {"sensitivity": {"depths": [2]}}},
                                           "icl.sensitivity.depths", "include 1"),
 }

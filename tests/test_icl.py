@@ -36,13 +36,13 @@ TINY: dict[str, Any] = {
     "device": "cpu", "d": 3, "noise_sigma": 0.5,
     "lambdas": {"isotropic": {"largest": 1.0, "smallest": 1.0},
                 "anisotropic": {"largest": 1.0, "smallest": 0.25}},
-    "context_sizes": [8, 16], "depths": [1, 2], "seeds": [0], "population_seed": 7,
-    "steps": 400, "batch_size": 64, "learning_rate": 0.02, "init_scale": 0.1, "grad_clip": 0.3,
-    "test_tasks": 1000, "eval_every": 50, "patience": 3, "validation_tasks": 300,
-    "designs": ["softmax", "multi_head", "mlp"], "heads": 2, "mlp_width": 8,
-    "sensitivity": {"lambda": "anisotropic", "context_sizes": [8], "depths": [1, 2],
-                    "seeds": [0], "steps": [200], "learning_rates": [], "inits": ["random"],
-                    "grad_clips": []},
+    "context_sizes": [8, 16], "depths": [1, 2], "seeds": [0, 1, 2], "population_seed": 7,
+    "steps": 1500, "batch_size": 32, "learning_rate": 0.02, "init_scale": 0.1, "grad_clip": 0.3,
+    "test_tasks": 1000, "eval_every": 25, "patience": 3, "tolerance": 0.002,
+    "lr_reductions": 1, "restarts": 2, "validation_tasks": 300,
+    "designs": ["softmax", "multi_head", "mlp"], "norm_depths": [2], "heads": 2, "mlp_width": 8,
+    "sensitivity": {"depths": [1], "seeds": [0, 1, 2], "steps": [100], "learning_rates": [],
+                    "inits": ["random"], "grad_clips": []},
     "shift": {"lambda": "anisotropic", "context_size": 16,
               "families": {"isotropic_scale": [1.0, 4.0], "rotation": [0.0, 90.0],
                            "task_scale": [0.25, 1.0, 4.0]}},
@@ -255,12 +255,15 @@ def test_short_training_reaches_gamma_star(tiny_run: dict[str, pd.DataFrame]) ->
     star_risk = risk[risk["model"] == "gamma_star"].set_index(["lambda", "N"])
     ratio = one["excess_risk"] / star_risk["excess_risk"]
     assert ratio.between(0.95, 1.1).all()
-    # each trained stack stands next to its L-step PGD, and records the steps it used
-    lsa = risk[risk["model"] == "lsa"].set_index(["lambda", "N", "depth"])
-    pgd = risk[risk["model"] == "pgd"].set_index(["lambda", "N", "depth"])
-    np.testing.assert_array_equal(lsa["pgd_excess_risk"], pgd.loc[lsa.index, "excess_risk"])
-    assert lsa["steps_used"].between(TINY["eval_every"], TINY["steps"]).all()
+    # each trained stack records the steps it used, below the cap (which never bound here)
+    lsa = risk[risk["model"] == "lsa"]
+    assert lsa["steps_used"].between(TINY["eval_every"], TINY["steps"] - 1).all()
     assert (lsa["best_step"] <= lsa["steps_used"]).all()
+    conv = tiny_run["icl_convergence"]
+    kept = conv[conv["kept"].astype(bool) & (conv["variant"] == "default")]
+    assert not kept["cap_bound"].astype(bool).any()
+    assert (conv.groupby(["lambda", "N", "seed", "model", "depth", "variant"])["kept"].sum()
+            == 1).all()
 
 
 def test_stage_is_deterministic(tiny_run: dict[str, pd.DataFrame]) -> None:
@@ -273,14 +276,17 @@ def test_checks_of_the_tiny_run(tiny_run: dict[str, pd.DataFrame]) -> None:
     summary = summarize(tiny_run, {})
     judged = summary[summary["scope"] == checks.ALL].set_index("check")
     assert set(icl_checks.NAMES) <= set(judged.index)
-    assert judged.loc["risk_above_ridge", "verdict"] == checks.PASS
+    # ridge is Bayes optimal: no trained model beats it (undecided where a seed did not converge)
+    assert judged.loc["risk_above_ridge", "verdict"] in (checks.PASS, checks.INCONCLUSIVE)
+    assert judged.loc["risk_above_ridge", "replicates"] >= 2
     # re-judged across the sensitivity grid: the main run and each variant and seed
     assert "re-judged across the sensitivity grid" in judged.loc["risk_above_ridge", "detail"]
     # a table edited to break a criterion fails the check; an absent one is MISSING
     broken = dict(tiny_run)
     broken["icl_preconditioner"] = tiny_run["icl_preconditioner"].assign(gamma_gap_ratio=1.0)
     again = summarize(broken, {}).set_index("check")
-    assert again.loc["gamma_matches_gamma_star", "verdict"] in (checks.FAIL, checks.CONDITIONAL)
+    assert again.loc["gamma_matches_gamma_star", "verdict"] in (
+        checks.FAIL, checks.CONDITIONAL, checks.INCONCLUSIVE)
     assert "main run" not in again.loc["gamma_matches_gamma_star", "holds_where"]
     missing = summarize({}, None)
     assert set(missing["verdict"]) == {checks.MISSING}
@@ -297,8 +303,8 @@ def test_shift_table(tiny_run: dict[str, pd.DataFrame]) -> None:
     scaled = shift[(shift["family"] == "isotropic_scale") & (shift["magnitude"] == 4.0)]
     assert np.allclose(scaled["eq10_predicted"], 3.0)
     # in-context OLS is unbiased under any covariate shift: it does not blow up like the LSA
-    one = shift[(shift["model"] == "lsa") & (shift["depth"] == 1)].set_index(
-        ["family", "magnitude"])["relerr"]
+    one = shift[(shift["model"] == "lsa") & (shift["depth"] == 1)].groupby(
+        ["family", "magnitude"])["relerr"].mean()
     ols = shift[shift["model"] == "context_ols"].set_index(["family", "magnitude"])["relerr"]
     assert one[("isotropic_scale", 4.0)] > 2 * one[("isotropic_scale", 1.0)]
     assert ols[("isotropic_scale", 4.0)] < ols[("isotropic_scale", 1.0)] * 1.5
@@ -307,21 +313,16 @@ def test_shift_table(tiny_run: dict[str, pd.DataFrame]) -> None:
 def test_figures_draw_the_tables(tiny_run: dict[str, pd.DataFrame]) -> None:
     figures = plots.figures(tiny_run)
     assert set(figures) == {"risk", "preconditioner", "depth", "shift", "training", "designs"}
-    # the designs figure: the softmax line of the first family is its error growth, written
-    # out here: mean relative error per magnitude over the mean at the no-shift magnitude
+    # the designs figure (absolute error): the softmax line of the first family is its mean
+    # RMS error per magnitude
     shift = tiny_run["icl_shift"]
     family = shift["family"].iloc[0]
     rows = shift[(shift["family"] == family) & (shift["model"] == "softmax")]
-    magnitudes = sorted(set(rows["magnitude"]))
-    still = rows.loc[rows["magnitude"] == icl_checks.NO_SHIFT[family], "relerr"].to_numpy()
-    expected = np.array([rows.loc[rows["magnitude"] == t, "relerr"].to_numpy().mean()
-                         for t in magnitudes]) / still.mean()
-    assert len(magnitudes) > 1 and not np.allclose(expected, 1.0)  # a growth to draw
-    assert set(tiny_run["icl_growth"]["model"]) >= {"lsa", "softmax"}
+    mean = rows.groupby("magnitude")["rmse"].mean()
     lines = {line.get_label(): line for line in figures["designs"].axes[0].get_lines()}
-    line = lines[plots.DESIGN_STYLE["softmax"][0]]
-    np.testing.assert_allclose(line.get_xdata(), magnitudes)
-    np.testing.assert_allclose(line.get_ydata(), expected, rtol=1e-12)
+    np.testing.assert_allclose(lines[plots.DESIGN_STYLE["softmax"][0]].get_ydata(), mean)
+    assert plots.BASELINES["bayes"][0] in lines
+    assert plots.NORM_STYLE[0].format(2) in lines
     # the training figure: one panel per model trained at the designs' setting (shift.lambda,
     # shift.context_size), each seed's train and validation curves exactly the table's rows
     training = tiny_run["icl_training"]
@@ -419,10 +420,17 @@ def test_validation_loss_is_what_early_stopping_kept_the_model_on(
     ({"heads": 1}, "icl.heads"),
     ({"heads": 2.5}, "icl.heads"),
     ({"patience": 0}, "icl.patience"),
-    ({"eval_every": 500}, "icl.eval_every"),
+    ({"patience": 2.5}, "icl.patience"),
+    ({"tolerance": 0.0}, "icl.tolerance"),
+    ({"tolerance": 1.5}, "icl.tolerance"),
+    ({"restarts": 1}, "icl.restarts"),
+    ({"lr_reductions": -1}, "icl.lr_reductions"),
+    ({"norm_depths": [1]}, "icl.norm_depths"),
+    ({"seeds": [0, 1]}, "icl.seeds"),
+    ({"sensitivity": {**TINY["sensitivity"], "seeds": [0]}}, "icl.sensitivity.seeds"),
+    ({"eval_every": 5000}, "icl.eval_every"),
     ({"mlp_width": 0}, "icl.mlp_width"),
     ({"sensitivity": {**TINY["sensitivity"], "inits": ["xavier"]}}, "icl.sensitivity.inits"),
-    ({"sensitivity": {**TINY["sensitivity"], "lambda": "nope"}}, "icl.sensitivity.lambda"),
     ({"sensitivity": {**TINY["sensitivity"], "grad_clips": [-1.0]}},
      "icl.sensitivity.grad_clips"),
 ])
@@ -435,13 +443,6 @@ def test_validation_names_the_value_and_the_fix(changes: dict[str, Any], named: 
 
 def test_validation_accepts_the_tiny_config() -> None:
     assert icl_problems(tiny()) == []
-
-
-def test_nan_loss_stops_naming_the_setting() -> None:
-    with pytest.raises(FloatingPointError, match=r"lambda=isotropic, N=8, seed=0, depth=\d"):
-        icl.train(tiny(learning_rate=1e100, grad_clip=0.0, steps=20))
-    with pytest.raises(FloatingPointError, match=r"design=\w+, lambda=anisotropic, N=16, seed=0"):
-        icl.train_designs(tiny(learning_rate=1e100, grad_clip=0.0, steps=20, init_scale=1e3))
 
 
 # ---- the designs, token by token ---------------------------------------------------------------
@@ -545,200 +546,195 @@ def test_tuned_one_step_pgd_is_the_gamma_star_step() -> None:
 
 # ---- the training loop ---------------------------------------------------------------------
 
+
+
+# ---- the training loop, restarts and retries -----------------------------------------------
+
 def test_schedule_by_hand() -> None:
-    lr = icl_training.schedule(np.array([1.0, 2.0]), np.array([100, 40]), 2)
-    # warm-up 5 steps (5 % of 100) and 2 steps: (step + 1) / warm, times the cosine
-    np.testing.assert_allclose(lr, [3 / 5 * 0.5 * (1 + math.cos(math.pi * 2 / 100)),
-                                    2.0 * 0.5 * (1 + math.cos(math.pi * 2 / 40))])
-    assert icl_training.schedule(np.array([1.0]), np.array([10]), 10)[0] == 0.0
+    lr = icl_training.schedule(np.array([1.0, 2.0]), 10, 2, np.array([0, 1]))
+    np.testing.assert_allclose(lr, [3 / 10, 2.0 * 3 / 10 * icl_training.DECAY])
+    assert icl_training.schedule(np.array([1.0]), 10, 50, np.array([2]))[0] == pytest.approx(
+        icl_training.DECAY**2)
 
 
-def test_fit_stops_early_and_keeps_the_best_weights() -> None:
-    """Two models of a quadratic, noisy loss: one with learning rate 0 never moves and stops
-    after ``patience`` evaluations; the other converges to the minimum and stops before its
-    cap once it no longer improves."""
+def _quadratic(x: torch.Tensor, target: torch.Tensor, blow: int | None = None):
     gen = torch.Generator().manual_seed(0)
-    x = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)
-    target = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
 
     def train_loss(step: int) -> torch.Tensor:
         noise = 0.01 * torch.randn(3, generator=gen, dtype=torch.float64)
-        return ((x - target - noise) ** 2).sum(-1)[None]
+        loss = ((x - target - noise) ** 2).sum(-1)
+        if blow is not None and step >= 30:  # model ``blow`` turns NaN
+            loss = loss + torch.where(torch.arange(len(loss)) == blow,
+                                      torch.tensor(float("nan")), torch.tensor(0.0))
+        return loss[None]
 
-    def valid_loss() -> torch.Tensor:
-        return ((x - target) ** 2).sum(-1)[None]
+    return train_loss, lambda: ((x - target) ** 2).sum(-1)[None]
 
-    budget = icl_training.Budget(np.array([0.0, 0.05]), np.array([5000, 5000]),
-                                 np.array([0.0, 1.0]), eval_every=10, patience=3)
-    fit = icl_training.fit({"x": x}, {"x": 0}, train_loss, valid_loss, budget,
-                           lambda g, m: f"model {m}")
-    assert fit.steps_used[0, 0] == 40  # best at step 10, three evaluations without improvement
+
+def test_fit_stops_at_a_plateau_and_a_nan_model_alone() -> None:
+    """Three models of a noisy quadratic: learning rate 0 never improves and stops after
+    ``patience`` evaluations; model 1 converges before its cap; model 2 turns NaN at step 30:
+    it alone is marked diverged, keeping its best weights, and model 1 is as without it."""
+    target = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    budget = icl_training.Budget(np.array([0.0, 0.05, 0.05]), np.array([5000] * 3),
+                                 np.array([0.0, 1.0, 1.0]), eval_every=10, patience=3,
+                                 tolerance=1e-3, reductions=1)
+    x = torch.zeros(3, 3, dtype=torch.float64, requires_grad=True)
+    fit = icl_training.fit({"x": x}, {"x": 0}, *_quadratic(x, target, blow=2), budget)
+    assert list(fit.status[0]) == [icl_training.CONVERGED, icl_training.CONVERGED,
+                                   icl_training.DIVERGED]
+    # no improvement in 3 evaluations: a cut at step 30, the next plateau stops it at 60
+    assert fit.steps_used[0, 0] == 60
     np.testing.assert_array_equal(fit.params["x"][0].numpy(), 0.0)
     assert 40 < fit.steps_used[0, 1] < 5000
     np.testing.assert_allclose(fit.params["x"][1].numpy(), target.numpy(), atol=0.05)
-    history = pd.DataFrame(fit.history, columns=["step", "group", "model", "train", "valid"])
-    kept = history[(history["model"] == 1) & (history["step"] == fit.best_step[0, 1])]
-    assert kept["valid"].iloc[0] == pytest.approx(history.loc[history["model"] == 1,
-                                                              "valid"].min())
+    assert fit.steps_used[0, 2] == 31 and np.isfinite(fit.params["x"][2].numpy()).all()
+    y = torch.zeros(3, 3, dtype=torch.float64, requires_grad=True)
+    alone = icl_training.fit({"x": y}, {"x": 0}, *_quadratic(y, target), budget)
+    np.testing.assert_array_equal(alone.params["x"][1].numpy(), fit.params["x"][1].numpy())
 
 
-# ---- the checks on hand-built tables -------------------------------------------------------
+def test_a_diverged_start_is_retried_and_not_kept() -> None:
+    """``converge`` with a stand-in trainer: start 0 of run 0 diverges, so it is trained again
+    from a fresh start (index restarts + 0), and the start kept is a converged one; the
+    diverged start is reported in the convergence table, never kept."""
+    cfg = tiny(restarts=2)
+    runs = [icl.Run("a", 8, 0, cap=100), icl.Run("a", 8, 1, cap=100)]
+    calls: list[list[tuple[int, int]]] = []
 
-def _judged(found: list[checks.Check], name: str) -> checks.Check:
-    return next(c for c in found if c.check == name and c.scope == checks.ALL)
+    def trainer(members):
+        calls.append([(r.seed, k) for r, k in members])
+        M = len(members)
+        status = np.array([[icl_training.DIVERGED if (r.seed, k) == (0, 0)
+                            else icl_training.CONVERGED for r, k in members]])
+        best = np.array([[10.0 + k if (r.seed, k) != (0, 0) else 0.001 for r, k in members]])
+        weight = torch.tensor([[float(100 * r.seed + k)] for r, k in members])
+        return icl_training.Fit({"w": weight}, np.full((1, M), 50), np.full((1, M), 40), status,
+                                np.full((1, M), 20.0), best, [])
+
+    trained = icl.converge(cfg, runs, [("toy", 1)], {"w": 0}, trainer)
+    assert calls == [[(0, 0), (0, 1), (1, 0), (1, 1)], [(0, 2)]]
+    # run 0 keeps start 1 (best converged: loss 11 < 12 of start 2), never diverged start 0
+    assert trained.params["w"][:, 0].tolist() == [1.0, 100.0]
+    table = trained.convergence
+    zero = table[table["seed"] == 0].set_index("start")
+    assert zero.loc[0, "status"] == icl_training.DIVERGED and not zero.loc[0, "kept"]
+    assert zero.loc[1, "kept"] and zero.loc[1, "starts_converged"] == 2
 
 
-def _pre_rows(ratios: list[float]) -> pd.DataFrame:
+# ---- the new references and the normalised stack, against closed forms ----------------------
+
+def test_tuned_one_step_diagonal_gd_is_gamma_star() -> None:
+    """One step with a tuned diagonal preconditioner is x_q^T D h: on many tasks the tuned D is
+    Gamma* (the one-layer optimum, diagonal here), and its risk the closed form's."""
+    lam, N, sigma = np.array([1.0, 0.5, 0.2]), 10, 0.5
+    tasks = icl_theory.draw_tasks(np.random.default_rng(3), lam, N, sigma, 40000)
+    D = icl_theory.tune_gd_steps(tasks, lam, np.full((1, 3), 0.5))
+    star = np.diag(icl_theory.gamma_star(lam, N, sigma))
+    np.testing.assert_allclose(D[0], star, rtol=0.03)
+    X, y = torch.from_numpy(tasks.X), torch.from_numpy(tasks.y)
+    w = icl_theory.gd_steps(X, y, torch.from_numpy(D)).numpy()
+    risk = np.mean(np.einsum("bd,d,bd->b", w - tasks.w, lam, w - tasks.w))
+    assert risk == pytest.approx(icl_theory.gamma_excess_risk(np.diag(D[0]), lam, N, sigma),
+                                 rel=0.03)
+
+
+def test_gd_steps_by_hand() -> None:
+    rng = np.random.default_rng(1)
+    X, y, D = rng.standard_normal((2, 7, 3)), rng.standard_normal((2, 7)), rng.random((3, 3))
+    w = np.zeros((2, 3))
+    for step in D:  # w + D_k X^T (y - X w) / N, task by task
+        w = np.stack([w[b] + step * (X[b].T @ (y[b] - X[b] @ w[b])) / 7 for b in range(2)])
+    np.testing.assert_allclose(icl_theory.gd_steps(*map(torch.from_numpy, (X, y, D))).numpy(),
+                               w)
+
+
+def test_bayes_ridge_is_the_posterior_mean() -> None:
+    """Posterior mean of w ~ N(0, c^2 I) given y = X w + eps: (X^T X / s^2 + I / c^2)^-1 X^T y
+    / s^2, written out; and it beats ridge with the unshifted prior on shifted tasks."""
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((4, 9, 3)), rng.standard_normal((4, 9))
+    sigma, c = 0.5, 4.0
+    expected = np.stack([np.linalg.solve(X[b].T @ X[b] / sigma**2 + np.eye(3) / c**2,
+                                         X[b].T @ y[b] / sigma**2) for b in range(4)])
+    np.testing.assert_allclose(icl_theory.bayes_ridge(X, y, sigma, c), expected)
+    lam = np.ones(3)
+    tasks = icl_theory.draw_tasks(rng, lam, 8, sigma, 20000, task_scale=0.25)
+    assert tasks.task_scale == 0.25
+
+    def err(w: np.ndarray) -> float:
+        return float(np.mean((np.einsum("bd,bd->b", tasks.xq, w) - tasks.truth) ** 2))
+
+    assert err(icl_theory.bayes_ridge(tasks.X, tasks.y, sigma, 0.25)) < err(
+        icl_theory.ridge(tasks.X, tasks.y, sigma**2))
+
+
+def test_normalised_stack_against_a_loop_over_tokens() -> None:
+    rng = np.random.default_rng(4)
+    M, B, N, q, p, L = 2, 2, 5, 2, 4, 2
+    params = {"K": torch.from_numpy(0.5 * rng.standard_normal((M, L, p, p))),
+              "V": torch.from_numpy(0.5 * rng.standard_normal((M, L, p, p))),
+              "g": torch.from_numpy(1 + 0.3 * rng.standard_normal((M, L, p))),
+              "b": torch.from_numpy(0.3 * rng.standard_normal((M, L, p)))}
+    context = torch.from_numpy(rng.standard_normal((M, B, N, p)))
+    queries = torch.from_numpy(np.concatenate([rng.standard_normal((M, B, q, p - 1)),
+                                               np.zeros((M, B, q, 1))], -1))
+    got = icl_models.norm_stack_predict(params, context, queries).numpy()
+    P = {k: v.numpy() for k, v in params.items()}
+
+    def ln(z: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return g * (z - z.mean()) / math.sqrt(z.var() + icl_models.LN_EPS) + b
+
+    for m in range(M):
+        for b in range(B):
+            Z = np.concatenate([context[m, b].numpy(), queries[m, b].numpy()])
+            for layer in range(L):
+                H = [ln(z, P["g"][m, layer], P["b"][m, layer]) for z in Z]
+                Z = np.stack([Z[i] + sum((H[i] @ P["K"][m, layer] @ H[j])
+                                         * (H[j] @ P["V"][m, layer]) for j in range(N)) / N
+                              for i in range(len(Z))])
+            np.testing.assert_allclose(got[m, b], -Z[N:, -1], rtol=1e-10)
+
+
+# ---- the checks on hand-built tables: intervals, convergence -------------------------------
+
+def _pre(ratios: list[float], converged: list[bool] | None = None) -> pd.DataFrame:
     return pd.DataFrame([{"lambda": "a", "N": 20, "seed": i, "dist_to_gamma_star": 0.01,
                           "dist_to_inverse": 0.1, "star_dist_to_inverse": 0.1,
-                          "gamma_gap_ratio": r, "nuisance_ratio": 0.01}
+                          "gamma_gap_ratio": r, "nuisance_ratio": 0.01,
+                          "converged": True if converged is None else converged[i]}
                          for i, r in enumerate(ratios)])
 
 
-def test_gamma_row_cannot_be_passed_by_lambda_inverse() -> None:
+def _row(found: list[checks.Check], name: str) -> checks.Check:
+    return next(c for c in found if c.check == name and c.scope == checks.ALL)
+
+
+def test_rows_are_judged_on_intervals_and_convergence() -> None:
     c = icl_checks.criteria_with_defaults({}, icl_checks.DEFAULTS)
-    learned = _judged(icl_checks.preconditioner_checks(_pre_rows([0.05, 0.1]), c),
-                      "gamma_matches_gamma_star")
-    assert learned.verdict == checks.PASS
-    # Lambda^-1 as the learned Gamma: the gap ratio is 1 by definition
-    lam, N = np.array([1.0, 0.3]), 40
-    star, inverse = icl_theory.gamma_star(lam, N, 0.5), np.diag(1 / lam)
-    ratio = np.linalg.norm(inverse - star) / np.linalg.norm(star - inverse)
-    inverse_row = _judged(icl_checks.preconditioner_checks(_pre_rows([0.05, ratio]), c),
-                          "gamma_matches_gamma_star")
-    assert inverse_row.verdict == checks.FAIL and inverse_row.value == pytest.approx(1.0)
+    passing = _row(icl_checks.preconditioner_checks(_pre([0.05, 0.06, 0.07]), c),
+                   "gamma_matches_gamma_star")
+    assert passing.verdict == checks.PASS and passing.replicates == 3
+    assert passing.ci_high < 0.2
+    # mean 0.18 but spread across 0.2: the interval straddles the bound
+    straddle = _row(icl_checks.preconditioner_checks(_pre([0.05, 0.18, 0.31]), c),
+                    "gamma_matches_gamma_star")
+    assert straddle.verdict == checks.INCONCLUSIVE and "replicates would decide" in straddle.detail
+    failing = _row(icl_checks.preconditioner_checks(_pre([0.5, 0.55, 0.6]), c),
+                   "gamma_matches_gamma_star")
+    assert failing.verdict == checks.FAIL
+    # a replicate that did not converge: left out, and the row is INCONCLUSIVE, not FAIL
+    unconverged = _row(icl_checks.preconditioner_checks(
+        _pre([0.5, 0.55, 0.6, 0.57], [True, True, True, False]), c), "gamma_matches_gamma_star")
+    assert unconverged.verdict == checks.INCONCLUSIVE and "not converged" in unconverged.detail
+    assert unconverged.replicates == 3
 
 
-def _risk_table(trained: dict[int, float], pgd: dict[int, float]) -> pd.DataFrame:
-    """One (Lambda, N): the baselines, PGD_L and trained stacks (two seeds, the mean given)."""
-    rows = [{"lambda": "a", "N": 20, "model": m, "depth": dep, "seed": -1, "excess_risk": v}
-            for m, dep, v in (("gamma_star", 1, 0.10), ("ridge", 0, 0.02))]
-    rows += [{"lambda": "a", "N": 20, "model": "pgd", "depth": L, "seed": -1, "excess_risk": v}
-             for L, v in pgd.items()]
-    rows += [{"lambda": "a", "N": 20, "model": "lsa", "depth": L, "seed": s,
-              "excess_risk": v * (1 + 0.01 * (2 * s - 1))} for L, v in trained.items()
-             for s in (0, 1)]
-    return pd.DataFrame(rows)
-
-
-def test_depth_row_is_judged_only_where_trained_to_pgd() -> None:
-    c = icl_checks.criteria_with_defaults({}, icl_checks.DEFAULTS)
-    pgd = {1: 0.10, 2: 0.05, 3: 0.03}
-    falls = icl_checks.depth_check(_risk_table({1: 0.10, 2: 0.05, 3: 0.031}, pgd), c)
-    assert falls.verdict == checks.PASS and falls.value == pytest.approx(0.62, rel=1e-6)
-    # trained L = 2 at twice its PGD_2: never PASS, the row names where
-    short = icl_checks.depth_check(_risk_table({1: 0.10, 2: 0.10, 3: 0.031}, pgd), c)
-    assert short.verdict == checks.FAIL
-    assert "under-trained at L=2, N=20" in short.detail and short.value == pytest.approx(2.0)
-    # trained to PGD everywhere, but PGD itself does not fall: the depth ratio fails
-    flat = {1: 0.10, 2: 0.12, 3: 0.12}
-    rises = icl_checks.depth_check(_risk_table(flat, flat), c)
-    assert rises.verdict == checks.FAIL and "under-trained" not in rises.detail
-    assert rises.value == pytest.approx(1.2)
-
-
-def _shift_table(growths: dict[tuple[str, int], dict[str, float]]) -> pd.DataFrame:
-    """Relative errors of models, family -> growth at magnitude "far" (1 at no shift)."""
-    rows = []
-    for (model, depth), by_family in growths.items():
-        for family, g in by_family.items():
-            still = icl_checks.NO_SHIFT[family]
-            for t, err in ((still, 0.1), (still + 2.0, 0.1 * g)):
-                rows.append({"family": family, "magnitude": t, "no_shift": t == still,
-                             "lambda": "a", "N": 20, "model": model, "depth": depth, "seed": 0,
-                             "relerr": err, "eq10_predicted": 0.0, "eq10_learned": math.nan})
-    return pd.DataFrame(rows)
-
-
-def test_robustness_rows_per_family() -> None:
-    c = icl_checks.criteria_with_defaults({}, icl_checks.DEFAULTS)
-    linear = {"rotation": 3.0, "mean_shift": 10.0, "task_scale": 1.2}
-    shift = _shift_table({("lsa", 1): linear,
-                          ("softmax", 1): {"rotation": 2.0, "mean_shift": 2.0, "task_scale": 1.0},
-                          ("mlp", 1): {"rotation": 2.0, "mean_shift": 20.0, "task_scale": 1.0},
-                          ("multi_head", 1): {"rotation": 1.0, "mean_shift": 1.0,
-                                              "task_scale": 1.0},
-                          ("lsa", 2): {"rotation": 30.0, "mean_shift": 1e4, "task_scale": 5.0}})
-    risk = pd.DataFrame([{"lambda": "a", "N": 20, "model": m, "depth": dep, "seed": 0,
-                          "excess_risk": v}
-                         for m, dep, v in (("lsa", 1, 0.10), ("softmax", 1, 0.10),
-                                           ("mlp", 1, 0.09), ("multi_head", 1, 0.5),
-                                           ("lsa", 2, 0.05))])
-    found = icl_checks.robustness_checks(risk, shift, c)
-    softmax = _judged(found, "softmax_enhances_robustness")
-    assert softmax.verdict == checks.PASS and softmax.origin == checks.PAPER
-    mlp = _judged(found, "mlp_enhances_robustness")
-    assert mlp.verdict == checks.CONDITIONAL and mlp.share_holds == pytest.approx(2 / 3)
-    assert mlp.holds_where == "rotation; task_scale"
-    # lower growth everywhere, but at five times the no-shift risk: not "equal or better"
-    assert _judged(found, "multi_head_enhances_robustness").verdict == checks.FAIL
-    stack = _judged(found, "stacking_enhances_robustness")
-    assert stack.verdict == checks.FAIL and stack.holds_where == "nowhere"
-    assert stack.value == pytest.approx(1e3)
-
-
-def test_covariate_row_against_eq10_with_the_learned_gamma() -> None:
-    c = icl_checks.criteria_with_defaults({}, icl_checks.DEFAULTS)
-
-    def table(measured_far: float) -> pd.DataFrame:
-        # no shift: error 0.1 of which eq. 10 explains 0.06 (sampling part 0.08); far: eq. 10 1.0
-        rows = [{"family": "rotation", "magnitude": t, "no_shift": t == 0.0, "lambda": "a",
-                 "N": 20, "model": "lsa", "depth": 1, "seed": 0, "relerr": err,
-                 "eq10_predicted": 0.0, "eq10_learned": e}
-                for t, err, e in ((0.0, 0.1, 0.06), (90.0, measured_far, 1.0))]
-        return pd.DataFrame(rows)
-
-    predicted = math.sqrt(1.0 + 0.1**2 - 0.06**2)
-
-    def judged(measured: float) -> checks.Check:
-        return _judged(icl_checks.shift_checks(table(measured), c), "covariate_shift_follows_eq10")
-
-    # the band 1.5 is re-judged at 1.25, 1.5 and 2 (its excess over 1 halved and doubled)
-    follows = judged(1.2 * predicted)
-    assert follows.verdict == checks.PASS and follows.value == pytest.approx(1.2)
-    assert follows.share_holds == 1.0
-    loose = judged(1.3 * predicted)  # holds at our band, not at 1.25
-    assert loose.verdict == checks.CONDITIONAL and loose.holds_where == "eq10_band >= 1.5"
-    off = judged(predicted / 2)
-    assert off.verdict == checks.CONDITIONAL and off.value == pytest.approx(2.0)
-    assert off.holds_where == "eq10_band >= 2"
-    # an error that does not grow under shift (the rival of eq. 10) fails every band
-    flat = judged(0.1)
-    assert flat.verdict == checks.FAIL and flat.share_holds == 0.0
-
-
-def test_rows_re_judged_across_the_sensitivity_grid() -> None:
-    """A variant where the stacks are under-trained flips risk_falls_with_depth: CONDITIONAL,
-    holding where the other variants do; without the grid the row is MISSING, never PASS."""
-    pgd = {1: 0.10, 2: 0.05}
-    good, short = _risk_table({1: 0.10, 2: 0.05}, pgd), _risk_table({1: 0.10, 2: 0.09}, pgd)
-    sensitivity = pd.concat([good.assign(variant="default"), short.assign(variant="lr=0.003"),
-                             _pre_rows([0.05, 0.05]).assign(variant="default",
-                                                            table="icl_preconditioner")])
-    sensitivity["table"] = sensitivity["table"].fillna("icl_risk")
-    tables = {"icl_risk": good, "icl_sensitivity": sensitivity}
-    found = icl_checks.checks(tables, {})
-    depth = _judged(found, "risk_falls_with_depth")
-    assert depth.verdict == checks.CONDITIONAL
-    assert depth.holds_where == "main run; default, seed 0; default, seed 1"
-    assert depth.share_holds == pytest.approx(3 / 5)
-    # the main run under-trained: FAIL, with where the variants hold
-    flipped = pd.concat([sensitivity, short.assign(variant="lr=0.03", table="icl_risk")])
-    under = _judged(icl_checks.checks({"icl_risk": short, "icl_sensitivity": flipped}, {}),
-                    "risk_falls_with_depth")
-    assert under.verdict == checks.FAIL and under.detail.startswith("under-trained at L=2")
-    assert under.holds_where == "default, seed 0; default, seed 1"
-    alone = _judged(icl_checks.checks({"icl_risk": good}, {}), "risk_falls_with_depth")
-    assert alone.verdict == checks.MISSING and "icl_sensitivity" in alone.detail
-
-
-def test_parts_group_small_lambdas_and_split_large_ones() -> None:
-    assert icl_parts(tiny()) == ["lsa_1", "designs", "sensitivity"]
-    assert icl_part_tables(tiny(), "lsa_1") == ["icl_preconditioner", "icl_risk", "icl_shift",
-                                                "icl_training"]
-    big = tiny(steps=20_000, designs=[])
-    assert icl_lsa_groups(big) == [["isotropic"], ["anisotropic"]]
-    assert icl_parts(big) == ["lsa_1", "lsa_2", "sensitivity"]
-    assert "icl_shift" not in icl_part_tables(big, "lsa_1")
-    with pytest.raises(ValueError, match="unknown icl part 'lsa_3'"):
-        icl.run_part(big, "lsa_3")
+def test_parts_split_the_settings_and_the_sensitivity_alternatives() -> None:
+    assert icl_parts(tiny()) == ["lsa_1", "designs", "sensitivity_1", "sensitivity_2"]
+    assert icl_part_tables(tiny(), "lsa_1")[-1] == "icl_convergence"
+    big = tiny(batch_size=100000, designs=[], norm_depths=[])
+    groups = icl_lsa_groups(big)
+    assert [pair for group in groups for pair in group] == [
+        (name, N) for name in TINY["lambdas"] for N in TINY["context_sizes"]]
+    assert len(groups) == 4 and "designs" not in icl_parts(big)

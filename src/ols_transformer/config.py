@@ -240,44 +240,66 @@ def hopfield_jobs(hopfield: Mapping[str, Any]) -> dict[str, tuple[HopfieldPart, 
     return {job: tuple(parts) for job, parts in jobs.items()}
 
 
-# Adam work units (steps x runs x layers x batch) an icl stacks job may group.
-ICL_JOB_WORK = 4_000_000
+# Adam work units (expected steps x models x layers x batch) an icl stacks job may group.
+ICL_JOB_WORK = 12_000_000
+ICL_EXPECTED_STEPS = 1500  # steps a stack typically runs before its plateau (the cap is higher)
 
 
-def icl_lsa_groups(cfg: Mapping[str, Any]) -> list[list[str]]:
-    """The Lambdas of each icl stacks job: in config order, grouped while their work stays
-    within ICL_JOB_WORK (a Lambda of more work has a job of its own), so that small configs run
-    few jobs (each job pays for starting Python and torch) and large ones stay under a minute
-    each. Here, not in experiments/icl.py: the workflow reads it to declare its rules, without
-    importing torch."""
+def icl_lsa_groups(cfg: Mapping[str, Any]) -> list[list[tuple[str, int]]]:
+    """The (Lambda, N) settings of each icl stacks job: in config order, grouped while their
+    work stays within ICL_JOB_WORK (a setting of more work has a job of its own), so that small
+    configs run few jobs (each job pays for starting Python and torch) and large ones stay
+    under ~45 s each. Here, not in experiments/icl.py: the workflow reads it to declare its
+    rules, without importing torch."""
     depth_sum = sum(int(L) for L in cfg["depths"])
-    work = (int(cfg["steps"]) * len(cfg["context_sizes"]) * len(cfg["seeds"]) * depth_sum
-            * int(cfg["batch_size"]))
-    groups: list[list[str]] = []
+    work = (min(int(cfg["steps"]), ICL_EXPECTED_STEPS) * len(cfg["seeds"])
+            * int(cfg.get("restarts", 2)) * depth_sum * int(cfg["batch_size"]))
+    groups: list[list[tuple[str, int]]] = []
     for name in cfg["lambdas"]:
-        if groups and work * (len(groups[-1]) + 1) <= ICL_JOB_WORK:
-            groups[-1].append(name)
-        else:
-            groups.append([name])
+        for N in cfg["context_sizes"]:
+            if groups and work * (len(groups[-1]) + 1) <= ICL_JOB_WORK:
+                groups[-1].append((str(name), int(N)))
+            else:
+                groups.append([(str(name), int(N))])
     return groups
 
 
+def icl_sensitivity_variants(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """label -> the budget of one alternative of ``icl.sensitivity`` (each choice changed alone
+    from the main run's; the main run itself is not repeated), with ``control`` True for a step
+    cap below the main one (an under-trained control, never an alternative of a claim)."""
+    s = cfg["sensitivity"]
+    base = {"learning_rate": float(cfg["learning_rate"]), "cap": int(cfg["steps"]),
+            "clip": float(cfg["grad_clip"]), "init": "zfb"}
+    out: dict[str, dict[str, Any]] = {}
+    for field, key, label in (("steps", "cap", "steps"), ("learning_rates", "learning_rate", "lr"),
+                              ("inits", "init", "init"), ("grad_clips", "clip", "clip")):
+        for value in s.get(field, []):
+            if value != base[key]:
+                out[f"{label}={value}"] = {**base, key: value,
+                                           "control": key == "cap" and value < base["cap"]}
+    return out
+
+
 def icl_parts(cfg: Mapping[str, Any]) -> list[str]:
-    """The icl stage's part jobs: ``lsa_<i>`` per group of Lambdas (``icl_lsa_groups``),
-    ``designs`` (if any), ``sensitivity``."""
+    """The icl stage's part jobs: ``lsa_<i>`` per group of (Lambda, N) (``icl_lsa_groups``),
+    ``designs`` (if any, with the normalised stacks), ``sensitivity_<i>`` per alternative of
+    the sensitivity grid (``icl_sensitivity_variants``)."""
     return ([f"lsa_{i}" for i in range(1, len(icl_lsa_groups(cfg)) + 1)]
-            + (["designs"] if cfg["designs"] else []) + ["sensitivity"])
+            + (["designs"] if cfg["designs"] or cfg.get("norm_depths") else [])
+            + [f"sensitivity_{i}" for i in range(1, len(icl_sensitivity_variants(cfg)) + 1)])
 
 
 def icl_part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
     """The tables experiments.icl.run_part returns for ``part`` (the workflow's outputs)."""
     if part.startswith("lsa_"):
-        names = icl_lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1]
-        shift = ["icl_shift"] if cfg["shift"]["lambda"] in names else []
-        return ["icl_preconditioner", "icl_risk", *shift, "icl_training"]
+        pairs = icl_lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1]
+        here = (cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])) in pairs
+        return ["icl_preconditioner", "icl_risk", *(["icl_shift"] if here else []),
+                "icl_training", "icl_convergence"]
     if part == "designs":
-        return ["icl_risk", "icl_shift", "icl_training"]
-    return ["icl_sensitivity"]
+        return ["icl_risk", "icl_shift", "icl_training", "icl_convergence"]
+    return ["icl_sensitivity", "icl_convergence"]
 
 
 def hopfield_job_problems(hopfield: Mapping[str, Any]) -> list[str]:
@@ -408,6 +430,22 @@ def icl_problems(icl: Mapping[str, Any]) -> list[str]:
     if not _is_int(patience) or patience < 1:
         out.append(_icl_problem("patience", patience, "give the number of evaluations without "
                                                       "improvement before a model stops, >= 1"))
+    tolerance = icl.get("tolerance")
+    if not _is_finite(tolerance) or not 0 < tolerance < 1:
+        out.append(_icl_problem("tolerance", tolerance, "give the relative improvement of the "
+                                                        "validation loss that counts, 0 < t < 1"))
+    restarts = icl.get("restarts")
+    if not _is_int(restarts) or restarts < 2:
+        out.append(_icl_problem("restarts", restarts, "give at least 2 starts per setting (their "
+                                                      "agreement shows convergence)"))
+    reductions = icl.get("lr_reductions")
+    if not _is_int(reductions) or not 0 <= reductions <= 10:
+        out.append(_icl_problem("lr_reductions", reductions, "give an integer in 0..10"))
+    norm = icl.get("norm_depths", [])
+    if (not isinstance(norm, Sequence) or isinstance(norm, str)
+            or not all(_is_int(v) and 2 <= v <= 16 for v in norm)):
+        out.append(_icl_problem("norm_depths", norm, "give a list of depths in 2..16 (the "
+                                                     "normalised stack; [] for none)"))
     every, steps = icl.get("eval_every"), icl.get("steps")
     if _is_int(every) and _is_int(steps) and every > steps:
         out.append(_icl_problem("eval_every", every, f"must be at most icl.steps ({steps}): no "
@@ -445,7 +483,10 @@ def icl_problems(icl: Mapping[str, Any]) -> list[str]:
     if depths and 1 not in depths:
         out.append(_icl_problem("depths", depths, "include 1 (the learned preconditioner is "
                                                   "read from the one-layer model)"))
-    _icl_ints(icl, "seeds", 0, out)
+    seeds = _icl_ints(icl, "seeds", 0, out)
+    if seeds and len(seeds) < 3:
+        out.append(_icl_problem("seeds", seeds, "give at least 3 seeds (the rows are judged on "
+                                                "an interval over them)"))
     lambdas = icl.get("lambdas")
     if not isinstance(lambdas, Mapping) or not lambdas:
         out.append(_icl_problem("lambdas", lambdas,
@@ -489,7 +530,7 @@ def icl_problems(icl: Mapping[str, Any]) -> list[str]:
                                                        f"{ICL_NO_SHIFT[family]:g} (the reference)"))
         if family in ICL_SCALE_FAMILIES and magnitudes and min(magnitudes) <= 0:
             out.append(_icl_problem(field, magnitudes, "scale factors must be > 0"))
-    out += _icl_sensitivity_problems(icl.get("sensitivity"), lambdas, d)
+    out += _icl_sensitivity_problems(icl.get("sensitivity"))
     criteria = icl.get("criteria")
     known = list(_icl_schema("criteria")["properties"])
     if criteria is not None and not isinstance(criteria, Mapping):
@@ -503,21 +544,21 @@ def icl_problems(icl: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _icl_sensitivity_problems(s: Any, lambdas: Mapping[str, Any], d: int) -> list[str]:
-    """``icl.sensitivity``: its Lambda among icl.lambdas, its grids (N >= d + 2, depth 1
-    present), its learning rates, clips and inits."""
+def _icl_sensitivity_problems(s: Any) -> list[str]:
+    """``icl.sensitivity``: its depths (1 present), seeds (at least 3: its rows are judged on
+    intervals), step caps, learning rates, clips and inits."""
     out: list[str] = []
     if not isinstance(s, Mapping):
-        return [_icl_problem("sensitivity", s, "give {lambda, context_sizes, depths, seeds, "
-                                               "steps, learning_rates, inits, grad_clips}")]
-    if s.get("lambda") not in lambdas:
-        out.append(_icl_problem("sensitivity.lambda", s.get("lambda"),
-                                f"name one of icl.lambdas ({', '.join(map(str, lambdas))})"))
-    _icl_ints(s, "context_sizes", d + 2, out, " = d + 2", prefix="sensitivity.")
+        return [_icl_problem("sensitivity", s, "give {depths, seeds, steps, learning_rates, "
+                                               "inits, grad_clips}")]
     depths = _icl_ints(s, "depths", 1, out, prefix="sensitivity.")
     if depths and 1 not in depths:
         out.append(_icl_problem("sensitivity.depths", depths, "include 1 (the learned Gamma)"))
-    _icl_ints(s, "seeds", 0, out, prefix="sensitivity.")
+    seeds = _icl_ints(s, "seeds", 0, out, prefix="sensitivity.")
+    if seeds and len(seeds) < 3:
+        out.append(_icl_problem("sensitivity.seeds", seeds,
+                                "give at least 3 seeds (each alternative is judged on an "
+                                "interval)"))
     _icl_ints(s, "steps", 1, out, prefix="sensitivity.")
     for field, zero in (("learning_rates", False), ("grad_clips", True)):
         values = s.get(field)

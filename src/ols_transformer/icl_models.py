@@ -10,7 +10,11 @@ the query's y slot at the end (von Oswald et al. 2023, Ahn et al. 2023):
 - ``multi_head``: one layer of H heads of linear attention, z_q + sum_h linear_attention(z_q,
   Z_c, W_KQ^h, None, W_PV^h);
 - ``mlp``: one linear attention layer, then a residual two-layer MLP with GELU on the query
-  token, t <- t + GELU(t W_1 + b_1) W_2 + b_2.
+  token, t <- t + GELU(t W_1 + b_1) W_2 + b_2;
+- ``lsa_norm``: L layers of linear self-attention with pre-norm LayerNorm and residual
+  connections, as standard Transformers: Z <- Z + linear_attention(LN_l(Z), LN_l(Z_context),
+  W_KQ, None, W_PV), LN_l(z) = g_l * (z - mean z) / sqrt(var z + LN_EPS) + b_l over a token's p
+  entries (the plain stack ``lsa`` is a polynomial of degree 3^L in the tokens; this one is not).
 
 Parameters of the token-path designs are dicts of tensors with one leading model axis M (seeds
 trained side by side); tokens carry the same axis. ``PREDICT`` names them.
@@ -157,16 +161,45 @@ def mlp_predict(params: Params, context: torch.Tensor, queries: torch.Tensor) ->
     return _read(t + hidden @ _per_model(params["W2"], 1) + _per_model(params["b2"], 2))
 
 
+LN_EPS = 1e-5  # torch.nn.LayerNorm's default
+
+
+def layer_norm(z: torch.Tensor, gain: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """LayerNorm over the last axis (biased variance, as torch.nn.LayerNorm), then gain and
+    bias. Shape: z (..., p), gain and bias broadcast to it."""
+    mean = z.mean(-1, keepdim=True)
+    var = ((z - mean) ** 2).mean(-1, keepdim=True)
+    return (z - mean) / torch.sqrt(var + LN_EPS) * gain + bias
+
+
+def norm_stack_predict(params: Params, context: torch.Tensor,
+                       queries: torch.Tensor) -> torch.Tensor:
+    """L pre-norm LSA layers with residuals. params K, V (M, L, p, p), g, b (M, L, p); context
+    (M, B, N, p), queries (M, B, q, p) -> (M, B, q)."""
+    n = context.shape[-2]
+    Z = torch.cat([context, queries], -2)
+    for layer in range(params["K"].shape[1]):
+        K, V = _per_model(params["K"][:, layer], 1), _per_model(params["V"][:, layer], 1)
+        g, b = _per_model(params["g"][:, layer], 2), _per_model(params["b"][:, layer], 2)
+        H = layer_norm(Z, g, b)
+        Z = Z + linear_attention(H, H[..., :n, :], K, None, V)
+    return _read(Z[..., n:, :])
+
+
 PREDICT: dict[str, Callable[[Params, torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "softmax": softmax_predict, "multi_head": multi_head_predict, "mlp": mlp_predict}
+    "softmax": softmax_predict, "multi_head": multi_head_predict, "mlp": mlp_predict,
+    "lsa_norm": norm_stack_predict}
 
 
 def design_weights(design: str, rng: np.random.Generator, d: int, scale: float, heads: int,
-                   width: int) -> dict[str, np.ndarray]:
-    """One model's start: the attention as ``initial_weights`` (a head each its own draw), an
-    MLP with W1 ~ N(0, 1/p) and W2, biases 0 (the residual starts as the identity), the softmax
-    scale beta = 1."""
+                   width: int, depth: int = 1) -> dict[str, np.ndarray]:
+    """One model's start: the attention as ``initial_weights`` (a head or layer each its own
+    draw), an MLP with W1 ~ N(0, 1/p) and W2, biases 0 (the residual starts as the identity),
+    the softmax scale beta = 1, LayerNorm gains 1 and biases 0."""
     p = d + 1
+    if design == "lsa_norm":
+        K, V = initial_weights(rng, depth, d, scale)
+        return {"K": K, "V": V, "g": np.ones((depth, p)), "b": np.zeros((depth, p))}
     if design == "multi_head":
         K, V = initial_weights(rng, heads, d, scale)
         return {"K": K, "V": V}

@@ -66,6 +66,7 @@ class Tasks:
     xq: np.ndarray
     yq: np.ndarray
     w: np.ndarray
+    task_scale: float = 1.0  # c of the task prior w ~ N(0, c^2 I) they were drawn from
 
     @property
     def truth(self) -> np.ndarray:
@@ -93,7 +94,7 @@ def draw_tasks(rng: np.random.Generator, lam: np.ndarray, N: int, sigma: float, 
     x = z * np.sqrt(lam) if population is None else sm.sample(population, z)
     w = task_scale * w
     y = np.einsum("bnd,bd->bn", x, w) + eps
-    return Tasks(x[:, :N], y[:, :N], x[:, N], y[:, N], w)
+    return Tasks(x[:, :N], y[:, :N], x[:, N], y[:, N], w, float(task_scale))
 
 
 def token_tasks(rng: np.random.Generator, lam: np.ndarray, N: int, queries: int, sigma: float,
@@ -151,10 +152,19 @@ def wishart_moments(draws: torch.Tensor, lam: torch.Tensor, N: torch.Tensor,
 
 def ridge(X: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
     """(X^T X + penalty I)^-1 X^T y on each context; with penalty = sigma^2 the posterior mean of
-    w ~ N(0, I) (Bayes-optimal here), with 0 least squares (N > d: X has full column rank almost
-    surely). Shape: X (B, N, d), y (B, N) -> (B, d)."""
+    w ~ N(0, I) (Bayes-optimal here; ``bayes_ridge``), with 0 least squares (N > d: X has full
+    column rank almost surely). Shape: X (B, N, d), y (B, N) -> (B, d)."""
     gram = X.transpose(0, 2, 1) @ X + penalty * np.eye(X.shape[-1])
     return np.linalg.solve(gram, np.einsum("bnd,bn->bd", X, y)[..., None])[..., 0]
+
+
+def bayes_ridge(X: np.ndarray, y: np.ndarray, sigma: float, task_scale: float = 1.0
+                ) -> np.ndarray:
+    """The posterior mean of w ~ N(0, c^2 I) given a context, c = ``task_scale``: ridge with
+    penalty sigma^2 / c^2, the Bayes-optimal predictor of the query under that prior whatever
+    the law of x (x is ancillary: covariate shift leaves it unchanged). Shape: (B, N, d), (B, N)
+    -> (B, d)."""
+    return ridge(X, y, sigma**2 / task_scale**2)
 
 
 def context_ols(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -200,3 +210,39 @@ def tune_pgd(tasks: Tasks, lam: np.ndarray, gamma: np.ndarray,
         risk = np.einsum("ej,jk,ek->e", powers, gram, powers) - 2 * powers @ cross
         steps[depth] = float(PGD_STEPS[int(np.argmin(risk))])
     return steps
+
+
+def gd_steps(X: torch.Tensor, y: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+    """L steps of gradient descent with a diagonal preconditioner of its own per step,
+    w_{k+1} = w_k + D_k * (h - S w_k) from w_0 = 0, h = X^T y / N, S = X^T X / N.
+    Shape: X (B, N, d), y (B, N), D (L, d) -> (B, d)."""
+    N = X.shape[-2]
+    S = X.transpose(-1, -2) @ X / N
+    h = (X * y[..., None]).sum(-2) / N
+    w = torch.zeros_like(h)
+    for step in D:
+        w = w + step * (h - (S @ w[..., None])[..., 0])
+    return w
+
+
+def tune_gd_steps(tasks: Tasks, lam: np.ndarray, start: np.ndarray,
+                  iterations: int = 60) -> np.ndarray:
+    """Per-step diagonal preconditioners D (L, d) of ``gd_steps`` with the least excess risk
+    (w_L - w)^T Lambda (w_L - w) on ``tasks`` (tuning tasks, apart from the test tasks), by
+    L-BFGS from ``start`` (L, d) (e.g. every step Gamma*'s diagonal times PGD's tuned step).
+    Deterministic: full-batch, float64."""
+    X, y, w = (torch.from_numpy(a) for a in (tasks.X, tasks.y, tasks.w))
+    weight = torch.from_numpy(lam)
+    D = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([D], lr=1.0, max_iter=iterations, tolerance_grad=1e-12,
+                            tolerance_change=1e-14, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        gap = gd_steps(X, y, D) - w
+        loss = (gap * gap * weight).sum(-1).mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return D.detach().numpy()

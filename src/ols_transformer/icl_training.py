@@ -1,17 +1,22 @@
 """One training loop for every model of the icl stage: Adam, elementwise and written out so that
 each model of a batch (a leading model axis M) has its own learning rate, step cap and gradient
-clip; a linear warm-up over the first WARMUP share of a model's cap and a cosine decay to 0 at
-it; and early stopping on a held-out validation loss.
+clip, trained until its validation loss plateaus.
 
-Early stopping: every ``eval_every`` steps each model's validation loss (fixed held-out tasks)
-is computed; a model whose loss has not fallen below (1 - MIN_DELTA) times its best for
-``patience`` evaluations in a row, or that reached its step cap, stops (its learning rate is 0
-from then on) and keeps the weights of its best evaluation. ``steps_used`` is the step at which
-it stopped, ``best_step`` the step of the weights kept. The loop ends when every model stopped.
+Schedule: a linear warm-up over the first ``eval_every`` steps to the peak learning rate, then
+constant; every ``eval_every`` steps each model's validation loss (fixed held-out tasks) is
+computed. A plateau is ``patience`` evaluations in a row without a validation loss below
+(1 - ``tolerance``) times the best. On a plateau the model's learning rate is cut by ``DECAY``
+(``reductions`` times); the next plateau stops it: it has *converged*. A model that reaches its
+step cap first stops too, with the cap recorded as binding (status ``cap``). A model whose loss
+turns NaN or infinite, or whose validation loss rises above its value at the start, has
+*diverged* (status ``diverged``): it stops at once, and nothing of it enters the others (every
+model has its own parameters, moments and clip). Every model keeps the weights of its best
+evaluation; ``steps_used`` is the step at which it stopped, ``best_step`` the step of the
+weights kept.
 
 Models come in groups (the depths of a stack, the designs): a group owns some parameter tensors
-(``group_of``) and the loss functions return one row per group, (G, M). A loss that is NaN or
-infinite stops the run with FloatingPointError naming the model (``describe``).
+(``group_of``) and the loss functions return one row per group, (G, M); a model's status is per
+(group, model). Restarts and retries of a diverged model are the callers' (experiments/icl.py).
 """
 
 from __future__ import annotations
@@ -22,41 +27,47 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-WARMUP = 0.05  # share of a model's step cap with a linear warm-up of the learning rate
-MIN_DELTA = 1e-3  # a validation loss counts as better below (1 - MIN_DELTA) times the best
+DECAY = 0.3  # learning-rate cut on a plateau
 BETAS, EPS = (0.9, 0.999), 1e-8  # Adam's defaults (torch.optim.Adam)
+CONVERGED, CAP, DIVERGED = "converged", "cap", "diverged"  # how a model stopped
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Per model m of the batch: peak learning rate, step cap, gradient-norm clip (0 = off).
-    Shape: each (M,)."""
+    """Per model m of the batch: peak learning rate, step cap, gradient-norm clip (0 = off),
+    each (M,); the evaluation period, the patience (evaluations), the relative tolerance of an
+    improvement and the learning-rate cuts before a plateau stops a model."""
 
     learning_rate: np.ndarray
     cap: np.ndarray
     clip: np.ndarray
     eval_every: int
     patience: int
+    tolerance: float = 1e-3
+    reductions: int = 0
+    group_scale: tuple[float, ...] = ()  # per group, a factor on the learning rate (() : 1)
 
 
 @dataclass(frozen=True)
 class Fit:
     """The weights kept (best validation loss), and per (group, model) the steps used, the step
-    of the weights kept and the loss history (rows: step, group, model, train, validation)."""
+    of the weights kept, how it stopped (``status``: CONVERGED, CAP, DIVERGED), the validation
+    loss at the start and the best, and the loss history (rows: step, group, model, train,
+    validation)."""
 
     params: dict[str, torch.Tensor]
     steps_used: np.ndarray  # (G, M)
     best_step: np.ndarray  # (G, M)
+    status: np.ndarray  # (G, M), str
+    start_loss: np.ndarray  # (G, M)
+    best_loss: np.ndarray  # (G, M)
     history: list[tuple[int, int, int, float, float]]
 
 
-def schedule(peak: np.ndarray, cap: np.ndarray, step: int) -> np.ndarray:
-    """Learning rate at ``step`` for models of peak ``peak`` and cap ``cap``: linear warm-up,
-    cosine decay to 0 at the cap, 0 after it. Shape: (M,) -> (M,)."""
-    warm = np.maximum(1, np.round(WARMUP * cap))
-    scale = np.minimum(1.0, (step + 1) / warm) * 0.5 * (1 + np.cos(np.pi * np.minimum(step, cap)
-                                                                    / cap))
-    return np.where(step < cap, peak * scale, 0.0)
+def schedule(peak: np.ndarray, warmup: int, step: int, cut: np.ndarray) -> np.ndarray:
+    """Learning rate at ``step`` (0-based) of models of peak ``peak`` that were cut ``cut``
+    times: peak min(1, (step + 1) / warmup) DECAY^cut. Shape: (M,) or (G, M) -> the same."""
+    return peak * min(1.0, (step + 1) / max(1, warmup)) * DECAY ** cut
 
 
 def _expand(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -65,52 +76,60 @@ def _expand(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def fit(params: dict[str, torch.Tensor], group_of: Mapping[str, int],
         train_loss: Callable[[int], torch.Tensor], valid_loss: Callable[[], torch.Tensor],
-        budget: Budget, describe: Callable[[int, int], str]) -> Fit:
+        budget: Budget) -> Fit:
     """Train ``params`` (each (M, ...), leaf tensors with requires_grad) on ``train_loss(step)``
-    -> (G, M) (a fresh batch each step; the sum is minimised), with early stopping on
-    ``valid_loss()`` -> (G, M)."""
+    -> (G, M) (a fresh batch each step; the sum is minimised) until each model converged, hit
+    its cap or diverged, judged on ``valid_loss()`` -> (G, M)."""
     groups = max(group_of.values()) + 1
     M = len(budget.cap)
     device = next(iter(params.values())).device
     moments = {k: (torch.zeros_like(p), torch.zeros_like(p)) for k, p in params.items()}
     best = {k: p.detach().clone() for k, p in params.items()}
-    best_loss = np.full((groups, M), np.inf)
+    with torch.no_grad():
+        start = valid_loss().cpu().numpy()
+    start = np.where(np.isfinite(start), start, np.inf)
+    best_loss = start.copy()
     best_step = np.zeros((groups, M), dtype=int)
     waited = np.zeros((groups, M), dtype=int)
-    stopped = np.zeros((groups, M), dtype=bool)
+    cut = np.zeros((groups, M), dtype=int)
+    status = np.full((groups, M), "", dtype=object)
     steps_used = np.zeros((groups, M), dtype=int)
     history: list[tuple[int, int, int, float, float]] = []
     running = np.zeros((groups, M))
     count = 0
     cap = budget.cap.astype(int)
+    clip = None
     for step in range(int(cap.max())):
+        live_models = status == ""
         loss = train_loss(step)
-        bad = ~torch.isfinite(loss.detach())
-        if bad.any():
-            g, m = (int(k) for k in torch.nonzero(bad)[0])
-            raise FloatingPointError(
-                f"icl training diverged (loss {loss[g, m].item()}) at step {step} for "
-                f"{describe(g, m)} (learning_rate={budget.learning_rate[m]:g}, "
-                f"grad_clip={budget.clip[m]:g}): lower icl.learning_rate or icl.init_scale, "
-                "or clip (icl.grad_clip > 0)")
+        finite = torch.isfinite(loss.detach())
+        bad = ~finite.cpu().numpy() & live_models
+        if bad.any():  # diverged: stop it now, with the weights of its best evaluation
+            status[bad] = DIVERGED
+            steps_used[bad] = step + 1
+        loss = torch.where(finite, loss, torch.zeros_like(loss))
         running += loss.detach().cpu().numpy()
         count += 1
         for p in params.values():
             p.grad = None
         loss.sum().backward()
-        grads = {k: p.grad for k, p in params.items()}
-        clip = torch.as_tensor(budget.clip, dtype=loss.dtype, device=device)
+        grads = {k: torch.nan_to_num(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
+                 for k, p in params.items()}
+        if clip is None:
+            clip = torch.as_tensor(budget.clip, dtype=loss.dtype, device=device)
         for g in range(groups):  # per model: the gradient norm over its group's tensors
             keys = [k for k, gg in group_of.items() if gg == g]
             norm = sum((grads[k] ** 2).reshape(M, -1).sum(-1) for k in keys).sqrt()
             factor = torch.where(clip > 0, (clip / norm).clamp(max=1.0), torch.ones_like(norm))
             for k in keys:
                 grads[k] = grads[k] * _expand(factor, grads[k])
-        lr = schedule(budget.learning_rate, cap, step)
+        scale = np.asarray(budget.group_scale or (1.0,) * groups)[:, None]
+        lr = schedule(budget.learning_rate[None, :] * scale, budget.eval_every, step, cut)
+        lr = np.where(status == "", lr, 0.0)
         t = step + 1
         with torch.no_grad():
             for k, p in params.items():
-                live = torch.as_tensor(lr * ~stopped[group_of[k]], dtype=p.dtype, device=device)
+                live = torch.as_tensor(lr[group_of[k]], dtype=p.dtype, device=device)
                 m1, m2 = moments[k]
                 m1.mul_(BETAS[0]).add_(grads[k], alpha=1 - BETAS[0])
                 m2.mul_(BETAS[1]).addcmul_(grads[k], grads[k], value=1 - BETAS[1])
@@ -121,30 +140,42 @@ def fit(params: dict[str, torch.Tensor], group_of: Mapping[str, int],
             continue
         with torch.no_grad():
             valid = valid_loss().cpu().numpy()
+        live_models = status == ""
         for g in range(groups):
             for m in range(M):
-                if not stopped[g, m]:
+                if live_models[g, m]:
                     history.append((t, g, m, running[g, m] / count, float(valid[g, m])))
         running[:] = 0.0
         count = 0
-        better = (valid < best_loss * (1 - MIN_DELTA)) & ~stopped
+        diverged = live_models & (~np.isfinite(valid) | (valid > start))
+        status[diverged] = DIVERGED
+        steps_used[diverged] = t
+        live_models &= ~diverged
+        better = (valid < best_loss * (1 - budget.tolerance)) & live_models
         best_loss = np.where(better, valid, best_loss)
         best_step = np.where(better, t, best_step)
         waited = np.where(better, 0, waited + 1)
         for k, p in params.items():
             mask = torch.as_tensor(better[group_of[k]], device=device)
             best[k] = torch.where(_expand(mask, p), p.detach(), best[k])
-        done = ((waited >= budget.patience) | (t >= cap[None, :])) & ~stopped
-        steps_used = np.where(done, t, steps_used)
-        stopped |= done
-        if stopped.all():
+        plateau = live_models & (waited >= budget.patience)
+        stop = plateau & (cut >= budget.reductions)
+        cut = np.where(plateau & ~stop, cut + 1, cut)
+        waited = np.where(plateau & ~stop, 0, waited)
+        status[stop] = CONVERGED
+        capped = live_models & ~stop & (t >= cap[None, :])
+        status[capped] = CAP
+        steps_used = np.where(stop | capped, t, steps_used)
+        if (status != "").all():
             break
-    steps_used = np.where(stopped, steps_used, int(cap.max()))
-    return Fit({k: v.cpu() for k, v in best.items()}, steps_used, best_step, history)
+    status[status == ""] = CAP
+    steps_used = np.where(steps_used == 0, int(cap.max()), steps_used)
+    return Fit({k: v.cpu() for k, v in best.items()}, steps_used, best_step,
+               status.astype(str), start, best_loss, history)
 
 
 def peak_budget(M: int, learning_rate: float, cap: int, clip: float, eval_every: int,
-                patience: int) -> Budget:
+                patience: int, tolerance: float = 1e-3, reductions: int = 0) -> Budget:
     """The same budget for M models."""
     return Budget(np.full(M, float(learning_rate)), np.full(M, int(cap)), np.full(M, float(clip)),
-                  int(eval_every), int(patience))
+                  int(eval_every), int(patience), float(tolerance), int(reductions))

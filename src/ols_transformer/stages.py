@@ -245,11 +245,12 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
         part_mem_mb=3000, part_priority=3,
         outputs=(*(table(name, f"icl_{name}", "icl_table")
                    for name in ("preconditioner", "risk", "shift", "training", "sensitivity",
-                                "growth")),
+                                "convergence", "growth")),
                  table("summary", "icl_summary"),
                  *(figure(name, f"icl_{name}", f"icl_{name}") for name in ICL_FIGURES)),
         notebook=Notebook(
-            ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_sensitivity"),
+            ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_sensitivity",
+             "icl_convergence"),
             tuple(f"icl_{name}" for name in ICL_FIGURES)),
     ),
     # The second paper of our sources (Goulet Coulombe, "Ordinary Least Squares as an Attention

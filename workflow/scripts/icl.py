@@ -16,7 +16,7 @@ from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "icl") as run:
-    names = ("preconditioner", "risk", "shift", "training", "sensitivity")
+    names = ("preconditioner", "risk", "shift", "training", "sensitivity", "convergence")
     tables = {f"icl_{name}": pd.concat([pd.read_csv(path) for part in smk.input.parts
                                         if (path := Path(part) / f"icl_{name}.csv").is_file()],
                                        ignore_index=True)

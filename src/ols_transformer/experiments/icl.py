@@ -46,7 +46,13 @@ import torch
 
 from .. import icl_training as tr
 from .. import shift as sm
-from ..config import ConfigError, icl_lsa_groups, icl_parts, icl_problems
+from ..config import (
+    ConfigError,
+    icl_lsa_groups,
+    icl_parts,
+    icl_problems,
+    icl_sensitivity_variants,
+)
 from ..construction import in_context_predict, second_moment, whitener
 from ..hopfield import resolve_device
 from ..icl_models import (
@@ -59,12 +65,14 @@ from ..icl_models import (
 )
 from ..icl_theory import (
     Tasks,
+    bayes_ridge,
     context_ols,
     draw_tasks,
     eigenvalues,
     eq10_relative_error,
     gamma_excess_risk,
     gamma_star,
+    gd_steps,
     moment_draws,
     ols_excess_risk,
     pgd_polynomial,
@@ -72,6 +80,7 @@ from ..icl_theory import (
     relative_frobenius,
     ridge,
     token_tasks,
+    tune_gd_steps,
     tune_pgd,
     wishart_moments,
 )
@@ -81,6 +90,7 @@ QUERIES = 8  # queries per task in a token batch (the designs): 8 targets per dr
 TASK_SCALE, NO_SHIFT = sm.TASK_SCALE, sm.ICL_NO_SHIFT
 DTYPE = torch.float64
 DEFAULT = "default"  # the sensitivity variant with the main run's choices
+NORM = "lsa_norm"  # the normalised stack (pre-norm LayerNorm and residuals)
 
 
 # ---- config ----------------------------------------------------------------------------------
@@ -98,7 +108,7 @@ def _rng(cfg: Mapping[str, Any], stream: int, *parts: int | str) -> np.random.Ge
     return np.random.default_rng([int(cfg["population_seed"]), stream, *key])
 
 
-# ---- runs ------------------------------------------------------------------------------------
+# ---- runs ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Run:
@@ -114,91 +124,193 @@ class Run:
     init: str = "zfb"  # zfb (Zhang-Frei-Bartlett) or random
 
 
-def main_runs(cfg: Mapping[str, Any], name: str) -> list[Run]:
-    """The main runs of Lambda ``name``: every N and seed with the config's budget."""
+Member = tuple[Run, int]  # a run and the index of its start (restarts, then retries)
+
+
+def main_runs(cfg: Mapping[str, Any], name: str, sizes: Sequence[int] | None = None
+              ) -> list[Run]:
+    """The main runs of Lambda ``name``: every N (of ``sizes``, default the grid) and seed with
+    the config's budget."""
     return [Run(name, int(N), int(seed), DEFAULT, float(cfg["learning_rate"]), int(cfg["steps"]),
-                float(cfg["grad_clip"])) for N in cfg["context_sizes"] for seed in cfg["seeds"]]
+                float(cfg["grad_clip"]))
+            for N in (sizes if sizes is not None else cfg["context_sizes"])
+            for seed in cfg["seeds"]]
 
 
 def sensitivity_variants(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """label -> the budget of one variant: the main choices, and each alternative of
-    ``icl.sensitivity`` changed alone."""
-    s = cfg["sensitivity"]
-    base = {"learning_rate": float(cfg["learning_rate"]), "cap": int(cfg["steps"]),
-            "clip": float(cfg["grad_clip"]), "init": "zfb"}
-    out = {DEFAULT: base}
-    for field, key, label in (("steps", "cap", "steps"), ("learning_rates", "learning_rate", "lr"),
-                              ("inits", "init", "init"), ("grad_clips", "clip", "clip")):
-        for value in s.get(field, []):
-            if value != base[key]:
-                out[f"{label}={value}"] = {**base, key: value}
-    return out
+    """label -> the budget of one alternative of the sensitivity grid
+    (``config.icl_sensitivity_variants``)."""
+    return icl_sensitivity_variants(cfg)
 
 
-def sensitivity_runs(cfg: Mapping[str, Any]) -> list[Run]:
-    s = cfg["sensitivity"]
-    return [Run(s["lambda"], int(N), int(seed), label, float(v["learning_rate"]), int(v["cap"]),
+def sensitivity_runs(cfg: Mapping[str, Any], label: str) -> list[Run]:
+    """The runs of one alternative: the main grid's Lambdas and N, the grid's seeds."""
+    s, v = cfg["sensitivity"], sensitivity_variants(cfg)[label]
+    return [Run(str(name), int(N), int(seed), label, float(v["learning_rate"]), int(v["cap"]),
                 float(v["clip"]), str(v["init"]))
-            for label, v in sensitivity_variants(cfg).items()
-            for N in s["context_sizes"] for seed in s["seeds"]]
+            for name in cfg["lambdas"] for N in cfg["context_sizes"] for seed in s["seeds"]]
 
 
-def _budget(cfg: Mapping[str, Any], runs: Sequence[Run]) -> tr.Budget:
+def _budget(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[int] = ()
+            ) -> tr.Budget:
+    """The runs' budgets; a stack of depth L trains at the learning rate / sqrt(L) (deeper
+    stacks are polynomials of higher degree in their weights: at the full rate they diverge)."""
     return tr.Budget(np.array([r.learning_rate for r in runs]), np.array([r.cap for r in runs]),
                      np.array([r.clip for r in runs]), int(cfg["eval_every"]),
-                     int(cfg["patience"]))
+                     int(cfg["patience"]), float(cfg["tolerance"]), int(cfg["lr_reductions"]),
+                     tuple(1 / math.sqrt(L) for L in depths))
+
+
+def _start_key(start: int) -> tuple[int, ...]:
+    """The random-key suffix of a start: none for start 0 (the first restart)."""
+    return (start,) if start else ()
+
+
+# ---- restarts, retries and the start kept --------------------------------------------------
+
+RETRIES = 2  # rounds of retrying a diverged start from a fresh one
+AGREE = 0.02  # converged starts agree when their best validation losses are within 2 %
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The start kept for each run (the converged one with the least validation loss), per
+    group (model, depth) ``labels``: its weights (leading axis: runs), steps used, step kept
+    and status (G, runs); ``convergence``: one row per (run, group, start tried); ``training``:
+    the kept starts' loss histories."""
+
+    params: dict[str, torch.Tensor]
+    labels: list[tuple[str, int]]
+    steps_used: np.ndarray
+    best_step: np.ndarray
+    status: np.ndarray
+    convergence: pd.DataFrame
+    training: pd.DataFrame
+
+
+def converge(cfg: Mapping[str, Any], runs: Sequence[Run], labels: Sequence[tuple[str, int]],
+             group_of: Mapping[str, int],
+             trainer: Callable[[Sequence[Member]], tr.Fit]) -> Trained:
+    """Train ``icl.restarts`` starts of every run side by side (one batch), retry each start
+    that diverged (in any group) from a fresh start, up to RETRIES rounds, and keep per (group,
+    run) the converged start of least validation loss (else the best that hit its cap; a run
+    whose every start diverged keeps one, marked diverged). Diverged starts are reported in
+    ``convergence``, never kept while another start converged."""
+    restarts = int(cfg["restarts"])
+    members = [(i, k) for i in range(len(runs)) for k in range(restarts)]
+    attempts: list[tuple[int, list[tuple[int, int]], tr.Fit]] = []
+    for attempt in range(RETRIES + 1):
+        fit = trainer([(runs[i], k) for i, k in members])
+        attempts.append((attempt, members, fit))
+        again = [j for j in range(len(members)) if (fit.status[:, j] == tr.DIVERGED).any()]
+        if not again:
+            break
+        members = [(members[j][0], members[j][1] + restarts) for j in again]
+    order = {tr.CONVERGED: 0, tr.CAP: 1, tr.DIVERGED: 2}
+    G = len(labels)
+    steps_used = np.zeros((G, len(runs)), dtype=int)
+    best_step = np.zeros((G, len(runs)), dtype=int)
+    status = np.full((G, len(runs)), tr.DIVERGED, dtype=object)
+    chosen: dict[tuple[int, int], tuple[int, int]] = {}
+    rows, history = [], []
+    for g, (model, depth) in enumerate(labels):
+        for i, r in enumerate(runs):
+            tried = [(a, j) for a, mem, _ in attempts for j, (ii, _) in enumerate(mem) if ii == i]
+
+            def key(aj: tuple[int, int], g: int = g) -> tuple[int, float]:
+                f = attempts[aj[0]][2]
+                loss = f.best_loss[g, aj[1]]
+                return order[str(f.status[g, aj[1]])], loss if np.isfinite(loss) else np.inf
+
+            a, j = min(tried, key=key)
+            chosen[(g, i)] = (a, j)
+            f = attempts[a][2]
+            steps_used[g, i], best_step[g, i] = f.steps_used[g, j], f.best_step[g, j]
+            status[g, i] = f.status[g, j]
+            good = [attempts[aa][2].best_loss[g, jj] for aa, jj in tried
+                    if attempts[aa][2].status[g, jj] == tr.CONVERGED]
+            agree = sum(v <= min(good) * (1 + AGREE) for v in good) if good else 0
+            for aa, jj in tried:
+                ff = attempts[aa][2]
+                rows.append({"lambda": r.name, "N": r.N, "seed": r.seed, "variant": r.variant,
+                             "model": model, "depth": depth,
+                             "start": attempts[aa][1][jj][1], "attempt": aa,
+                             "status": str(ff.status[g, jj]),
+                             "steps_used": int(ff.steps_used[g, jj]),
+                             "best_step": int(ff.best_step[g, jj]), "cap": r.cap,
+                             "cap_bound": str(ff.status[g, jj]) == tr.CAP,
+                             "start_loss": float(ff.start_loss[g, jj]),
+                             "best_loss": float(ff.best_loss[g, jj]),
+                             "kept": (aa, jj) == (a, j), "starts_converged": len(good),
+                             "starts_agreeing": int(agree)})
+            history += [{"lambda": r.name, "N": r.N, "seed": r.seed, "model": model,
+                         "depth": depth, "step": step, "train_loss": t, "valid_loss": v}
+                        for step, gg, m, t, v in f.history if gg == g and m == j]
+    params = {}
+    for k, g in group_of.items():
+        params[k] = torch.stack([attempts[chosen[(g, i)][0]][2].params[k][chosen[(g, i)][1]]
+                                 for i in range(len(runs))])
+    return Trained(params, list(labels), steps_used, best_step, status.astype(str),
+                   pd.DataFrame(rows), pd.DataFrame(history))
 
 
 # ---- training: LSA stacks (moment path) ------------------------------------------------------
 
-def train_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[int],
-              device: torch.device | None = None
-              ) -> tuple[dict[int, tuple[torch.Tensor, torch.Tensor]], tr.Fit]:
-    """Every depth of every run at once (Adam is elementwise, the loss a sum over independent
-    models; each run on its own stream of tasks shared by its depths). Returns depth ->
-    (W_KQ, W_PV), each (runs, depth, p, p) on the CPU, and the fit (groups = depths)."""
-    device = device or torch.device("cpu")
+def lsa_trainer(cfg: Mapping[str, Any], depths: Sequence[int], device: torch.device
+                ) -> tuple[dict[str, int], Callable[[Sequence[Member]], tr.Fit]]:
+    """The stacks of every depth for a batch of starts at once (Adam is elementwise, the loss a
+    sum over independent models; each start on its own stream of tasks shared by its depths,
+    each run's validation tasks shared by its starts). Returns the group of each parameter
+    (K<L>, V<L>: (M, L, p, p)) and the trainer."""
     d, B, sigma = int(cfg["d"]), int(cfg["batch_size"]), float(cfg["noise_sigma"])
     depths = sorted(int(L) for L in depths)
-    lam = torch.tensor(np.stack([eigenvalues(cfg["lambdas"][r.name], d) for r in runs]),
-                       dtype=DTYPE, device=device)[:, None, :]
-    N = torch.tensor([r.N for r in runs], dtype=DTYPE, device=device)[:, None, None]
-    streams = [_rng(cfg, TRAIN, r.name, r.N, r.seed, r.variant) for r in runs]
-    valid_draws = torch.from_numpy(np.stack([
-        moment_draws(_rng(cfg, VALID, r.name, r.N, r.seed), r.N, int(cfg["validation_tasks"]), d)
-        for r in runs])).to(device)
-    S_valid, w_valid = wishart_moments(valid_draws, lam, N, sigma)
-    params: dict[str, torch.Tensor] = {}
-    group_of: dict[str, int] = {}
-    for g, L in enumerate(depths):
-        starts = [(random_weights if r.init == "random" else initial_weights)(
-            _rng(cfg, INIT, r.name, r.N, r.seed, L), L, d, float(cfg["init_scale"]))
-            for r in runs]
-        for key, w in zip("KV", zip(*starts, strict=True), strict=True):
-            params[f"{key}{L}"] = torch.tensor(np.stack(w), dtype=DTYPE,
-                                               device=device).requires_grad_(True)
-            group_of[f"{key}{L}"] = g
+    group_of = {f"{key}{L}": g for g, L in enumerate(depths) for key in "KV"}
 
-    def excess(S: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        rows = []
+    def trainer(members: Sequence[Member]) -> tr.Fit:
+        runs = [r for r, _ in members]
+        lam = torch.tensor(np.stack([eigenvalues(cfg["lambdas"][r.name], d) for r in runs]),
+                           dtype=DTYPE, device=device)[:, None, :]
+        N = torch.tensor([r.N for r in runs], dtype=DTYPE, device=device)[:, None, None]
+        streams = [_rng(cfg, TRAIN, r.name, r.N, r.seed, r.variant, *_start_key(k))
+                   for r, k in members]
+        valid_draws = torch.from_numpy(np.stack([
+            moment_draws(_rng(cfg, VALID, r.name, r.N, r.seed), r.N,
+                         int(cfg["validation_tasks"]), d) for r in runs])).to(device)
+        S_valid, w_valid = wishart_moments(valid_draws, lam, N, sigma)
+        params: dict[str, torch.Tensor] = {}
         for L in depths:
-            gap = w - lsa_coefficients(S, params[f"K{L}"], params[f"V{L}"])
-            rows.append((gap * gap * lam).sum(-1).mean(-1))  # (runs,)
-        return torch.stack(rows)
+            starts = [(random_weights if r.init == "random" else initial_weights)(
+                _rng(cfg, INIT, r.name, r.N, r.seed, L, *_start_key(k)), L, d,
+                float(cfg["init_scale"])) for r, k in members]
+            for key, w in zip("KV", zip(*starts, strict=True), strict=True):
+                params[f"{key}{L}"] = torch.tensor(np.stack(w), dtype=DTYPE,
+                                                   device=device).requires_grad_(True)
 
-    def train_loss(step: int) -> torch.Tensor:
-        draws = torch.from_numpy(np.stack([moment_draws(rng, r.N, B, d)
-                                           for rng, r in zip(streams, runs, strict=True)]))
-        return excess(*wishart_moments(draws.to(device), lam, N, sigma))
+        def excess(S: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+            rows = []
+            for L in depths:
+                gap = w - lsa_coefficients(S, params[f"K{L}"], params[f"V{L}"])
+                rows.append((gap * gap * lam).sum(-1).mean(-1))  # (M,)
+            return torch.stack(rows)
 
-    def describe(g: int, m: int) -> str:
-        r = runs[m]
-        return (f"lambda={r.name}, N={r.N}, seed={r.seed}, depth={depths[g]}, variant={r.variant}"
-                f", batch_size={B}, init_scale={cfg['init_scale']}")
+        def train_loss(step: int) -> torch.Tensor:
+            draws = torch.from_numpy(np.stack([moment_draws(rng, r.N, B, d)
+                                               for rng, r in zip(streams, runs, strict=True)]))
+            return excess(*wishart_moments(draws.to(device), lam, N, sigma))
 
-    fit = tr.fit(params, group_of, train_loss, lambda: excess(S_valid, w_valid),
-                 _budget(cfg, runs), describe)
-    return {L: (fit.params[f"K{L}"], fit.params[f"V{L}"]) for L in depths}, fit
+        return tr.fit(params, group_of, train_loss, lambda: excess(S_valid, w_valid),
+                      _budget(cfg, runs, depths))
+
+    return group_of, trainer
+
+
+def train_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[int],
+              device: torch.device | None = None) -> Trained:
+    """The stacks of every run and depth, converged (``converge``): params K<L>, V<L>, each
+    (runs, L, p, p) on the CPU."""
+    depths = sorted(int(L) for L in depths)
+    group_of, trainer = lsa_trainer(cfg, depths, device or torch.device("cpu"))
+    return converge(cfg, runs, [("lsa", L) for L in depths], group_of, trainer)
 
 
 def train(cfg: Mapping[str, Any], device: torch.device | None = None
@@ -206,59 +318,79 @@ def train(cfg: Mapping[str, Any], device: torch.device | None = None
     """The main stacks of every Lambda, N, seed (in ``main_runs`` order, Lambdas in config
     order): depth -> (W_KQ, W_PV), each (runs, depth, p, p)."""
     runs = [r for name in cfg["lambdas"] for r in main_runs(cfg, name)]
-    return train_lsa(cfg, runs, cfg["depths"], device)[0]
+    trained = train_lsa(cfg, runs, cfg["depths"], device)
+    return {int(L): (trained.params[f"K{L}"], trained.params[f"V{L}"]) for L in cfg["depths"]}
 
 
-# ---- training: the designs (token path) ------------------------------------------------------
+# ---- training: the designs and the normalised stacks (token path) ----------------------------
+
+def design_labels(cfg: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(model, depth) of every token-path model: the designs (depth 1), then the normalised
+    stacks (``lsa_norm``, ``icl.norm_depths``)."""
+    return ([(str(x), 1) for x in cfg["designs"]]
+            + [(NORM, int(L)) for L in cfg.get("norm_depths", [])])
+
 
 def train_designs(cfg: Mapping[str, Any], device: torch.device | None = None
-                  ) -> tuple[dict[str, dict[str, torch.Tensor]], tr.Fit, list[Run]]:
-    """Every design of ``icl.designs`` for every seed at (shift.lambda, shift.context_size),
-    with the stacks' budget rule. Returns design -> its parameters (leading axis: seeds), the fit
-    (groups = designs) and the runs."""
+                  ) -> tuple[dict[tuple[str, int], dict[str, torch.Tensor]], Trained, list[Run]]:
+    """Every token-path model for every seed at (shift.lambda, shift.context_size), converged
+    with the stacks' rules. Returns (model, depth) -> its parameters (leading axis: seeds), the
+    training record and the runs."""
     device = device or torch.device("cpu")
-    designs = list(cfg["designs"])
+    labels = design_labels(cfg)
     d, B, sigma = int(cfg["d"]), int(cfg["batch_size"]), float(cfg["noise_sigma"])
     name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
-    runs = [r for r in main_runs(cfg, name) if r.N == N]
+    runs = main_runs(cfg, name, [N])
     lam = eigenvalues(cfg["lambdas"][name], d)
-    streams = [_rng(cfg, TRAIN, name, N, r.seed, "tokens") for r in runs]
     count = max(1, int(cfg["validation_tasks"]) // QUERIES)
-    valid = [token_tasks(_rng(cfg, VALID, name, N, r.seed, "tokens"), lam, N, QUERIES, sigma,
-                         count) for r in runs]
-    valid_t = [torch.from_numpy(np.stack(part)).to(device) for part in zip(*valid, strict=True)]
-    params: dict[str, torch.Tensor] = {}
-    group_of: dict[str, int] = {}
-    for g, design in enumerate(designs):
-        starts = [design_weights(design, _rng(cfg, INIT, name, N, r.seed, design), d,
-                                 float(cfg["init_scale"]), int(cfg["heads"]),
-                                 int(cfg["mlp_width"])) for r in runs]
-        for key in starts[0]:
-            params[f"{design}.{key}"] = torch.tensor(np.stack([s[key] for s in starts]),
-                                                     dtype=DTYPE, device=device
-                                                     ).requires_grad_(True)
-            group_of[f"{design}.{key}"] = g
 
-    def of(design: str) -> dict[str, torch.Tensor]:
-        return {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(design + ".")}
+    def prefix(model: str, depth: int) -> str:
+        return f"{model}{depth}."
 
-    def loss(context: torch.Tensor, queries: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-        return torch.stack([((PREDICT[design](of(design), context, queries) - truth) ** 2)
-                            .mean((-1, -2)) for design in designs])
+    probe = {prefix(m, L) + k: g for g, (m, L) in enumerate(labels)
+             for k in design_weights(m, np.random.default_rng(0), d, 1.0, int(cfg["heads"]),
+                                     int(cfg["mlp_width"]), L)}
 
-    def train_loss(step: int) -> torch.Tensor:
-        batch = [token_tasks(rng, lam, N, QUERIES, sigma, B) for rng in streams]
-        return loss(*(torch.from_numpy(np.stack(part)).to(device)
-                      for part in zip(*batch, strict=True)))
+    def trainer(members: Sequence[Member]) -> tr.Fit:
+        streams = [_rng(cfg, TRAIN, name, N, r.seed, "tokens", *_start_key(k))
+                   for r, k in members]
+        valid = [token_tasks(_rng(cfg, VALID, name, N, r.seed, "tokens"), lam, N, QUERIES,
+                             sigma, count) for r, _ in members]
+        valid_t = [torch.from_numpy(np.stack(part)).to(device) for part in zip(*valid,
+                                                                             strict=True)]
+        params: dict[str, torch.Tensor] = {}
+        for model, L in labels:
+            tag = model if model != NORM else f"{model}{L}"
+            starts = [design_weights(model, _rng(cfg, INIT, name, N, r.seed, tag,
+                                                 *_start_key(k)), d, float(cfg["init_scale"]),
+                                     int(cfg["heads"]), int(cfg["mlp_width"]), L)
+                      for r, k in members]
+            for key in starts[0]:
+                params[prefix(model, L) + key] = torch.tensor(
+                    np.stack([s[key] for s in starts]), dtype=DTYPE,
+                    device=device).requires_grad_(True)
 
-    def describe(g: int, m: int) -> str:
-        return (f"design={designs[g]}, lambda={name}, N={N}, seed={runs[m].seed}, "
-                f"batch_size={B}, init_scale={cfg['init_scale']}")
+        def of(model: str, L: int) -> dict[str, torch.Tensor]:
+            tag = prefix(model, L)
+            return {k.removeprefix(tag): v for k, v in params.items() if k.startswith(tag)}
 
-    fit = tr.fit(params, group_of, train_loss, lambda: loss(*valid_t), _budget(cfg, runs),
-                 describe)
-    return ({design: {k.split(".", 1)[1]: v for k, v in fit.params.items()
-                      if k.startswith(design + ".")} for design in designs}, fit, runs)
+        def loss(context: torch.Tensor, queries: torch.Tensor, truth: torch.Tensor
+                 ) -> torch.Tensor:
+            return torch.stack([((PREDICT[m](of(m, L), context, queries) - truth) ** 2)
+                                .mean((-1, -2)) for m, L in labels])
+
+        def train_loss(step: int) -> torch.Tensor:
+            batch = [token_tasks(rng, lam, N, QUERIES, sigma, B) for rng in streams]
+            return loss(*(torch.from_numpy(np.stack(part)).to(device)
+                          for part in zip(*batch, strict=True)))
+
+        return tr.fit(params, probe, train_loss, lambda: loss(*valid_t),
+                      _budget(cfg, [r for r, _ in members], [L for _, L in labels]))
+
+    trained = converge(cfg, runs, labels, probe, trainer)
+    out = {(m, L): {k.removeprefix(prefix(m, L)): v for k, v in trained.params.items()
+                    if k.startswith(prefix(m, L))} for m, L in labels}
+    return out, trained, runs
 
 
 # ---- baselines and evaluation ----------------------------------------------------------------
@@ -302,7 +434,9 @@ def design_test_predict(design: str, params: Mapping[str, torch.Tensor], tasks: 
 def baseline_rows(cfg: Mapping[str, Any], name: str, N: int, tasks: Tasks,
                   depths: Sequence[int]) -> list[dict[str, Any]]:
     """icl_risk rows of the untrained models on the test tasks of (name, N): the OLS-Transformer
-    with Gamma* and with Lambda^-1, in-context OLS, ridge, and tuned L-step PGD per depth."""
+    with Gamma* and with Lambda^-1, in-context OLS, ridge, and per depth L two references: L
+    steps of Gamma*-preconditioned GD with a tuned step (``pgd``) and L steps of GD with a
+    diagonal preconditioner of its own per step, tuned (``gd_tuned``), both on tuning tasks."""
     d, sigma = int(cfg["d"]), float(cfg["noise_sigma"])
     lam = eigenvalues(cfg["lambdas"][name], d)
     star = gamma_star(lam, N, sigma)
@@ -315,14 +449,20 @@ def baseline_rows(cfg: Mapping[str, Any], name: str, N: int, tasks: Tasks,
                      "excess_theory": gamma_excess_risk(gamma, lam, N, sigma)})
     for model, coef, theory in (
             ("context_ols", context_ols(tasks.X, tasks.y), ols_excess_risk(d, N, sigma)),
-            ("ridge", ridge(tasks.X, tasks.y, sigma), math.nan)):
+            ("ridge", ridge(tasks.X, tasks.y, sigma**2), math.nan)):
         rows.append({**base, "model": model, "depth": 0, "seed": -1,
                      **_errors(_linear(tasks, coef), tasks), "excess_theory": theory})
     tuning = draw_tasks(_rng(cfg, TUNE, name, N), lam, N, sigma, int(cfg["test_tasks"]))
+    X, y = torch.from_numpy(tasks.X), torch.from_numpy(tasks.y)
     for L, eta in tune_pgd(tuning, lam, star, depths).items():
         coef = pgd_weights(pgd_polynomial(tasks.X, tasks.y, star, L), eta)
         rows.append({**base, "model": "pgd", "depth": L, "seed": -1,
                      **_errors(_linear(tasks, coef), tasks), "step": eta})
+        D = tune_gd_steps(tuning, lam, np.tile(eta * np.diag(star), (L, 1)))
+        with torch.no_grad():
+            coef = gd_steps(X, y, torch.from_numpy(D)).numpy()
+        rows.append({**base, "model": "gd_tuned", "depth": L, "seed": -1,
+                     **_errors(_linear(tasks, coef), tasks), "step": float(D.mean())})
     return rows
 
 
@@ -338,13 +478,13 @@ def evaluation_tasks(cfg: Mapping[str, Any], name: str, N: int) -> Tasks:
                       int(cfg["test_tasks"]))
 
 
-def evaluate_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[int],
-                 models: Mapping[int, tuple[torch.Tensor, torch.Tensor]], fit: tr.Fit
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """icl_preconditioner (per run) and icl_risk (baselines per (name, N), then per run and
-    depth) on the shared test tasks."""
+def evaluate_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], trained: Trained,
+                 baselines: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """icl_preconditioner (per run) and icl_risk (baselines per (name, N) unless not
+    ``baselines``, then per run and depth, with its steps used and status) on the shared test
+    tasks."""
     d, sigma = int(cfg["d"]), float(cfg["noise_sigma"])
-    depths = sorted(int(L) for L in depths)
+    depths = [L for _, L in trained.labels]
     pre_rows, risk_rows = [], []
     for name, N in dict.fromkeys((r.name, r.N) for r in runs):
         lam = eigenvalues(cfg["lambdas"][name], d)
@@ -352,25 +492,31 @@ def evaluate_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[i
         S = second_moment(tasks.context())
         h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
         star, inverse = gamma_star(lam, N, sigma), np.diag(1 / lam)
-        baselines = baseline_rows(cfg, name, N, tasks, depths)
-        risk_rows += baselines
-        pgd = {row["depth"]: row["excess_risk"] for row in baselines if row["model"] == "pgd"}
+        if baselines:
+            risk_rows += baseline_rows(cfg, name, N, tasks, depths)
         for index, r in enumerate(runs):
             if (r.name, r.N) != (name, N):
                 continue
             for g, L in enumerate(depths):
-                K, V = models[L][0][index], models[L][1][index]
+                K, V = trained.params[f"K{L}"][index], trained.params[f"V{L}"][index]
                 pred = lsa_test_predict(S, tasks, K, V)
                 risk_rows.append({**_base(cfg, name, N), "model": "lsa", "depth": L,
                                   "seed": r.seed, "variant": r.variant, **_errors(pred, tasks),
-                                  "pgd_excess_risk": pgd[L],  # what the stack can represent
-                                  "steps_used": int(fit.steps_used[g, index]),
-                                  "best_step": int(fit.best_step[g, index])})
+                                  **_record(trained, g, index)})
                 if L == 1:
                     pre_rows.append({**_base(cfg, name, N), "seed": r.seed,
                                      "variant": r.variant, **preconditioner_row(
-                                         K[0], V[0], pred, tasks, h, star, inverse)})
+                                         K[0], V[0], pred, tasks, h, star, inverse),
+                                     **_record(trained, g, index)})
     return pd.DataFrame(pre_rows), pd.DataFrame(risk_rows)
+
+
+def _record(trained: Trained, g: int, index: int) -> dict[str, Any]:
+    """How the kept start of run ``index`` in group ``g`` trained."""
+    return {"steps_used": int(trained.steps_used[g, index]),
+            "best_step": int(trained.best_step[g, index]),
+            "status": str(trained.status[g, index]),
+            "converged": str(trained.status[g, index]) == tr.CONVERGED}
 
 
 def preconditioner_row(K: torch.Tensor, V: torch.Tensor, prediction: np.ndarray, tasks: Tasks,
@@ -395,15 +541,6 @@ def preconditioner_row(K: torch.Tensor, V: torch.Tensor, prediction: np.ndarray,
     return row
 
 
-def history_rows(fit: tr.Fit, runs: Sequence[Run], labels: Sequence[tuple[str, int]]
-                 ) -> pd.DataFrame:
-    """icl_training: the loss history, one row per (model, depth, seed, evaluation)."""
-    rows = [{"lambda": runs[m].name, "N": runs[m].N, "seed": runs[m].seed,
-             "model": labels[g][0], "depth": labels[g][1], "step": step, "train_loss": t,
-             "valid_loss": v} for step, g, m, t, v in fit.history]
-    return pd.DataFrame(rows)
-
-
 # ---- test-time shift -------------------------------------------------------------------------
 
 Predictor = Callable[[Tasks, torch.Tensor], np.ndarray]  # (tasks, their S) -> (models, B)
@@ -419,12 +556,14 @@ class ShiftModel:
     seeds: tuple[int, ...]
     predict: Predictor
     gamma: np.ndarray | None = None
+    converged: tuple[bool, ...] = ()  # per seed: its kept start converged (() : untrained)
 
 
 def shift_rows(cfg: Mapping[str, Any], models: Sequence[ShiftModel]) -> pd.DataFrame:
     """icl_shift rows of ``models`` (trained on shift.lambda at shift.context_size) on shifted
     inputs (shift.py's families) or tasks (task_scale), one row per (family, magnitude, model,
-    depth, seed); common random numbers across families, magnitudes and parts."""
+    depth, seed): the relative error and the absolute one (``rmse``, root mean square of the
+    prediction minus w^T x_q); common random numbers across families, magnitudes and parts."""
     d, sigma, count = int(cfg["d"]), float(cfg["noise_sigma"]), int(cfg["test_tasks"])
     name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
     lam = eigenvalues(cfg["lambdas"][name], d)
@@ -452,11 +591,16 @@ def shift_rows(cfg: Mapping[str, Any], models: Sequence[ShiftModel]) -> pd.DataF
                                if m.gamma is not None else math.nan)
                     rows.append({**head, "model": m.model, "depth": m.depth, "seed": seed,
                                  "relerr": sm.relative_error(predictions[i], truth),
-                                 "eq10_learned": learned})
+                                 "rmse": float(np.sqrt(np.mean((predictions[i] - truth) ** 2))),
+                                 "eq10_learned": learned,
+                                 "converged": m.converged[i] if m.converged else True})
     return pd.DataFrame(rows)
 
 
 def baseline_shift_models(cfg: Mapping[str, Any]) -> list[ShiftModel]:
+    """The OLS-Transformer with Lambda^-1, in-context OLS, ridge with the training prior
+    (penalty sigma^2) and the Bayes-optimal predictor under the shifted law (``bayes``: ridge
+    with the shifted task prior, sigma^2 / c^2; covariate shift leaves it ridge)."""
     lam = eigenvalues(cfg["lambdas"][cfg["shift"]["lambda"]], int(cfg["d"]))
     inverse_W = whitener(torch.from_numpy(np.diag(lam)))
     sigma = float(cfg["noise_sigma"])
@@ -465,22 +609,32 @@ def baseline_shift_models(cfg: Mapping[str, Any]) -> list[ShiftModel]:
             ShiftModel("context_ols", 0, (-1,),
                        lambda tasks, S: _linear(tasks, context_ols(tasks.X, tasks.y))),
             ShiftModel("ridge", 0, (-1,),
-                       lambda tasks, S: _linear(tasks, ridge(tasks.X, tasks.y, sigma)))]
+                       lambda tasks, S: _linear(tasks, ridge(tasks.X, tasks.y, sigma**2))),
+            ShiftModel("bayes", 0, (-1,),
+                       lambda tasks, S: _linear(tasks, bayes_ridge(
+                           tasks.X, tasks.y, sigma, _task_scale(tasks))))]
 
 
-def lsa_shift_models(runs: Sequence[Run], models: Mapping[int, tuple[torch.Tensor, torch.Tensor]],
-                     indices: Sequence[int]) -> list[ShiftModel]:
+def _task_scale(tasks: Tasks) -> float:
+    """The task prior's scale c of shifted tasks: tasks carry it (``draw_tasks``)."""
+    return float(tasks.task_scale)
+
+
+def lsa_shift_models(runs: Sequence[Run], trained: Trained, indices: Sequence[int]
+                     ) -> list[ShiftModel]:
     out = []
     seeds = tuple(runs[i].seed for i in indices)
-    for L, (K, V) in sorted(models.items()):
-        Ks, Vs = K[list(indices)], V[list(indices)]
+    for g, (_, L) in enumerate(trained.labels):
+        Ks = trained.params[f"K{L}"][list(indices)]
+        Vs = trained.params[f"V{L}"][list(indices)]
 
         def predict(tasks: Tasks, S: torch.Tensor, Ks: torch.Tensor = Ks,
                     Vs: torch.Tensor = Vs) -> np.ndarray:
             return np.stack([lsa_test_predict(S, tasks, k, v) for k, v in zip(Ks, Vs,
                                                                                strict=True)])
         gamma = read_gamma(Ks[:, 0], Vs[:, 0]).numpy() if L == 1 else None
-        out.append(ShiftModel("lsa", L, seeds, predict, gamma))
+        converged = tuple(bool(trained.status[g, i] == tr.CONVERGED) for i in indices)
+        out.append(ShiftModel("lsa", L, seeds, predict, gamma, converged))
     return out
 
 
@@ -489,7 +643,7 @@ def lsa_shift_models(runs: Sequence[Run], models: Mapping[int, tuple[torch.Tenso
 def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = None
              ) -> dict[str, pd.DataFrame]:
     """One job's tables (a subset of icl_preconditioner, icl_risk, icl_shift, icl_training,
-    icl_sensitivity), rows that ``gather`` concatenates."""
+    icl_sensitivity, icl_convergence), rows that ``gather`` concatenates."""
     validate(cfg)
     device = device or resolve_device(str(cfg["device"]), "icl.device")
     if part not in icl_parts(cfg):
@@ -498,62 +652,62 @@ def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = No
         return _lsa_part(cfg, icl_lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1], device)
     if part == "designs":
         return _designs_part(cfg, device)
-    return _sensitivity_part(cfg, device)
+    label = list(sensitivity_variants(cfg))[int(part.removeprefix("sensitivity_")) - 1]
+    return _sensitivity_part(cfg, label, device)
 
 
-def _lsa_part(cfg: Mapping[str, Any], names: Sequence[str], device: torch.device
+def _lsa_part(cfg: Mapping[str, Any], pairs: Sequence[tuple[str, int]], device: torch.device
               ) -> dict[str, pd.DataFrame]:
-    runs = [r for name in names for r in main_runs(cfg, name)]
-    depths = sorted(int(L) for L in cfg["depths"])
-    models, fit = train_lsa(cfg, runs, depths, device)
-    pre, risk = evaluate_lsa(cfg, runs, depths, models, fit)
+    runs = [r for name, N in pairs for r in main_runs(cfg, name, [N])]
+    trained = train_lsa(cfg, runs, cfg["depths"], device)
+    pre, risk = evaluate_lsa(cfg, runs, trained)
     out = {"icl_preconditioner": pre.drop(columns="variant"),
-           "icl_risk": risk.drop(columns="variant"),
-           "icl_training": history_rows(fit, runs, [("lsa", L) for L in depths])}
-    if cfg["shift"]["lambda"] in names:
-        name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
-        indices = [i for i, r in enumerate(runs) if (r.name, r.N) == (name, N)]
+           "icl_risk": risk.drop(columns="variant", errors="ignore"),
+           "icl_training": trained.training,
+           "icl_convergence": trained.convergence}
+    here = (cfg["shift"]["lambda"], int(cfg["shift"]["context_size"]))
+    if here in [(str(n), int(N)) for n, N in pairs]:
+        indices = [i for i, r in enumerate(runs) if (r.name, r.N) == here]
         out["icl_shift"] = shift_rows(cfg, baseline_shift_models(cfg)
-                                      + lsa_shift_models(runs, models, indices))
+                                      + lsa_shift_models(runs, trained, indices))
     return out
 
 
 def _designs_part(cfg: Mapping[str, Any], device: torch.device) -> dict[str, pd.DataFrame]:
-    trained, fit, runs = train_designs(cfg, device)
+    models, trained, runs = train_designs(cfg, device)
     name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
     tasks = evaluation_tasks(cfg, name, N)
     rows = []
-    for g, (design, params) in enumerate(trained.items()):
-        predictions = design_test_predict(design, params, tasks)
+    for g, ((model, L), params) in enumerate(models.items()):
+        predictions = design_test_predict(model, params, tasks)
         for m, r in enumerate(runs):
-            rows.append({**_base(cfg, name, N), "model": design, "depth": 1, "seed": r.seed,
-                         **_errors(predictions[m], tasks),
-                         "steps_used": int(fit.steps_used[g, m]),
-                         "best_step": int(fit.best_step[g, m])})
+            rows.append({**_base(cfg, name, N), "model": model, "depth": L, "seed": r.seed,
+                         **_errors(predictions[m], tasks), **_record(trained, g, m)})
     seeds = tuple(r.seed for r in runs)
-    shifted = [ShiftModel(design, 1, seeds,
-                          lambda tasks, S, design=design, params=params:
-                          design_test_predict(design, params, tasks))
-               for design, params in trained.items()]
+    shifted = [ShiftModel(model, L, seeds,
+                          lambda tasks, S, model=model, params=params:
+                          design_test_predict(model, params, tasks), None,
+                          tuple(bool(s == tr.CONVERGED) for s in trained.status[g]))
+               for g, ((model, L), params) in enumerate(models.items())]
     return {"icl_risk": pd.DataFrame(rows), "icl_shift": shift_rows(cfg, shifted),
-            "icl_training": history_rows(fit, runs, [(design, 1) for design in trained])}
+            "icl_training": trained.training, "icl_convergence": trained.convergence}
 
 
-def _sensitivity_part(cfg: Mapping[str, Any], device: torch.device) -> dict[str, pd.DataFrame]:
-    runs = sensitivity_runs(cfg)
-    depths = sorted(int(L) for L in cfg["sensitivity"]["depths"])
-    models, fit = train_lsa(cfg, runs, depths, device)
-    pre, risk = evaluate_lsa(cfg, runs, depths, models, fit)
-    baselines = risk[risk["model"] != "lsa"]
-    # every variant shares the test tasks: its checks see the same baselines
-    risk = pd.concat([risk[risk["model"] == "lsa"]] + [
-        baselines.assign(variant=v) for v in sensitivity_variants(cfg)], ignore_index=True)
-    return {"icl_sensitivity": pd.concat([risk.assign(table="icl_risk"),
-                                          pre.assign(table="icl_preconditioner")],
-                                         ignore_index=True)}
+def _sensitivity_part(cfg: Mapping[str, Any], label: str, device: torch.device
+                      ) -> dict[str, pd.DataFrame]:
+    """One alternative of the sensitivity grid on the main grid's Lambdas and N (no baselines:
+    the checks take them from the main icl_risk, the test tasks being shared)."""
+    runs = sensitivity_runs(cfg, label)
+    trained = train_lsa(cfg, runs, cfg["sensitivity"]["depths"], device)
+    pre, risk = evaluate_lsa(cfg, runs, trained, baselines=False)
+    control = bool(sensitivity_variants(cfg)[label]["control"])
+    table = pd.concat([risk.assign(table="icl_risk"), pre.assign(table="icl_preconditioner")],
+                      ignore_index=True).assign(control=control)
+    return {"icl_sensitivity": table, "icl_convergence": trained.convergence}
 
 
-TABLES = ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_sensitivity")
+TABLES = ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_sensitivity",
+          "icl_convergence")
 
 
 def gather(pieces: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:

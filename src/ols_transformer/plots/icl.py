@@ -17,7 +17,8 @@ BASELINES = {  # model -> (label, style, color)
     "gamma_star": ("Gamma* transformer (one-layer optimum)", "x--", "black"),
     "ols_transformer": ("OLS-Transformer, Lambda^-1", "+-.", "tab:gray"),
     "context_ols": ("in-context OLS", "s-", "tab:blue"),
-    "ridge": ("ridge, lambda = sigma^2 (Bayes)", "^-", "tab:green"),
+    "ridge": ("ridge, lambda = sigma^2 (Bayes, training prior)", "^-", "tab:green"),
+    "bayes": ("Bayes-optimal under the shifted law", "*-", "tab:red"),
 }
 
 
@@ -26,6 +27,7 @@ DESIGN_STYLE = {  # design -> (label, marker, color)
     "multi_head": ("two-head linear attention", "v", "tab:olive"),
     "mlp": ("linear attention + GELU MLP", "P", "tab:cyan"),
 }
+NORM_STYLE = ("normalised stack (pre-norm LayerNorm + residual), L = {}", "h", "tab:brown")
 
 
 def _figure(width: float, height: float, left: float, right: float, top: float, bottom: float,
@@ -171,6 +173,8 @@ def plot_risk_vs_depth(risk: pd.DataFrame) -> Figure:
                       f"trained LSA, N = {n}")
             pgd = at[at["model"] == "pgd"].sort_values("depth")
             ax.plot(pgd["depth"], pgd["excess_risk"], ":", color=colors[n], lw=1.5)
+            tuned = at[at["model"] == "gd_tuned"].sort_values("depth")
+            ax.plot(tuned["depth"], tuned["excess_risk"], "-.", color=colors[n], lw=1.0)
             ridge = at.loc[at["model"] == "ridge", "excess_risk"]
             if len(ridge):
                 ax.axhline(float(ridge.iloc[0]), color=colors[n], ls="--", lw=0.8)
@@ -178,8 +182,8 @@ def plot_risk_vs_depth(risk: pd.DataFrame) -> Figure:
         ax.set_xticks(sorted(int(L) for L in rows.loc[rows["model"] == "lsa", "depth"].unique()))
         ax.set_xlabel("layers L")
         ax.set_ylabel("excess risk")
-        ax.set_title(f"Lambda: {name} (dotted: L steps of GD with Gamma*; dashed: ridge)",
-                     fontsize=8)
+        ax.set_title(f"Lambda: {name} (dotted: L steps of GD with Gamma*; dash-dot: L steps "
+                     "with tuned per-step diagonal preconditioners; dashed: ridge)", fontsize=7)
         ax.legend(fontsize=7)
     fig.suptitle("Deeper linear transformers: risk against depth")
     return fig
@@ -209,7 +213,12 @@ def plot_shift(shift: pd.DataFrame) -> Figure:
         for L in depths:
             _lsa_band(bottom, lsa[lsa["depth"] == L], "magnitude", "relerr", colors[L],
                       f"trained LSA, L = {L}")
-        for model in ("ols_transformer", "context_ols", "ridge"):
+        norm = rows[rows["model"] == "lsa_norm"]
+        for L in sorted(int(v) for v in norm["depth"].unique()):
+            sel = norm[norm["depth"] == L].groupby("magnitude")["relerr"].mean()
+            bottom.plot(sel.index, sel.to_numpy(), NORM_STYLE[1] + "--", color=colors.get(
+                L, NORM_STYLE[2]), ms=4, lw=1.0, label=NORM_STYLE[0].format(L))
+        for model in ("ols_transformer", "context_ols", "ridge", "bayes"):
             label, style, color = BASELINES[model]
             base = rows[rows["model"] == model].sort_values("magnitude")
             for ax in (top, bottom):
@@ -268,37 +277,47 @@ def plot_training(training: pd.DataFrame) -> Figure:
 
 
 @plot
-def plot_designs(growth: pd.DataFrame) -> Figure:
-    """Error growth under shift, relative error / at no shift (means over seeds), per family,
-    from icl_growth (``shift.error_growth``). Top: the one-layer linear model, the stacks and
-    the Sec. 5 designs; bottom: the one-layer models alone (the stacks' growth would hide their
-    differences)."""
-    families = list(dict.fromkeys(growth["family"]))
-    fig = _figure(3.4 * len(families), 7.0, left=0.9, right=0.2, top=0.6, bottom=1.0,
+def plot_designs(shift: pd.DataFrame) -> Figure:
+    """Robustness as a user meets it: the absolute error (RMS of y_hat - w^T x_q, mean over
+    seeds) under each shift family and magnitude, of the one-layer linear model (thick), the
+    Sec. 5 designs, the normalised stacks and the Bayes-optimal predictor under the same shift.
+    Bottom: the same over the linear model's error (below 1: the design is better there)."""
+    families = list(dict.fromkeys(shift["family"]))
+    fig = _figure(3.4 * len(families), 7.0, left=0.9, right=0.2, top=0.6, bottom=1.2,
                   wspace=0.1, hspace=0.3)
     axes = fig.subplots(2, len(families), squeeze=False, sharey="row")
-    depths = sorted(int(L) for L in growth.loc[growth["model"] == "lsa", "depth"].unique())
-    colors = _depth_colors(depths)
-    models = [("lsa", L, f"linear, L = {L}", "o", colors[L]) for L in depths] + [
+    norm = sorted(int(L) for L in shift.loc[shift["model"] == "lsa_norm", "depth"].unique())
+    models = [("lsa", 1, "linear, L = 1", "o", "black")] + [
         (d, 1, label, marker, color) for d, (label, marker, color) in DESIGN_STYLE.items()
-        if (growth["model"] == d).any()]
+        if (shift["model"] == d).any()] + [
+        ("lsa_norm", L, NORM_STYLE[0].format(L), NORM_STYLE[1],
+         colormaps["copper"](0.2 + 0.6 * i / max(1, len(norm) - 1))) for i, L in enumerate(norm)
+    ] + [("bayes", 0, BASELINES["bayes"][0], "*", "tab:red")]
     for col, family in enumerate(families):
-        rows = growth[growth["family"] == family]
+        rows = shift[shift["family"] == family]
+        base = rows[(rows["model"] == "lsa") & (rows["depth"] == 1)].groupby(
+            "magnitude")["rmse"].mean()
         for model, depth, label, marker, color in models:
-            sel = rows[(rows["model"] == model) & (rows["depth"] == depth)]
-            for ax in axes[:, col] if depth == 1 else axes[:1, col]:
-                ax.plot(sel["magnitude"], sel["growth"], marker + "-", color=color, label=label,
-                        ms=4, lw=2.0 if (model, depth) == ("lsa", 1) else 1.0)
+            sel = rows[(rows["model"] == model) & (rows["depth"] == depth)].groupby(
+                "magnitude")["rmse"].mean()
+            if sel.empty:
+                continue
+            thick = 2.0 if (model, depth) == ("lsa", 1) else 1.0
+            axes[0, col].plot(sel.index, sel.to_numpy(), marker + "-", color=color, label=label,
+                              ms=4, lw=thick)
+            axes[1, col].plot(sel.index, (sel / base.reindex(sel.index)).to_numpy(),
+                              marker + "-", color=color, ms=4, lw=thick)
         for ax in axes[:, col]:
             ax.set_yscale("log")
+        axes[1, col].axhline(1.0, color="gray", lw=0.8)
         axes[0, col].set_title(family.replace("_", " "))
         axes[1, col].set_xlabel(FAMILY_MAGNITUDE.get(family, TASK_MAGNITUDE), fontsize=7)
-    axes[0, 0].set_ylabel("relative error / at no shift")
-    axes[1, 0].set_ylabel("one-layer models only")
+    axes[0, 0].set_ylabel("absolute error (RMS)")
+    axes[1, 0].set_ylabel("error / linear layer's")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
-    fig.suptitle("Sec. 5's designs at test-time shift: error growth against the one-layer "
-                 "linear model (thick)")
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.suptitle("Sec. 5's designs under test-time shift: absolute error next to the one-layer "
+                 "linear model (thick) and the Bayes-optimal predictor")
     return fig
 
 
@@ -309,4 +328,4 @@ def figures(tables: dict[str, pd.DataFrame]) -> dict[str, Figure]:
             "depth": plot_risk_vs_depth(tables["icl_risk"]),
             "shift": plot_shift(tables["icl_shift"]),
             "training": plot_training(tables["icl_training"]),
-            "designs": plot_designs(tables["icl_growth"])}
+            "designs": plot_designs(tables["icl_shift"])}
