@@ -70,13 +70,14 @@ from ..hopfield_theory import (
     exact_recall,
     finite_size_fit,
     growth,
+    law_residuals,
     nearest_neighbour_capacity,
     primary,
     recall_family,
     theory,
 )
 from ..ols import fit_line
-from ..stats import Interval, mean_interval
+from ..stats import Interval, bootstrap_interval, mean_interval
 from . import (
     CHOSEN,
     FAIL,
@@ -126,6 +127,63 @@ def seed_interval(values: Mapping[int, float]) -> Interval:
     """Mean over seeds of a per-seed statistic ({seed: value}) and its Student-t interval."""
     seeds = sorted(values)
     return mean_interval([values[s] for s in seeds], labels=[f"seed {s}" for s in seeds])
+
+
+Curve = tuple[np.ndarray, np.ndarray]  # N (n,) and the mean capacity over seeds at each (n,)
+
+
+# curve_interval's results by (statistic, the curves' data): a tolerance re-judged at its
+# alternatives asks for the same interval again (a cache of a pure function of the data).
+_INTERVALS: dict[tuple[str, bytes], Interval] = {}
+
+
+def curve_interval(runs: Sequence[pd.DataFrame],
+                   statistic: Callable[[list[Curve]], float], what: str,
+                   key: str = "") -> Interval:
+    """A statistic of the mean capacity curves of ``runs`` (a fit: a slope, a law's residual)
+    and its percentile bootstrap over seeds: each resample draws seeds with replacement (the
+    same seeds for every run: they store the same patterns) and recomputes the statistic on
+    the mean over them (``stats.bootstrap_interval``, seeded; with few seeds it is narrower
+    than it should be). The estimate is the statistic of the mean over every seed, the number
+    hopfield_growth tables."""
+    pivots = [rows.pivot_table(index="seed", columns="N", values="capacity", aggfunc="mean")
+              .sort_index(axis=1) for rows in runs]
+    seeds = sorted(set.intersection(*(set(p.index) for p in pivots)))
+    grids = [(p.columns.to_numpy(dtype=float), p.loc[seeds].to_numpy(dtype=float))
+             for p in pivots]
+    data = repr((seeds, [(N.tolist(), C.tolist()) for N, C in grids])).encode()
+    cache_key = (f"{what} {key}", data)
+    if cache_key not in _INTERVALS:
+        if len(_INTERVALS) > 1024:
+            _INTERVALS.clear()
+        _INTERVALS[cache_key] = bootstrap_interval(
+            np.arange(len(seeds)), lambda idx: statistic([(N, C[idx].mean(axis=0))
+                                                          for N, C in grids]),
+            what, labels=[f"seed {s}" for s in seeds])
+    return _INTERVALS[cache_key]
+
+
+def loglog_slope(curve: Curve) -> float:
+    return fit_line(*curve, log_x=True, log_y=True).slope
+
+
+def local_slope(curve: Curve) -> float:
+    """Log-log slope between the two largest N."""
+    N, C = curve
+    return fit_line(N[-2:], C[-2:], log_x=True, log_y=True).slope
+
+
+def law_gap(curve: Curve) -> float:
+    """RMS log residual of c N / ln N minus that of c N (> 0: c N fits better)."""
+    linear, n_ln_n = law_residuals(*curve)
+    return n_ln_n - linear
+
+
+def sqrt_gap(curve: Curve) -> float:
+    """R^2 of ln C on sqrt(N) minus R^2 on N (two-parameter lines on the same points, so R^2
+    orders their residuals; > 0: exp(c sqrt N) fits better)."""
+    N, C = curve
+    return fit_line(np.sqrt(N), C, log_y=True).r2 - fit_line(N, C, log_y=True).r2
 
 
 def _run_seeds(per_seed: pd.DataFrame, run: str, column: str) -> dict[int, float]:
@@ -222,43 +280,36 @@ def _per_run(name: str, criterion: str, rows: list[pd.Series], judge, why_missin
 
 def _linear_law(name: str, run_rows: pd.DataFrame, low: float, high: float, row: pd.Series,
                 origin: str = CHOSEN) -> Check:
-    """"Linear": the log-log slope's interval over seeds in [low, high] and c N fitting ln C
-    better than c N / ln N (the RMS log residual of c N / ln N minus that of c N, per seed,
-    > 0 on its interval)."""
-    seeds = per_seed_growth(run_rows)
-    run = str(row["run"])
-    slope = interval_within(name, seed_interval(_run_seeds(seeds, run, "loglog_slope")),
+    """"Linear": the log-log slope of the mean capacity in [low, high] and c N fitting ln C
+    better than c N / ln N (``law_gap`` > 0), each on its bootstrap interval over seeds."""
+    slope = interval_within(name, curve_interval([run_rows], lambda c: loglog_slope(c[0]),
+                                                 "the log-log slope of the mean capacity"),
                             low, high, 1.0, f"log-log slope of capacity on N in "
                             f"[{low:.4g}, {high:.4g}]", origin=origin)
-    gap = {s: b - a for (s, a), b in zip(_run_seeds(seeds, run, "rms_linear").items(),
-                                         _run_seeds(seeds, run, "rms_n_over_ln_n").values(),
-                                         strict=True)}
-    law = interval_at_least(name, seed_interval(gap), 0.0, "c N fits ln C better than "
-                            "c N / ln N (RMS log residual of c N / ln N minus c N >= 0)",
-                            origin=origin)
+    law = interval_at_least(name, curve_interval([run_rows], lambda c: law_gap(c[0]),
+                                                 "the RMS residual gap of the mean capacity"),
+                            0.0, "c N fits ln C better than c N / ln N (RMS log residual of "
+                            "c N / ln N minus c N >= 0)", origin=origin)
     return both(slope, law, f"{_where(row)}; {_laws(row)}")
 
 
 def _law_gap(name: str, run_rows: pd.DataFrame, row: pd.Series, sqrt_law: bool) -> Check:
-    """ln C fitted better by sqrt(N) (``sqrt_law``) or by N: R^2 on sqrt(N) minus R^2 on N per
-    seed (two-parameter lines on the same points, so R^2 orders their residuals), its interval
-    >= 0 (sqrt law) or <= 0 (N law)."""
-    seeds = per_seed_growth(run_rows)
-    run = str(row["run"])
-    gap = {s: b - a for (s, a), b in zip(_run_seeds(seeds, run, "semilog_r2").items(),
-                                         _run_seeds(seeds, run, "sqrt_r2").values(),
-                                         strict=True)}
-    rates = seed_interval(_run_seeds(seeds, run, "sqrt_rate" if sqrt_law else "semilog_rate"))
+    """ln C fitted better by sqrt(N) (``sqrt_law``) or by N (``sqrt_gap`` >= 0 or <= 0 on its
+    bootstrap interval over seeds), the fitted c reported with its interval."""
+    gap = curve_interval([run_rows], lambda c: sqrt_gap(c[0]), "the R^2 gap of the mean")
+    rates = curve_interval([run_rows], lambda c: fit_line(
+        np.sqrt(c[0][0]) if sqrt_law else c[0][0], c[0][1], log_y=True).slope,
+        "the fitted c of the mean", key=str(sqrt_law))
     retrieval = "one update" if row["one_update"] else "fixed point"
     detail = (f"{_where(row)}; beta = {row['beta']}, {retrieval}; fitted c in exp(c "
               f"{'sqrt(N)' if sqrt_law else 'N'}): {rates.words()}; on the mean: R^2 on N "
               f"{row['semilog_r2']:.4f}, on sqrt(N) {row['sqrt_r2']:.4f}")
     words = "R^2 of ln C on sqrt(N) minus R^2 on N"
     if sqrt_law:
-        return interval_at_least(name, seed_interval(gap), 0.0, f"{words} >= 0: exp(c sqrt(N)) "
-                                 "fits better than exp(c N)", detail, origin=THEORY)
-    return interval_at_most(name, seed_interval(gap), 0.0, f"{words} <= 0: exp(c N) fits "
-                            "better than exp(c sqrt(N))", detail, origin=CHOSEN)
+        return interval_at_least(name, gap, 0.0, f"{words} >= 0: exp(c sqrt(N)) fits better "
+                                 "than exp(c N)", detail, origin=THEORY)
+    return interval_at_most(name, gap, 0.0, f"{words} <= 0: exp(c N) fits better than "
+                            "exp(c sqrt(N))", detail, origin=CHOSEN)
 
 
 def _enough_points(name: str, row: pd.Series, criterion: str) -> Check | None:
@@ -276,9 +327,8 @@ def _exponential_in_N(name: str, run_rows: pd.DataFrame, row: pd.Series, bound: 
     few = _enough_points(name, row, criterion)
     if few is not None:
         return few
-    seeds = per_seed_growth(run_rows)
-    local = interval_at_least(name, seed_interval(_run_seeds(seeds, str(row["run"]),
-                                                             "local_loglog_slope")), bound,
+    local = interval_at_least(name, curve_interval([run_rows], lambda c: local_slope(c[0]),
+                                                   "the local slope of the mean"), bound,
                               f"local log-log slope at the largest N >= {bound:g}")
     return both(local, _law_gap(name, run_rows, row, sqrt_law=False))
 
@@ -337,10 +387,9 @@ def checks(table: pd.DataFrame | None, criteria: Mapping[str, float]) -> list[Ch
         criterion = f"local log-log slope at the largest N >= {b:g} (steeper than N^3)"
 
         def judge(r: pd.Series) -> Check:
-            seeds = per_seed_growth(rows_of(r))
-            return interval_at_least("exponential_capacity_exponential", seed_interval(
-                _run_seeds(seeds, str(r["run"]), "local_loglog_slope")), b, criterion,
-                _where(r))
+            return interval_at_least("exponential_capacity_exponential", curve_interval(
+                [rows_of(r)], lambda c: local_slope(c[0]), "the local slope of the mean"), b,
+                criterion, _where(r))
         return _per_run("exponential_capacity_exponential", criterion, of("exponential"),
                         judge, "exponential was not simulated in this run")
     out.append(across_scales(exponential, bound, scales, "exp_loglog_slope_min",
@@ -375,17 +424,18 @@ def checks(table: pd.DataFrame | None, criteria: Mapping[str, float]) -> list[Ch
 
     def polynomial(tol: float) -> Check:
         criterion = (f"|local log-log slope at the largest N - (n - 1)| <= {tol:g} "
-                     "(x^n energies; the worst x^n run of each seed)")
+                     "(x^n energies, the worst of them)")
         if not poly:
             return missing("polynomial_capacity_power", criterion,
                            "no x^n model was simulated in this run")
-        seeds = per_seed_growth(table[table["run"].isin([r["run"] for r in poly])])
-        gaps: dict[int, float] = {}
-        for _, r in seeds.iterrows():
-            gap = abs(r["local_loglog_slope"] - MODELS[r["model"]].exponent)
-            gap = math.inf if math.isnan(gap) else gap
-            gaps[int(r["seed"])] = max(gaps.get(int(r["seed"]), 0.0), gap)
-        return interval_at_most("polynomial_capacity_power", seed_interval(gaps), tol,
+        exponents = [MODELS[r["model"]].exponent for r in poly]
+
+        def worst(curves: list[Curve]) -> float:
+            return max(abs(local_slope(c) - k) for c, k in zip(curves, exponents, strict=True))
+        gaps = curve_interval([rows_of(r) for r in poly], worst,
+                              "the worst local slope's distance to n - 1",
+                              key=repr(exponents))
+        return interval_at_most("polynomial_capacity_power", gaps, tol,
                                 criterion, "; ".join(
                                     f"{r['run']}: local slope {r['local_loglog_slope']:.3f} on "
                                     f"the mean (theory {MODELS[r['model']].exponent:g}), "
@@ -429,18 +479,20 @@ def _growth_order(table: pd.DataFrame, ladder: list[pd.Series]) -> Check:
     if len(present) < 2:
         return missing("growth_order", criterion,
                        "fewer than two growth tiers were simulated in this run")
-    seeds = per_seed_growth(table[table["run"].isin([r["run"] for r in ladder])])
-    gaps: dict[int, float] = {}
-    for seed, at in seeds.groupby("seed"):
-        tiers = [[float(v) for m, v in zip(at["model"], at["local_loglog_slope"], strict=True)
-                  if MODELS[m].tier == t] for t in present]
+    tiers = [[i for i, r in enumerate(ladder) if MODELS[r["model"]].tier == t]
+             for t in present]
+
+    def gap(curves: list[Curve]) -> float:
         # > 0 when every run of a tier grows faster than every run of the tier below.
-        gaps[int(seed)] = min(min(upper) - max(lower)
-                              for lower, upper in itertools.pairwise(tiers))
+        local = [local_slope(c) for c in curves]
+        return min(min(local[i] for i in upper) - max(local[i] for i in lower)
+                   for lower, upper in itertools.pairwise(tiers))
+    gaps = curve_interval([table[table["run"] == r["run"]] for r in ladder], gap,
+                          "the smallest step between tiers", key=repr(tiers))
     words = " < ".join(f"{t} " + "/".join(f"{r['run']} {r['local_loglog_slope']:.3g}"
                                           for r in ladder if MODELS[r["model"]].tier == t)
                        for t in present)
-    found = interval_at_least("growth_order", seed_interval(gaps), 0.0, criterion,
+    found = interval_at_least("growth_order", gaps, 0.0, criterion,
                               f"on the mean: {words}", origin=PAPER)
     return replace(found, decided_by=f"the local slope (the two largest N of each run) and "
                    f"{SEEDS}")
@@ -493,24 +545,23 @@ def _rate_against_theory(table: pd.DataFrame, rows: list[pd.Series],
 
     def judge(N_min: int) -> Check:
         words = criterion.replace(f"N >= {chosen}", f"N >= {N_min}")
-        rates: dict[int, float] = {}
-        used: set[int] = set()
-        for seed, rows_ in at.groupby("seed"):
-            keep = rows_[(rows_["N"] >= N_min) & (rows_["capacity"] > 1)]
-            if keep["N"].nunique() < 2:
-                continue
-            used |= set(int(n) for n in keep["N"])
-            rates[int(seed)] = fit_line(keep["N"], keep["capacity"], log_y=True).slope
-        if len(rates) < 2:
-            return missing(name, words, f"fewer than 2 seeds with 2 N >= {N_min} where C > 1")
-        grid = np.array(sorted(used), dtype=float)
+        mean = at.groupby("N")["capacity"].mean()
+        grid = np.array([n for n, c in mean.items() if n >= N_min and c > 1], dtype=float)
+        if len(grid) < 2:
+            return missing(name, words, f"fewer than 2 N >= {N_min} where C > 1")
+
+        def rate(curves: list[Curve]) -> float:
+            N, C = curves[0]
+            keep = np.isin(N, grid)
+            return fit_line(N[keep], C[keep], log_y=True).slope
         limit = fit_line(grid, [nearest_neighbour_capacity(int(n), rho, threshold)
                                 for n in grid], log_y=True).slope
         detail = (f"N {', '.join(str(int(n)) for n in grid)}; the nearest-neighbour limit's "
                   f"rate on these N {limit:.4g} (asymptotically I(1 - 2 rho) = "
                   f"{law.rate_upper:.4g}, approached from above); {_where(row)}")
-        return interval_within(name, seed_interval(rates), law.rate, limit, law.rate_upper,
-                               words, detail, origin=THEORY)
+        return interval_within(name, curve_interval([at], rate, "the semilog rate of the mean",
+                                                    key=f"N >= {N_min}"),
+                               law.rate, limit, law.rate_upper, words, detail, origin=THEORY)
 
     grid = sorted(int(n) for n in at["N"].unique())
     below = [n for n in grid if n < chosen]
