@@ -710,11 +710,18 @@ def _amit(full: pd.DataFrame, criteria: Mapping[str, float]) -> Check:
     for o in family:
         held = sum(judge(o, f, t).verdict == PASS for f in forms for t in tols)
         per.append(f"{criterion_words(o)} {held}/{len(forms) * len(tols)}")
+    # at the run's own overlap, the forms holding at each tolerance
+    per_tol = []
+    for t in tols:
+        holding = [SHORT[f] for f in forms if judge(own, f, t).verdict == PASS]
+        per_tol.append(f"tol {t:.4g}: " + ("every form" if len(holding) == len(forms) else
+                                           ", ".join(holding) or "none"))
+    where = ("holds at (of fit forms x tolerances) " + "; ".join(per)
+             + f"; at {criterion_words(own)}: " + "; ".join(per_tol))
     return across(judge(own, "sqrt", tol), family_checks,
                   f"overlap in {{{', '.join(f'{o:g}' for o in family)}}} x fit forms "
                   f"{', '.join(SHORT[f] for f in forms)} x amit_alpha_tol in "
                   f"{{{_values(tols)}}}",
-                  "holds at (of fit forms x tolerances) " + "; ".join(per),
-                  decided_by="the overlap criterion (0.99, 0.95, 0.9), the finite-size fit "
+                  where, decided_by="the overlap criterion (0.99, 0.95, 0.9), the finite-size fit "
                   f"form, amit_alpha_tol (ours) and {SEEDS}")
 
