@@ -159,3 +159,22 @@ def test_headline_never_counts_inconclusive_as_passed():
     summary = frame([_at(PASS), _at(INCONCLUSIVE)])
     assert headline(summary).startswith("1/2 checks passed")
     assert {"ci_low", "ci_high", "replicates", "decided_by"} <= set(summary.columns)
+
+
+@pytest.mark.parametrize("judge", ["within", "at_most"])
+def test_across_tolerance_keeps_its_decided_by_on_interval_checks(judge):
+    """The proof stage's slope rows: an interval check (``sense`` set) re-judged across a band
+    names the choice given to across_tolerance, not an empty string, whatever the verdict
+    (a MISSING main included)."""
+    def check(k):
+        if judge == "within":
+            return interval_within("s", _iv(1.9, 2.1), 2 - k * 0.5, 2 + k * 0.5, 2.0, "x")
+        return interval_at_most("s", _iv(1.0, 1.2), 1 + k * 0.5, "x")
+
+    family = {k: check(k) for k in (0.5, 1.0, 2.0)}
+    got = across_tolerance(family[1.0], family, "band scale", decided_by="the band (ours)")
+    assert family[1.0].sense in ("range", "<=")
+    assert got.decided_by == "the band (ours)"
+    gone = across_tolerance(missing("s", "x", "absent"), family, "band scale",
+                            decided_by="the band (ours)")
+    assert gone.verdict == MISSING and gone.decided_by == "the band (ours)"

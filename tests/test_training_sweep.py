@@ -232,16 +232,27 @@ def test_joint_row_pass_conditional_fail_and_missing() -> None:
 
 
 def test_chosen_tolerances_are_re_judged() -> None:
-    def w_row(error: float) -> checks.Check:
-        found = training_checks.checks(head_table([600], [0], w_error=error), CRITERIA)
+    """|w|/w* - 1 judged on its interval over seeds (three seeds at error x 0.9, 1, 1.1: mean
+    error, t-interval error +- 4.303 * 0.1 error / sqrt 3 by hand), re-judged across the
+    tolerance; one seed far off makes the interval straddle: INCONCLUSIVE, never PASS."""
+    def w_row(error: float, factors: tuple[float, ...] = (0.9, 1.0, 1.1)) -> checks.Check:
+        head = head_table([600] * len(factors), [0] * len(factors)).assign(
+            rel_w_error=[error * f for f in factors])
+        found = training_checks.checks(head, CRITERIA)
         return next(c for c in found if c.check == "w_converges_to_w_star")
 
-    assert w_row(1e-9).verdict == checks.PASS
-    assert w_row(1e-9).holds_where == "every w_rel_tol from 0.0001 to 0.01"
+    tiny = w_row(1e-9)
+    assert tiny.verdict == checks.PASS and tiny.replicates == 3
+    assert tiny.holds_where == "every w_rel_tol from 0.0001 to 0.01"
+    half = 4.302652729911275 * 0.1e-9 / math.sqrt(3)
+    assert tiny.ci_low == pytest.approx(1e-9 - half) and tiny.ci_high == pytest.approx(1e-9 + half)
     near = w_row(5e-4)  # within 1e-3 and 1e-2, not 1e-4: the tolerance decides
     assert near.verdict == checks.CONDITIONAL and near.share_holds == pytest.approx(2 / 3)
     assert near.holds_where == "w_rel_tol >= 0.001 (fails at 0.0001)"
+    assert "training seeds" in near.decided_by
     assert w_row(0.5).verdict == checks.FAIL and w_row(math.nan).verdict == checks.FAIL
+    # one seed of three at 3e-3, the others at 1e-9: mean 1e-3 with an interval past 1e-3
+    assert w_row(1.0, (1e-9, 1e-9, 3e-3)).verdict == checks.INCONCLUSIVE
 
 
 def endpoint_table(back: dict[float, list[int]], epochs: int = 2000) -> pd.DataFrame:
@@ -259,10 +270,14 @@ def endpoint_row(table: pd.DataFrame) -> list[checks.Check]:
 def test_endpoint_check_on_hand_built_tables() -> None:
     good = endpoint_row(endpoint_table({1e-4: [700, 710, 900, 950], 1e-3: [600, 610, 800, 850],
                                         1e-2: [400, 410, 500, 520]}))
-    assert good[0].verdict == checks.PASS and good[0].value == 850
+    # per seed, its slowest perturbation (seed 0: 800, seed 1: 850); the row is their mean
+    # over seeds, judged on its t-interval against 2000 epochs: the standard error of two
+    # values 50 apart is 25, so 825 +- t(0.975, 1) 25 = 825 +- 12.706 * 25
+    assert good[0].verdict == checks.PASS and good[0].value == 825
+    assert good[0].ci_high == pytest.approx(825 + 12.706204736174705 * 25)
     assert "-50%: 610, +50%: 850" in good[0].detail
-    assert {c.scope: c.value for c in good[1:]} == {"perturbation -50%": 610,
-                                                     "perturbation +50%": 850}
+    assert {c.scope: c.value for c in good[1:]} == {"perturbation -50%": 605,
+                                                     "perturbation +50%": 825}
     # not back within 1e-4 by the end (-1) for one seed: the tolerance decides
     tight = endpoint_row(endpoint_table({1e-4: [700, -1, 900, 950], 1e-3: [600, 610, 800, 850],
                                          1e-2: [400, 410, 500, 520]}))

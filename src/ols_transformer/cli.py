@@ -95,8 +95,13 @@ def run_compare(args: argparse.Namespace) -> int:
     return int(not changes.empty)
 
 
+DEFAULT_REFERENCE = "docs/reference"
+
+
 def run_reference(args: argparse.Namespace) -> int:
     version = resolve_version(args.version, args.results)
+    if args.twin:
+        return run_twin(args, version)
     try:
         written = reference.snapshot(version, Path(args.out), args.command_used)
     except FileNotFoundError as error:
@@ -107,6 +112,25 @@ def run_reference(args: argparse.Namespace) -> int:
         reference.update_readme(Path(args.readme), ledger)
         sys.stdout.write(f"updated the ledger table of {args.readme}\n")
     return 0
+
+
+def run_twin(args: argparse.Namespace, version: Path) -> int:
+    """``reference --twin``: the run with other seeds into ``reference.TWIN`` (or --out), and
+    docs/results.md's "verdicts across seeds" from the reference's and the twin's ledgers."""
+    out = Path(reference.TWIN if args.out == DEFAULT_REFERENCE else args.out)
+    try:
+        written = reference.snapshot_twin(version, out, args.command_used)
+    except FileNotFoundError as error:
+        raise _fail(error) from None
+    sys.stdout.write(f"wrote {len(written)} files of {version.name} to {out}\n")
+    ledgers = [read_table(Path(d) / "claims" / "claims.csv") for d in (args.against, out)]
+    if args.results_md:
+        reference.update_seeds_section(Path(args.results_md), *ledgers,
+                                       (str(args.against), str(out)))
+        sys.stdout.write(f"updated the verdicts across seeds of {args.results_md}\n")
+    differ = reference.seed_differences(*ledgers)
+    sys.stdout.write(reference.seeds_section(*ledgers, (str(args.against), str(out))) + "\n")
+    return int((differ["problem"] != "").any())
 
 
 def run_claims(args: argparse.Namespace) -> int:
@@ -196,11 +220,23 @@ def parser() -> argparse.ArgumentParser:
                               help="copy a version's ledger, tables and PNG figures into the "
                               "committed reference (docs/reference)")
     ref.add_argument("version", help="a version name or a path")
-    ref.add_argument("--out", default="docs/reference", help="default: docs/reference")
+    ref.add_argument("--out", default=DEFAULT_REFERENCE, help="default: docs/reference "
+                     "(with --twin: docs/reference-seeds)")
     ref.add_argument("--command-used", default="snakemake --cores 2",
                      help="how the run was made, for the reference's README")
     ref.add_argument("--readme", default="README.md",
                      help="rewrite this file's ledger table (between its markers); '' to skip")
+    ref.add_argument("--twin", action="store_true",
+                     help="the version is the run with config/other_seeds.yaml: keep its ledger "
+                     "beside the reference's and write docs/results.md's verdicts across seeds "
+                     "(exit 1 if a verdict moves between PASS and FAIL, or differs where "
+                     "neither side is INCONCLUSIVE)")
+    ref.add_argument("--against", default=DEFAULT_REFERENCE,
+                     help="with --twin: the reference it is compared with (default: "
+                     "docs/reference)")
+    ref.add_argument("--results-md", default="docs/results.md",
+                     help="with --twin: the file whose verdicts across seeds are rewritten; '' "
+                     "to skip")
     ref.set_defaults(run=run_reference)
     cst = commands.add_parser("cost", parents=[results],
                               help="print what a result version's jobs cost: seconds, peak "

@@ -146,12 +146,13 @@ MIN_REPLICATES = 3
 
 def replicate_problems(config: Mapping[str, Any]) -> list[str]:
     """Replicate counts below ``MIN_REPLICATES`` where a ledger row is judged on an interval
-    over them: the data stage's draws (the proof stage's slopes), the training and shift
-    seeds (their rows' intervals)."""
+    over them: the data stage's draws (the proof stage's slopes), the training, shift and
+    Hopfield seeds (their rows' intervals)."""
     problems = []
     counts = {"data.replicates": config.get("data", {}).get("replicates", 1),
               "training.seeds": len(config.get("training", {}).get("seeds", [])),
-              "shift.seeds": len(config.get("shift", {}).get("seeds", []))}
+              "shift.seeds": len(config.get("shift", {}).get("seeds", [])),
+              "hopfield.seeds": len(config.get("hopfield", {}).get("seeds", []))}
     for field, count in counts.items():
         if int(count) < MIN_REPLICATES:
             what = "draws" if field == "data.replicates" else "seeds"
@@ -353,6 +354,12 @@ def hopfield_problems(hopfield: Mapping[str, Any]) -> list[str]:
         if "beta" in run and run["model"] != "softmax":
             problems.append(f"config field '{field}.beta' is set, but model {run['model']} has "
                             "no temperature; remove it")
+        own = float(run.get("min_overlap", hopfield["min_overlap"]))
+        recall = [float(v) for v in run.get("recall_criteria", [own])]
+        if own not in recall:
+            problems.append(f"config field '{field}.recall_criteria' = {recall} lacks the run's "
+                            f"own criterion min_overlap = {own:g} (the default it varies); add "
+                            f"{own:g}")
         M = int(hopfield["max_patterns"])
         inexact = [N for N in run["N"] if exact_dtype(run["model"], int(N), M) is None]
         if inexact:

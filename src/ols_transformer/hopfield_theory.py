@@ -202,6 +202,47 @@ FORM_LABELS: dict[str, str] = {"sqrt": "alpha_inf + a/sqrt(N)", "n23": "alpha_in
 # Here, below the stage: the checks judge these fits and the experiment tables them.
 
 RAW = "raw"  # amit_fits' row of the measured alpha at the largest N, no fit
+RECALL_OF = "recall_of"  # hopfield_capacity's column: the run a row's recall criterion is of
+
+
+def recall_of(table: pd.DataFrame) -> pd.Series:
+    """Per row of hopfield_capacity, the run it belongs to: ``recall_of`` where the table has
+    it (a run's rows under an alternative recall criterion carry their own run name), else the
+    row's ``run`` (tables from before the alternatives)."""
+    if RECALL_OF not in table.columns:
+        return table["run"].astype(str)
+    return table[RECALL_OF].fillna(table["run"]).astype(str)
+
+
+def primary(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of hopfield_capacity under each run's own recall criterion (no alternatives)."""
+    return table[recall_of(table) == table["run"].astype(str)]
+
+
+def recall_family(table: pd.DataFrame, run: str) -> dict[float, pd.DataFrame]:
+    """Run ``run``'s rows per recall criterion (min_overlap; 1 = exact), its own among them,
+    sorted from the strictest criterion down."""
+    rows = table[recall_of(table) == run]
+    return {float(v): at for v, at in sorted(rows.groupby("min_overlap"), key=lambda kv:
+                                              -float(kv[0]))}
+
+
+def criterion_words(overlap: float) -> str:
+    """'exact' or 'overlap 0.95'."""
+    return "exact" if overlap >= 1.0 else f"overlap {overlap:g}"
+
+
+def nearest_neighbour_capacity(N: int, rho: float, threshold: float) -> float:
+    """The finite-N capacity of a nearest-neighbour decoder (the best any memory can do for
+    random patterns): the cue sits rho N flips (rounded half up) from its pattern, and another
+    random pattern lies as close or closer with probability q = sum_{k <= f} C(N, k) / 2^N;
+    the largest M with (1 - q)^(M - 1) >= threshold. Its rate tends to I(1 - 2 rho) =
+    ln 2 - H(rho) from above (the prefactor of q is polynomial in N)."""
+    flips = int(math.floor(rho * N + 0.5))
+    q = sum(math.comb(N, k) for k in range(flips + 1)) / 2 ** N
+    if q >= 1.0:
+        return 1.0
+    return 1.0 + math.log(threshold) / math.log1p(-q)
 
 
 def exact_recall(at: pd.DataFrame) -> bool:
@@ -297,8 +338,9 @@ def amit_fit(table: pd.DataFrame, run: str, form: str = "sqrt") -> tuple[Fit, pd
 
 
 def amit_runs(table: pd.DataFrame) -> list[str]:
-    """The runs of hopfield_capacity at Amit's criterion: the classical network, inexact recall."""
-    return [str(name) for name, at in table.groupby("run", sort=False)
+    """The runs of hopfield_capacity at Amit's criterion: the classical network, inexact recall
+    (each run's own criterion; its alternatives are in ``recall_family``)."""
+    return [str(name) for name, at in primary(table).groupby("run", sort=False)
             if at["model"].iloc[0] == "classical" and not exact_recall(at)]
 
 

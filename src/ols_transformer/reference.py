@@ -98,3 +98,100 @@ def update_readme(readme: Path, ledger: pd.DataFrame) -> None:
     start, end = (text.index(marker) for marker in README_LEDGER)
     block = f"{README_LEDGER[0]}\n{ledger_table(ledger)}\n"
     write_text(text[:start] + block + text[end:], readme)
+
+
+# ---- the twin: the same config with other seeds ------------------------------------------------
+# Seeds are a decisive choice of every row: beside the reference, the run of the default config
+# with config/other_seeds.yaml merged (every seed changed, nothing else) keeps its ledger, and
+# docs/results.md's "verdicts across seeds" is written from the two ledgers.
+
+TWIN = "docs/reference-seeds"
+TWIN_FILES = (Path("config.resolved.yaml"), Path("provenance") / "run.json",
+              Path("claims") / "claims.csv", Path("claims") / "claims.md")
+SEEDS_SECTION = ("<!-- verdicts across seeds: start -->", "<!-- verdicts across seeds: end -->")
+INCONCLUSIVE = "INCONCLUSIVE"
+
+
+def snapshot_twin(version: Path, out: Path, command: str) -> list[Path]:
+    """Replace ``out`` by the ledger, resolved config and provenance of ``version`` (the run
+    with other seeds) and a README saying where they come from. Returns the files written."""
+    absent = [str(f) for f in TWIN_FILES if not (version / f).is_file()]
+    if absent:
+        raise FileNotFoundError(f"{version} lacks {', '.join(absent)}: the twin is made from a "
+                                "complete run with config/other_seeds.yaml")
+    staging = out.with_name(f".{out.name}.new")
+    shutil.rmtree(staging, ignore_errors=True)
+    for rel in TWIN_FILES:
+        with atomic_path(staging / rel) as tmp:
+            shutil.copyfile(version / rel, tmp)
+    write_text(f"# The reference's twin: {version.name}\n\nThe default config with every seed "
+               f"changed (config/other_seeds.yaml), made by `{command}` and `ols-transformer "
+               f"reference {version.name} --twin`. Its ledger beside docs/reference's is "
+               "docs/results.md's \"verdicts across seeds\".\n", staging / "README.md")
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return [out / rel for rel in TWIN_FILES]
+
+
+def seed_differences(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """The rows of two ledgers (the reference and its twin) whose verdict differs, by
+    ``claim_id`` (a claim in one ledger only differs, MISSING on the other side): claim_id,
+    kind, verdict_a, verdict_b, estimate_a, estimate_b (with their intervals), and
+    ``problem``: '' when the difference is allowed (INCONCLUSIVE on at least one side), else
+    why not ('PASS <-> FAIL', or 'neither side INCONCLUSIVE')."""
+    import pandas as pd
+
+    a, b = normalised(a).set_index("claim_id"), normalised(b).set_index("claim_id")
+    rows = []
+    for claim in list(dict.fromkeys([*a.index, *b.index])):
+        va = str(a.loc[claim, "verdict"]) if claim in a.index else "MISSING"
+        vb = str(b.loc[claim, "verdict"]) if claim in b.index else "MISSING"
+        if va == vb:
+            continue
+        if {va, vb} == {"PASS", "FAIL"}:
+            problem = "PASS <-> FAIL"
+        elif INCONCLUSIVE not in (va, vb):
+            problem = "neither side INCONCLUSIVE"
+        else:
+            problem = ""
+        kind = a.loc[claim, "kind"] if claim in a.index else b.loc[claim, "kind"]
+        rows.append({"claim_id": claim, "kind": kind, "verdict_a": va, "verdict_b": vb,
+                     "estimate_a": interval_cell(a.loc[claim]) if claim in a.index else "",
+                     "estimate_b": interval_cell(b.loc[claim]) if claim in b.index else "",
+                     "problem": problem})
+    return pd.DataFrame(rows, columns=["claim_id", "kind", "verdict_a", "verdict_b",
+                                       "estimate_a", "estimate_b", "problem"])
+
+
+def seeds_section(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str]) -> str:
+    """docs/results.md's "verdicts across seeds", written from the two ledgers: how many rows
+    agree, and a table of each row whose verdict differs (``seed_differences``)."""
+    differ = seed_differences(a, b)
+    total = len(set(normalised(a)["claim_id"]) | set(normalised(b)["claim_id"]))
+    bad = differ[differ["problem"] != ""]
+    lines = [f"Written from the ledgers of `{names[0]}` (the reference seeds) and `{names[1]}` "
+             "(config/other_seeds.yaml: every seed changed, nothing else) by `ols-transformer "
+             "reference <version> --twin`; tests/test_reference.py checks it.", "",
+             f"{total - len(differ)} of {total} verdicts are the same; {len(differ)} differ"
+             + (f", {len(bad)} of them not as allowed (a row may differ only where it is "
+                "INCONCLUSIVE under one seed set, and never move between PASS and FAIL)"
+                if len(bad) else ", each INCONCLUSIVE under one of the seed sets")
+             + ("." if len(differ) else ".")]
+    if len(differ):
+        lines += ["", "| claim | kind | reference seeds | other seeds | allowed |",
+                  "|---|---|---|---|---|"]
+        for row in differ.itertuples():
+            lines.append(f"| `{row.claim_id}` | {row.kind} | {row.verdict_a} "
+                         f"({row.estimate_a}) | {row.verdict_b} ({row.estimate_b}) | "
+                         f"{'yes' if not row.problem else 'no: ' + row.problem} |")
+    return "\n".join(lines)
+
+
+def update_seeds_section(results_md: Path, a: pd.DataFrame, b: pd.DataFrame,
+                         names: tuple[str, str]) -> None:
+    """Replace docs/results.md's block between the ``SEEDS_SECTION`` markers."""
+    text = results_md.read_text()
+    start, end = (text.index(marker) for marker in SEEDS_SECTION)
+    block = f"{SEEDS_SECTION[0]}\n{seeds_section(a, b, names)}\n"
+    write_text(text[:start] + block + text[end:], results_md)

@@ -190,9 +190,9 @@ def across(main: Check, family: Mapping[str, Check], family_name: str,
     in the detail; with none judged, or ``main`` MISSING, the result is MISSING with the
     reason, never PASS. REPORTED alternatives are not judged either.
     """
-    if main.verdict == MISSING:
-        return main
     decided = main.decided_by or (decided_by if decided_by is not None else family_name)
+    if main.verdict == MISSING:
+        return replace(main, decided_by=decided)
     judged = {label: c for label, c in family.items()
               if c.verdict in (PASS, FAIL, INCONCLUSIVE)}
     unjudged = len(family) - len(judged)

@@ -22,6 +22,15 @@ Protocol, for one run, N and seed:
   doubling M from 1 until the rate drops below the threshold (``search_patience`` times in a
   row), then bisecting on integers.
 
+The recall criterion decides a capacity (exact recall has the law N / (2 ln N), McEliece et
+al. 1987; an overlap criterion ~0.14 N), so a run may list ``recall_criteria`` (overlaps; 1 =
+exact, its own ``min_overlap`` among them): every retrieval is then scored under each, and the
+searches share every M they both measure (one retrieval per M, whatever the criteria). The
+capacity under an alternative criterion is tabled as a run of its own, ``<run>@exact`` or
+``<run>@overlap<v>`` (column ``recall_of``: the run it belongs to; a run's own rows have
+``recall_of`` = ``run``); each criterion's search is the one a run with that criterion alone
+would make (a rate at M does not depend on what else was measured).
+
 The search assumes the success rate does not increase with M (more patterns, more
 crosstalk). With finite cues that holds in expectation only, so the bisection returns one
 crossing point of a noisy curve; the spread over seeds, not the search, carries that noise,
@@ -44,7 +53,15 @@ import torch
 
 from .. import hopfield as hp
 from ..config import hopfield_jobs
-from ..hopfield_theory import FIT_FORMS, INV_SQRT_N, amit_fits, amit_runs, growth
+from ..hopfield_theory import (
+    FIT_FORMS,
+    INV_SQRT_N,
+    amit_fits,
+    amit_runs,
+    growth,
+    primary,
+    recall_of,
+)
 from ..io import read_table
 from ..progress import tracked
 
@@ -68,6 +85,13 @@ class Settings:
     block_elements: int = 4_000_000
     min_overlap: float = 1.0  # 1: exact recovery; below 1: overlap xi . s / N >= this
     one_update: bool = False  # one update and its read-out (a transformer layer), no fixed point
+    # the other recall criteria scored on the same retrievals (overlaps; 1: exact)
+    alternatives: tuple[float, ...] = ()
+
+    @property
+    def criteria(self) -> tuple[float, ...]:
+        """Every recall criterion scored: the run's own first, then its alternatives."""
+        return (self.min_overlap, *self.alternatives)
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,13 @@ class Run:
     min_overlap: float
     beta: float | str | None = None  # softmax only: a number, or "inv_sqrt_N"
     one_update: bool = False  # retrieval by one update (a transformer layer), not a fixed point
+    recall_criteria: tuple[float, ...] = ()  # every criterion scored (min_overlap among them)
+    max_iter: int | None = None  # the run's own cap on updates (default: the stage's)
+
+    @property
+    def alternatives(self) -> tuple[float, ...]:
+        """The recall criteria scored besides the run's own ``min_overlap``."""
+        return tuple(v for v in self.recall_criteria if v != self.min_overlap)
 
     def beta_at(self, N: int) -> float:
         """The softmax inverse temperature at N neurons (NaN for other models)."""
@@ -90,29 +121,37 @@ class Run:
         return 1.0 / math.sqrt(N) if self.beta == INV_SQRT_N else float(self.beta)
 
     def settings(self, cfg: Mapping[str, Any], N: int) -> Settings:
+        max_iter = self.max_iter if self.max_iter is not None else int(cfg["max_iter"])
         return Settings(rho=self.rho, threshold=self.threshold, n_cues=int(cfg["n_cues"]),
-                        max_iter=int(cfg["max_iter"]), max_patterns=int(cfg["max_patterns"]),
+                        max_iter=max_iter, max_patterns=int(cfg["max_patterns"]),
                         search_rtol=float(cfg["search_rtol"]),
                         search_patience=int(cfg["search_patience"]),
                         softmax_beta=self.beta_at(N) if self.beta is not None else 1.0,
                         softmax_tol=float(cfg["softmax_tol"]),
                         block_elements=int(cfg["block_elements"]),
-                        min_overlap=self.min_overlap, one_update=self.one_update)
+                        min_overlap=self.min_overlap, one_update=self.one_update,
+                        alternatives=self.alternatives)
 
 
+def recall_run(run: str, overlap: float) -> str:
+    """The name of run ``run``'s rows under the alternative recall criterion ``overlap``."""
+    return f"{run}@exact" if overlap >= 1.0 else f"{run}@overlap{overlap:g}"
 
 
 def runs(cfg: Mapping[str, Any]) -> list[Run]:
     """The runs of config ``hopfield``, each with the stage's defaults where it sets none."""
     out = []
     for name, entry in cfg["runs"].items():
+        min_overlap = float(entry.get("min_overlap", cfg["min_overlap"]))
         out.append(Run(
             name=str(name), model=str(entry["model"]), N=tuple(int(n) for n in entry["N"]),
             rho=float(entry.get("rho", cfg["rho"])),
             threshold=float(entry.get("threshold", cfg["threshold"])),
-            min_overlap=float(entry.get("min_overlap", cfg["min_overlap"])),
+            min_overlap=min_overlap,
             beta=entry.get("beta", 1.0 if entry["model"] == "softmax" else None),
-            one_update=bool(entry.get("one_update", False))))
+            one_update=bool(entry.get("one_update", False)),
+            recall_criteria=tuple(float(v) for v in entry.get("recall_criteria", [min_overlap])),
+            max_iter=int(entry["max_iter"]) if "max_iter" in entry else None))
     return out
 
 
@@ -167,23 +206,31 @@ def retrieved(found: hp.Retrieval, goal: torch.Tensor, min_overlap: float,
     return (found.states * goal).mean(dim=1) >= min_overlap
 
 
-def success_rate(model: hp.Memory, patterns: torch.Tensor, signs: torch.Tensor,
-                 settings: Settings) -> float:
-    """Fraction of cues (cue j: pattern j mod M, corrupted by row j of ``signs``) retrieved.
-    The model prepares the patterns once; cues go in batches of at most ``block_elements`` / M,
-    which bounds the B x M overlap matrices in memory."""
+def success_rates(model: hp.Memory, patterns: torch.Tensor, signs: torch.Tensor,
+                  settings: Settings) -> np.ndarray:
+    """Fraction of cues (cue j: pattern j mod M, corrupted by row j of ``signs``) retrieved
+    under each recall criterion of ``settings.criteria`` (shape (criteria,)), all from the
+    same retrievals. The model prepares the patterns once; cues go in batches of at most
+    ``block_elements`` / M, which bounds the B x M overlap matrices in memory."""
     M = len(patterns)
     prepared = model.prepare(patterns)
     targets = torch.arange(len(signs), device=patterns.device) % M
     batch = max(1, settings.block_elements // M)
-    hits = 0
+    hits = np.zeros(len(settings.criteria))
     for start in range(0, len(signs), batch):
         goal = patterns[targets[start:start + batch]]
         found = hp.retrieve(model, prepared, goal * signs[start:start + batch],
                             1 if settings.one_update else settings.max_iter,
                             settings.softmax_tol)
-        hits += int(retrieved(found, goal, settings.min_overlap, settings.one_update).sum())
+        hits += [int(retrieved(found, goal, v, settings.one_update).sum())
+                 for v in settings.criteria]
     return hits / len(signs)
+
+
+def success_rate(model: hp.Memory, patterns: torch.Tensor, signs: torch.Tensor,
+                 settings: Settings) -> float:
+    """The success rate under the run's own criterion alone (``success_rates``' first)."""
+    return float(success_rates(model, patterns, signs, replace(settings, alternatives=()))[0])
 
 
 # ---- the search over M -----------------------------------------------------------------------
@@ -234,45 +281,65 @@ def search_capacity(rate: Callable[[int], float], threshold: float, max_patterns
     return SearchResult(lo, False, len(seen), seen[lo], seen[hi])
 
 
-def estimate(model: hp.Memory, N: int, seed: int, settings: Settings,
-             device: torch.device | None = None) -> SearchResult:
-    """Capacity of ``model`` at N for one seed (patterns and cue flips from that seed)."""
+def estimates(model: hp.Memory, N: int, seed: int, settings: Settings,
+              device: torch.device | None = None) -> list[SearchResult]:
+    """Capacity of ``model`` at N for one seed (patterns and cue flips from that seed), one
+    per recall criterion of ``settings.criteria``: the searches run one after the other on a
+    shared record of the rates measured, so an M one search measured costs the next nothing
+    (every criterion is scored on each retrieval)."""
     device = device or torch.device("cpu")
     pool = PatternPool(seed, N, device)
     signs = torch.as_tensor(flip_signs(seed, N, settings.n_cues, flip_count(N, settings.rho)),
                             dtype=hp.DTYPE, device=device)
     # No more distinct +-1 patterns than 2^N would make sense; the cap also bounds run time.
     cap = min(settings.max_patterns, 2 ** min(N, 62))
-    return search_capacity(lambda M: success_rate(model, pool.first(M), signs, settings),
-                           settings.threshold, cap, settings.search_rtol,
-                           settings.search_patience)
+    measured: dict[int, np.ndarray] = {}
+
+    def rates(M: int) -> np.ndarray:
+        if M not in measured:
+            measured[M] = success_rates(model, pool.first(M), signs, settings)
+        return measured[M]
+
+    return [search_capacity(lambda M, k=k: float(rates(M)[k]), settings.threshold, cap,
+                            settings.search_rtol, settings.search_patience)
+            for k in range(len(settings.criteria))]
+
+
+def estimate(model: hp.Memory, N: int, seed: int, settings: Settings,
+             device: torch.device | None = None) -> SearchResult:
+    """Capacity of ``model`` at N for one seed under the run's own criterion alone."""
+    return estimates(model, N, seed, replace(settings, alternatives=()), device)[0]
 
 
 # ---- the stage -------------------------------------------------------------------------------
 
 def run_one(cfg: Mapping[str, Any], run: Run,
             progress: Callable[[str], object] | None = None) -> pd.DataFrame:
-    """One row per (N, seed) of ``run``: capacity and how the search found it. Every (N, seed)
-    draws from its own generators (``[seed, N, ...]``), so a row does not depend on the other
-    N of the run or on the other runs: a run split into jobs gives the same rows."""
+    """One row per (N, seed) of ``run`` and per recall criterion (the run's own under its
+    name, each alternative as ``recall_run``): capacity and how the search found it
+    (``evaluations``: the M that criterion's search asked for). Every (N, seed) draws from its
+    own generators (``[seed, N, ...]``), so a row does not depend on the other N of the run or
+    on the other runs: a run split into jobs gives the same rows."""
     device = hp.resolve_device(str(cfg["device"]))
     rows = []
     for N in tracked(run.N, f"N of run {run.name}", progress, label=lambda N: f"N = {N}"):
         settings = run.settings(cfg, N)
         memory = hp.make_model(run.model, settings.softmax_beta)
         for seed in cfg["seeds"]:
-            found = estimate(memory, N, int(seed), settings, device)
-            rows.append({"run": run.name, "model": run.model, "N": N, "seed": int(seed),
-                         "capacity": found.capacity, "censored": found.censored,
-                         "rate_at_capacity": found.rate_at_capacity,
-                         "rate_above": found.rate_above, "evaluations": found.evaluations,
-                         "flips": flip_count(N, settings.rho), "rho": settings.rho,
-                         "threshold": settings.threshold, "min_overlap": settings.min_overlap,
-                         "beta": "" if run.beta is None else str(run.beta),
-                         "beta_value": run.beta_at(N), "one_update": run.one_update,
-                         "n_cues": settings.n_cues,
-                         "max_iter": 1 if run.one_update else settings.max_iter,
-                         "device": device.type})
+            found = estimates(memory, N, int(seed), settings, device)
+            for overlap, one in zip(settings.criteria, found, strict=True):
+                name = run.name if overlap == run.min_overlap else recall_run(run.name, overlap)
+                rows.append({"run": name, "model": run.model, "N": N, "seed": int(seed),
+                             "capacity": one.capacity, "censored": one.censored,
+                             "rate_at_capacity": one.rate_at_capacity,
+                             "rate_above": one.rate_above, "evaluations": one.evaluations,
+                             "flips": flip_count(N, settings.rho), "rho": settings.rho,
+                             "threshold": settings.threshold, "min_overlap": overlap,
+                             "beta": "" if run.beta is None else str(run.beta),
+                             "beta_value": run.beta_at(N), "one_update": run.one_update,
+                             "n_cues": settings.n_cues,
+                             "max_iter": 1 if run.one_update else settings.max_iter,
+                             "device": device.type, "recall_of": run.name})
     return pd.DataFrame(rows)
 
 
@@ -331,7 +398,7 @@ def gather(parts: Sequence[pd.DataFrame], cfg: Mapping[str, Any]) -> pd.DataFram
         raise ValueError(f"the Hopfield parts hold (run, N, seed) twice: "
                          f"{table.loc[twice, ['run', 'N', 'seed']].values.tolist()[:5]}")
     order = {name: i for i, name in enumerate(cfg["runs"])}
-    table = table.iloc[np.argsort(table["run"].map(order).to_numpy(), kind="stable")]
+    table = table.iloc[np.argsort(recall_of(table).map(order).to_numpy(), kind="stable")]
     return combine([table], float(cfg["confidence"]))
 
 
@@ -359,9 +426,11 @@ def combine(tables: list[pd.DataFrame], confidence: float = 0.95) -> pd.DataFram
     """hopfield_capacity: per-seed rows of every run (in the order given), with the mean and
     t-interval over seeds repeated on each row of a (run, N)."""
     table = pd.concat(tables, ignore_index=True)
-    order = {name: i for i, name in enumerate(dict.fromkeys(table["run"]))}
-    table = (table.assign(_order=table["run"].map(order))
-             .sort_values(["_order", "N", "seed"]).drop(columns="_order")
+    # a run's own rows first, then its alternative criteria (in the order they came)
+    order = {name: i for i, name in enumerate(dict.fromkeys(
+        list(recall_of(table)) + list(table["run"])))}
+    table = (table.assign(_order=recall_of(table).map(order), _alt=table["run"].map(order))
+             .sort_values(["_order", "_alt", "N", "seed"]).drop(columns=["_order", "_alt"])
              .reset_index(drop=True))
     stats = {key: mean_interval(rows["capacity"], confidence)
              for key, rows in table.groupby(["run", "N"], sort=False)}
@@ -422,7 +491,7 @@ def softmax_table(table: pd.DataFrame) -> pd.DataFrame:
     fits better."""
     fits = growth(table).set_index("run")
     frames = []
-    for run, at in table.groupby("run", sort=False):
+    for run, at in primary(table).groupby("run", sort=False):
         if at["model"].iloc[0] != "softmax":
             continue
         rows, fit = _per_N(at), fits.loc[run]
