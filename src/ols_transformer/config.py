@@ -240,27 +240,28 @@ def hopfield_jobs(hopfield: Mapping[str, Any]) -> dict[str, tuple[HopfieldPart, 
     return {job: tuple(parts) for job, parts in jobs.items()}
 
 
-# Adam work units (expected steps x models x layers x batch) an icl stacks job may group.
+# Adam work units (expected steps x models x layers x batch) an icl stacks job may hold.
 ICL_JOB_WORK = 12_000_000
-ICL_EXPECTED_STEPS = 1500  # steps a stack typically runs before its plateau (the cap is higher)
+ICL_EXPECTED_STEPS = 5000  # steps a stack typically runs before its plateau (the cap is higher)
 
 
 def icl_lsa_groups(cfg: Mapping[str, Any]) -> list[list[tuple[str, int]]]:
-    """The (Lambda, N) settings of each icl stacks job: in config order, grouped while their
-    work stays within ICL_JOB_WORK (a setting of more work has a job of its own), so that small
+    """The (Lambda, N) settings of each icl stacks job: in config order, split into as few
+    jobs as keep each within ICL_JOB_WORK, of sizes differing by one at most, so that small
     configs run few jobs (each job pays for starting Python and torch) and large ones stay
     under ~45 s each. Here, not in experiments/icl.py: the workflow reads it to declare its
     rules, without importing torch."""
     depth_sum = sum(int(L) for L in cfg["depths"])
     work = (min(int(cfg["steps"]), ICL_EXPECTED_STEPS) * len(cfg["seeds"])
             * int(cfg.get("restarts", 2)) * depth_sum * int(cfg["batch_size"]))
-    groups: list[list[tuple[str, int]]] = []
-    for name in cfg["lambdas"]:
-        for N in cfg["context_sizes"]:
-            if groups and work * (len(groups[-1]) + 1) <= ICL_JOB_WORK:
-                groups[-1].append((str(name), int(N)))
-            else:
-                groups.append([(str(name), int(N))])
+    settings = [(str(name), int(N)) for name in cfg["lambdas"] for N in cfg["context_sizes"]]
+    jobs = min(len(settings), max(1, math.ceil(work * len(settings) / ICL_JOB_WORK)))
+    size, extra = divmod(len(settings), jobs)
+    groups, start = [], 0
+    for i in range(jobs):
+        stop = start + size + (i < extra)
+        groups.append(settings[start:stop])
+        start = stop
     return groups
 
 
@@ -283,10 +284,11 @@ def icl_sensitivity_variants(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]
 
 def icl_parts(cfg: Mapping[str, Any]) -> list[str]:
     """The icl stage's part jobs: ``lsa_<i>`` per group of (Lambda, N) (``icl_lsa_groups``),
-    ``designs`` (if any, with the normalised stacks), ``sensitivity_<i>`` per alternative of
-    the sensitivity grid (``icl_sensitivity_variants``)."""
+    ``designs`` (if any), ``norm`` (the normalised stacks, if any), ``sensitivity_<i>`` per
+    alternative of the sensitivity grid (``icl_sensitivity_variants``)."""
     return ([f"lsa_{i}" for i in range(1, len(icl_lsa_groups(cfg)) + 1)]
-            + (["designs"] if cfg["designs"] or cfg.get("norm_depths") else [])
+            + (["designs"] if cfg["designs"] else [])
+            + (["norm"] if cfg.get("norm_depths") else [])
             + [f"sensitivity_{i}" for i in range(1, len(icl_sensitivity_variants(cfg)) + 1)])
 
 
@@ -297,7 +299,7 @@ def icl_part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
         here = (cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])) in pairs
         return ["icl_preconditioner", "icl_risk", *(["icl_shift"] if here else []),
                 "icl_training", "icl_convergence"]
-    if part == "designs":
+    if part in ("designs", "norm"):
         return ["icl_risk", "icl_shift", "icl_training", "icl_convergence"]
     return ["icl_sensitivity", "icl_convergence"]
 
