@@ -755,10 +755,23 @@ def test_rows_are_judged_on_intervals_and_convergence() -> None:
 
 
 def test_parts_split_the_settings_and_the_sensitivity_alternatives() -> None:
-    assert icl_parts(tiny()) == ["lsa_1", "designs", "sensitivity_1", "sensitivity_2"]
+    assert icl_parts(tiny()) == ["lsa_1", "designs", "norm", "sensitivity_1", "sensitivity_2"]
+    assert "norm" not in icl_parts(tiny(norm_depths=[])) and "designs" in icl_parts(
+        tiny(norm_depths=[]))
     assert icl_part_tables(tiny(), "lsa_1")[-1] == "icl_convergence"
     big = tiny(batch_size=100000, designs=[], norm_depths=[])
     groups = icl_lsa_groups(big)
     assert [pair for group in groups for pair in group] == [
         (name, N) for name in TINY["lambdas"] for N in TINY["context_sizes"]]
     assert len(groups) == 4 and "designs" not in icl_parts(big)
+    # as few jobs as keep each within the work limit, sizes differing by one at most
+    from ols_transformer.config import ICL_EXPECTED_STEPS, ICL_JOB_WORK
+    for batch in (1, 500, 1000, 3000, 6000):
+        cfg = tiny(batch_size=batch)
+        work = (min(cfg["steps"], ICL_EXPECTED_STEPS) * len(cfg["seeds"]) * cfg["restarts"]
+                * sum(cfg["depths"]) * batch)
+        sizes = [len(group) for group in icl_lsa_groups(cfg)]
+        assert sum(sizes) == 4 and max(sizes) - min(sizes) <= 1, batch
+        assert all(work * n <= ICL_JOB_WORK or n == 1 for n in sizes), batch
+        fewer = len(sizes) - 1  # one job less would hold more than the limit somewhere
+        assert fewer == 0 or work * math.ceil(4 / fewer) > ICL_JOB_WORK, batch

@@ -255,8 +255,9 @@ def icl_lsa_groups(cfg: Mapping[str, Any]) -> list[list[tuple[str, int]]]:
     work = (min(int(cfg["steps"]), ICL_EXPECTED_STEPS) * len(cfg["seeds"])
             * int(cfg.get("restarts", 2)) * depth_sum * int(cfg["batch_size"]))
     settings = [(str(name), int(N)) for name in cfg["lambdas"] for N in cfg["context_sizes"]]
-    jobs = min(len(settings), max(1, math.ceil(work * len(settings) / ICL_JOB_WORK)))
-    size, extra = divmod(len(settings), jobs)
+    n = len(settings)
+    jobs = next((j for j in range(1, n + 1) if math.ceil(n / j) * work <= ICL_JOB_WORK), n)
+    size, extra = divmod(n, jobs)
     groups, start = [], 0
     for i in range(jobs):
         stop = start + size + (i < extra)
@@ -282,14 +283,26 @@ def icl_sensitivity_variants(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]
     return out
 
 
+def icl_sensitivity_jobs(cfg: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, int]]]]:
+    """(alternative label, its (Lambda, N) settings) of each sensitivity job: every alternative
+    of ``icl_sensitivity_variants`` on the main grid, its settings grouped as the main stacks'
+    (``icl_lsa_groups``) at the grid's depths, seeds and the alternative's step cap."""
+    s = cfg["sensitivity"]
+    jobs = []
+    for label, v in icl_sensitivity_variants(cfg).items():
+        sub = {**cfg, "depths": s["depths"], "seeds": s["seeds"], "steps": v["cap"]}
+        jobs += [(label, group) for group in icl_lsa_groups(sub)]
+    return jobs
+
+
 def icl_parts(cfg: Mapping[str, Any]) -> list[str]:
     """The icl stage's part jobs: ``lsa_<i>`` per group of (Lambda, N) (``icl_lsa_groups``),
     ``designs`` (if any), ``norm`` (the normalised stacks, if any), ``sensitivity_<i>`` per
-    alternative of the sensitivity grid (``icl_sensitivity_variants``)."""
+    job of the sensitivity grid (``icl_sensitivity_jobs``)."""
     return ([f"lsa_{i}" for i in range(1, len(icl_lsa_groups(cfg)) + 1)]
             + (["designs"] if cfg["designs"] else [])
             + (["norm"] if cfg.get("norm_depths") else [])
-            + [f"sensitivity_{i}" for i in range(1, len(icl_sensitivity_variants(cfg)) + 1)])
+            + [f"sensitivity_{i}" for i in range(1, len(icl_sensitivity_jobs(cfg)) + 1)])
 
 
 def icl_part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:

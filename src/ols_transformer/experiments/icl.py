@@ -51,6 +51,7 @@ from ..config import (
     icl_lsa_groups,
     icl_parts,
     icl_problems,
+    icl_sensitivity_jobs,
     icl_sensitivity_variants,
 )
 from ..construction import in_context_predict, second_moment, whitener
@@ -143,12 +144,16 @@ def sensitivity_variants(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return icl_sensitivity_variants(cfg)
 
 
-def sensitivity_runs(cfg: Mapping[str, Any], label: str) -> list[Run]:
-    """The runs of one alternative: the main grid's Lambdas and N, the grid's seeds."""
+def sensitivity_runs(cfg: Mapping[str, Any], label: str,
+                     pairs: Sequence[tuple[str, int]] | None = None) -> list[Run]:
+    """The runs of one alternative: the (Lambda, N) ``pairs`` (default: the main grid's), the
+    grid's seeds."""
     s, v = cfg["sensitivity"], sensitivity_variants(cfg)[label]
+    if pairs is None:
+        pairs = [(str(name), int(N)) for name in cfg["lambdas"] for N in cfg["context_sizes"]]
     return [Run(str(name), int(N), int(seed), label, float(v["learning_rate"]), int(v["cap"]),
                 float(v["clip"]), str(v["init"]))
-            for name in cfg["lambdas"] for N in cfg["context_sizes"] for seed in s["seeds"]]
+            for name, N in pairs for seed in s["seeds"]]
 
 
 def _budget(cfg: Mapping[str, Any], runs: Sequence[Run], depths: Sequence[int] = ()
@@ -660,8 +665,8 @@ def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = No
         return _lsa_part(cfg, icl_lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1], device)
     if part in ("designs", "norm"):
         return _designs_part(cfg, device, part)
-    label = list(sensitivity_variants(cfg))[int(part.removeprefix("sensitivity_")) - 1]
-    return _sensitivity_part(cfg, label, device)
+    label, pairs = icl_sensitivity_jobs(cfg)[int(part.removeprefix("sensitivity_")) - 1]
+    return _sensitivity_part(cfg, label, pairs, device)
 
 
 def _lsa_part(cfg: Mapping[str, Any], pairs: Sequence[tuple[str, int]], device: torch.device
@@ -702,11 +707,12 @@ def _designs_part(cfg: Mapping[str, Any], device: torch.device, part: str
             "icl_training": trained.training, "icl_convergence": trained.convergence}
 
 
-def _sensitivity_part(cfg: Mapping[str, Any], label: str, device: torch.device
+def _sensitivity_part(cfg: Mapping[str, Any], label: str,
+                      pairs: Sequence[tuple[str, int]], device: torch.device
                       ) -> dict[str, pd.DataFrame]:
-    """One alternative of the sensitivity grid on the main grid's Lambdas and N (no baselines:
-    the checks take them from the main icl_risk, the test tasks being shared)."""
-    runs = sensitivity_runs(cfg, label)
+    """One alternative of the sensitivity grid on some (Lambda, N) of the main grid (no
+    baselines: the checks take them from the main icl_risk, the test tasks being shared)."""
+    runs = sensitivity_runs(cfg, label, pairs)
     trained = train_lsa(cfg, runs, cfg["sensitivity"]["depths"], device)
     pre, risk = evaluate_lsa(cfg, runs, trained, baselines=False)
     control = bool(sensitivity_variants(cfg)[label]["control"])
