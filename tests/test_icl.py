@@ -755,9 +755,9 @@ def test_rows_are_judged_on_intervals_and_convergence() -> None:
 
 
 def test_parts_split_the_settings_and_the_sensitivity_alternatives() -> None:
-    assert icl_parts(tiny()) == ["lsa_1", "designs", "norm", "sensitivity_1", "sensitivity_2"]
-    assert "norm" not in icl_parts(tiny(norm_depths=[])) and "designs" in icl_parts(
-        tiny(norm_depths=[]))
+    assert icl_parts(tiny()) == ["lsa_1", "designs", "norm_2", "sensitivity_1", "sensitivity_2"]
+    assert icl_parts(tiny(norm_depths=[2, 4], designs=[]))[1:3] == ["norm_2", "norm_4"]
+    assert icl.design_labels(tiny(norm_depths=[2, 4]), "norm_4") == [("lsa_norm", 4)]
     assert icl_part_tables(tiny(), "lsa_1")[-1] == "icl_convergence"
     big = tiny(batch_size=100000, designs=[], norm_depths=[])
     groups = icl_lsa_groups(big)

@@ -297,11 +297,11 @@ def icl_sensitivity_jobs(cfg: Mapping[str, Any]) -> list[tuple[str, list[tuple[s
 
 def icl_parts(cfg: Mapping[str, Any]) -> list[str]:
     """The icl stage's part jobs: ``lsa_<i>`` per group of (Lambda, N) (``icl_lsa_groups``),
-    ``designs`` (if any), ``norm`` (the normalised stacks, if any), ``sensitivity_<i>`` per
+    ``designs`` (if any), ``norm_<L>`` per depth of the normalised stack, ``sensitivity_<i>`` per
     job of the sensitivity grid (``icl_sensitivity_jobs``)."""
     return ([f"lsa_{i}" for i in range(1, len(icl_lsa_groups(cfg)) + 1)]
             + (["designs"] if cfg["designs"] else [])
-            + (["norm"] if cfg.get("norm_depths") else [])
+            + [f"norm_{int(L)}" for L in cfg.get("norm_depths", [])]
             + [f"sensitivity_{i}" for i in range(1, len(icl_sensitivity_jobs(cfg)) + 1)])
 
 
@@ -312,7 +312,7 @@ def icl_part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
         here = (cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])) in pairs
         return ["icl_preconditioner", "icl_risk", *(["icl_shift"] if here else []),
                 "icl_training", "icl_convergence"]
-    if part in ("designs", "norm"):
+    if part == "designs" or part.startswith("norm_"):
         return ["icl_risk", "icl_shift", "icl_training", "icl_convergence"]
     return ["icl_sensitivity", "icl_convergence"]
 

@@ -338,9 +338,9 @@ def train(cfg: Mapping[str, Any], device: torch.device | None = None
 
 def design_labels(cfg: Mapping[str, Any], part: str | None = None) -> list[tuple[str, int]]:
     """(model, depth) of every token-path model: the designs (depth 1, part ``designs``), then
-    the normalised stacks (``lsa_norm``, ``icl.norm_depths``, part ``norm``); None: both."""
+    the normalised stacks (``lsa_norm``, ``icl.norm_depths``, part ``norm_<L>``); None: all."""
     return ([(str(x), 1) for x in cfg["designs"] if part in (None, "designs")]
-            + [(NORM, int(L)) for L in cfg.get("norm_depths", []) if part in (None, "norm")])
+            + [(NORM, int(L)) for L in cfg.get("norm_depths", []) if part in (None, f"norm_{L}")])
 
 
 def train_designs(cfg: Mapping[str, Any], device: torch.device | None = None,
@@ -663,7 +663,7 @@ def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = No
         raise ValueError(f"unknown icl part {part!r}; known: {', '.join(icl_parts(cfg))}")
     if part.startswith("lsa_"):
         return _lsa_part(cfg, icl_lsa_groups(cfg)[int(part.removeprefix("lsa_")) - 1], device)
-    if part in ("designs", "norm"):
+    if part == "designs" or part.startswith("norm_"):
         return _designs_part(cfg, device, part)
     label, pairs = icl_sensitivity_jobs(cfg)[int(part.removeprefix("sensitivity_")) - 1]
     return _sensitivity_part(cfg, label, pairs, device)
