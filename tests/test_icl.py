@@ -330,6 +330,8 @@ def test_figures_draw_the_tables(tiny_run: dict[str, pd.DataFrame]) -> None:
                   & (training["N"] == TINY["shift"]["context_size"])]
     titles = {f"linear, L = {L}": ("lsa", L) for L in TINY["depths"]}
     titles.update({label: (design, 1) for design, (label, _, _) in plots.DESIGN_STYLE.items()})
+    titles.update({plots.NORM_STYLE[0].format(L).replace(" (pre-norm", "\n(pre-norm"):
+                   ("lsa_norm", L) for L in TINY["norm_depths"]})
     axes = figures["training"].axes
     assert sorted(titles[ax.get_title()] for ax in axes) == sorted(
         set(zip(at["model"], at["depth"], strict=True)))
@@ -346,41 +348,63 @@ def test_figures_draw_the_tables(tiny_run: dict[str, pd.DataFrame]) -> None:
         assert drawn == expected, ax.get_title()
 
 
-def early_stopping(valid: np.ndarray, patience: int) -> tuple[int, int | None]:
-    """The rule of icl_training written out on one model's validation losses (one per
-    evaluation): the index of the kept evaluation (the last that beat the best so far by the
-    factor 1 - MIN_DELTA), and that of the evaluation where patience ran out (None: never)."""
-    best, kept, waited = math.inf, -1, 0
+def plateau_rule(start: float, valid: np.ndarray, patience: int, tolerance: float,
+                 reductions: int) -> tuple[int, int, str]:
+    """icl_training's stopping rule written out on one model's validation losses (one per
+    evaluation, after its loss ``start`` at step 0): an evaluation is *better* when below
+    (1 - tolerance) x the best so far (the start included); ``patience`` evaluations in a row
+    without one are a plateau; the first ``reductions`` plateaus cut the learning rate and
+    start the count again, the next stops the model (converged); a loss above the start or not
+    finite stops it (diverged). Returns the index of the evaluation kept (-1: the start), that
+    of the evaluation where the model stopped (the last one if it never did) and the status
+    (converged, diverged, or "" if it never stopped)."""
+    best, kept, waited, cuts = start, -1, 0, 0
     for i, loss in enumerate(valid):
-        if loss < best * (1 - icl_training.MIN_DELTA):
+        if not np.isfinite(loss) or loss > start:
+            return kept, i, "diverged"
+        if loss < best * (1 - tolerance):
             best, kept, waited = loss, i, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                return kept, i
-    return kept, None
+            continue
+        waited += 1
+        if waited >= patience:
+            if cuts >= reductions:
+                return kept, i, "converged"
+            cuts, waited = cuts + 1, 0
+    return kept, len(valid) - 1, ""
 
 
 def test_validation_loss_is_what_early_stopping_kept_the_model_on(
         tiny_run: dict[str, pd.DataFrame]) -> None:
-    """icl_training's valid_loss is the loss early stopping judged: the early-stopping rule
-    replayed on each model's column gives icl_risk's best_step and steps_used; and at the kept
-    step, a one-layer model's validation loss is its excess risk, the closed form of the learned
-    Gamma (icl_theory.gamma_excess_risk) within the Monte Carlo error of the validation tasks."""
+    """icl_training's valid_loss is the loss the plateau rule judged: the rule replayed on each
+    kept model's column (after icl_convergence's start_loss) gives icl_risk's best_step,
+    steps_used and status; and at the kept step, a one-layer model's validation loss is its
+    excess risk, the closed form of the learned Gamma (icl_theory.gamma_excess_risk) within
+    the Monte Carlo error of the validation tasks."""
     training, risk = tiny_run["icl_training"], tiny_run["icl_risk"]
+    conv = tiny_run["icl_convergence"]
     keys = ["lambda", "N", "model", "depth", "seed"]
     trained = risk[risk["steps_used"].notna()].set_index(keys)
+    kept_rows = conv[conv["kept"].astype(bool) & (conv["variant"] == "default")]
+    start = kept_rows.set_index(keys)["start_loss"]
     histories = dict(list(training.groupby(keys)))
-    assert set(histories) == set(trained.index)
+    assert set(histories) == set(trained.index) == set(start.index)
+    stopped = 0
     for key, rows in histories.items():
         rows = rows.sort_values("step")
         steps = rows["step"].to_numpy()
-        np.testing.assert_array_equal(np.diff(steps), TINY["eval_every"])
-        kept, ran_out = early_stopping(rows["valid_loss"].to_numpy(), TINY["patience"])
-        assert trained.loc[key, "best_step"] == steps[kept], key
-        # stopped where patience ran out, else at its cap: the history ends where it stopped
+        np.testing.assert_array_equal(steps, TINY["eval_every"] * np.arange(1, len(steps) + 1))
+        kept, last, status = plateau_rule(start[key], rows["valid_loss"].to_numpy(),
+                                          TINY["patience"], TINY["tolerance"],
+                                          TINY["lr_reductions"])
+        assert trained.loc[key, "best_step"] == (steps[kept] if kept >= 0 else 0), key
+        # the history ends where the model stopped: by the rule, else at its cap
+        assert last == len(steps) - 1, key
         assert trained.loc[key, "steps_used"] == steps[-1], key
-        assert ran_out is None or ran_out == len(steps) - 1, key
+        assert trained.loc[key, "status"] == (status or "cap"), key
+        stopped += status == "converged" or key[3] > 1
+    # every one-layer model stopped on a plateau (a deeper stack may have diverged on every
+    # start: the rule above says so, and the checks leave it out)
+    assert stopped == len(histories)
     rng = np.random.default_rng(0)
     pre = tiny_run["icl_preconditioner"]
     for _, row in pre.iterrows():
@@ -731,10 +755,23 @@ def test_rows_are_judged_on_intervals_and_convergence() -> None:
 
 
 def test_parts_split_the_settings_and_the_sensitivity_alternatives() -> None:
-    assert icl_parts(tiny()) == ["lsa_1", "designs", "sensitivity_1", "sensitivity_2"]
+    assert icl_parts(tiny()) == ["lsa_1", "designs", "norm_2", "sensitivity_1", "sensitivity_2"]
+    assert icl_parts(tiny(norm_depths=[2, 4], designs=[]))[1:3] == ["norm_2", "norm_4"]
+    assert icl.design_labels(tiny(norm_depths=[2, 4]), "norm_4") == [("lsa_norm", 4)]
     assert icl_part_tables(tiny(), "lsa_1")[-1] == "icl_convergence"
     big = tiny(batch_size=100000, designs=[], norm_depths=[])
     groups = icl_lsa_groups(big)
     assert [pair for group in groups for pair in group] == [
         (name, N) for name in TINY["lambdas"] for N in TINY["context_sizes"]]
     assert len(groups) == 4 and "designs" not in icl_parts(big)
+    # as few jobs as keep each within the work limit, sizes differing by one at most
+    from ols_transformer.config import ICL_EXPECTED_STEPS, ICL_JOB_WORK
+    for batch in (1, 500, 1000, 3000, 6000):
+        cfg = tiny(batch_size=batch)
+        work = (min(cfg["steps"], ICL_EXPECTED_STEPS) * len(cfg["seeds"]) * cfg["restarts"]
+                * sum(cfg["depths"]) * batch)
+        sizes = [len(group) for group in icl_lsa_groups(cfg)]
+        assert sum(sizes) == 4 and max(sizes) - min(sizes) <= 1, batch
+        assert all(work * n <= ICL_JOB_WORK or n == 1 for n in sizes), batch
+        fewer = len(sizes) - 1  # one job less would hold more than the limit somewhere
+        assert fewer == 0 or work * math.ceil(4 / fewer) > ICL_JOB_WORK, batch

@@ -241,27 +241,29 @@ def hopfield_jobs(hopfield: Mapping[str, Any]) -> dict[str, tuple[HopfieldPart, 
     return {job: tuple(parts) for job, parts in jobs.items()}
 
 
-# Adam work units (expected steps x models x layers x batch) an icl stacks job may group.
+# Adam work units (expected steps x models x layers x batch) an icl stacks job may hold.
 ICL_JOB_WORK = 12_000_000
-ICL_EXPECTED_STEPS = 1500  # steps a stack typically runs before its plateau (the cap is higher)
+ICL_EXPECTED_STEPS = 5000  # steps a stack typically runs before its plateau (the cap is higher)
 
 
 def icl_lsa_groups(cfg: Mapping[str, Any]) -> list[list[tuple[str, int]]]:
-    """The (Lambda, N) settings of each icl stacks job: in config order, grouped while their
-    work stays within ICL_JOB_WORK (a setting of more work has a job of its own), so that small
+    """The (Lambda, N) settings of each icl stacks job: in config order, split into as few
+    jobs as keep each within ICL_JOB_WORK, of sizes differing by one at most, so that small
     configs run few jobs (each job pays for starting Python and torch) and large ones stay
     under ~45 s each. Here, not in experiments/icl.py: the workflow reads it to declare its
     rules, without importing torch."""
     depth_sum = sum(int(L) for L in cfg["depths"])
     work = (min(int(cfg["steps"]), ICL_EXPECTED_STEPS) * len(cfg["seeds"])
             * int(cfg.get("restarts", 2)) * depth_sum * int(cfg["batch_size"]))
-    groups: list[list[tuple[str, int]]] = []
-    for name in cfg["lambdas"]:
-        for N in cfg["context_sizes"]:
-            if groups and work * (len(groups[-1]) + 1) <= ICL_JOB_WORK:
-                groups[-1].append((str(name), int(N)))
-            else:
-                groups.append([(str(name), int(N))])
+    settings = [(str(name), int(N)) for name in cfg["lambdas"] for N in cfg["context_sizes"]]
+    n = len(settings)
+    jobs = next((j for j in range(1, n + 1) if math.ceil(n / j) * work <= ICL_JOB_WORK), n)
+    size, extra = divmod(n, jobs)
+    groups, start = [], 0
+    for i in range(jobs):
+        stop = start + size + (i < extra)
+        groups.append(settings[start:stop])
+        start = stop
     return groups
 
 
@@ -282,13 +284,26 @@ def icl_sensitivity_variants(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]
     return out
 
 
+def icl_sensitivity_jobs(cfg: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, int]]]]:
+    """(alternative label, its (Lambda, N) settings) of each sensitivity job: every alternative
+    of ``icl_sensitivity_variants`` on the main grid, its settings grouped as the main stacks'
+    (``icl_lsa_groups``) at the grid's depths, seeds and the alternative's step cap."""
+    s = cfg["sensitivity"]
+    jobs = []
+    for label, v in icl_sensitivity_variants(cfg).items():
+        sub = {**cfg, "depths": s["depths"], "seeds": s["seeds"], "steps": v["cap"]}
+        jobs += [(label, group) for group in icl_lsa_groups(sub)]
+    return jobs
+
+
 def icl_parts(cfg: Mapping[str, Any]) -> list[str]:
     """The icl stage's part jobs: ``lsa_<i>`` per group of (Lambda, N) (``icl_lsa_groups``),
-    ``designs`` (if any, with the normalised stacks), ``sensitivity_<i>`` per alternative of
-    the sensitivity grid (``icl_sensitivity_variants``)."""
+    ``designs`` (if any), ``norm_<L>`` per depth of the normalised stack, ``sensitivity_<i>`` per
+    job of the sensitivity grid (``icl_sensitivity_jobs``)."""
     return ([f"lsa_{i}" for i in range(1, len(icl_lsa_groups(cfg)) + 1)]
-            + (["designs"] if cfg["designs"] or cfg.get("norm_depths") else [])
-            + [f"sensitivity_{i}" for i in range(1, len(icl_sensitivity_variants(cfg)) + 1)])
+            + (["designs"] if cfg["designs"] else [])
+            + [f"norm_{int(L)}" for L in cfg.get("norm_depths", [])]
+            + [f"sensitivity_{i}" for i in range(1, len(icl_sensitivity_jobs(cfg)) + 1)])
 
 
 def icl_part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
@@ -298,7 +313,7 @@ def icl_part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
         here = (cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])) in pairs
         return ["icl_preconditioner", "icl_risk", *(["icl_shift"] if here else []),
                 "icl_training", "icl_convergence"]
-    if part == "designs":
+    if part == "designs" or part.startswith("norm_"):
         return ["icl_risk", "icl_shift", "icl_training", "icl_convergence"]
     return ["icl_sensitivity", "icl_convergence"]
 

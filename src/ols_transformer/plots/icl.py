@@ -267,8 +267,9 @@ def plot_training(training: pd.DataFrame) -> Figure:
                     label=f"seed {seed} validation")
         ax.set_yscale("log")
         ax.set_xlabel("step")
-        ax.set_title(f"linear, L = {depth}" if model == "lsa" else DESIGN_STYLE.get(
-            model, (model,))[0], fontsize=8)
+        title = (f"linear, L = {depth}" if model == "lsa" else NORM_STYLE[0].format(depth)
+                 if model == "lsa_norm" else DESIGN_STYLE.get(model, (model,))[0])
+        ax.set_title(title.replace(" (pre-norm", "\n(pre-norm"), fontsize=8)
     axes[0].set_ylabel("excess risk")
     axes[0].legend(fontsize=6)
     fig.suptitle(f"Training (dashed) and validation (solid) loss, Lambda {at[0]}, N = {at[1]}; "
