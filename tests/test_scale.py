@@ -26,6 +26,7 @@ from conftest import (
 )
 
 from ols_transformer import cost
+from ols_transformer.config import icl_parts as icl_parts_of
 from ols_transformer.config import validate_config
 from ols_transformer.progress import progress_line, tracked
 from ols_transformer.stage import handed_config
@@ -162,9 +163,10 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     assert runs["poly3"]["seed_jobs"] == [640, 1280]
     assert sum(part_jobs("hopfield", {"hopfield": {**config["hopfield"], "runs": poly3}})
                .values()) == 1 + 5 + 5  # poly3's own job, and one per seed at N 640 and 1280
-    # icl: one job per Lambda group (two Lambdas), the designs, the sensitivity grid, the gather
+    # icl: stacks split evenly by work (12), the designs, one per normalised depth (3), the
+    # sensitivity alternatives split likewise (13), and the gather
     icl_parts = part_jobs("icl", config)
-    assert sum(icl_parts.values()) == 4
+    assert icl_parts.total() == len(icl_parts_of(config["icl"])) == 29
     # attention_regression: the algebra and one job per (design, N, SNR) of the paper's grid
     ar = config["attention_regression"]
     ar_parts = part_jobs("attention_regression", config)
