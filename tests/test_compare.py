@@ -137,7 +137,7 @@ def test_check_flags_exactly_the_claims_that_differ(quick_run: Path, tmp_path: P
 
 @pytest.mark.workflow
 def test_a_reference_snapshot_is_judged_like_its_version(quick_run: Path, tmp_path: Path) -> None:
-    out = tmp_path / "reference"
+    out = tmp_path / "snapshot_of_quick"  # (a name no ledger text contains: it is cut below)
     written = snapshot(quick_run, out, "snakemake --configfile config/quick.yaml")
     assert {p.suffix for p in written} == {".csv", ".md", ".png", ".yaml", ".json"}
     assert not list(out.rglob("*.pdf")) and not list(out.rglob("*.npz"))

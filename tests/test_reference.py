@@ -27,7 +27,7 @@ def test_the_reference_ledger_is_what_the_current_checks_say_of_its_tables() -> 
     ledger = claims.build_ledger(tables, claims.criteria_from_config(config))
     committed = read_table(REFERENCE / "claims" / "claims.csv")
     # Round-tripped through CSV like the committed one, so both sides read the same digits.
-    columns = ["claim_id", "kind", "verdict", "measured", "threshold"]
+    columns = ["claim_id", "kind", "verdict", "estimate", "ci_low", "ci_high", "threshold"]
     pd.testing.assert_frame_equal(ledger[columns].reset_index(drop=True),
                                   committed[columns].reset_index(drop=True), check_dtype=False)
     assert (committed["verdict"] != "MISSING").all(), "the reference is a run of every stage"
