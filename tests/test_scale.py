@@ -25,7 +25,7 @@ from conftest import (
     run_snakemake,
 )
 
-from ols_transformer import cost
+from ols_transformer import cost, stages
 from ols_transformer.config import icl_parts as icl_parts_of
 from ols_transformer.config import validate_config
 from ols_transformer.progress import progress_line, tracked
@@ -257,3 +257,21 @@ def test_more_cores_than_cpus_are_the_user_s_and_a_note_says_so(tmp_path: Path) 
                               f"{cpus + 6} jobs share {cpus} CPUs (--cores {cpus} or --cores all "
                               "runs one job per CPU, ~10% less CPU)"], [str(cpus + 6)])
     assert out[cpus] == ([], [str(cpus)])
+
+
+def test_the_rules_are_the_same_for_every_shipped_config(tmp_path: Path) -> None:
+    """`snakemake --list-rules` prints one list for the default, quick and large configs: the
+    rules come from the registry (a stage's rule, its `<stage>_part` rule), never from a config,
+    so a profile's set-resources and --forcerun can name them."""
+    listed = {}
+    for name, files in (("default", ()), ("quick", (QUICK,)),
+                        ("large", (REPO / "config" / "large.yaml",))):
+        args = ["--configfile", *map(str, files)] if files else []
+        result = run_snakemake(tmp_path, "--list-rules", *args)
+        assert result.returncode == 0, result.stderr[-2000:]
+        listed[name] = sorted(line.split()[0] for line in result.stdout.splitlines()
+                              if line and not line.startswith(" "))
+    assert listed["default"] == listed["quick"] == listed["large"]
+    parts = [f"{name}_part" for name, spec in stages.STAGES.items() if spec.parts]
+    assert set(listed["default"]) == {*stages.STAGES, *parts, "notebook", "run_record",
+                                      "version", "cost", "all"}
