@@ -47,6 +47,13 @@ ATTREG = "AttReg_M5"
 NONLINEAR = ("friedman1", "friedman2", "friedman3", "rotated_sine", "soft_radial")
 R2 = ("design", "n", "snr", "replicate", "model", "r2_test", "r2_train")
 REPLICATES = "replicates (seed base_seed + 1000 r), the paper's estimator settings"
+# The choice that decides each algebra row (deterministic: no replicates).
+ALGEBRA_DECIDED_BY = {
+    "identity_out_of_sample": "the rounding constant c of c cond(X)^2 u (the proof stage's)",
+    "optimisation_recovers_ols": "prediction_tol, and LBFGS's iteration cap",
+    "omega_identified": "omega_tol, and the target count k >= p (identification)",
+    "kernel_identity": "kernel_tol (float64 rounding of the two weight forms)",
+}
 MC_NAMES = ("beats_ols_nonlinear", "close_to_ols_linear", "competitive_with_trees",
             "train_r2_above_ceiling", "refit_rule_effect", "masking_effect")
 
@@ -260,7 +267,8 @@ def algebra_checks(tables: Mapping[str, pd.DataFrame | None], c: Mapping[str, fl
                            origin=THEORY))
     except MissingInput as why:
         out.append(missing("kernel_identity", "see checks/attention_regression.py", str(why)))
-    return out
+    return [replace(c, decided_by=c.decided_by or ALGEBRA_DECIDED_BY.get(c.check, ""))
+            for c in out]
 
 
 def checks(tables: Mapping[str, pd.DataFrame | None], criteria: Mapping[str, float] | None
