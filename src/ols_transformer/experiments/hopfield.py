@@ -46,7 +46,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import mpmath
 import numpy as np
 import pandas as pd
 import torch
@@ -64,6 +63,7 @@ from ..hopfield_theory import (
 )
 from ..io import read_table
 from ..progress import tracked
+from ..stats import t_quantile
 
 PATTERN_STREAM, CUE_STREAM = 0, 1
 POOL_BLOCK = 1024  # rows per pattern block; any M is a prefix of the pool
@@ -400,16 +400,6 @@ def gather(parts: Sequence[pd.DataFrame], cfg: Mapping[str, Any]) -> pd.DataFram
     order = {name: i for i, name in enumerate(cfg["runs"])}
     table = table.iloc[np.argsort(recall_of(table).map(order).to_numpy(), kind="stable")]
     return combine([table], float(cfg["confidence"]))
-
-
-def t_quantile(q: float, df: int) -> float:
-    """Quantile of Student's t with ``df`` degrees of freedom (no scipy: invert the CDF)."""
-    def cdf(t: float) -> Any:
-        x = df / (df + t * t)
-        tail = mpmath.betainc(df / 2, 0.5, 0, x, regularized=True) / 2
-        return 1 - tail if t >= 0 else tail
-
-    return float(mpmath.findroot(lambda t: cdf(t) - q, 1.96 if q > 0.5 else -1.96))
 
 
 def mean_interval(values: Sequence[float], confidence: float) -> tuple[float, float, float]:
