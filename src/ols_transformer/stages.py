@@ -98,7 +98,6 @@ class Stage:
     part_mem_mb: int = 4000
     part_priority: int = 0
     notebook: Notebook | None = None
-    summary_group: bool = False  # a small job of the run's tail (SLURM: one job for them all)
 
     @property
     def criteria_section(self) -> str:
@@ -271,7 +270,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage(
         "claims", "0. Claims ledger",
         tuple(f"{section}.criteria" for section in CRITERIA_SECTIONS),
-        upstream=LEDGER_STAGES, mem_mb=1000, summary_group=True,
+        upstream=LEDGER_STAGES, mem_mb=1000,
         outputs=(Output("ledger", "claims/claims.csv", "claims"),
                  Output("markdown", "claims/claims.md", "claims_md"),
                  figure("figure", "claims_overview", "claims_overview")),
@@ -332,8 +331,9 @@ def specs(config: Mapping[str, Any], data_files: Callable[[str], list[str]]
 
 
 def selected(config: Mapping[str, Any]) -> list[str]:
-    """The stages a run computes and copies into its version: ``config['stages']`` (a partial
-    version: those stages, the notebooks of them, and what they read), or every stage."""
+    """The stages a run copies into its version: ``config['stages']`` (a partial version: the
+    stages and notebooks it names, ``notebook_<stage>``, computed with what they read), or every
+    stage and notebook."""
     chosen = list(config.get("stages") or [])
     known = [*STAGES, *(notebook_stage(s.name) for s in STAGES.values() if s.notebook)]
     unknown = [name for name in chosen if name not in known]
