@@ -40,24 +40,29 @@ def selection(version: Path) -> list[Path]:
     return files
 
 
-def snapshot(version: Path, out: Path, command: str) -> list[Path]:
-    """Replace ``out`` by the reference files of ``version`` and a README saying where they
-    come from (``command``: how the run was made). Returns the files written."""
-    files = selection(version)
+def _replace_with(out: Path, version: Path, files: list[Path], readme: str) -> list[Path]:
+    """Replace ``out`` by copies of ``files`` (relative to ``version``) and a README with
+    ``readme``, built beside it first so that a failed copy leaves ``out`` as it was."""
     staging = out.with_name(f".{out.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
     for rel in files:
         with atomic_path(staging / rel) as tmp:
             shutil.copyfile(version / rel, tmp)
-    write_text(f"# Reference run: {version.name}\n\n"
-               f"Made by `{command}` and `ols-transformer reference {version.name}` (see the "
-               "top-level README). The layout is a version directory's: `provenance/run.json` "
-               "holds the config, code hash, git commit and package versions of the run.\n",
-               staging / "README.md")
+    write_text(readme, staging / "README.md")
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)
     return [out / rel for rel in files]
+
+
+def snapshot(version: Path, out: Path, command: str) -> list[Path]:
+    """Replace ``out`` by the reference files of ``version`` and a README saying where they
+    come from (``command``: how the run was made). Returns the files written."""
+    return _replace_with(out, version, selection(version), (
+        f"# Reference run: {version.name}\n\n"
+        f"Made by `{command}` and `ols-transformer reference {version.name}` (see the "
+        "top-level README). The layout is a version directory's: `provenance/run.json` "
+        "holds the config, code hash, git commit and package versions of the run.\n"))
 
 
 README_LEDGER = ("<!-- reference ledger: start -->", "<!-- reference ledger: end -->")
@@ -119,19 +124,11 @@ def snapshot_twin(version: Path, out: Path, command: str) -> list[Path]:
     if absent:
         raise FileNotFoundError(f"{version} lacks {', '.join(absent)}: the twin is made from a "
                                 "complete run with config/other_seeds.yaml")
-    staging = out.with_name(f".{out.name}.new")
-    shutil.rmtree(staging, ignore_errors=True)
-    for rel in TWIN_FILES:
-        with atomic_path(staging / rel) as tmp:
-            shutil.copyfile(version / rel, tmp)
-    write_text(f"# The reference's twin: {version.name}\n\nThe default config with every seed "
-               f"changed (config/other_seeds.yaml), made by `{command}` and `ols-transformer "
-               f"reference {version.name} --twin`. Its ledger beside docs/reference's is "
-               "docs/results.md's \"verdicts across seeds\".\n", staging / "README.md")
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
-    return [out / rel for rel in TWIN_FILES]
+    return _replace_with(out, version, list(TWIN_FILES), (
+        f"# The reference's twin: {version.name}\n\nThe default config with every seed "
+        f"changed (config/other_seeds.yaml), made by `{command}` and `ols-transformer "
+        f"reference {version.name} --twin`. Its ledger beside docs/reference's is "
+        "docs/results.md's \"verdicts across seeds\".\n"))
 
 
 def seed_differences(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
