@@ -105,6 +105,10 @@ def test_attention_heads_against_a_loop() -> None:
     w = np.exp(X.numpy() @ (L[0] @ L[0].T).numpy() @ X.numpy().T)
     np.fill_diagonal(w, 0)
     assert np.allclose(masked[0].numpy(), w @ y.numpy() / w.sum(1), rtol=1e-6)
+    # the hand-written backward against finite differences: queries apart from keys (both
+    # gradient paths), and training with the self-attention masked
+    assert torch.autograd.gradcheck(lambda L: ar.attention_heads(Xq, X, y, L),
+                                    (L.clone().requires_grad_(True),))
     assert torch.autograd.gradcheck(lambda L: ar.attention_heads(X, X, y, L, True),
                                     (L.clone().requires_grad_(True),))
 
