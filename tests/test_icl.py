@@ -775,3 +775,32 @@ def test_parts_split_the_settings_and_the_sensitivity_alternatives() -> None:
         assert all(work * n <= ICL_JOB_WORK or n == 1 for n in sizes), batch
         fewer = len(sizes) - 1  # one job less would hold more than the limit somewhere
         assert fewer == 0 or work * math.ceil(4 / fewer) > ICL_JOB_WORK, batch
+
+
+def test_stacking_rows_judge_normalised_and_plain_stacks_apart() -> None:
+    """Hand-built tables: the normalised stack's error under shift is half the linear layer's
+    at a no-shift price of 0.9x, the plain stack's 100x at 0.2x; the paper's stacking row
+    (normalised) must PASS and the plain row (extension) FAIL, each naming its own models."""
+    seeds = (0, 1, 2)
+    models = {("lsa", 1): (1.0, 1.0), (icl_checks.NORM, 2): (0.9, 0.5), ("lsa", 2): (0.2, 100.0)}
+    risk, shift = [], []
+    for (model, depth), (price, growth) in models.items():
+        for seed in seeds:
+            jitter = 1 + 0.01 * seed
+            risk.append({"lambda": "aniso", "N": 40, "model": model, "depth": depth,
+                         "seed": seed, "excess_risk": 0.1 * price * jitter})
+            for family, magnitudes in (("mean_shift", (0.0, 4.0)), ("rotation", (0.0, 90.0))):
+                for t in magnitudes:
+                    far = t != 0.0
+                    shift.append({"lambda": "aniso", "N": 40, "family": family, "magnitude": t,
+                                  "no_shift": not far, "model": model, "depth": depth,
+                                  "seed": seed, "rmse": (growth if far else 1.0) * jitter})
+    out = {c.check: c for c in icl_checks.robustness_checks(
+        pd.DataFrame(risk), pd.DataFrame(shift), {"robust_risk_factor": 1.05})
+        if c.scope == checks.ALL}
+    normalised, plain = out["stacking_enhances_robustness"], out[
+        "plain_stacking_enhances_robustness"]
+    assert normalised.verdict == checks.PASS and plain.verdict == checks.FAIL
+    assert "normalised L=2" in normalised.detail and "plain" not in normalised.detail
+    assert "plain L=2" in plain.detail and "normalised" not in plain.detail
+    assert normalised.value == pytest.approx(0.5) and plain.value == pytest.approx(100.0)

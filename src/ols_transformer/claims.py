@@ -325,9 +325,15 @@ CLAIMS: tuple[Claim, ...] = (
           "tasks, grows less under shift than the one-layer linear model at equal or better "
           "no-shift risk", quote=ROBUSTNESS_QUOTE),
     Claim("icl.stacking_enhances_robustness", "Sec. 5 (conclusion)",
-          "Stacked linear attention (L = 2..4), trained on the same tasks, grows less under "
+          "Stacked linear attention as standard Transformers stack layers (pre-norm LayerNorm "
+          "and residual connections, L = 2..4), trained on the same tasks, grows less under "
           "shift than the one-layer linear model at equal or better no-shift risk",
           quote=ROBUSTNESS_QUOTE),
+    Claim("icl.plain_stacking_enhances_robustness", ICL_SECTION,
+          "Bare stacked linear attention (no normalisation, no residual; L >= 2), trained on the "
+          "same tasks, grows less under shift than the one-layer linear model at equal or better "
+          "no-shift risk (not the paper's sentence, which names modern, normalised designs: an "
+          "L-layer bare stack is a polynomial of degree 3^L in its tokens)", kind="extension"),
     # The second seed paper (stage attention_regression), kind "related"
     Claim("attention_regression.identity_out_of_sample", AR_SECTION,
           "[second paper] OLS predictions at held-out queries equal attention f_q^T F^T y with "
