@@ -804,3 +804,26 @@ def test_stacking_rows_judge_normalised_and_plain_stacks_apart() -> None:
     assert "normalised L=2" in normalised.detail and "plain" not in normalised.detail
     assert "plain L=2" in plain.detail and "normalised" not in plain.detail
     assert normalised.value == pytest.approx(0.5) and plain.value == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize(("ratios", "converged", "verdict"), [
+    ((3.0, 2.8, 50.0), (True, True, True), checks.PASS),  # one bad seed: still above ridge
+    ((3.0, 0.9, 50.0), (True, True, True), checks.FAIL),  # one model beats Bayes-optimal ridge
+    ((3.0, 2.8, 50.0), (True, True, False), checks.INCONCLUSIVE),  # a replicate not judged
+])
+def test_no_model_beats_ridge_is_judged_on_every_model(
+        ratios: tuple[float, ...], converged: tuple[bool, ...], verdict: str) -> None:
+    """A universal claim: the smallest per-model ratio to ridge decides it, not a mean over
+    seeds (whose t interval over (3, 2.8, 50) would straddle any bound)."""
+    base = [{"lambda": "iso", "N": 40, "model": m, "depth": L, "seed": -1, "excess_risk": r}
+            for m, L, r in (("gamma_star", 1, 0.5), ("ridge", 0, 0.1))]
+    lsa = [{"lambda": "iso", "N": 40, "model": "lsa", "depth": 1, "seed": s,
+            "excess_risk": 0.1 * r, "converged": ok}
+           for s, (r, ok) in enumerate(zip(ratios, converged, strict=True))]
+    found = {c.check: c for c in icl_checks.risk_checks(pd.DataFrame(base + lsa),
+                                                        {"risk_factor": 1.05, "ridge_slack": 0.02,
+                                                         "depth_ratio_max": 1.0})}
+    row = found["risk_above_ridge"]
+    assert row.verdict == verdict
+    judged = [r for r, ok in zip(ratios, converged, strict=True) if ok]
+    assert row.value == pytest.approx(min(judged)) and row.replicates == len(judged)
