@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.linear_model import LinearRegression
 
@@ -37,6 +36,7 @@ from ..config import attention_regression_parts, condition_of_part
 from ..data import design_matrix
 from ..hopfield import resolve_device
 from ..ols import reference_ols
+from ..stats import mean_interval
 
 TABLES = ("ar_r2", "ar_comparison", "ar_identity", "ar_optimisation", "ar_kernel")
 REFERENCE_MODELS = {"OLS": "OLS", "RF": "RF", "GBM": "GBM", "MLP": "MLP",
@@ -254,18 +254,14 @@ def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = No
 
 def interval(values: Sequence[float] | np.ndarray, level: float = 0.95
              ) -> tuple[float, float, float, int, int]:
-    """(mean, low, high, finite count, NaN count) of the Student-t interval over the finite
-    values; NaN bounds with fewer than two finite values."""
+    """(mean, low, high, finite count, NaN count) of the Student-t interval
+    (``stats.mean_interval``) over the finite values; NaN bounds with fewer than two."""
     v = np.asarray(values, float)
     ok = v[np.isfinite(v)]
-    nan = int(len(v) - len(ok))
     if len(ok) == 0:
-        return math.nan, math.nan, math.nan, 0, nan
-    mean = float(ok.mean())
-    if len(ok) < 2:
-        return mean, math.nan, math.nan, len(ok), nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(ok) - 1) * ok.std(ddof=1) / math.sqrt(len(ok)))
-    return mean, mean - half, mean + half, len(ok), nan
+        return math.nan, math.nan, math.nan, 0, len(v)
+    found = mean_interval(ok, confidence=level)
+    return found.estimate, found.low, found.high, len(ok), len(v) - len(ok)
 
 
 def comparison(r2: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
