@@ -14,7 +14,7 @@ the detail ("NaN in k of n"), never scored as an error and never dropped silentl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -30,6 +30,7 @@ from . import (
     THEORY,
     Check,
     MissingInput,
+    across_tolerance,
     at_most,
     criteria_with_defaults,
     interval_at_least,
@@ -54,6 +55,11 @@ ALGEBRA_DECIDED_BY = {
     "omega_identified": "omega_tol, and the target count k >= p (identification)",
     "kernel_identity": "kernel_tol (float64 rounding of the two weight forms)",
 }
+# Each algebra tolerance re-judged at these multiples of the chosen one (its value among them):
+# the identity's c over the proof stage's range 8-64, the others a decade either side.
+TOLERANCE_FACTORS = {"rounding_constant": (0.125, 0.25, 0.5, 1.0),
+                     "prediction_tol": (0.1, 1.0, 10.0), "omega_tol": (0.1, 1.0, 10.0),
+                     "kernel_tol": (0.1, 1.0, 10.0)}
 MC_NAMES = ("beats_ols_nonlinear", "close_to_ols_linear", "competitive_with_trees",
             "train_r2_above_ceiling", "refit_rule_effect", "masking_effect")
 
@@ -216,15 +222,20 @@ def algebra_checks(tables: Mapping[str, pd.DataFrame | None], c: Mapping[str, fl
         u = ident["dtype"].map(UNIT_ROUNDOFF).astype(float)
         ratio = ident["max_rel_err"].astype(float).fillna(math.inf) / (
             c["rounding_constant"] * ident["cond_measured"].astype(float) ** 2 * u)
-        crit = ("OLS predictions at held-out queries as attention f_q^T F^T y (F = X U "
-                "Lambda^-1/2, F^T F = I): max relative error / (c cond(X)^2 u) <= 1, c = "
-                f"{c['rounding_constant']:g}, eigen and SVD routes, every cond(X)")
-        out.append(at_most("identity_out_of_sample", float(ratio.max()), 1.0, crit,
-                           f"{len(ident)} (cond, route) cases, cond(X) up to "
-                           f"{ident['cond_measured'].max():.3g}", origin=THEORY))
+        chosen = float(c["rounding_constant"])
+
+        def identity(worst: float, scope: str, detail: str = "") -> Check:
+            def at(k: float) -> Check:  # ratio is at c = chosen; at c = k it scales by chosen/k
+                return at_most("identity_out_of_sample", worst * chosen / k, 1.0, (
+                    "OLS predictions at held-out queries as attention f_q^T F^T y (F = X U "
+                    "Lambda^-1/2, F^T F = I): max relative error / (c cond(X)^2 u) <= 1, c = "
+                    f"{k:g}, eigen and SVD routes, every cond(X)"), detail, scope, THEORY)
+            return _varied(at, chosen, "rounding_constant", "c")
+
+        out.append(identity(float(ratio.max()), ALL, f"{len(ident)} (cond, route) cases, "
+                            f"cond(X) up to {ident['cond_measured'].max():.3g}"))
         for route, g in ident.groupby("route"):
-            out.append(at_most("identity_out_of_sample", float(ratio[g.index].max()), 1.0, crit,
-                               scope=str(route), origin=THEORY))
+            out.append(identity(float(ratio[g.index].max()), str(route)))
     except MissingInput as why:
         out.append(missing("identity_out_of_sample", "see checks/attention_regression.py",
                            str(why)))
@@ -232,20 +243,21 @@ def algebra_checks(tables: Mapping[str, pd.DataFrame | None], c: Mapping[str, fl
         opt = require(tables.get("ar_optimisation"), "ar_optimisation",
                       ("targets", "p", "pred_gap_train", "pred_gap_test", "omega_rel_dist"))
         gap = opt[["pred_gap_train", "pred_gap_test"]].astype(float).fillna(math.inf).max(axis=1)
-        out.append(at_most("optimisation_recovers_ols", float(gap.max()),
-                           c["prediction_tol"], "min over Omega = L L^T of the squared "
-                           "prediction error (LBFGS) predicts like OLS in and out of sample: "
-                           "max relative gap <= tol, every target count",
-                           f"{len(opt)} fits"))
+        out.append(_varied(lambda tol: at_most(
+            "optimisation_recovers_ols", float(gap.max()), tol, "min over Omega = L L^T of the "
+            "squared prediction error (LBFGS) predicts like OLS in and out of sample: max "
+            f"relative gap <= {tol:g}, every target count", f"{len(opt)} fits"),
+            c["prediction_tol"], "prediction_tol"))
         ident = opt[opt["targets"] >= opt["p"]]
         if ident.empty:
             out.append(missing("omega_identified", "Omega = (X^T X)^-1 where k >= p",
                                "no fit with targets >= p"))
         else:
-            out.append(at_most("omega_identified", float(ident["omega_rel_dist"].max()),
-                               c["omega_tol"], "where identified (k >= p targets sharing X) the "
-                               "fitted Omega equals (X^T X)^-1: relative Frobenius distance "
-                               "<= tol", f"{len(ident)} fits"))
+            worst = float(ident["omega_rel_dist"].max())
+            out.append(_varied(lambda tol: at_most(
+                "omega_identified", worst, tol, "where identified (k >= p targets sharing X) "
+                f"the fitted Omega equals (X^T X)^-1: relative Frobenius distance <= {tol:g}",
+                f"{len(ident)} fits"), c["omega_tol"], "omega_tol"))
         lone = opt[opt["targets"] < opt["p"]]
         if not lone.empty:
             out.append(reported("omega_not_identified", float(lone["omega_rel_dist"].median()),
@@ -259,16 +271,26 @@ def algebra_checks(tables: Mapping[str, pd.DataFrame | None], c: Mapping[str, fl
                            str(why)))
     try:
         kern = require(tables.get("ar_kernel"), "ar_kernel", ("max_abs_diff",))
-        out.append(at_most("kernel_identity", float(kern["max_abs_diff"].astype(float)
-                                                    .fillna(math.inf).max()),
-                           c["kernel_tol"], "softmax_j(x^T Omega x_j) equals the Gaussian-kernel "
-                           "(metric Omega) Nadaraya-Watson weight times exp(x_j^T Omega x_j / 2) "
-                           "per key: max abs weight difference <= tol", f"{len(kern)} Omegas",
-                           origin=THEORY))
+        diff = float(kern["max_abs_diff"].astype(float).fillna(math.inf).max())
+        out.append(_varied(lambda tol: at_most(
+            "kernel_identity", diff, tol, "softmax_j(x^T Omega x_j) equals the Gaussian-kernel "
+            "(metric Omega) Nadaraya-Watson weight times exp(x_j^T Omega x_j / 2) per key: max "
+            f"abs weight difference <= {tol:g}", f"{len(kern)} Omegas", origin=THEORY),
+            c["kernel_tol"], "kernel_tol"))
     except MissingInput as why:
         out.append(missing("kernel_identity", "see checks/attention_regression.py", str(why)))
     return [replace(c, decided_by=c.decided_by or ALGEBRA_DECIDED_BY.get(c.check, ""))
             for c in out]
+
+
+def _varied(judge: Callable[[float], Check], chosen: float, field: str, name: str | None = None
+            ) -> Check:
+    """``judge(chosen)`` re-judged across TOLERANCE_FACTORS[field] x chosen (``across_tolerance``:
+    where the verdict flips, the row says from which value on it holds)."""
+    main = judge(float(chosen))
+    family = {chosen * f: judge(chosen * f) for f in TOLERANCE_FACTORS[field]}
+    return across_tolerance(main, family, name or field,
+                            decided_by=ALGEBRA_DECIDED_BY.get(main.check))
 
 
 def checks(tables: Mapping[str, pd.DataFrame | None], criteria: Mapping[str, float] | None
