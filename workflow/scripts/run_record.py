@@ -11,7 +11,9 @@ smk = snakemake  # noqa: F821  (injected by Snakemake)
 root = workflow_root(smk)
 with open(smk.log[0], "w") as log:
     config = dict(smk.config)
-    write_text(yaml.safe_dump(config, sort_keys=True), smk.output.config)
+    # In the run's own order: the order of icl.lambdas or hopfield.runs decides which part job
+    # holds what, and a resolved config read back (notebooks, large_estimate) must agree.
+    write_text(yaml.safe_dump(config, sort_keys=False), smk.output.config)
     write_json(
         provenance.record(
             stage="run",
