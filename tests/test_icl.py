@@ -37,7 +37,10 @@ TINY: dict[str, Any] = {
     "lambdas": {"isotropic": {"largest": 1.0, "smallest": 1.0},
                 "anisotropic": {"largest": 1.0, "smallest": 0.25}},
     "context_sizes": [8, 16], "depths": [1, 2], "seeds": [0, 1, 2], "population_seed": 7,
-    "steps": 1500, "batch_size": 32, "learning_rate": 0.02, "init_scale": 0.1, "grad_clip": 0.3,
+    "steps": 1500, "batch_size": 32, "learning_rate": 0.02, "init_scale": 0.1,
+    # 0.1, not the default 0.3: at this d and N one one-layer start stops 0.12 from Gamma* at
+    # 0.3, above the < 0.1 that test_short_training_reaches_gamma_star asks of short training
+    "lsa_init_scale": 0.1, "grad_clip": 0.3,
     "test_tasks": 1000, "eval_every": 25, "patience": 3, "tolerance": 0.002,
     "lr_reductions": 1, "restarts": 2, "validation_tasks": 300,
     "designs": ["softmax", "multi_head", "mlp"], "norm_depths": [2], "heads": 2, "mlp_width": 8,
@@ -538,6 +541,27 @@ def test_multi_head_with_one_live_head_is_the_one_layer_model() -> None:
     two = icl.design_test_predict("multi_head", params, tasks)[0]
     one = icl_models.lsa_predict(tasks.context(), tasks.queries(), K, V)[:, 0]
     np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12)
+
+
+def test_stacks_start_at_lsa_init_scale() -> None:
+    """The plain stacks start from ``lsa_init_scale`` (their validation loss at step 0 is that
+    of ``initial_weights`` at it) and not from ``init_scale`` (the designs')."""
+    cfg = tiny(steps=25, depths=[2], lsa_init_scale=0.5, init_scale=0.05)
+    run = icl.main_runs(cfg, "isotropic", [8])[0]
+    trained = icl.train_lsa(cfg, [run], [2])
+    start = trained.convergence.set_index("start")["start_loss"]
+    d, lam = cfg["d"], icl_theory.eigenvalues(cfg["lambdas"]["isotropic"], cfg["d"])
+    draws = icl_theory.moment_draws(icl._rng(cfg, icl.VALID, "isotropic", 8, run.seed), 8,
+                                    cfg["validation_tasks"], d)
+    S, w = icl_theory.wishart_moments(torch.from_numpy(draws), torch.from_numpy(lam)[None],
+                                      torch.tensor([[8.0]], dtype=torch.float64), 0.5)
+    for k in (0, 1):
+        K, V = icl_models.initial_weights(
+            icl._rng(cfg, icl.INIT, "isotropic", 8, run.seed, 2, *((k,) if k else ())), 2, d,
+            0.5)
+        gap = w - icl_models.lsa_coefficients(S, torch.from_numpy(K), torch.from_numpy(V))
+        assert start[k] == pytest.approx(float((gap * gap * torch.from_numpy(lam)).sum(-1)
+                                               .mean()), rel=1e-12)
 
 
 def test_design_start_weights() -> None:

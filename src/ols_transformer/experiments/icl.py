@@ -293,7 +293,7 @@ def lsa_trainer(cfg: Mapping[str, Any], depths: Sequence[int], device: torch.dev
         for L in depths:
             starts = [(random_weights if r.init == "random" else initial_weights)(
                 _rng(cfg, INIT, r.name, r.N, r.seed, L, *_start_key(k)), L, d,
-                float(cfg["init_scale"])) for r, k in members]
+                float(cfg["lsa_init_scale"])) for r, k in members]
             for key, w in zip("KV", zip(*starts, strict=True), strict=True):
                 params[f"{key}{L}"] = torch.tensor(np.stack(w), dtype=DTYPE,
                                                    device=device).requires_grad_(True)
