@@ -14,10 +14,10 @@ enters the others (every model has its own parameters, moments and clip). A rise
 that falls back sooner is an evaluation without improvement, as any other: a stack of L LSA layers
 is a polynomial of degree 3^L in its tokens, its per-task loss heavy-tailed, and a few held-out
 tasks of a thousand can lift the mean above the start for an evaluation or two while the median
-falls (measured at L = 3, isotropic, N = 20, seed 0, init scale 0.3: mean 3.12, 7.63, 5.10, 2.98,
-0.88, 0.35 at steps 0-400 by 50, median 1.72 to 0.20 from step 50, the worst task 4.9e3 at step
-50). Every model keeps the weights of its best evaluation; ``steps_used`` is the step at which it
-stopped, ``best_step`` the step of the weights kept.
+falls (measured at L = 3, isotropic, N = 20, seed 0, init scale 0.3, lr 0.02 / 9: mean 3.12, 7.63,
+5.10, 2.98, 0.88, 0.35 at steps 0-400 by 50, median 1.72 to 0.20 from step 50, the worst task 4.9e3
+at step 50). Every model keeps the weights of its best evaluation; ``steps_used`` is the step at
+which it stopped, ``best_step`` the step of the weights kept.
 
 Models come in groups (the depths of a stack, the designs): a group owns some parameter tensors
 (``group_of``) and the loss functions return one row per group, (G, M); a model's status is per
