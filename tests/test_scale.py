@@ -164,9 +164,9 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     assert sum(part_jobs("hopfield", {"hopfield": {**config["hopfield"], "runs": poly3}})
                .values()) == 1 + 5 + 5  # poly3's own job, and one per seed at N 640 and 1280
     # icl: stacks split evenly by work (12), the designs, one per normalised depth (3), the
-    # sensitivity alternatives split likewise (13), and the gather
+    # sensitivity alternatives split likewise (25: depths 1-3, config.yaml's), and the gather
     icl_parts = part_jobs("icl", config)
-    assert icl_parts.total() == len(icl_parts_of(config["icl"])) == 29
+    assert icl_parts.total() == len(icl_parts_of(config["icl"])) == 41
     # attention_regression: the algebra and one job per (design, N, SNR) of the paper's grid
     ar = config["attention_regression"]
     ar_parts = part_jobs("attention_regression", config)

@@ -490,7 +490,7 @@ def icl_problems(icl: Mapping[str, Any]) -> list[str]:
         if len(set(map(str, designs))) != len(designs):
             out.append(_icl_problem("designs", list(designs), "remove the repeated entries"))
     _icl_positive(icl, "population_seed", out, integer=True, zero=True)
-    for field in ("learning_rate", "init_scale"):
+    for field in ("learning_rate", "init_scale", "lsa_init_scale"):
         _icl_positive(icl, field, out)
     _icl_positive(icl, "noise_sigma", out, zero=True)
     _icl_positive(icl, "grad_clip", out, zero=True)
