@@ -305,8 +305,8 @@ CLAIMS: tuple[Claim, ...] = (
           "No trained model beats ridge at lambda = sigma^2 (Bayes optimal here)",
           kind="extension"),
     Claim("icl.risk_falls_with_depth", ICL_SECTION,
-          "Deeper linear self-attention (L = 1..4), each trained to what it can represent (L "
-          "steps of Gamma*-preconditioned GD), has lower test risk", kind="extension"),
+          "Deeper linear self-attention (L = 1..3; 1..4 in large.yaml), each trained to "
+          "convergence, has lower test risk", kind="extension"),
     Claim("icl.covariate_shift_follows_eq10", ICL_SECTION,
           "Under test-time covariate shift the trained one-layer model's error is eq. 10's with "
           "its learned Gamma (plus its no-shift sampling error)", kind="extension"),
