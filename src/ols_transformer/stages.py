@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ConfigError, attention_regression_parts, hopfield_jobs, icl_parts
+from .config import ConfigError, attention_regression_jobs, hopfield_jobs, icl_jobs
 from .reuse import StageSpec
 
 
@@ -143,16 +143,19 @@ def _hopfield_parts(config: Mapping[str, Any]) -> dict[str, Part]:
 
 
 def _icl_parts(config: Mapping[str, Any]) -> dict[str, Part]:
-    """One part per group of Lambdas' stacks, the designs and the sensitivity grid
-    (``config.icl_parts``); each reads the whole section."""
-    return {part: Part(("icl",), {"part": part}) for part in icl_parts(config["icl"])}
+    """One part job per group of Lambdas' stacks, the designs, each normalised stack and each
+    group of the sensitivity grid, or several of them in one job where they are small
+    (``config.icl_jobs``); each reads the whole section."""
+    return {job: Part(("icl",), {"parts": parts})
+            for job, parts in icl_jobs(config["icl"]).items()}
 
 
 def _attention_regression_parts(config: Mapping[str, Any]) -> dict[str, Part]:
-    """The algebra (``identity``) and one part per (design, N, SNR) condition
-    (``config.attention_regression_parts``); each reads the whole section."""
-    return {part: Part(("attention_regression",), {"part": part})
-            for part in attention_regression_parts(config["attention_regression"])}
+    """One part job for the algebra (``identity``) and one per (design, N, SNR) condition, or
+    several of them in one job where they are small (``config.attention_regression_jobs``);
+    each reads the whole section."""
+    return {job: Part(("attention_regression",), {"parts": parts})
+            for job, parts in attention_regression_jobs(config["attention_regression"]).items()}
 
 
 # ---- the registry ----------------------------------------------------------------------------
