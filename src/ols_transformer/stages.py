@@ -239,8 +239,9 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
                  table("softmax", "hopfield_softmax", "hopfield_softmax"),
                  table("summary", "hopfield_summary"),
                  figure("figure", "hopfield_capacity", "hopfield_figure")),
+        # the summary too: the notebook shows the gather's checks rather than judge again
         notebook=Notebook(("hopfield_capacity", "hopfield_growth", "hopfield_amit",
-                           "hopfield_softmax"), ("hopfield_capacity",)),
+                           "hopfield_softmax", "hopfield_summary"), ("hopfield_capacity",)),
     ),
     Stage(
         "icl", ICL, ("icl",), gpu=True, parts=_icl_parts, mem_mb=3000, part_runtime=10,
