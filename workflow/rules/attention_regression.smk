@@ -41,6 +41,7 @@ rule attention_regression:
         log_file("attention_regression"),
     benchmark:
         benchmark_file("attention_regression")
+    priority: priority("attention_regression")
     conda:
         CONDA_ENV
     threads: 1

@@ -41,6 +41,7 @@ rule icl:
         log_file("icl"),
     benchmark:
         benchmark_file("icl")
+    priority: priority("icl")
     conda:
         CONDA_ENV
     threads: 1
