@@ -255,9 +255,10 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
                                 "convergence", "growth")),
                  table("summary", "icl_summary"),
                  *(figure(name, f"icl_{name}", f"icl_{name}") for name in ICL_FIGURES)),
+        # the summary too: the notebook shows the gather's checks rather than judge again
         notebook=Notebook(
             ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_sensitivity",
-             "icl_convergence"),
+             "icl_convergence", "icl_summary"),
             tuple(f"icl_{name}" for name in ICL_FIGURES)),
     ),
     # The second paper of our sources (Goulet Coulombe, "Ordinary Least Squares as an Attention
