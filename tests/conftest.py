@@ -86,8 +86,9 @@ def only_stages(*stages: str) -> tuple[list[str], dict[str, str]]:
 
 def part_jobs(stage: str, config: dict[str, Any]) -> Counter[str]:
     """``stage``'s part jobs for ``config`` (the whole merged config), counted as Snakemake's
-    job stats count them: one wildcard rule ``<stage>_part``, a job per part
-    (``stages.parts``: config.hopfield_jobs, config.icl_parts)."""
+    job stats count them: one wildcard rule ``<stage>_part``, a job per entry of
+    ``stages.parts`` (config.hopfield_jobs, config.icl_jobs, config.attention_regression_jobs:
+    small parts share a job)."""
     found = stages.parts(stage, config)
     if not stages.STAGES[stage].parts:
         raise ValueError(f"{stage} has no part jobs")
@@ -95,7 +96,7 @@ def part_jobs(stage: str, config: dict[str, Any]) -> Counter[str]:
 
 
 def part_units(stage: str, config: dict[str, Any]) -> set[str]:
-    """The reuse units (stage directories) of ``stage``'s part jobs: ``<stage>_<part>``."""
+    """The reuse units (stage directories) of ``stage``'s part jobs: ``<stage>_<job>``."""
     return {stages.part_stage(stage, part) for part in stages.parts(stage, config)}
 
 

@@ -26,8 +26,16 @@ from conftest import (
 )
 
 from ols_transformer import cost, stages
-from ols_transformer.config import icl_parts as icl_parts_of
-from ols_transformer.config import validate_config
+from ols_transformer.config import (
+    ICL_QUERIES,
+    attention_regression_jobs,
+    attention_regression_parts,
+    icl_jobs,
+    icl_parts,
+    packed_jobs,
+    validate_config,
+)
+from ols_transformer.experiments import concat_tables
 from ols_transformer.progress import progress_line, tracked
 from ols_transformer.stage import handed_config
 
@@ -131,6 +139,59 @@ def test_stage_run_reads_the_slice_its_rule_hands() -> None:
     assert handed_config(fallback, "shift") == ({"p": 5}, False)
 
 
+def test_parts_pack_into_jobs_in_order_within_the_limit() -> None:
+    """packed_jobs, on hand-built work: consecutive parts share a job while its total stays
+    within the limit; a part over it keeps its own; every part once, in order."""
+    work = {"a": 1.0, "b": 2.0, "c": 9.0, "d": 3.0, "e": 1.0, "f": 7.0}
+    assert packed_jobs(work, 5.0) == {"a_to_b": ["a", "b"], "c": ["c"], "d_to_e": ["d", "e"],
+                                      "f": ["f"]}
+    assert packed_jobs(work, 1.0) == {name: [name] for name in work}
+    assert packed_jobs(work, 100.0) == {"a_to_f": list(work)}
+    assert packed_jobs({}, 1.0) == {}
+
+
+PACKED = (("icl", icl_jobs, icl_parts),
+          ("attention_regression", attention_regression_jobs, attention_regression_parts))
+
+
+@pytest.mark.parametrize("configfile", [None, REPO / "config" / "other_seeds.yaml", LARGE])
+def test_the_shipped_configs_keep_a_job_per_part(configfile: Path | None) -> None:
+    """config.yaml, its twin and large.yaml: each icl and attention_regression part is a job of
+    its own, named as the part (their parts take ~5-35 s each and more: nothing to pack)."""
+    config = default_config_with(*([configfile] if configfile else []))
+    for section, jobs, parts in PACKED:
+        assert jobs(config[section]) == {part: [part] for part in parts(config[section])}
+
+
+def test_the_quick_config_s_small_parts_share_a_job() -> None:
+    """quick.yaml: the icl parts in one job, the attention_regression parts in one job, every
+    part once and in part order (the gather concatenates the jobs' tables in job order); the
+    job names are valid part wildcards (a unit's directory name)."""
+    from ols_transformer.experiments import icl
+
+    config = merged_config()
+    assert ICL_QUERIES == icl.QUERIES
+    for section, jobs, parts in PACKED:
+        found = jobs(config[section])
+        assert len(found) == 1 and len(parts(config[section])) > 1, section
+        assert [p for held in found.values() for p in held] == parts(config[section])
+        assert all(re.fullmatch(r"\w+", job) for job in found)
+        assert set(stages.parts(section, config)) == set(found)
+        assert all(spec.params == {"parts": found[job]}
+                   for job, spec in stages.parts(section, config).items())
+
+
+def test_a_job_s_tables_are_its_parts_rows_in_part_order() -> None:
+    pieces = [{"t": pd.DataFrame({"x": [1, 2]}), "u": pd.DataFrame({"y": [0.5]})},
+              {"t": pd.DataFrame({"x": [3]})},
+              {"u": pd.DataFrame({"y": [1.5, 2.5]}), "v": pd.DataFrame({"z": ["a"]})}]
+    tables = concat_tables(pieces)
+    assert list(tables) == ["t", "u", "v"]
+    assert tables["t"]["x"].tolist() == [1, 2, 3]
+    assert tables["u"]["y"].tolist() == [0.5, 1.5, 2.5]
+    assert tables["v"].index.tolist() == [0]
+
+
 def dry_run(workdir: Path, *configfiles: Path) -> str:
     result = run_snakemake(workdir, "-n", "--configfile", *map(str, configfiles))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -164,14 +225,16 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     assert sum(part_jobs("hopfield", {"hopfield": {**config["hopfield"], "runs": poly3}})
                .values()) == 1 + 5 + 5  # poly3's own job, and one per seed at N 640 and 1280
     # icl: stacks split evenly by work (12), the designs, one per normalised depth (3), the
-    # sensitivity alternatives split likewise (25: depths 1-3, config.yaml's), and the gather
-    icl_parts = part_jobs("icl", config)
-    assert icl_parts.total() == len(icl_parts_of(config["icl"])) == 41
+    # sensitivity alternatives split likewise (25: depths 1-3, config.yaml's), a job each, and
+    # the gather
+    icl_part_jobs = part_jobs("icl", config)
+    assert icl_part_jobs.total() == len(icl_jobs(config["icl"])) == 41
     # attention_regression: the algebra and one job per (design, N, SNR) of the paper's grid
     ar = config["attention_regression"]
     ar_parts = part_jobs("attention_regression", config)
-    assert ar_parts.total() == 1 + len(ar["designs"]) * len(ar["sizes"]) * len(ar["snrs"]) == 97
-    expected = hopfield_parts + icl_parts + ar_parts + Counter({
+    assert ar_parts.total() == len(attention_regression_jobs(ar)) == 97
+    assert ar_parts.total() == 1 + len(ar["designs"]) * len(ar["sizes"]) * len(ar["snrs"])
+    expected = hopfield_parts + icl_part_jobs + ar_parts + Counter({
         "data": 1, "proof": 1, "nist": 1, "training": 1, "training_sweep": 1, "shift": 1,
         "hopfield": 1, "icl": 1, "attention_regression": 1, "claims": 1, "notebook": 8,
         "run_record": 1, "version": 1, "cost": 1, "all": 1})
@@ -180,7 +243,7 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
                                 re.MULTILINE))
     # every computing job of hopfield and icl (their part rules); not their gathers, which
     # only read the parts
-    on_gpu = set(hopfield_parts) | set(icl_parts) | set(ar_parts)
+    on_gpu = set(hopfield_parts) | set(icl_part_jobs) | set(ar_parts)
     assert on_gpu == {"hopfield_part", "icl_part", "attention_regression_part"}
     assert on_gpu <= set(resources)
     assert all("gpu=1" in resources[rule] for rule in on_gpu)

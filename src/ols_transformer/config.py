@@ -241,9 +241,43 @@ def hopfield_jobs(hopfield: Mapping[str, Any]) -> dict[str, tuple[HopfieldPart, 
     return {job: tuple(parts) for job, parts in jobs.items()}
 
 
+def packed_jobs(work: Mapping[str, float], limit: float) -> dict[str, list[str]]:
+    """Parts (name -> estimated work, in their order) into jobs: a part joins the job before
+    it while that job's work stays within ``limit``, so that small parts share the start-up of
+    one job (Python, torch: ~2 s a job) and a part larger than the limit keeps its own. A job
+    of one part is named as the part; of several, ``<first>_to_<last>`` (consecutive parts)."""
+    groups: list[list[str]] = []
+    held = math.inf
+    for part, amount in work.items():
+        if groups and held + amount <= limit:
+            groups[-1].append(part)
+            held += amount
+        else:
+            groups.append([part])
+            held = amount
+    return {(g[0] if len(g) == 1 else f"{g[0]}_to_{g[-1]}"): g for g in groups}
+
+
 # Adam work units (expected steps x models x layers x batch) an icl stacks job may hold.
 ICL_JOB_WORK = 12_000_000
 ICL_EXPECTED_STEPS = 5000  # steps a stack typically runs before its plateau (the cap is higher)
+# Parts whose work together stays within this share one job (icl_jobs): two thirds of a job,
+# ~16 s of one core. Every pair of neighbouring parts of config.yaml and large.yaml holds more
+# (the least: 10.4M), so they keep a job per part; quick.yaml's five parts (6.9M) share one.
+ICL_PACK_WORK = 8_000_000
+# A token-path model (the designs, the normalised stacks) trains on tasks of N + QUERIES
+# tokens, each ~1/16 of a moment-path layer step (measured at config.yaml's N = 40: norm_4
+# 24 s, norm_2 9.5 s, the designs 9.6 s, against 2-2.5 us a moment-path unit).
+ICL_TOKENS_PER_UNIT = 16
+ICL_QUERIES = 8  # experiments.icl.QUERIES (a test keeps the two equal)
+
+
+def _icl_setting_work(cfg: Mapping[str, Any]) -> int:
+    """Adam work units of one (Lambda, N) setting's stacks: expected steps x seeds x restarts x
+    the depths' layers x batch."""
+    depth_sum = sum(int(L) for L in cfg["depths"])
+    return (min(int(cfg["steps"]), ICL_EXPECTED_STEPS) * len(cfg["seeds"])
+            * int(cfg.get("restarts", 2)) * depth_sum * int(cfg["batch_size"]))
 
 
 def icl_lsa_groups(cfg: Mapping[str, Any]) -> list[list[tuple[str, int]]]:
@@ -252,9 +286,7 @@ def icl_lsa_groups(cfg: Mapping[str, Any]) -> list[list[tuple[str, int]]]:
     configs run few jobs (each job pays for starting Python and torch) and large ones stay
     under ~45 s each. Here, not in experiments/icl.py: the workflow reads it to declare its
     rules, without importing torch."""
-    depth_sum = sum(int(L) for L in cfg["depths"])
-    work = (min(int(cfg["steps"]), ICL_EXPECTED_STEPS) * len(cfg["seeds"])
-            * int(cfg.get("restarts", 2)) * depth_sum * int(cfg["batch_size"]))
+    work = _icl_setting_work(cfg)
     settings = [(str(name), int(N)) for name in cfg["lambdas"] for N in cfg["context_sizes"]]
     n = len(settings)
     jobs = next((j for j in range(1, n + 1) if math.ceil(n / j) * work <= ICL_JOB_WORK), n)
@@ -297,13 +329,41 @@ def icl_sensitivity_jobs(cfg: Mapping[str, Any]) -> list[tuple[str, list[tuple[s
 
 
 def icl_parts(cfg: Mapping[str, Any]) -> list[str]:
-    """The icl stage's part jobs: ``lsa_<i>`` per group of (Lambda, N) (``icl_lsa_groups``),
-    ``designs`` (if any), ``norm_<L>`` per depth of the normalised stack, ``sensitivity_<i>`` per
-    job of the sensitivity grid (``icl_sensitivity_jobs``)."""
-    return ([f"lsa_{i}" for i in range(1, len(icl_lsa_groups(cfg)) + 1)]
-            + (["designs"] if cfg["designs"] else [])
-            + [f"norm_{int(L)}" for L in cfg.get("norm_depths", [])]
-            + [f"sensitivity_{i}" for i in range(1, len(icl_sensitivity_jobs(cfg)) + 1)])
+    """The icl stage's parts (what experiments.icl.run_part computes): ``lsa_<i>`` per group of
+    (Lambda, N) (``icl_lsa_groups``), ``designs`` (if any), ``norm_<L>`` per depth of the
+    normalised stack, ``sensitivity_<i>`` per group of the sensitivity grid
+    (``icl_sensitivity_jobs``). Its jobs: ``icl_jobs``."""
+    return list(icl_part_work(cfg))
+
+
+def icl_part_work(cfg: Mapping[str, Any]) -> dict[str, float]:
+    """Each icl part (in ``icl_parts`` order) and its estimated Adam work units: a stacks group
+    ``_icl_setting_work`` per setting; a token-path part the same at (shift.lambda,
+    shift.context_size), one layer per design and L per normalised stack, times its tasks'
+    tokens / ICL_TOKENS_PER_UNIT; a sensitivity group as a stacks group at the grid's depths,
+    seeds and the alternative's step cap."""
+    setting = _icl_setting_work(cfg)
+    tokens = (int(cfg["shift"]["context_size"]) + ICL_QUERIES) / ICL_TOKENS_PER_UNIT
+    token_step = _icl_setting_work({**cfg, "depths": [1]}) * tokens
+    work: dict[str, float] = {f"lsa_{i}": setting * len(group)
+                              for i, group in enumerate(icl_lsa_groups(cfg), 1)}
+    if cfg["designs"]:
+        work["designs"] = token_step * len(cfg["designs"])
+    work.update({f"norm_{int(L)}": token_step * int(L) for L in cfg.get("norm_depths", [])})
+    s = cfg["sensitivity"]
+    variants = icl_sensitivity_variants(cfg)
+    for i, (label, group) in enumerate(icl_sensitivity_jobs(cfg), 1):
+        sub = {**cfg, "depths": s["depths"], "seeds": s["seeds"], "steps": variants[label]["cap"]}
+        work[f"sensitivity_{i}"] = _icl_setting_work(sub) * len(group)
+    return work
+
+
+def icl_jobs(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The icl stage's part jobs: job name -> its parts (``icl_parts``, in order), consecutive
+    parts sharing a job while their work together stays within ICL_PACK_WORK
+    (``packed_jobs``): one job per part in config.yaml and large.yaml, whose parts are each
+    ~10-35 s of one core; quick.yaml's small parts in one job, not five ~2 s start-ups."""
+    return packed_jobs(icl_part_work(cfg), ICL_PACK_WORK)
 
 
 def icl_part_tables(cfg: Mapping[str, Any], part: str) -> list[str]:
@@ -610,11 +670,45 @@ def _snr_label(snr: float) -> str:
 
 
 def attention_regression_parts(cfg: Mapping[str, Any]) -> list[str]:
-    """The attention_regression stage's part jobs: ``identity`` (the algebra) and one per
-    (design, N, SNR) condition, ``<design>_n<N>_snr<SNR>`` ('.' written 'p'). Here, not in the
-    experiment: the workflow reads it to declare its rules, without importing torch."""
+    """The attention_regression stage's parts (what experiments.attention_regression.run_part
+    computes): ``identity`` (the algebra) and one per (design, N, SNR) condition,
+    ``<design>_n<N>_snr<SNR>`` ('.' written 'p'). Here, not in the experiment: the workflow
+    reads them to declare its jobs (``attention_regression_jobs``), without importing torch."""
     return ["identity"] + [f"{design}_n{int(n)}_snr{_snr_label(snr)}" for design in cfg["designs"]
                            for n in cfg["sizes"] for snr in cfg["snrs"]]
+
+
+# Seconds of one core an attention_regression part takes, estimated to pack small parts into one
+# job (each job pays ~2.5 s to start Python, torch, sklearn and scipy): an Attention Regression
+# fit ~0.02 s per LBFGS step up to N = 500 (4-9 s at N = 500 and 300 steps; 0.02-0.04 s at
+# N = 60), growing as N^2 beyond; a replicate's baselines (OLS, RF, GBM, NW, MLP) ~0.5 s at
+# quick.yaml's N = 60; the algebra part ~1 s in every shipped config.
+AR_STEP_SECONDS = 0.02
+AR_BASELINE_SECONDS = 0.5
+AR_IDENTITY_SECONDS = 1.0
+# Parts estimated within this together share one job: config.yaml's and large.yaml's
+# conditions (~20 s and more each) keep a job each; quick.yaml's identity and conditions (~4 s)
+# share one.
+AR_PACK_SECONDS = 10.0
+
+
+def attention_regression_part_work(cfg: Mapping[str, Any]) -> dict[str, float]:
+    """Each part of ``attention_regression_parts`` (in order) and its estimated seconds: the
+    identity AR_IDENTITY_SECONDS; a condition, per replicate, its baselines and a fit per
+    variant (AR_STEP_SECONDS a step, times (N / 500)^2 above N = 500)."""
+    work = {"identity": AR_IDENTITY_SECONDS}
+    for part in attention_regression_parts(cfg)[1:]:
+        _, n, _ = condition_of_part(part)
+        fit = int(cfg["steps"]) * AR_STEP_SECONDS * max(1.0, (n / 500) ** 2)
+        work[part] = int(cfg["replicates"]) * (AR_BASELINE_SECONDS + len(cfg["variants"]) * fit)
+    return work
+
+
+def attention_regression_jobs(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The attention_regression stage's part jobs: job name -> its parts
+    (``attention_regression_parts``, in order), consecutive parts sharing a job while their
+    estimated seconds together stay within AR_PACK_SECONDS (``packed_jobs``)."""
+    return packed_jobs(attention_regression_part_work(cfg), AR_PACK_SECONDS)
 
 
 def condition_of_part(part: str) -> tuple[str, int, float]:

@@ -50,12 +50,18 @@ def show(png: str | os.PathLike[str]) -> None:
 
 def show_checks(checks: Iterable[Any]) -> None:
     """The stage's checks (``checks.Check`` rows, from the functions its summary and the
-    claims ledger call): the table without details, then one line per check."""
+    claims ledger call, or the summary table the stage wrote from them): the table without
+    details, then one line per check."""
+    import pandas as pd
     from IPython.display import display
 
     from .checks import frame
 
-    table = frame(checks)
+    if isinstance(checks, pd.DataFrame):  # read back from CSV, where an empty text is NaN
+        table = checks.fillna({name: "" for name in checks.columns
+                               if not pd.api.types.is_numeric_dtype(checks[name])})
+    else:
+        table = frame(checks)
     display(table.drop(columns=["detail"]))
     for row in table.itertuples():
         print(f"{row.check} [{row.scope}]: {row.value:.6g} -> {row.verdict}"

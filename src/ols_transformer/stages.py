@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ConfigError, attention_regression_parts, hopfield_jobs, icl_parts
+from .config import ConfigError, attention_regression_jobs, hopfield_jobs, icl_jobs
 from .reuse import StageSpec
 
 
@@ -91,12 +91,15 @@ class Stage:
     files: tuple[str, ...] = ()  # checkout files beyond its rule and script (data it reads)
     runtime: int = 10  # minutes, first attempt (doubled on each retry)
     mem_mb: int = 2000
-    priority: int = 0  # job order where fewer cores than ready jobs: the longest first
+    # Job order where fewer cores than ready jobs: the longest chains first, and every stage
+    # job (1 and up) before the notebooks (rule notebook: 0), which only the version waits for,
+    # so that the ledger starts as soon as the last stage is done.
+    priority: int = 1
     gpu: bool = False  # its compute jobs ask for a GPU when its section says device: cuda
     parts: Callable[[Mapping[str, Any]], dict[str, Part]] | None = None
     part_runtime: int = 30
     part_mem_mb: int = 4000
-    part_priority: int = 0
+    part_priority: int = 1
     notebook: Notebook | None = None
 
     @property
@@ -143,16 +146,19 @@ def _hopfield_parts(config: Mapping[str, Any]) -> dict[str, Part]:
 
 
 def _icl_parts(config: Mapping[str, Any]) -> dict[str, Part]:
-    """One part per group of Lambdas' stacks, the designs and the sensitivity grid
-    (``config.icl_parts``); each reads the whole section."""
-    return {part: Part(("icl",), {"part": part}) for part in icl_parts(config["icl"])}
+    """One part job per group of Lambdas' stacks, the designs, each normalised stack and each
+    group of the sensitivity grid, or several of them in one job where they are small
+    (``config.icl_jobs``); each reads the whole section."""
+    return {job: Part(("icl",), {"parts": parts})
+            for job, parts in icl_jobs(config["icl"]).items()}
 
 
 def _attention_regression_parts(config: Mapping[str, Any]) -> dict[str, Part]:
-    """The algebra (``identity``) and one part per (design, N, SNR) condition
-    (``config.attention_regression_parts``); each reads the whole section."""
-    return {part: Part(("attention_regression",), {"part": part})
-            for part in attention_regression_parts(config["attention_regression"])}
+    """One part job for the algebra (``identity``) and one per (design, N, SNR) condition, or
+    several of them in one job where they are small (``config.attention_regression_jobs``);
+    each reads the whole section."""
+    return {job: Part(("attention_regression",), {"parts": parts})
+            for job, parts in attention_regression_jobs(config["attention_regression"]).items()}
 
 
 # ---- the registry ----------------------------------------------------------------------------
@@ -176,6 +182,7 @@ AR = "8. The second paper: OLS as an attention mechanism"
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage(
         "data", "1. Proof check", ("data", *FIG1_TASK), section="data",
+        priority=5,  # first: a fraction of a second, and training and proof wait for it
         outputs=(Output("regression", "data/regression.npz"),
                  Output("training", "data/training.npz"),
                  table("summary", "data_summary")),
@@ -197,7 +204,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
         "training", FIG1,
         (*FIG1_TASK, *FIG1_SETTING, "training.criteria.w_rel_tol",
          "training.criteria.tol_factors", "training.endpoint"),
-        upstream=("data",), runtime=30, priority=1,
+        upstream=("data",), runtime=30, priority=2,
         outputs=(table("table", "fig1_training"),
                  table("headline", "fig1_headline", "fig1_headline"),
                  table("alignment", "fig1_alignment"),
@@ -212,7 +219,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage(
         "training_sweep", FIG1, (*FIG1_TASK, *FIG1_SETTING, "training.sweep",
                                  "training.criteria"),
-        section="training", runtime=30, mem_mb=4000, priority=1,
+        section="training", runtime=30, mem_mb=4000, priority=2,
         outputs=(table("table", "fig1_sensitivity", "fig1_sensitivity_table"),
                  figure("figure", "fig1_sensitivity", "fig1_sensitivity"),
                  figure("region", "fig1_alignment_region", "fig1_alignment_region")),
@@ -229,27 +236,29 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     # so it is computed again whenever a part is.
     Stage(
         "hopfield", HOPFIELD, ("hopfield",), gpu=True, parts=_hopfield_parts,
-        part_priority=2,
+        part_priority=3,
         outputs=(table("table", "hopfield_capacity", "hopfield_capacity"),
                  table("growth", "hopfield_growth", "hopfield_growth"),
                  table("amit", "hopfield_amit", "hopfield_amit"),
                  table("softmax", "hopfield_softmax", "hopfield_softmax"),
                  table("summary", "hopfield_summary"),
                  figure("figure", "hopfield_capacity", "hopfield_figure")),
+        # the summary too: the notebook shows the gather's checks rather than judge again
         notebook=Notebook(("hopfield_capacity", "hopfield_growth", "hopfield_amit",
-                           "hopfield_softmax"), ("hopfield_capacity",)),
+                           "hopfield_softmax", "hopfield_summary"), ("hopfield_capacity",)),
     ),
     Stage(
         "icl", ICL, ("icl",), gpu=True, parts=_icl_parts, mem_mb=3000, part_runtime=10,
-        part_mem_mb=3000, part_priority=3,
+        part_mem_mb=3000, part_priority=4,
         outputs=(*(table(name, f"icl_{name}", "icl_table")
                    for name in ("preconditioner", "risk", "shift", "training", "sensitivity",
                                 "convergence", "growth")),
                  table("summary", "icl_summary"),
                  *(figure(name, f"icl_{name}", f"icl_{name}") for name in ICL_FIGURES)),
+        # the summary too: the notebook shows the gather's checks rather than judge again
         notebook=Notebook(
             ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_sensitivity",
-             "icl_convergence"),
+             "icl_convergence", "icl_summary"),
             tuple(f"icl_{name}" for name in ICL_FIGURES)),
     ),
     # The second paper of our sources (Goulet Coulombe, "Ordinary Least Squares as an Attention
@@ -258,7 +267,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage(
         "attention_regression", AR, ("attention_regression",), gpu=True,
         parts=_attention_regression_parts, mem_mb=3000, part_runtime=10, part_mem_mb=3000,
-        part_priority=3,
+        part_priority=4,
         outputs=(*(table(name, f"ar_{name}", "attention_regression_table")
                    for name in ("r2", "comparison", "identity", "optimisation", "kernel")),
                  table("summary", "ar_summary"),
@@ -271,6 +280,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
         "claims", "0. Claims ledger",
         tuple(f"{section}.criteria" for section in CRITERIA_SECTIONS),
         upstream=LEDGER_STAGES, mem_mb=1000,
+        priority=6,  # as soon as it is ready: it and its notebook are the run's last chain
         outputs=(Output("ledger", "claims/claims.csv", "claims"),
                  Output("markdown", "claims/claims.md", "claims_md"),
                  figure("figure", "claims_overview", "claims_overview")),

@@ -2,12 +2,14 @@
 # Mechanism"): the OLS-as-attention identity on held-out queries, the optimisation view, the
 # kernel identity, and Attention Regression against its Monte Carlo (OLS, RF, GBM, MLP,
 # Nadaraya-Watson). One attention_regression_part job per part (the algebra, and one per
-# (design, N, SNR) condition: config.attention_regression_parts), and the gather
-# `attention_regression`, which writes the tables, the checks and the figures.
+# (design, N, SNR) condition: config.attention_regression_parts), or per run of small parts
+# (config.attention_regression_jobs), and the gather `attention_regression`, which writes the
+# tables, the checks and the figures.
 
 
 rule attention_regression_part:
-    """One part: the algebra's tables, or one condition's replicates of every model."""
+    """One part job: the algebra's tables, or one condition's replicates of every model, or
+    several of these."""
     output:
         **part_outputs("attention_regression"),
     log:
@@ -39,6 +41,7 @@ rule attention_regression:
         log_file("attention_regression"),
     benchmark:
         benchmark_file("attention_regression")
+    priority: priority("attention_regression")
     conda:
         CONDA_ENV
     threads: 1

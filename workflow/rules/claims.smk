@@ -27,6 +27,7 @@ rule claims:
         log_file("claims"),
     benchmark:
         benchmark_file("claims")
+    priority: priority("claims")
     group:
         "summary"
     conda:

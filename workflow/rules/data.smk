@@ -6,6 +6,7 @@ rule data:
         log_file("data"),
     benchmark:
         benchmark_file("data")
+    priority: priority("data")
     conda:
         CONDA_ENV
     threads: 1

@@ -39,6 +39,7 @@ rule hopfield:
         log_file("hopfield"),
     benchmark:
         benchmark_file("hopfield")
+    priority: priority("hopfield")
     conda:
         CONDA_ENV
     threads: 1

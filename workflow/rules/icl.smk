@@ -3,12 +3,13 @@
 # attention + GELU MLP trained on in-context regression with early stopping; the learned
 # preconditioner against Gamma* and Lambda^-1, the risk against every baseline (L-step PGD for
 # the stacks), the error under test-time shift, and the sensitivity grid. One icl_part job per
-# part (a group of Lambdas, the designs, the sensitivity grid: config.icl_parts), each under 60 s
-# of one core, and the gather `icl`, which writes the tables, the checks and the figures.
+# part (a group of Lambdas, the designs, a normalised stack, a group of the sensitivity grid:
+# config.icl_parts), or per run of small parts (config.icl_jobs), each under 60 s of one core,
+# and the gather `icl`, which writes the tables, the checks and the figures.
 
 
 rule icl_part:
-    """One part: its models trained and evaluated; its tables."""
+    """One part job: its parts' models trained and evaluated; their tables."""
     output:
         **part_outputs("icl"),
     log:
@@ -40,6 +41,7 @@ rule icl:
         log_file("icl"),
     benchmark:
         benchmark_file("icl")
+    priority: priority("icl")
     conda:
         CONDA_ENV
     threads: 1

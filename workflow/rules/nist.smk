@@ -6,6 +6,7 @@ rule nist:
         log_file("nist"),
     benchmark:
         benchmark_file("nist")
+    priority: priority("nist")
     conda:
         CONDA_ENV
     threads: 1

@@ -8,6 +8,7 @@ rule proof:
         log_file("proof"),
     benchmark:
         benchmark_file("proof")
+    priority: priority("proof")
     conda:
         CONDA_ENV
     threads: 1
