@@ -71,10 +71,14 @@ from ols_transformer import stages
 from ols_transformer.config import (
     ICL_EXPECTED_STEPS,
     HopfieldPart,
+    attention_regression_jobs,
+    attention_regression_part_work,
     attention_regression_parts,
     condition_of_part,
     hopfield_jobs,
+    icl_jobs,
     icl_lsa_groups,
+    icl_part_work,
     icl_sensitivity_jobs,
     icl_sensitivity_variants,
 )
@@ -248,6 +252,39 @@ def attention_regression_estimates(seconds: Mapping[str, float], default: Mappin
     return out
 
 
+# ---- packed part jobs (config.packed_jobs: small consecutive parts share one job) --------------
+
+def _packing(config: Mapping[str, Any]) -> list[tuple[str, dict[str, list[str]], dict[str, float]]]:
+    """(stage, job -> parts, part -> work) of the stages whose small parts share jobs."""
+    return [("icl", icl_jobs(config["icl"]), icl_part_work(config["icl"])),
+            ("attention_regression", attention_regression_jobs(config["attention_regression"]),
+             attention_regression_part_work(config["attention_regression"]))]
+
+
+def unpacked(seconds: Mapping[str, float], config: Mapping[str, Any], startup: float
+             ) -> dict[str, float]:
+    """Each part of a packed job of ``config`` (a run that packed parts) -> its share of the
+    job's compute by work, plus a start-up, as if it had run alone."""
+    out = {}
+    for stage, jobs, work in _packing(config):
+        for job, parts in jobs.items():
+            name = f"{stage}_{job}"
+            if len(parts) > 1 and name in seconds:
+                compute = max(seconds[name] - startup, 0.0)
+                total = sum(work[p] for p in parts)
+                out.update({f"{stage}_{p}": startup + compute * work[p] / total for p in parts})
+    return out
+
+
+def packed(estimates: Mapping[str, float], config: Mapping[str, Any], startup: float
+           ) -> dict[str, float]:
+    """Each packed job of ``config`` -> the compute of its parts' estimates plus one start-up."""
+    return {f"{stage}_{job}": startup + sum(max(estimates[f"{stage}_{p}"] - startup, 0.0)
+                                            for p in parts)
+            for stage, jobs, _ in _packing(config) for job, parts in jobs.items()
+            if len(parts) > 1}
+
+
 # ---- every job -------------------------------------------------------------------------------
 
 def estimate(jobs: pd.DataFrame, default: dict[str, Any], large: dict[str, Any],
@@ -260,9 +297,11 @@ def estimate(jobs: pd.DataFrame, default: dict[str, Any], large: dict[str, Any],
     if missing:
         raise ValueError(f"the cost table lacks {len(missing)} job(s) of the default config "
                          f"(a partial run, or another config?): {', '.join(missing)}")
+    seconds = {**seconds, **unpacked(seconds, default, startup)}
     scaled = {**hopfield_estimates(seconds, default, large, startup),
               **icl_estimates(seconds, default, large, startup),
               **attention_regression_estimates(seconds, default, large, startup)}
+    scaled = {**scaled, **packed(scaled, large, startup)}
 
     def ratio(section: str) -> float:
         return len(large[section]["seeds"]) / len(default[section]["seeds"])

@@ -14,7 +14,14 @@ import pytest
 import yaml
 from conftest import REPO, default_config_with
 
-from ols_transformer.config import attention_regression_parts, hopfield_jobs, icl_parts
+from ols_transformer import config as config_module
+from ols_transformer.config import (
+    attention_regression_parts,
+    hopfield_jobs,
+    icl_jobs,
+    icl_part_work,
+    icl_parts,
+)
 
 SPEC = importlib.util.spec_from_file_location("large_estimate",
                                               REPO / "benchmarks" / "large_estimate.py")
@@ -69,7 +76,10 @@ def small_configs() -> tuple[dict[str, Any], dict[str, Any]]:
     return default, large
 
 
-def test_each_scaling_against_hand_worked_numbers() -> None:
+def test_each_scaling_against_hand_worked_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every part its own job here (as in config.yaml); packed jobs: the test below
+    monkeypatch.setattr(config_module, "ICL_PACK_WORK", 0)
+    monkeypatch.setattr(config_module, "AR_PACK_SECONDS", 0)
     default, large = small_configs()
     # The default's parts: icl lsa_1 holds all four (Lambda, N) (work 4 x 2.16e6 <= 12e6);
     # sensitivity_1 the steps=500 control, sensitivity_2 lr=0.05, sensitivity_3 init=random,
@@ -143,7 +153,7 @@ def test_each_scaling_against_hand_worked_numbers() -> None:
 
 def test_every_job_of_the_large_config_and_no_other() -> None:
     """config/large.yaml merged over config.yaml: each part job the workflow names, the stages'
-    own jobs and the notebooks: 202, the dry run's 206 jobs (tests/test_scale.py) less
+    own jobs and the notebooks: 190, the dry run's 194 jobs (tests/test_scale.py) less
     run_record, version, cost and all."""
     default = default_config_with()
     large = default_config_with(REPO / "config" / "large.yaml")
@@ -156,10 +166,10 @@ def test_every_job_of_the_large_config_and_no_other() -> None:
            "attention_regression", "claims"}
     notebooks = {f"notebook_{s}" for s in ("proof", "nist", "training", "shift", "hopfield",
                                            "icl", "attention_regression", "claims")}
-    assert len(parts) == 46 + 41 + 97
+    assert len(parts) == 46 + 29 + 97
     assert result["job"].is_unique
     assert set(result["job"]) == parts | own | notebooks
-    assert len(result) == 202
+    assert len(result) == 190
     assert (result["seconds"] > 0).all()
 
 
@@ -183,8 +193,25 @@ def test_main_reads_the_runs_own_config(tmp_path: Path, capsys: pytest.CaptureFi
         version / "cost" / "cost.csv", index=False)
     assert large_estimate.main([str(version)]) == 0
     out = capsys.readouterr().out
-    assert "202 compute jobs" in out
+    assert "190 compute jobs" in out
     # linear at N = 5000 from N = 200: (5000/200)^2 x 10/3 x 10 s + 3 s, the longest job
     assert "longest job: attention_regression_linear_n5000_snr" in out
     assert f"~{(625 * 10 / 3 * 10 + 3) / 60:.0f} min" in out
     assert "per stage (CPU core-hours):" in out and "device: cuda" in out
+
+
+def test_a_packed_job_is_shared_out_by_work_and_packed_again() -> None:
+    """The small large config's sensitivity_1 and _2 share a job (config.packed_jobs): a run
+    of it that packed them has the job's compute split over the two parts by their work, and
+    packing the parts' estimates again gives that compute back plus one start-up."""
+    _, config = small_configs()
+    shared = [(job, parts) for job, parts in icl_jobs(config["icl"]).items() if len(parts) > 1]
+    assert shared, "the small large config packs no icl parts: this test needs one that does"
+    job, parts = shared[0]
+    work = icl_part_work(config["icl"])
+    split = large_estimate.unpacked({f"icl_{job}": STARTUP + 20.0}, config, STARTUP)
+    for part in parts:
+        share = work[part] / sum(work[p] for p in parts)
+        assert split[f"icl_{part}"] == pytest.approx(STARTUP + 20.0 * share)
+    again = large_estimate.packed(split, config, STARTUP)
+    assert again[f"icl_{job}"] == pytest.approx(STARTUP + 20.0)

@@ -225,10 +225,10 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     assert sum(part_jobs("hopfield", {"hopfield": {**config["hopfield"], "runs": poly3}})
                .values()) == 1 + 5 + 5  # poly3's own job, and one per seed at N 640 and 1280
     # icl: stacks split evenly by work (12), the designs, one per normalised depth (3), the
-    # sensitivity alternatives split likewise (25: depths 1-3, config.yaml's), a job each, and
+    # sensitivity alternatives split likewise (13: depths 1-2, config.yaml's), a job each, and
     # the gather
     icl_part_jobs = part_jobs("icl", config)
-    assert icl_part_jobs.total() == len(icl_jobs(config["icl"])) == 41
+    assert icl_part_jobs.total() == len(icl_jobs(config["icl"])) == 29
     # attention_regression: the algebra and one job per (design, N, SNR) of the paper's grid
     ar = config["attention_regression"]
     ar_parts = part_jobs("attention_regression", config)
