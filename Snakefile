@@ -9,6 +9,13 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+# Every job computes on one core (no rule asks for more): numpy's OpenBLAS and OpenMP would
+# start a thread per CPU in every job, and jobs side by side would then oversubscribe the cores.
+# Set here, in the main process, every job (local or SLURM) inherits it; a value the user set
+# wins.
+for _threads_variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads_variable, "1")
+
 
 # The defaults live beside this Snakefile, so the workflow also runs with --directory elsewhere;
 # --configfile files are merged on top of them.
