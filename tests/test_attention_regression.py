@@ -194,8 +194,10 @@ def test_interval_verdicts() -> None:
     assert math.isclose(undecided.ci_low, 0.05 - 4.302652729911275 * 0.25 / math.sqrt(3),
                         rel_tol=1e-9)
     below = dict(straddle, soft_radial=[-0.1, -0.12, -0.11])
-    assert _main(checks.checks({"ar_r2": _table(below)}, None), "beats_ols_nonlinear"
-                 ).verdict == FAIL
+    failed = _main(checks.checks({"ar_r2": _table(below)}, None), "beats_ols_nonlinear")
+    # a FAIL shows the condition that fails (wholly below 0), not friedman2's wider interval
+    assert failed.verdict == FAIL and "soft_radial" in failed.detail.split(";")[0]
+    assert failed.ci_high < 0 and failed.value == pytest.approx(-0.11)
     found = checks.checks({}, None)
     assert {c.verdict for c in found} == {MISSING}
 

@@ -116,7 +116,11 @@ def _difference_check(name: str, diffs: pd.DataFrame, designs: tuple[str, ...], 
         value = r.ci_low if above else -r.ci_high
         return value if math.isfinite(value) else -math.inf
 
-    worst = min(rows, key=edge)
+    # The headline is a condition that decides the row: a failing one where any fails (a wide,
+    # undecided interval can reach lower and would show a FAIL with a straddling interval),
+    # else an undecided one, else the closest pass.
+    rank = {FAIL: 0, INCONCLUSIVE: 1}
+    worst = min(rows, key=lambda r: (rank.get(r.verdict, 2), edge(r)))
     main = replace(worst, scope=ALL, verdict=combine(verdicts),
                    detail=f"worst of {len(rows)} conditions: {worst.scope}, {worst.detail}; "
                           f"{verdicts.count(PASS)} hold, {verdicts.count(FAIL)} fail, "

@@ -570,10 +570,17 @@ def robustness_checks(risk: pd.DataFrame, shift: pd.DataFrame,
             if not family:
                 by_allowance[a] = missing(name, criterion(a), "no shared shift family")
                 continue
-            worst = max(family.values(), key=lambda k: -np.inf if np.isnan(k.value) else k.value)
+            # Every family must hold: a failing family fails the row (and heads it), else an
+            # undecided one leaves it INCONCLUSIVE; ``across`` adds where it holds.
+            rank = {FAIL: 2, INCONCLUSIVE: 1}
+            worst = max(family.values(), key=lambda k: (
+                rank.get(k.verdict, 0), -np.inf if np.isnan(k.value) else k.value))
             main = replace(worst, scope=ALL, threshold=1.0)
-            by_allowance[a] = across(main, family, "Section 3's shift families and task shift",
-                                     decided_by="no-shift price allowance")
+            verdicts = {k.verdict for k in family.values()}
+            summary = across(main, family, "Section 3's shift families and task shift",
+                             decided_by="no-shift price allowance")
+            by_allowance[a] = replace(summary, verdict=FAIL if FAIL in verdicts else PASS if
+                                      verdicts == {PASS} else INCONCLUSIVE)
             if a == c["robust_risk_factor"]:
                 out.extend(reported(f"{name}_by_family", v.value,
                                     "absolute error under shift / the linear layer's at the "
