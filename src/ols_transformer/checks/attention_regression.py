@@ -56,10 +56,13 @@ ALGEBRA_DECIDED_BY = {
     "kernel_identity": "kernel_tol (float64 rounding of the two weight forms)",
 }
 # Each algebra tolerance re-judged at these multiples of the chosen one (its value among them):
-# the identity's c over the proof stage's range 8-64, the others a decade either side.
-TOLERANCE_FACTORS = {"rounding_constant": (0.125, 0.25, 0.5, 1.0),
-                     "prediction_tol": (0.1, 1.0, 10.0), "omega_tol": (0.1, 1.0, 10.0),
-                     "kernel_tol": (0.1, 1.0, 10.0)}
+# the identity's c at 16-64, the others 4x either side. Not tighter: c = 8 and kernel_tol 1e-13
+# sit on the rounding these rows measure (the reference's draws: 1.01 x c = 8 and 1.5e-13; the
+# other seeds': 0.65 and 1.9e-14), so their verdict there is a coin toss over seeds; the rival
+# (no identity) errs by O(1), far outside every alternative.
+TOLERANCE_FACTORS = {"rounding_constant": (0.25, 0.5, 1.0),
+                     "prediction_tol": (0.25, 1.0, 4.0), "omega_tol": (0.25, 1.0, 4.0),
+                     "kernel_tol": (0.25, 1.0, 4.0)}
 MC_NAMES = ("beats_ols_nonlinear", "close_to_ols_linear", "competitive_with_trees",
             "train_r2_above_ceiling", "refit_rule_effect", "masking_effect")
 
