@@ -576,11 +576,11 @@ def robustness_checks(risk: pd.DataFrame, shift: pd.DataFrame,
             worst = max(family.values(), key=lambda k: (
                 rank.get(k.verdict, 0), -np.inf if np.isnan(k.value) else k.value))
             main = replace(worst, scope=ALL, threshold=1.0)
-            verdicts = {k.verdict for k in family.values()}
+            found = {k.verdict for k in family.values()}
             summary = across(main, family, "Section 3's shift families and task shift",
                              decided_by="no-shift price allowance")
-            by_allowance[a] = replace(summary, verdict=FAIL if FAIL in verdicts else PASS if
-                                      verdicts == {PASS} else INCONCLUSIVE)
+            by_allowance[a] = replace(summary, verdict=FAIL if FAIL in found else PASS if
+                                      found == {PASS} else INCONCLUSIVE)
             if a == c["robust_risk_factor"]:
                 out.extend(reported(f"{name}_by_family", v.value,
                                     "absolute error under shift / the linear layer's at the "
