@@ -37,6 +37,7 @@ from ..data import design_matrix
 from ..hopfield import resolve_device
 from ..ols import reference_ols
 from ..stats import mean_interval
+from . import concat_tables
 
 TABLES = ("ar_r2", "ar_comparison", "ar_identity", "ar_optimisation", "ar_kernel")
 REFERENCE_MODELS = {"OLS": "OLS", "RF": "RF", "GBM": "GBM", "MLP": "MLP",
@@ -285,8 +286,8 @@ def comparison(r2: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.Da
 def gather(cfg: Mapping[str, Any], pieces: Sequence[Mapping[str, pd.DataFrame]]
            ) -> dict[str, pd.DataFrame]:
     """The stage's tables from its parts' (concatenated in part order) and the comparison."""
-    out = {name: pd.concat([p[name] for p in pieces if name in p], ignore_index=True)
-           for name in TABLES if any(name in p for p in pieces)}
+    found = concat_tables(pieces)
+    out = {name: found[name] for name in TABLES if name in found}
     if "ar_r2" in out:
         out["ar_comparison"] = comparison(out["ar_r2"])
     return out

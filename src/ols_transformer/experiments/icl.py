@@ -85,6 +85,7 @@ from ..icl_theory import (
     tune_pgd,
     wishart_moments,
 )
+from . import concat_tables
 
 TRAIN, INIT, TEST, TUNE, SHIFT, VALID = range(6)  # random streams
 QUERIES = 8  # queries per task in a token batch (the designs): 8 targets per drawn context
@@ -737,8 +738,8 @@ TABLES = ("icl_preconditioner", "icl_risk", "icl_shift", "icl_training", "icl_se
 def gather(pieces: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     """The stage's tables from its parts' (concatenated in part order), and icl_growth, the
     error growth under shift (``shift.error_growth``) that the figures draw."""
-    tables = {name: pd.concat([p[name] for p in pieces if name in p], ignore_index=True)
-              for name in TABLES if any(name in p for p in pieces)}
+    found = concat_tables(pieces)
+    tables = {name: found[name] for name in TABLES if name in found}
     if "icl_shift" in tables:
         tables["icl_growth"] = sm.error_growth(tables["icl_shift"])
     return tables
