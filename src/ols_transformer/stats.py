@@ -95,6 +95,17 @@ def mean_interval(values: Sequence[float] | np.ndarray, labels: Sequence[object]
     return Interval(mean, mean - half, mean + half, len(x), labels_, T_METHOD, confidence)
 
 
+def finite_mean_interval(values: Sequence[float] | np.ndarray,
+                         labels: Sequence[object] | None = None,
+                         confidence: float = CONFIDENCE) -> tuple[Interval, int]:
+    """``mean_interval`` over the finite values only (a replicate whose fit turned NaN is
+    reported, not averaged), and how many were left out. values (r,), labels one per value."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    keep = np.isfinite(v)
+    kept = None if labels is None else [lab for lab, k in zip(labels, keep, strict=True) if k]
+    return mean_interval(v[keep], kept, confidence), int((~keep).sum())
+
+
 def bootstrap_interval(replicates: np.ndarray | Sequence[object],
                        statistic: Callable[[np.ndarray], float], what: str,
                        labels: Sequence[object] | None = None, confidence: float = CONFIDENCE,

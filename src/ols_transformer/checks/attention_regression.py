@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from ..stats import Interval, mean_interval
+from ..stats import finite_mean_interval
 from . import (
     ALL,
     CHOSEN,
@@ -67,15 +67,6 @@ MC_NAMES = ("beats_ols_nonlinear", "close_to_ols_linear", "competitive_with_tree
             "train_r2_above_ceiling", "refit_rule_effect", "masking_effect")
 
 
-def interval(values: np.ndarray | pd.Series, confidence: float, labels: list[str] | None = None
-             ) -> tuple[Interval, int]:
-    """The Student-t interval over the finite values, and how many were NaN (left out)."""
-    v = np.asarray(values, float)
-    keep = np.isfinite(v)
-    kept = None if labels is None else [lab for lab, k in zip(labels, keep, strict=True) if k]
-    return mean_interval(v[keep], kept, confidence), int((~keep).sum())
-
-
 def combine(verdicts: list[str]) -> str:
     """Every condition must hold: any FAIL fails, all PASS passes, else not decided."""
     if FAIL in verdicts:
@@ -107,7 +98,8 @@ def _difference_check(name: str, diffs: pd.DataFrame, designs: tuple[str, ...], 
     rows: list[Check] = []
     for (design, n, snr), g in diffs[diffs["design"].isin(designs)].groupby(
             ["design", "n", "snr"], sort=False):
-        found, nan = interval(g["diff"], confidence, [f"r{int(r)}" for r in g["replicate"]])
+        found, nan = finite_mean_interval(g["diff"], [f"r{int(r)}" for r in g["replicate"]],
+                                          confidence)
         rows.append(replace(judge(name, found, bound, criterion, _nan_note(nan, len(g)),
                                   f"{design} N={int(n)} SNR={snr:g}", origin),
                             decided_by=decided_by))
@@ -189,7 +181,7 @@ def monte_carlo_checks(r2: pd.DataFrame, c: Mapping[str, float]) -> list[Check]:
                                "self-attention masked in training")):
         try:
             d = paired(r2, other, ATTREG)
-            found, nan = interval(d["diff"], conf)
+            found, nan = finite_mean_interval(d["diff"], confidence=conf)
             out.append(replace(reported(
                 name, found.estimate, f"test R^2 of {what} minus the paper's estimator "
                 "(mean over every condition and replicate)",

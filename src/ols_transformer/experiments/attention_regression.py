@@ -36,7 +36,7 @@ from ..config import attention_regression_parts, condition_of_part
 from ..data import design_matrix
 from ..hopfield import resolve_device
 from ..ols import reference_ols
-from ..stats import mean_interval
+from ..stats import finite_mean_interval
 from . import concat_tables
 
 TABLES = ("ar_r2", "ar_comparison", "ar_identity", "ar_optimisation", "ar_kernel")
@@ -255,14 +255,9 @@ def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = No
 
 def interval(values: Sequence[float] | np.ndarray, level: float = 0.95
              ) -> tuple[float, float, float, int, int]:
-    """(mean, low, high, finite count, NaN count) of the Student-t interval
-    (``stats.mean_interval``) over the finite values; NaN bounds with fewer than two."""
-    v = np.asarray(values, float)
-    ok = v[np.isfinite(v)]
-    if len(ok) == 0:
-        return math.nan, math.nan, math.nan, 0, len(v)
-    found = mean_interval(ok, confidence=level)
-    return found.estimate, found.low, found.high, len(ok), len(v) - len(ok)
+    """(mean, low, high, finite count, NaN count) of ``stats.finite_mean_interval``."""
+    found, nan = finite_mean_interval(values, confidence=level)
+    return found.estimate, found.low, found.high, found.replicates, nan
 
 
 def comparison(r2: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
