@@ -103,6 +103,19 @@ def section(stage: str) -> str:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """One reading of a paper claim's sentence: the paper's words that support it
+    (``support``, quoted), the hypothesis it implies against its rival (``hypothesis``: the
+    law that holds if the reading is true, and the law that would hold if it were false), and
+    the stage's check (scope "all") that judges it (``check``)."""
+
+    name: str
+    support: str
+    hypothesis: str
+    check: str
+
+
+@dataclass(frozen=True)
 class Claim:
     claim_id: str  # <stage>.<name>
     section: str
@@ -110,6 +123,11 @@ class Claim:
     kind: Kind = "paper"
     check_name: str = ""  # the stage's check judging it; default: <name>
     quote: str = ""  # the paper's words this row tests (kind "paper"); "" for our extensions
+    # The readings of ``quote`` (kind "paper"), the headline first; each judged by its own
+    # check. Empty: one reading, judged by ``check``. ``headline_why``: why the first reading
+    # is the one the paper's own words support most directly.
+    readings: tuple[Reading, ...] = ()
+    headline_why: str = ""
 
     @property
     def stage(self) -> str:
