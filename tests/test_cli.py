@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import tomllib
 import yaml
 from conftest import REPO, merged_config
 
-from ols_transformer import claims, cli
+from ols_transformer import claims, cli, cost
 
 ANSI = re.compile(r"\033\[[0-9;]*m")
 OLD_HEADER = ["claim_id", "kind", "section", "claim", "measured", "criterion", "threshold",
@@ -87,6 +91,11 @@ def rows_of(text: str) -> dict[str, list[str]]:
     return {cells[0]: cells for line in body if (cells := line.split())}
 
 
+def header_line(text: str) -> str:
+    """The table's header: the line after the summary's blank line."""
+    return text.split("\n\n", 1)[1].splitlines()[0]
+
+
 # ---- help and version ------------------------------------------------------------------------
 
 def test_no_arguments_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,7 +161,7 @@ def test_show_prints_the_ledger(results: Path, capsys: pytest.CaptureFixture[str
     assert rows["hopfield.d"] == ["hopfield.d", "paper", "3", "FAIL", "nowhere", "(0%)"]
     assert rows["shift.h"] == ["shift.h", "paper", "0.9", "[0.7,", "1.1]", "INCONCLUSIVE"]
     assert rows["icl.e"][:4] == ["icl.e", "extension", "7", "REPORTED"]
-    assert out.splitlines()[2].split() == ["claim", "kind", "estimate", "[95%", "CI]",
+    assert header_line(out).split() == ["claim", "kind", "estimate", "[95%", "CI]",
                                            "verdict", "decided_by", "holds_where"]
 
 
@@ -166,7 +175,7 @@ def test_show_fits_the_terminal_width(results: Path, monkeypatch: pytest.MonkeyP
     write_csv(ledger, NEW_HEADER, rows)
     code, out = run(capsys, "show", "a-000000000001", "--results", str(results))
     assert code == 0
-    table = out.splitlines()[2:]
+    table = out.split("\n\n", 1)[1].splitlines()
     assert max(len(line) for line in table) <= 90
     assert rows_of(out)["proof.z"][-1].endswith("...")
 
@@ -183,16 +192,99 @@ def test_show_reads_an_old_ledger_by_path(results: Path,
 def test_show_reads_the_committed_reference(capsys: pytest.CaptureFixture[str]) -> None:
     with (REPO / "docs" / "reference" / "claims" / "claims.csv").open() as handle:
         expected = {row["claim_id"]: row["verdict"] for row in csv.DictReader(handle)}
-    code, out = run(capsys, "show", str(REPO / "docs" / "reference"))
+    code, out = run(capsys, "show", str(REPO / "docs" / "reference"), "--width", "0")
     assert code == 0
     # the verdict: the first cell after the claim that is one (the estimate's interval has
-    # spaces); a claim id too long for the terminal is cut with "...": matched by its start
-    shown = {}
-    for key, cells in rows_of(out).items():
-        (claim,) = [c for c in expected if c == key or key.endswith("...")
-                    and c.startswith(key.removesuffix("..."))]
-        shown[claim] = next(c for c in cells[1:] if c in claims.VERDICTS)
+    # spaces)
+    shown = {key: next(c for c in cells[1:] if c in claims.VERDICTS)
+             for key, cells in rows_of(out).items()}
     assert shown == expected
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_show_keeps_claim_ids_whole_and_leaves_wide_columns_out(
+        width: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """At a terminal's width every line fits, every claim id is whole (the column a reader
+    looks up), the estimates and verdicts too; the text columns are cut, then left out, and a
+    last line says which. (Narrower than those three, a line is longer than the terminal.)"""
+    reference = REPO / "docs" / "reference"
+    with (reference / "claims" / "claims.csv").open() as handle:
+        ledger = {row["claim_id"]: row for row in csv.DictReader(handle)}
+    code, out = run(capsys, "show", str(reference), "--width", str(width))
+    assert code == 0
+    # the columns never cut: the longest id, estimate and verdict (95 characters here)
+    essential = max(len(c) for c in ledger) + 2 + 30 + 2 + len("INCONCLUSIVE")
+    assert max(len(line) for line in out.splitlines()) <= max(width, essential)
+    rows = rows_of(out.split("(left out", 1)[0])
+    assert set(rows) == set(ledger)  # every id whole: none cut, none missing
+    for claim_id, cells in rows.items():
+        assert ledger[claim_id]["verdict"] in cells
+    header = header_line(out).split()
+    wide = [c for c in ("kind", "decided_by", "holds_where") if c not in header]
+    if wide:
+        note = " ".join(out.split("(left out", 1)[1].split())
+        assert note.startswith(f"to fit {width} columns: {', '.join(wide)};")
+    if width == 80:
+        assert wide == ["kind", "decided_by", "holds_where"]
+
+
+def test_the_summary_line_wraps_to_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    code, wide = run(capsys, "show", str(REPO / "docs" / "reference"), "--width", "0")
+    summary = wide.split("\n\n", 1)[0]
+    assert "\n" not in summary and len(summary) > 100  # one line without a limit
+    code, out = run(capsys, "show", str(REPO / "docs" / "reference"), "--width", "90")
+    wrapped = out.split("\n\n", 1)[0]
+    assert max(len(line) for line in wrapped.splitlines()) <= 90
+    assert " ".join(wrapped.split()) == " ".join(summary.split())  # the same words
+
+
+def test_piping_into_head_ends_quietly(tmp_path: Path) -> None:
+    """`ols-transformer show V | head`: the reader closes the pipe; the command stops with
+    the status of a tool SIGPIPE ends, and no traceback."""
+    command = [str(Path(sys.executable).with_name("ols-transformer")), "show",
+               str(REPO / "docs" / "reference")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # before the command writes (its imports take longer than this)
+    _, stderr = process.communicate(timeout=60)
+    assert stderr.decode() == ""
+    assert process.returncode == 141
+
+
+def write_run(results: Path, version: str, created: str) -> None:
+    marker = results / version / "provenance" / "run.json"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"created": created,
+                                  "config": {"run_name": version.rsplit("-", 1)[0]}}))
+
+
+def test_a_run_name_or_latest_selects_a_version(results: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    write_run(results, "a-000000000001", "2026-01-01T00:00:00+00:00")
+    write_run(results, "a-000000000009", "2026-01-05T00:00:00+00:00")  # newer run of a, no ledger
+    write_run(results, "b-000000000002", "2026-01-02T00:00:00+00:00")
+    write_run(results, "paper-000000000004", "2026-01-04T00:00:00+00:00")
+    write_csv(results / "paper-000000000004" / "claims" / "claims.csv", NEW_HEADER,
+              [new_row("proof.p", "PASS", 1.0)])
+    assert cli.resolve_version("paper", str(results)).name == "paper-000000000004"
+    assert cli.resolve_version("a", str(results)).name == "a-000000000009"  # the newest
+    assert cli.resolve_version("latest", str(results)).name == "a-000000000009"
+    assert cli.resolve_version("b-000000000002", str(results)).name == "b-000000000002"
+    code, out = run(capsys, "show", "paper", "--results", str(results))
+    assert code == 0 and out.startswith("paper-000000000004: ") and "proof.p" in out
+    with pytest.raises(SystemExit, match="no result version 'pape'"):
+        cli.resolve_version("pape", str(results))
+
+
+def test_cost_aligns_long_job_names() -> None:
+    jobs = pd.DataFrame({"name": ["a", "attention_regression_rotated_sine_n500_snr2", "c"],
+                         "stage": ["s", "attention_regression", "s"],
+                         "reused": [False] * 3, "seconds": [1.0, 22.5, 3.25],
+                         "max_rss_mb": [100.0, 2000.0, 50.0]})
+    text = cost.format_cost(cost.cost_table(jobs, {"c": ["a"]}))
+    rows = [line for line in text.splitlines() if line.startswith("  ")]
+    assert len(rows) == 5  # 3 jobs, 2 stages
+    ends = {re.search(r"\d\.\d\d s", line).end() for line in rows}  # where the seconds end
+    assert len(ends) == 1, text
 
 
 class Terminal(io.StringIO):
@@ -211,7 +303,7 @@ def test_show_colours_verdicts_on_a_terminal(results: Path,
     coloured = terminal.getvalue()
     assert "\033[32mPASS" in coloured and "\033[31mFAIL" in coloured
     assert "\033[33mCONDITIONAL" in coloured and "\033[36mINCONCLUSIVE" in coloured
-    assert "\033[" not in coloured.splitlines()[2]  # the header is plain
+    assert "\033[" not in header_line(coloured)  # the header is plain
     assert ANSI.sub("", coloured) == plain  # colour never shifts the columns
 
     monkeypatch.setenv("NO_COLOR", "1")

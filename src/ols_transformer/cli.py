@@ -8,9 +8,11 @@ Thin: it parses arguments and calls the library (overview, compare, claims, refe
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import TextIO
 
 import yaml
 
-from . import claims, compare, overview, reference
+from . import claims, compare, overview, reference, versioning
 from .io import read_table
 
 DESCRIPTION = "Look at the result versions of the OLS-Transformer replication pipeline."
@@ -31,13 +33,37 @@ EPILOG = """examples:
 The pipeline itself runs with snakemake (snakemake --cores 2); see the README."""
 
 
+LATEST = "latest"
+
+
 def resolve_version(name: str, results: str) -> Path:
-    """A version directory from a path or a version name under ``results``."""
+    """A version directory from a path, a version name under ``results``, a run name (its
+    newest version: ``paper`` for ``paper-<hash>``) or ``latest`` (the newest version)."""
     for candidate in (Path(name), Path(results) / name):
         if candidate.is_dir():
             return candidate
-    raise SystemExit(f"error: no result version {name!r} (neither a directory nor under "
-                     f"{results}/; see {results}/versions.csv)")
+    newest = newest_version(Path(results), None if name == LATEST else name)
+    if newest is not None:
+        return newest
+    raise SystemExit(f"error: no result version {name!r} (neither a directory, a version or "
+                     f"run name under {results}/, nor {LATEST!r}; see "
+                     f"`ols-transformer versions --results {results}`)")
+
+
+def newest_version(results: Path, run_name: str | None) -> Path | None:
+    """The newest version directory under ``results`` (by its run record's creation time,
+    then name), of the run ``run_name`` where given; None if there is none."""
+    found = []
+    for record in results.glob(f"*/{versioning.VERSION_MARKER}"):
+        version = record.parent.parent
+        try:
+            run = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue
+        named = str(run.get("config", {}).get("run_name", ""))
+        if run_name is None or named == run_name:
+            found.append((str(run.get("created", "")), version.name, version))
+    return max(found)[2] if found else None
 
 
 def package_version() -> str:
@@ -75,11 +101,24 @@ def run_show(args: argparse.Namespace) -> int:
         ledger = overview.read_ledger(version)
     except FileNotFoundError as error:
         raise _fail(error) from None
-    sys.stdout.write(f"{version.name}: {claims.counts(ledger)}\n\n")
-    width = shutil.get_terminal_size(fallback=(120, 24)).columns
+    width = (shutil.get_terminal_size(fallback=(120, 24)).columns if args.width is None
+             else args.width or None)
+    sys.stdout.write(summary_lines(f"{version.name}: {claims.counts(ledger)}", width) + "\n\n")
     sys.stdout.write(overview.format_table(overview.show_table(ledger), _colour(sys.stdout),
                                            width=width))
     return 0
+
+
+def summary_lines(summary: str, width: int | None) -> str:
+    """The verdict counts on one line where they fit ``width``, else one line per group of
+    claims (the paper's, the extensions, ...), each wrapped to ``width``."""
+    if width is None or len(summary) <= width:
+        return summary
+    groups = summary.split("; ")
+    return "\n".join(textwrap.fill(group + (";" if i < len(groups) - 1 else ""), width,
+                                   initial_indent="  " if i else "", subsequent_indent="    ",
+                                   break_on_hyphens=False)
+                     for i, group in enumerate(groups))
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -195,8 +234,11 @@ def parser() -> argparse.ArgumentParser:
                                "the estimate and its 95% interval, the verdict, what decides "
                                "it and where it holds, cut to the terminal's width. Verdicts "
                                "are coloured on a terminal.")
-    show.add_argument("version", help="a version name under the results folder, or a path "
-                      "such as docs/reference")
+    show.add_argument("version", help="a version name under the results folder, a run name "
+                      "(its newest version), 'latest', or a path such as docs/reference")
+    show.add_argument("--width", type=int, default=None,
+                      help="fit the table to this many characters (default: the terminal's; "
+                      "0: no limit, every column whole)")
     show.set_defaults(run=run_show)
     cmp = commands.add_parser("compare", parents=[results],
                               help="which tables changed between two result versions, and by "
@@ -255,7 +297,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:  # no command: the help, not an error
         cli.print_help()
         return 0
-    return args.run(args)
+    try:
+        code = args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`ols-transformer show V | head`): stop quietly, as Unix tools do.
+        # Python would flush stdout again at exit and fail on the closed pipe: point it at
+        # /dev/null first (the recipe of Python's signal documentation).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # what a tool killed by SIGPIPE reports
+    return code
 
 
 if __name__ == "__main__":

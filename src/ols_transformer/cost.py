@@ -132,12 +132,14 @@ def run_cost(jobs: Iterable[Job], version: str) -> pd.DataFrame:
 def format_cost(table: pd.DataFrame) -> str:
     """The cost table as plain text: jobs, stages, totals."""
     lines = []
+    listed = table[table["level"].isin(["job", "stage"])]
+    name_width = max([28, *(len(str(name)) for name in listed["name"])])  # the longest name
     for level, title in (("job", "jobs"), ("stage", "stages")):
         part = table[table["level"] == level]
         lines.append(f"{title}:")
         for row in part.itertuples(index=False):
             rss = "" if pd.isna(row.max_rss_mb) else f"{row.max_rss_mb:9.0f} MB"
-            lines.append(f"  {row.name:<28} {row.seconds:9.2f} s {rss:>12}"
+            lines.append(f"  {row.name:<{name_width}} {row.seconds:9.2f} s {rss:>12}"
                          f"{'  reused' if row.reused else ''}{'  *' if row.critical else ''}")
     totals = table[table["level"] == "total"].set_index("name")
     lines.append(f"sum of job seconds: {totals.loc['sum', 'seconds']:.1f} s "

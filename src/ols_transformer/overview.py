@@ -5,12 +5,14 @@ Reads files only (``results/versions.csv``, ``<version>/claims/claims.csv``); ju
 Ledgers written before a column existed or was renamed (``measured`` -> ``estimate``,
 ``origin`` -> ``threshold_origin``; ``ci_low``, ``decided_by``, ``holds_where``, ...) still
 display (``claims.normalised``): the missing cells are empty. ``show`` fits the terminal's
-width: the text columns (where it holds, what decides it) are cut, marked with "...".
+width: the text columns (where it holds, what decides it) are cut, marked with "...", and left
+out (then the kind too) where cutting is not enough; the claim id is never cut.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,10 @@ INDEX = "versions.csv"
 LEDGER = Path("claims") / "claims.csv"
 SHOW_COLUMNS = ("claim", "kind", "estimate [95% CI]", "verdict", "decided_by", "holds_where")
 # Columns ``show`` may cut to fit the terminal, the first cut first; never narrower than this.
-SHRINKABLE = ("decided_by", "holds_where", "claim")
+# The claim id is never cut: it is what a reader looks up.
+SHRINKABLE = ("decided_by", "holds_where")
+# Columns ``show`` leaves out, in this order, where cutting the ones above is not enough.
+DROPPABLE = ("decided_by", "holds_where", "kind")
 MIN_WIDTH = 12
 ELLIPSIS = "..."
 # ANSI SGR codes per verdict: green, red, yellow, cyan, magenta; REPORTED stays plain.
@@ -110,7 +115,7 @@ def fit_widths(columns: Sequence[str], widths: Sequence[int], width: int | None,
     out = list(widths)
     if width is None:
         return out
-    excess = sum(out) + 2 * (len(out) - 1) - width
+    excess = _line_width(out) - width
     for name in shrinkable:
         if excess <= 0:
             break
@@ -122,6 +127,28 @@ def fit_widths(columns: Sequence[str], widths: Sequence[int], width: int | None,
     return out
 
 
+def _line_width(widths: Sequence[int]) -> int:
+    return sum(widths) + 2 * (len(widths) - 1)
+
+
+def fit_columns(columns: Sequence[str], widths: Sequence[int], width: int | None
+                ) -> tuple[list[str], list[int]]:
+    """(the columns kept, their widths) so that a line fits in ``width``: the text columns
+    narrowed first (``fit_widths``), then, while that is not enough, ``DROPPABLE`` left out in
+    order. The claim id, the estimate and the verdict are never cut: narrower than these, a
+    line is longer than ``width``."""
+    kept, natural = list(columns), list(widths)
+    fitted = fit_widths(kept, natural, width)
+    for name in DROPPABLE:
+        if width is None or _line_width(fitted) <= width:
+            break
+        if name in kept:
+            i = kept.index(name)
+            del kept[i], natural[i]
+            fitted = fit_widths(kept, natural, width)
+    return kept, fitted
+
+
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[:max(width - len(ELLIPSIS), 0)] + ELLIPSIS
 
@@ -131,22 +158,27 @@ def format_table(table: pd.DataFrame, colour: bool = False,
     """``table`` as aligned plain text, a header and a rule; ``right``: right-aligned columns.
     With ``colour``, a ``verdict`` column's cells are painted, padded by their plain
     length, so the escape codes never shift the alignment. With ``width`` (a terminal's), the
-    text columns of ``SHRINKABLE`` are cut so each line fits (``fit_widths``)."""
+    text columns of ``SHRINKABLE`` are cut, and those of ``DROPPABLE`` left out where cutting
+    is not enough, so each line fits (``fit_columns``); a last line names what was left out."""
     columns = [str(c) for c in table.columns]
     cells = [[_cell(v) for v in row] for row in table.itertuples(index=False)]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    widths = fit_widths(columns, widths, width)
-    cells = [[_cut(v, w) for v, w in zip(r, widths, strict=True)] for r in cells]
-    columns = [_cut(c, w) for c, w in zip(columns, widths, strict=True)]
+    natural = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    kept, widths = fit_columns(columns, natural, width)
+    dropped = [c for c in columns if c not in kept]
+    index = [columns.index(c) for c in kept]
+    cells = [[_cut(r[i], w) for i, w in zip(index, widths, strict=True)] for r in cells]
+    heads = [_cut(c, w) for c, w in zip(kept, widths, strict=True)]
 
     def line(values: Sequence[str], paint_verdict: bool) -> str:
         parts = []
-        for column, value, width in zip(columns, values, widths, strict=True):
+        for column, value, width in zip(kept, values, widths, strict=True):
             shown = paint(value, value) if paint_verdict and column == "verdict" else value
             pad = " " * (width - len(value))
             parts.append(pad + shown if column in right else shown + pad)
         return "  ".join(parts).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(columns, False), rule,
-                      *(line(r, colour) for r in cells)]) + "\n"
+    note = [textwrap.fill(f"(left out to fit {width} columns: {', '.join(dropped)}; a wider "
+                          "terminal, or --width 0, shows them)", width or 80)] if dropped else []
+    return "\n".join([line(heads, False), rule,
+                      *(line(r, colour) for r in cells), *note]) + "\n"
