@@ -129,8 +129,11 @@ def run_compare(args: argparse.Namespace) -> int:
         return 0
     # --check: 1 when a claim's verdict or estimate differs (the tables above are
     # context: a fresh run on another machine may differ in the last digits).
-    changes = compare.claim_changes(a, b, args.rtol)
-    sys.stdout.write(compare.format_claim_changes(changes, args.rtol))
+    try:
+        changes = compare.claim_changes(a, b, args.rtol)
+    except FileNotFoundError as error:
+        raise _fail(error) from None
+    sys.stdout.write("\n" + compare.format_claim_changes(changes, args.rtol))
     return int(not changes.empty)
 
 
@@ -246,10 +249,13 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("a", help="version A (a name or a path)")
     cmp.add_argument("b", help="version B (a name or a path)")
     cmp.add_argument("--check", action="store_true",
-                     help="compare the claims ledgers too; exit with status 1 if a verdict "
-                     "differs or an estimate differs by more than --rtol")
-    cmp.add_argument("--rtol", type=float, default=1e-6,
-                     help="relative tolerance on the ledgers' estimates (default 1e-6)")
+                     help="compare the claims ledgers too, claim by claim; exit with status 1 "
+                     "if a verdict differs, an estimate at rounding level (a rounding error, "
+                     f"or a ratio, digits or slope of them) moved by more than a factor "
+                     f"{compare.MAGNITUDE:g}, or another estimate by more than --rtol")
+    cmp.add_argument("--rtol", type=float, default=compare.DEFAULT_RTOL,
+                     help="relative tolerance on the estimates not at rounding level "
+                     f"(default {compare.DEFAULT_RTOL:g})")
     cmp.set_defaults(run=run_compare)
     led = commands.add_parser("claims", parents=[results],
                               help="recompute one version's claims ledger from its tables and "

@@ -3,7 +3,13 @@
 Every CSV under ``tables/`` and ``claims/`` of the two version directories is classed as
 identical, changed, only in A or only in B. For a changed table, each column that differs gets
 the number of differing cells and, for numeric columns, the largest absolute difference and the
-largest absolute difference relative to the largest |value| of that column in A.
+largest relative difference of a row, |A - B| / |A| (each cell against its own value, so a
+cell that moved 40% is never hidden by a large value elsewhere in its column).
+
+``--check`` compares the two claims ledgers row by row: every verdict must be the same; an
+estimate that measures rounding (``claims.ROUNDING_ESTIMATES``) within a factor ``MAGNITUDE``
+(another CPU rounds differently), every other estimate within a relative tolerance. Each side
+is named with the commit and code hash that made it (its ``provenance/run.json``).
 
 Rows are matched by position when both tables have the same number of rows; otherwise by the
 columns that are not floating point (ids such as seed, epoch, case, method) when they identify
@@ -12,13 +18,14 @@ the rows of both tables; otherwise only the row counts are reported.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .claims import normalised
+from .claims import ROUNDING_ESTIMATES, normalised
 from .io import read_table
 
 TABLE_DIRS = ("tables", "claims")
@@ -37,8 +44,19 @@ def _numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
+def relative_difference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """|x - y| / |x| per element: 0 where equal (infinities included) or both NaN, inf where
+    one side only is NaN or x is 0 and y is not."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(x - y) / np.abs(x)
+    rel = np.where(x == y, 0.0, rel)
+    return np.where(np.isnan(x) & np.isnan(y), 0.0,
+                    np.where(np.isnan(x) ^ np.isnan(y), math.inf, rel))
+
+
 def column_difference(a: pd.Series, b: pd.Series) -> dict[str, float]:
-    """Differing cells, max |a - b| and max |a - b| / max |a| of two aligned columns."""
+    """Differing cells, max |a - b| and the largest per-row |a - b| / |a| of two aligned
+    columns."""
     a, b = a.reset_index(drop=True), b.reset_index(drop=True)
     both_nan = a.isna() & b.isna()
     if not (_numeric(a) and _numeric(b)):
@@ -51,8 +69,9 @@ def column_difference(a: pd.Series, b: pd.Series) -> dict[str, float]:
     differ = ~both_nan.to_numpy() & ~(x == y)
     finite = diff[np.isfinite(diff)]
     max_abs = float(finite.max()) if finite.size else 0.0
-    scale = float(np.nanmax(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 0.0
-    max_rel = max_abs / scale if scale > 0 else (math.inf if max_abs > 0 else 0.0)
+    both = np.isfinite(x) & np.isfinite(y)  # (a NaN or an infinity on one side: counted above)
+    rel = relative_difference(x[both], y[both])
+    max_rel = float(rel.max()) if rel.size else 0.0
     return {"cells_differ": int(differ.sum()), "max_abs_diff": max_abs, "max_rel_diff": max_rel}
 
 
@@ -128,26 +147,58 @@ def _plain(table: pd.DataFrame) -> str:
     return table.map(cell).to_string(index=False)
 
 
+def made_by(version: str | Path) -> str:
+    """The commit (and whether the checkout had uncommitted changes) and the code hash that
+    made a version, from its ``provenance/run.json``."""
+    path = Path(version) / "provenance" / "run.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return f"made by: unknown ({path} is missing or unreadable)"
+    git = record.get("git", {})
+    dirty = " with uncommitted changes" if git.get("dirty") else ""
+    return (f"made by commit {git.get('commit', 'unknown')}{dirty}, code sha256 "
+            f"{str(record.get('code_sha256', 'unknown'))[:12]}, on {record.get('created', '?')}")
+
+
 def format_comparison(summary: pd.DataFrame, columns: pd.DataFrame, a: str, b: str) -> str:
     counts = summary["status"].value_counts()
-    lines = [f"A: {a}", f"B: {b}",
+    lines = [f"A: {a}", f"   {made_by(a)}", f"B: {b}", f"   {made_by(b)}",
              ", ".join(f"{int(n)} {status}" for status, n in counts.sort_index().items()),
              "", _plain(summary)]
     if len(columns):
-        lines += ["", "changed columns (max_rel_diff = max |A - B| / max |A| of the column):",
+        lines += ["", "changed columns (max_rel_diff: the largest |A - B| / |A| of a row):",
                   _plain(columns)]
     return "\n".join(lines) + "\n"
 
 
 LEDGER = "claims/claims.csv"
-CLAIM_COLUMNS = ["claim_id", "verdict_a", "verdict_b", "estimate_a", "estimate_b", "rel_diff"]
+CLAIM_COLUMNS = ["claim_id", "verdict_a", "verdict_b", "estimate_a", "estimate_b", "compared",
+                 "rel_diff", "factor", "reason"]
+# A rounding-level estimate (claims.ROUNDING_ESTIMATES) matches within this factor either way.
+MAGNITUDE = 10.0
+DEFAULT_RTOL = 1e-4  # every other estimate: relative to A
 
 
-def claim_changes(a: str | Path, b: str | Path, rtol: float) -> pd.DataFrame:
-    """Claims of the two ledgers that disagree: a different verdict, an estimate that differs
-    by more than ``rtol`` relative to |A| (NaN on one side only counts), or a claim in one
-    ledger only. One row per such claim, columns ``CLAIM_COLUMNS``. A ledger from before the
-    estimate column (``measured``) is read as one with it (``claims.normalised``)."""
+def magnitude_factor(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """max(|x|, |y|) / min(|x|, |y|) per element: 1 where equal or both NaN, inf where one is 0
+    or NaN and the other is not."""
+    ax, ay = np.abs(x), np.abs(y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.maximum(ax, ay) / np.minimum(ax, ay)
+    factor = np.where((x == y) | (np.isnan(x) & np.isnan(y)), 1.0, factor)
+    return np.where(np.isnan(factor), math.inf, factor)
+
+
+def claim_changes(a: str | Path, b: str | Path, rtol: float = DEFAULT_RTOL,
+                  magnitude: float = MAGNITUDE) -> pd.DataFrame:
+    """Claims of the two ledgers that disagree, row by row: a different verdict; a
+    rounding-level estimate (``ROUNDING_ESTIMATES``) that moved by more than a factor
+    ``magnitude``; any other estimate that differs by more than ``rtol`` relative to A's (NaN
+    on one side only counts); a claim in one ledger only. One row per such claim, columns
+    ``CLAIM_COLUMNS`` (``compared``: how its estimate was compared; ``reason``: what
+    differs). A ledger from before the estimate column (``measured``) is read as one with it
+    (``claims.normalised``)."""
     ledgers = []
     for version in (Path(a), Path(b)):
         if not (version / LEDGER).is_file():
@@ -156,20 +207,28 @@ def claim_changes(a: str | Path, b: str | Path, rtol: float) -> pd.DataFrame:
         ledgers.append(normalised(read_table(version / LEDGER)).set_index("claim_id"))
     joined = ledgers[0][["verdict", "estimate"]].merge(
         ledgers[1][["verdict", "estimate"]], how="outer", left_index=True, right_index=True,
-        suffixes=("_a", "_b"))
+        suffixes=("_a", "_b"), indicator=True)
     x, y = joined["estimate_a"].to_numpy(float), joined["estimate_b"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.abs(x - y) / np.abs(x)
-    rel = np.where(x == y, 0.0, rel)  # equal numbers (infinities included) do not differ
-    rel = np.where(np.isnan(x) & np.isnan(y), 0.0, np.where(np.isnan(x) ^ np.isnan(y),
-                                                               math.inf, rel))
-    joined["rel_diff"] = rel
-    differs = (joined["verdict_a"] != joined["verdict_b"]) | ~(joined["rel_diff"] <= rtol)
-    return joined[differs].reset_index()[CLAIM_COLUMNS]
+    rounding = joined.index.isin(sorted(ROUNDING_ESTIMATES))
+    joined["compared"] = np.where(rounding, f"within x{magnitude:g}", f"rtol {rtol:g}")
+    joined["rel_diff"] = relative_difference(x, y)
+    joined["factor"] = magnitude_factor(x, y)
+    moved = np.where(rounding, ~(joined["factor"] <= magnitude), ~(joined["rel_diff"] <= rtol))
+    side = joined["_merge"].map({"left_only": "only in A", "right_only": "only in B",
+                                 "both": ""}).astype(str)
+    verdict = np.where(joined["verdict_a"] != joined["verdict_b"], "verdict", "")
+    joined["reason"] = np.where(side != "", side,
+                                np.where(verdict != "", verdict,
+                                         np.where(moved, "estimate", "")))
+    return joined[joined["reason"] != ""].reset_index()[CLAIM_COLUMNS]
 
 
-def format_claim_changes(changes: pd.DataFrame, rtol: float) -> str:
+def format_claim_changes(changes: pd.DataFrame, rtol: float = DEFAULT_RTOL,
+                         magnitude: float = MAGNITUDE) -> str:
+    rule = (f"every verdict the same; estimates at rounding level ({len(ROUNDING_ESTIMATES)} "
+            f"claims, claims.ROUNDING_ESTIMATES) within a factor {magnitude:g}, every other "
+            f"estimate within rtol {rtol:g} of A's")
     if changes.empty:
-        return f"claims: every verdict the same, every estimate within rtol {rtol:g}\n"
-    return (f"claims that differ (verdict, or estimate beyond rtol {rtol:g}): "
-            f"{len(changes)}\n{_plain(changes)}\n")
+        return f"claims: as --check asks: {rule}\n"
+    return (f"claims that differ: {len(changes)} (--check asks: {rule})\n"
+            f"{_plain(changes)}\n")
