@@ -10,7 +10,15 @@ import pytest
 import yaml
 from conftest import QUICK, REPO, deep_merged, default_config_with, merged_config, run_snakemake
 
-from ols_transformer.config import ConfigError, load_schema, validate_config
+from ols_transformer.config import (
+    SHIFT_MIN_CONTEXT_SIZES,
+    ConfigError,
+    cuda_visible,
+    device_problems,
+    load_config_file,
+    load_schema,
+    validate_config,
+)
 
 
 def test_shipped_configs_are_valid() -> None:
@@ -117,6 +125,26 @@ BAD = {
     "ICL tolerance 0": ({"icl": {"tolerance": 0.0}}, "icl.tolerance", "0 < t < 1"),
     "ICL sensitivity without one layer": ({"icl": {"sensitivity": {"depths": [2]}}},
                                           "icl.sensitivity.depths", "include 1"),
+    # values that ran and then judged nothing, or trivially (issue 34)
+    "shift family without its no-shift value": (
+        {"shift": {"families": {"rotation": [15.0, 30.0]}}}, "shift.families.rotation",
+        "include the no-shift value 0"),
+    "shift scale family without 1": ({"shift": {"families": {"isotropic_scale": [0.5, 2.0]}}},
+                                     "shift.families.isotropic_scale", "no-shift value 1"),
+    "shift with 4 context sizes": ({"shift": {"context_sizes": [20, 50, 100, 200]}},
+                                   "shift.context_sizes", "at least 5 context sizes"),
+    "attention_regression with 1 replicate": ({"attention_regression": {"replicates": 1}},
+                                              "attention_regression.replicates", "at least 2"),
+    "attention_regression without variants": ({"attention_regression": {"variants": []}},
+                                              "attention_regression.variants",
+                                              "name at least one of paper"),
+    "optimisation n = p": ({"attention_regression": {"optimisation": {"n": 5, "p": 5}}},
+                           "attention_regression.optimisation.n", "at least optimisation.p + 2"),
+    "learning rate 1e-3, a string to YAML 1.1": ({"training": {"learning_rate": "1e-3"}},
+                                                 "training.learning_rate", "write it with a dot, "
+                                                                           "1.0e-3"),
+    "sweep rate 3e-4 in a list": ({"training": {"sweep": {"learning_rates": [1.0e-3, "3e-4"]}}},
+                                  "training.sweep.learning_rates.1", "3.0e-4"),
 }
 
 
@@ -249,3 +277,64 @@ def test_other_seeds_changes_only_seeds() -> None:
     for path in leaves(overlay):
         key = path.split(".")[-1]
         assert path == "run_name" or key in ("seed", "seeds") or key.endswith("_seed"), path
+
+
+def test_w0_zero_reads_as_words() -> None:
+    (line,) = problems({"training": {"w0": 0}})
+    assert line == ("config field 'training.w0' = 0: 0 is not allowed here; note: w = 0 is a "
+                    "stationary point of the loss")
+
+
+def test_shift_minimum_is_the_checks() -> None:
+    from ols_transformer.checks.shift import MIN_CONTEXT_SIZES
+    assert SHIFT_MIN_CONTEXT_SIZES == MIN_CONTEXT_SIZES
+
+
+def test_cuda_without_a_gpu_is_named_with_the_fix() -> None:
+    config = merged_config({"icl": {"device": "cuda"}, "hopfield": {"device": "cuda"}})
+    assert device_problems(config, visible=False) == [
+        f"config field '{field}' = 'cuda': no CUDA device is visible on this machine; set it to "
+        "auto (cuda where there is one) or cpu, or run on a node with a GPU (the SLURM profile "
+        "asks for one)" for field in ("hopfield.device", "icl.device")]
+    assert device_problems(config, visible=True) == []
+    # nothing asks for cuda: torch is not even asked (visible=None would import it)
+    assert device_problems(merged_config(), visible=None) == []
+
+
+@pytest.mark.skipif(cuda_visible(), reason="this machine has a GPU: device: cuda is valid here")
+def test_a_local_run_with_cuda_and_no_gpu_is_refused_before_any_job(tmp_path: Path) -> None:
+    """Refused once the executor is known (onstart), before any job and before the version
+    folder exists; one line per field, no traceback."""
+    cuda = tmp_path / "cuda.yaml"
+    cuda.write_text("icl:\n  device: cuda\n")
+    result = run_snakemake(tmp_path, "--configfile", str(QUICK), str(cuda))
+    assert result.returncode != 0
+    assert "  - config field 'icl.device' = 'cuda': no CUDA device is visible" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_config_files_name_the_file_and_line(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """What Snakemake says of a bad --configfile ('not valid JSON or YAML', or a bare
+    FileNotFoundError), `ols-transformer config` says with the file and line."""
+    from ols_transformer import cli
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training:\n  epochs: 3\n   seeds: [1\n")
+    with pytest.raises(ConfigError, match=rf"config file {re.escape(str(bad))}, line 3, "
+                                          r"column 9: not valid YAML"):
+        load_config_file(bad)
+    with pytest.raises(ConfigError, match=r"config file nope\.yaml does not exist"):
+        load_config_file("nope.yaml")
+    with pytest.raises(SystemExit, match=r"line 3"):
+        cli.main(["config", str(bad)])
+    good = tmp_path / "good.yaml"
+    good.write_text("training:\n  epochs: 30\n")
+    assert cli.main(["config", "--defaults", str(REPO / "config" / "config.yaml"),
+                     str(QUICK), str(good)]) == 0
+    assert capsys.readouterr().out.startswith("config valid: ")
+    rate = tmp_path / "rate.yaml"
+    rate.write_text("training:\n  learning_rate: 1e-3\n")
+    with pytest.raises(SystemExit, match=r"write it with a dot, 1\.0e-3"):
+        cli.main(["config", "--defaults", str(REPO / "config" / "config.yaml"), str(rate)])

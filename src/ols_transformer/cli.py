@@ -196,6 +196,22 @@ def run_cost(args: argparse.Namespace) -> int:
     return print_cost(resolve_version(args.version, args.results))
 
 
+def run_config(args: argparse.Namespace) -> int:
+    """``config FILE...``: the config a run with ``--configfile FILE...`` would get, checked as
+    the workflow checks it before any job, with the file and line of a YAML error."""
+    from .config import ConfigError, device_problems, merged_config_files, validate_config
+
+    try:
+        config = merged_config_files([args.defaults, *args.files])
+        validate_config(config)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+    for line in device_problems(config):
+        sys.stdout.write(f"warning: {line}; a local run refuses it, a cluster run only warns\n")
+    sys.stdout.write(f"config valid: {', '.join(map(str, [args.defaults, *args.files]))}\n")
+    return 0
+
+
 def run_stages(args: argparse.Namespace) -> int:
     """The registry: each stage, its config section, rules, upstream and outputs."""
     from .stages import STAGES
@@ -291,6 +307,18 @@ def parser() -> argparse.ArgumentParser:
                               "memory, per stage, the critical path")
     cst.add_argument("version", help="a version name under the results folder, or a path")
     cst.set_defaults(run=run_cost)
+    cfg = commands.add_parser("config", help="check config files before a run: YAML errors "
+                              "with their file and line, then every value as the workflow "
+                              "checks it", description="Merge the default config and FILEs "
+                              "in order, as `snakemake --configfile FILE...` does, and check "
+                              "the result as the workflow does before any job. Snakemake reads "
+                              "--configfile files itself and names neither the file nor the "
+                              "line of a YAML error; this does.")
+    cfg.add_argument("files", nargs="*", metavar="FILE", help="config files, as given to "
+                     "--configfile")
+    cfg.add_argument("--defaults", default="config/config.yaml",
+                     help="the workflow's own config file (default: config/config.yaml)")
+    cfg.set_defaults(run=run_config)
     stg = commands.add_parser("stages", help="list the pipeline's stages (the registry): "
                               "config section, rules, what each reads and writes")
     stg.set_defaults(run=run_stages)

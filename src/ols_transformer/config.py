@@ -20,7 +20,7 @@ import jsonschema
 import yaml
 
 from .hopfield_theory import exact_dtype
-from .shift import ICL_NO_SHIFT
+from .shift import ICL_NO_SHIFT, NO_SHIFT
 
 # Package data (workflow/schemas/config.schema.yaml links here), so an installed package has it.
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
@@ -104,12 +104,32 @@ def _message(error: jsonschema.ValidationError) -> list[str]:
     # jsonschema's messages start with the instance's repr: drop it when it is long.
     text = error.message if len(shown) <= SHORT_VALUE else error.message.replace(shown,
                                                                                    "the value")
+    text = _readable(error, text)
     value = f" = {shown}" if len(shown) <= SHORT_VALUE else ""
-    allowed = _allowed(error)
+    allowed = "" if error.validator == "not" else _allowed(error)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     return [_one_line(f"config field '{field}'{value}: {text}"
                       + (f" (allowed: {allowed})" if allowed else "")
                       + (f"; note: {schema['description']}" if "description" in schema else ""))]
+
+
+# YAML 1.1 (PyYAML, Snakemake) reads a float without a dot, 1e-3, as the string '1e-3'.
+YAML_FLOAT = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
+
+
+def _readable(error: jsonschema.ValidationError, text: str) -> str:
+    """jsonschema's text, said for a reader where it is not: a number YAML read as a string
+    (``1e-3``) gets the way to write it; ``not: {const: v}`` says the value is not allowed."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if (error.validator == "type" and isinstance(error.instance, str)
+            and YAML_FLOAT.match(error.instance.strip())):
+        mantissa, exponent = error.instance.strip().lower().split("e")
+        return (f"{error.instance!r} is a string to YAML 1.1, not a number: write it with a "
+                f"dot, {mantissa}.0e{exponent}")
+    if error.validator == "not" and isinstance(schema.get("not"), Mapping) \
+            and "const" in schema["not"]:
+        return f"{schema['not']['const']!r} is not allowed here"
+    return text
 
 
 def validate_config(config: Mapping[str, Any], schema_path: str | Path = SCHEMA_PATH) -> None:
@@ -788,4 +808,127 @@ def _cross_field_problems(config: Mapping[str, Any]) -> list[str]:
     return (data_problems(config["data"]) + shift_problems(config["shift"])
             + hopfield_problems(config["hopfield"]) + icl_problems(config["icl"])
             + attention_regression_problems(config["attention_regression"])
-            + _range_problems(config) + replicate_problems(config) + choice_problems(config))
+            + _range_problems(config) + replicate_problems(config) + choice_problems(config)
+            + judged_input_problems(config))
+
+
+# ---- inputs that run but cannot judge what they are for ----------------------------------------
+# The no-shift slope of the shift stage is fitted on at least this many context sizes
+# (checks.shift.MIN_CONTEXT_SIZES; a test keeps the two equal: config imports no checks).
+SHIFT_MIN_CONTEXT_SIZES = 5
+AR_MIN_REPLICATES = 2  # an interval over replicates needs two at least
+
+
+def judged_input_problems(config: Mapping[str, Any]) -> list[str]:
+    """Values a run would accept and compute with for minutes, and then judge nothing or judge
+    trivially: a shift family without its no-shift reference (the paper's shift rows MISSING),
+    fewer context sizes than the no-shift slope is fitted on, attention_regression with fewer
+    than 2 replicates (no interval) or no variant (only baselines), and an optimisation view
+    with n <= p + 1 (Omega fits any target exactly: the check passes trivially)."""
+    problems = []
+    shift = config["shift"]
+    for family, magnitudes in shift["families"].items():
+        if family in NO_SHIFT and NO_SHIFT[family] not in map(float, magnitudes):
+            problems.append(f"config field 'shift.families.{family}' = {list(magnitudes)}: "
+                            f"include the no-shift value {NO_SHIFT[family]:g} (every shift is "
+                            "judged against it; without it the paper's shift rows are MISSING)")
+    sizes = shift["context_sizes"]
+    if len(sizes) < SHIFT_MIN_CONTEXT_SIZES:
+        problems.append(f"config field 'shift.context_sizes' = {list(sizes)}: give at least "
+                        f"{SHIFT_MIN_CONTEXT_SIZES} context sizes (the no-shift m^-1/2 slope is "
+                        "fitted on them)")
+    ar = config["attention_regression"]
+    if int(ar["replicates"]) < AR_MIN_REPLICATES:
+        problems.append(f"config field 'attention_regression.replicates' = {ar['replicates']}: "
+                        f"give at least {AR_MIN_REPLICATES} (its rows are judged on intervals "
+                        "over replicates)")
+    if not ar["variants"]:
+        problems.append("config field 'attention_regression.variants' = []: name at least one "
+                        f"of {', '.join(AR_VARIANTS)} (without one no Attention Regression is "
+                        "fitted, only its baselines)")
+    opt = ar["optimisation"]
+    if int(opt["n"]) < int(opt["p"]) + 2:
+        problems.append(f"config field 'attention_regression.optimisation.n' = {opt['n']}: "
+                        f"must be at least optimisation.p + 2 = {int(opt['p']) + 2} (with n <= "
+                        "p + 1 rows any Omega fits the targets and the check passes trivially); "
+                        "raise n")
+    return problems
+
+
+# Sections whose computing jobs run on ``device`` (auto: cuda where visible, else cpu).
+DEVICE_SECTIONS = ("hopfield", "icl", "attention_regression")
+
+
+def cuda_requests(config: Mapping[str, Any]) -> list[str]:
+    """The fields that ask for a GPU: ``<section>.device`` set to cuda."""
+    return [f"{section}.device" for section in DEVICE_SECTIONS
+            if isinstance(config.get(section), Mapping)
+            and config[section].get("device") == "cuda"]
+
+
+def cuda_visible() -> bool:
+    """Whether torch sees a CUDA device here (imports torch: call only where one is asked
+    for)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def device_problems(config: Mapping[str, Any], visible: bool | None = None) -> list[str]:
+    """``device: cuda`` where this machine has no visible GPU, one line per field with the
+    fix. ``visible``: whether one is (default: ask torch, only if a field asks for cuda)."""
+    asked = cuda_requests(config)
+    if not asked:
+        return []
+    if visible is None:
+        visible = cuda_visible()
+    return [] if visible else [
+        f"config field '{field}' = 'cuda': no CUDA device is visible on this machine; set it "
+        "to auto (cuda where there is one) or cpu, or run on a node with a GPU (the SLURM "
+        "profile asks for one)" for field in asked]
+
+
+# ---- config files, read as Snakemake reads them, with the file and line of a problem ----------
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """A config file as a dict; ConfigError naming the file (and the line and column of a YAML
+    error) where it is missing, not YAML, or not a mapping. (Snakemake reads ``--configfile``
+    files before the workflow runs, and its error names neither: ``ols-transformer config``
+    reads them with this.)"""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist"
+                          + (" (it is a directory)" if path.is_dir() else "")
+                          + "; check its path (relative to the directory snakemake runs in)")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"config file {path}{where}: not valid YAML ({_one_line(problem)}); "
+                          "indent with spaces only, and close every bracket and quote") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path}: its top level is a {type(loaded).__name__}, "
+                          "not a mapping of sections (run_name:, data:, ...)")
+    return loaded
+
+
+def merged_config_files(paths: Sequence[str | Path]) -> dict[str, Any]:
+    """The files merged in order, each key of a later file over the earlier's (as Snakemake
+    merges the workflow's config file and ``--configfile`` files)."""
+    def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+        for key, value in update.items():
+            if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    config: dict[str, Any] = {}
+    for path in paths:
+        merge(config, load_config_file(path))
+    return config

@@ -15,7 +15,7 @@ except ImportError as error:
     ) from error
 
 from ols_transformer import stages as registry
-from ols_transformer.config import ConfigError, validate_config
+from ols_transformer.config import ConfigError, device_problems, validate_config
 from ols_transformer.reuse import config_part, stage_keys
 from ols_transformer.versioning import package_dir, package_mismatch, update_index, version_id
 
@@ -44,6 +44,10 @@ try:
     SELECTED = registry.selected(config)  # the stages this run copies into its version
 except ConfigError as error:
     sys.exit(str(error))
+# device: cuda where this machine sees no GPU. Whether the jobs run here or on a cluster's nodes
+# is known only once the executor is (onstart, before any job): a local run is refused there, a
+# run whose jobs go to a cluster (the SLURM profile) only warned: its nodes may have one.
+NO_GPU = device_problems(config) if workflow.is_main_process else []
 
 # Every compute job uses one core, so more jobs at once than the machine has CPUs only makes
 # them share (measured on 2 CPUs: ~10% more CPU time). Said, not changed: --cores is the user's.
@@ -255,6 +259,10 @@ def part_params(stage):
 
 
 onstart:
+    if NO_GPU and workflow.local_exec:
+        sys.exit("invalid config:\n  - " + "\n  - ".join(NO_GPU))
+    for _line in NO_GPU:
+        print(f"warning: {_line}; the jobs run on the cluster's nodes", file=sys.stderr)
     Path(VERSION_DIR).mkdir(parents=True, exist_ok=True)
     print(f"results version: {VERSION_DIR}", file=sys.stderr)
 
