@@ -120,7 +120,8 @@ def test_new_config_writes_new_version_and_failure_keeps_index(
     assert "training diverged" in failed.stderr and "learning_rate" in failed.stderr
     assert checksums(old) == before
     index = pd.read_csv(workdir / "results" / "versions.csv").set_index("version")
-    assert len(index) == 3 and set(index["status"]) <= {"complete", "incomplete"}
+    assert len(index) == 3 and set(index["status"]) <= {"complete", "partial", "incomplete"}
+    assert index.loc[second_version.name, "status"] == "partial"  # data and training, done
     failed_versions = [v for v in index.index if v not in {p.name for p in version_dirs(workdir)
                                                            if (p / "tables" / "fig1_headline.csv")
                                                            .exists()}]

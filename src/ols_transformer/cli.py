@@ -92,6 +92,10 @@ def run_versions(args: argparse.Namespace) -> int:
     shown = table[[c for c in ("version", "created", "status", *overview.COUNTED)
                    if c in table]]
     sys.stdout.write(overview.format_table(shown, right=overview.COUNTED))
+    for row in table[table["damaged"] != ""].itertuples(index=False):
+        sys.stdout.write(f"{row.version} is damaged (its copies no longer match their "
+                         "provenance; a run of its config writes a new version):\n"
+                         + "".join(f"  {line}\n" for line in str(row.damaged).split("; ")))
     return 0
 
 

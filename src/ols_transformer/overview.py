@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .claims import interval_cell, normalised, where_cell
 from .io import read_table
+from .versioning import version_status
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,12 +58,19 @@ def verdict_counts(ledger: pd.DataFrame) -> dict[str, int]:
 
 def versions_table(results: Path) -> pd.DataFrame:
     """``results/versions.csv`` with one column per verdict of ``COUNTED``: each version's
-    counts from its ledger (empty cells where it has none, e.g. an unfinished run)."""
+    counts from its ledger (empty cells where it has none, e.g. an unfinished run), and its
+    status and damaged files as its folder is now (``versioning.version_status``)."""
     index_file = results / INDEX
     if not index_file.is_file():
         raise FileNotFoundError(f"{index_file} is missing: no run has written results there "
                                 "(run snakemake, or give --results DIR)")
     index = read_table(index_file)
+    # Each version's status as its folder is now (its copies checked against their
+    # provenance): a table edited since the index was written shows as damaged.
+    now = [version_status(results / name) if (results / name).is_dir() else ("gone", [])
+           for name in index["version"].astype(str)]
+    index["status"] = [status for status, _ in now]
+    index["damaged"] = ["; ".join(damage) for _, damage in now]
     counts: list[Mapping[str, Any]] = []
     for name in index["version"].astype(str):
         version = results / name

@@ -14,8 +14,10 @@ version's provenance says so. Editing a notebook changes only that notebook's ke
 Hopfield config, only the Hopfield stage's and those that read it.
 
 A stage directory is reused only if every output its provenance record lists still has the
-recorded SHA-256. One that does not (edited or damaged) is left as it is, and the stage is
-computed again under the next free key (``<key>-1``, ``<key>-2``, ...): nothing is destroyed.
+recorded SHA-256. One that does not (edited or damaged) is never reused: the stage is computed
+again under the next free key (``<key>-1``, ``<key>-2``, ...), and the run moves the damaged
+directory aside once, into ``<stage>/damaged/`` (``move_aside``): nothing is destroyed, and
+later runs reuse the recomputed directory without warning again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import ast
 import functools
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -164,12 +167,46 @@ def damaged(stage_dir: Path, stage: str, workdir: Path) -> list[str]:
             or sha256_file(workdir / o["path"]) != o["sha256"]]
 
 
+DAMAGED_DIR = "damaged"  # under results/stages/<unit>/: damaged directories, moved aside
+
+
+def finished(stage_dir: Path, stage: str) -> bool:
+    return (stage_dir / "provenance" / f"{stage}.json").is_file()
+
+
+def choose_key(unit_dir: Path, base: str, stage: str, workdir: Path
+               ) -> tuple[str, dict[str, list[str]]]:
+    """(the key of the directory ``stage`` uses under ``unit_dir``, its damaged directories
+    with their damaged outputs). Among ``base``, ``base-1``, ``base-2``, ... the first finished
+    and intact one (reused), else the first unfinished one (resumed), else the first free
+    name: never a damaged one, whether or not the one before it was moved aside."""
+    pattern = re.compile(rf"^{re.escape(base)}(?:-(\d+))?$")
+    existing = sorted((int(m.group(1) or 0), p.name) for p in
+                      (unit_dir.iterdir() if unit_dir.is_dir() else ())
+                      if p.is_dir() and (m := pattern.match(p.name)))
+    bad: dict[str, list[str]] = {}
+    unfinished = None
+    for _, name in existing:
+        if found := damaged(unit_dir / name, stage, workdir):
+            bad[(unit_dir / name).as_posix()] = found
+        elif finished(unit_dir / name, stage):
+            return name, bad
+        elif unfinished is None:
+            unfinished = name
+    if unfinished is not None:
+        return unfinished, bad
+    taken = {attempt for attempt, _ in existing}
+    attempt = next(a for a in range(len(taken) + 1) if a not in taken)
+    return (base if attempt == 0 else f"{base}-{attempt}"), bad
+
+
 def stage_keys(specs: Mapping[str, StageSpec], config: Mapping[str, Any], root: Path,
-               stages_dir: Path, workdir: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """(stage -> key of the directory it uses, stage -> outputs of a damaged directory it
-    steps over). Upstream stages first; a stage's key depends on its upstream keys."""
+               stages_dir: Path, workdir: Path
+               ) -> tuple[dict[str, str], dict[str, dict[str, list[str]]]]:
+    """(stage -> key of the directory it uses, stage -> {damaged directory it steps over: its
+    damaged outputs}). Upstream stages first; a stage's key depends on its upstream keys."""
     keys: dict[str, str] = {}
-    skipped: dict[str, list[str]] = {}
+    skipped: dict[str, dict[str, list[str]]] = {}
     pending = dict(specs)
     while pending:
         ready = [s for s, spec in pending.items() if all(u in keys for u in spec.upstream)]
@@ -177,13 +214,24 @@ def stage_keys(specs: Mapping[str, StageSpec], config: Mapping[str, Any], root: 
             raise ValueError(f"stages {sorted(pending)} depend on unknown or circular stages")
         for name in ready:
             base = stage_key(name, pending.pop(name), config, root, keys)
-            key, attempt = base, 0
-            while bad := damaged(stages_dir / name / key, name, workdir):
-                skipped.setdefault(name, []).extend(bad)
-                attempt += 1
-                key = f"{base}-{attempt}"
-            keys[name] = key
+            keys[name], bad = choose_key(stages_dir / name, base, name, workdir)
+            if bad:
+                skipped[name] = bad
     return keys, skipped
+
+
+def move_aside(stage_dir: str | Path) -> Path:
+    """Move a damaged stage directory into ``<unit>/damaged/`` (a free name there), so that
+    it is kept, never reused, and warned about once; returns where it went."""
+    stage_dir = Path(stage_dir)
+    target_dir = stage_dir.parent / DAMAGED_DIR
+    target_dir.mkdir(exist_ok=True)
+    target, n = target_dir / stage_dir.name, 0
+    while target.exists():
+        n += 1
+        target = target_dir / f"{stage_dir.name}.{n}"
+    stage_dir.rename(target)
+    return target
 
 
 def link_record(stage_record: Mapping[str, Any], version: str, stage_dir: str,

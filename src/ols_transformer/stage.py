@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 from . import provenance
 from .io import write_json
-from .versioning import code_fingerprint, git_state, version_id
+from .versioning import VERSION_ENV, code_fingerprint, git_state, version_id
 
 log = logging.getLogger("ols_transformer")
 
@@ -140,6 +141,11 @@ class StageRun:
         created it (results/<version>/, made before any job starts): the code or config
         changed after the run started, so the job would belong to a version nobody started."""
         version = version_id(self.smk.config, workflow_root(self.smk))
+        # The run writes <id>-1, ... where <id> exists and may not be rewritten
+        # (versioning.choose_version); its submitting process says which.
+        chosen = os.environ.get(VERSION_ENV, "")
+        if re.fullmatch(rf"{re.escape(version)}(-[0-9]+)?", chosen):
+            version = chosen
         if not (Path("results") / version).is_dir():
             raise RuntimeError(
                 f"this job computes result version {version}, which no run started: the code "

@@ -1,5 +1,10 @@
 """Result versions: a version names one (config, code) pair and is never rewritten.
 
+A version's copies are checked against the SHA-256 its stages recorded (``version_damage``)
+before it is listed complete or reused; a version that no longer matches, or whose stages were
+computed again elsewhere (a damaged stage directory recovered), is left as it is and the run
+writes ``<version>-1`` (``choose_version``).
+
 The version id is a hash of the resolved config and of the code that produces the results
 (the workflow and notebooks of the checkout, and the ``ols_transformer`` package the workflow
 imports, wherever it is installed), so a change of either writes a new ``results/<version>/``.
@@ -13,11 +18,13 @@ import hashlib
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .io import write_table
+from .provenance import sha256_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,6 +34,8 @@ WORKFLOW_GLOBS = ("Snakefile", "workflow/**/*.smk", "workflow/**/*.py", "noteboo
 # ... and of the imported package (relative to its directory).
 PACKAGE_GLOBS = ("**/*.py", "*.yaml", "datasets/**/*.csv", "datasets/**/*.md")
 VERSION_MARKER = "provenance/run.json"
+# The version a run writes, as its submitting process chose it (choose_version), for its jobs.
+VERSION_ENV = "OLS_TRANSFORMER_VERSION"
 
 
 @functools.cache
@@ -98,11 +107,118 @@ def git_state(root: str | os.PathLike[str]) -> dict[str, Any]:
         return {"commit": "unknown", "dirty": None}
 
 
+def _records(version_dir: Path) -> dict[str, dict[str, Any] | None]:
+    """Unit -> the version's provenance record of it (None where it is not valid JSON)."""
+    records: dict[str, dict[str, Any] | None] = {}
+    for path in sorted((version_dir / "provenance").glob("*.json")):
+        if path.name == Path(VERSION_MARKER).name:
+            continue
+        try:
+            records[path.stem] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            records[path.stem] = None
+    return records
+
+
+def _in_version(target: str, version_dir: Path) -> Path:
+    """A copy's path as the workflow wrote it (results/<version>/tables/x.csv, relative to its
+    working directory), inside ``version_dir`` wherever that is now."""
+    parts = Path(target).parts
+    if version_dir.name in parts:
+        return version_dir.joinpath(*parts[parts.index(version_dir.name) + 1:])
+    return version_dir / target
+
+
+def version_damage(version_dir: str | os.PathLike[str]) -> list[str]:
+    """The files of a version whose bytes differ from what their stage recorded, one line
+    each ('tables/x.csv: SHA-256 differs from provenance/shift.json'), or that are gone; empty
+    for an intact version (and for one whose records name no copies, such as a snapshot)."""
+    version_dir = Path(version_dir)
+    problems = []
+    for unit, record in _records(version_dir).items():
+        if record is None:
+            problems.append(f"provenance/{unit}.json: not valid JSON")
+            continue
+        recorded = {o["path"]: o["sha256"] for o in record.get("outputs", [])}
+        for source, target in record.get("copies", {}).items():
+            copy = _in_version(target, version_dir)
+            rel = copy.relative_to(version_dir).as_posix()
+            if not copy.is_file():
+                problems.append(f"{rel}: missing (listed in provenance/{unit}.json)")
+            elif source in recorded and sha256_file(copy) != recorded[source]:
+                problems.append(f"{rel}: SHA-256 differs from provenance/{unit}.json")
+    return problems
+
+
+def version_status(version_dir: str | os.PathLike[str]) -> tuple[str, list[str]]:
+    """(status, damaged files) of a version directory: ``damaged`` where a copy no longer
+    matches its provenance (``version_damage``); else ``complete`` once its claims ledger
+    exists; ``partial`` where the run chose some stages (config ``stages``) and every one of
+    them was copied; else ``incomplete`` (running, failed or killed)."""
+    version_dir = Path(version_dir)
+    damage = version_damage(version_dir)
+    if damage:
+        return "damaged", damage
+    if (version_dir / "claims" / "claims.csv").is_file():
+        return "complete", []
+    try:
+        config = json.loads((version_dir / VERSION_MARKER).read_text()).get("config", {})
+    except (OSError, ValueError):
+        config = {}
+    chosen = [str(unit) for unit in config.get("stages") or []]
+    records = _records(version_dir)
+    if chosen and all(records.get(unit) for unit in chosen):
+        return "partial", []
+    return "incomplete", []
+
+
+def choose_version(results_dir: str | os.PathLike[str], version: str,
+                   stage_dirs: Mapping[str, str]) -> tuple[str, dict[str, list[str]]]:
+    """(the version directory name this run writes, the names it stepped over with why).
+
+    ``version`` itself unless its directory exists and is damaged (``version_damage``) or holds
+    a unit copied from another stage directory than ``stage_dirs`` (unit -> the directory this
+    run uses: a damaged stage directory was recovered elsewhere), which this run would rewrite;
+    then ``<version>-1``, ``-2``, ...: an existing version is never rewritten."""
+    results_dir = Path(results_dir)
+    stepped: dict[str, list[str]] = {}
+    candidate, attempt = version, 0
+    while (results_dir / candidate).is_dir():
+        problems = version_damage(results_dir / candidate)
+        for unit, record in _records(results_dir / candidate).items():
+            if record and unit in stage_dirs and record.get("stage_dir") != stage_dirs[unit]:
+                problems.append(f"stage {unit} copied from {record.get('stage_dir')}, now "
+                                f"computed in {stage_dirs[unit]}")
+        if not problems:
+            break
+        stepped[candidate] = problems
+        attempt += 1
+        candidate = f"{version}-{attempt}"
+    return candidate, stepped
+
+
+def unwritable(results_dir: str | os.PathLike[str]) -> str:
+    """Why a run cannot write under ``results_dir`` (or the folder that would hold it), one
+    line with the fix; '' where it can. Tried by writing, so a read-only mount, permissions and
+    a file in the way all count."""
+    path = Path(results_dir)
+    where = path if path.exists() else path.parent
+    try:
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as error:
+        return (f"{where}/ is not writable here ({error.strerror or error}): make it writable "
+                f"(chmod -R u+w {where}) or run in another directory (snakemake --directory "
+                "DIR); nothing was run")
+    return ""
+
+
 def update_index(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Rebuild ``results/versions.csv`` from the version directories on disk.
 
     The index is derived, never edited in place, so it cannot drift from what is on disk, even
-    after a failed or killed run: a version is 'complete' once its claims ledger exists.
+    after a failed or killed run: a version's status is ``version_status``'s (complete,
+    partial, incomplete or damaged, its damaged files in ``damaged``).
     """
     import pandas as pd
 
@@ -111,6 +227,7 @@ def update_index(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
     for marker in sorted(results_dir.glob(f"*/{VERSION_MARKER}")):
         version_dir = marker.parent.parent
         record = json.loads(marker.read_text())
+        status, damage = version_status(version_dir)
         rows.append(
             {
                 "version": version_dir.name,
@@ -118,13 +235,15 @@ def update_index(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
                 "created": record.get("created", ""),
                 "git_commit": record.get("git", {}).get("commit", ""),
                 "code_sha256": record.get("code_sha256", "")[:12],
-                "status": "complete" if (version_dir / "claims" / "claims.csv").is_file()
-                else "incomplete",
+                "status": status,
+                "damaged": "; ".join(damage),
             }
         )
-    index = pd.DataFrame(
-        rows, columns=["version", "run_name", "created", "git_commit", "code_sha256", "status"]
-    )
+    index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     if rows:
         write_table(index.sort_values("created", kind="stable"), results_dir / "versions.csv")
     return index
+
+
+INDEX_COLUMNS = ["version", "run_name", "created", "git_commit", "code_sha256", "status",
+                 "damaged"]

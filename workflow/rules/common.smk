@@ -16,8 +16,16 @@ except ImportError as error:
 
 from ols_transformer import stages as registry
 from ols_transformer.config import ConfigError, device_problems, validate_config
-from ols_transformer.reuse import config_part, stage_keys
-from ols_transformer.versioning import package_dir, package_mismatch, update_index, version_id
+from ols_transformer.reuse import DAMAGED_DIR, config_part, move_aside, stage_keys
+from ols_transformer.versioning import (
+    VERSION_ENV,
+    choose_version,
+    package_dir,
+    package_mismatch,
+    unwritable,
+    update_index,
+    version_id,
+)
 
 # The workflow runs the package it imports (editable or not); a stale install would silently
 # run other code than this checkout's src/, so that is refused.
@@ -65,9 +73,11 @@ if workflow.is_main_process and workflow.local_exec and CPUS:
         )
 
 RESULTS = "results"
-VERSION = version_id(config, workflow.basedir)
-VERSION_DIR = f"{RESULTS}/{VERSION}"
 STAGES_DIR = f"{RESULTS}/stages"
+# A results/ this run cannot write (read-only, or a file in the way): one line, before
+# anything (else an OSError stack from deep in Snakemake).
+if workflow.is_main_process and (_read_only := unwritable(RESULTS)):
+    sys.exit(_read_only)
 CONDA_ENV = "../../environment.yml"  # used with --software-deployment-method conda
 # The submitting process creates its version directory before any job starts (onstart); a job
 # computes its version from the run's config and its checkout (StageRun) and stops where no run
@@ -87,13 +97,38 @@ SPECS = registry.specs(
 KEYS, DAMAGED = stage_keys(SPECS, config, Path(workflow.basedir), Path(STAGES_DIR), Path.cwd())
 KEY_PATTERN = "[0-9a-f]+(-[0-9]+)?"
 if workflow.is_main_process:
-    for _unit, _files in DAMAGED.items():
+    for _unit, _dirs in DAMAGED.items():
+        for _dir, _files in _dirs.items():
+            print(
+                f"stage {_unit}: {_dir} no longer matches its provenance ({_files[0]}"
+                f"{' and more' if len(_files) > 1 else ''}): never reused, computed again under "
+                f"{STAGES_DIR}/{_unit}/{KEYS[_unit]}; the run moves it to "
+                f"{STAGES_DIR}/{_unit}/{DAMAGED_DIR}/ as it starts",
+                file=sys.stderr,
+            )
+
+# The version this run writes: its config and code's id, unless that version exists and no
+# longer matches its provenance, or was copied from stage directories this run does not use (a
+# damaged stage recovered): an existing version is never rewritten, the run writes <id>-1, ...
+# Jobs (and a cluster node's parse) take the submitting process's choice from the environment.
+if workflow.is_main_process or VERSION_ENV not in os.environ:
+    VERSION, _STEPPED = choose_version(
+        RESULTS,
+        version_id(config, workflow.basedir),
+        {unit: f"{STAGES_DIR}/{unit}/{KEYS[unit]}" for unit in SELECTED},
+    )
+    os.environ[VERSION_ENV] = VERSION
+    # said when the new version is started (later runs find it and say nothing)
+    _new = workflow.is_main_process and not Path(RESULTS, VERSION).is_dir()
+    for _old, _problems in _STEPPED.items() if _new else ():
         print(
-            f"stage {_unit}: an earlier result no longer matches its provenance ({_files[0]}"
-            f"{' and more' if len(_files) > 1 else ''}): left as it is, computed again under "
-            f"{STAGES_DIR}/{_unit}/{KEYS[_unit]}",
+            f"version {RESULTS}/{_old} is left as it is ({_problems[0]}"
+            f"{' and more' if len(_problems) > 1 else ''}): this run writes {RESULTS}/{VERSION}",
             file=sys.stderr,
         )
+else:
+    VERSION = os.environ[VERSION_ENV]
+VERSION_DIR = f"{RESULTS}/{VERSION}"
 
 
 def stage_dir(unit):
@@ -263,6 +298,9 @@ onstart:
         sys.exit("invalid config:\n  - " + "\n  - ".join(NO_GPU))
     for _line in NO_GPU:
         print(f"warning: {_line}; the jobs run on the cluster's nodes", file=sys.stderr)
+    for _unit, _dirs in DAMAGED.items():
+        for _dir in _dirs:
+            print(f"stage {_unit}: moved {_dir} to {move_aside(_dir)}", file=sys.stderr)
     Path(VERSION_DIR).mkdir(parents=True, exist_ok=True)
     print(f"results version: {VERSION_DIR}", file=sys.stderr)
 
@@ -272,4 +310,5 @@ onsuccess:
 
 
 onerror:
-    update_index(RESULTS)
+    if not unwritable(RESULTS):
+        update_index(RESULTS)
