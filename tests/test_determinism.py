@@ -51,9 +51,10 @@ TINY: dict[str, Any] = {
 }
 PLOT_MODULES = [f"ols_transformer.plots.{m.name}" for m in pkgutil.iter_modules(plots.__path__)
                 if m.name != "common"]
-# A column that would make two identical runs differ (a timing, a host, a date).
+# A column that would make two identical runs differ (a timing, a host, a date), or two runs
+# of one config on two machines (the device a job found: cpu here, cuda on a GPU node).
 NOT_A_RESULT = re.compile(r"(^|_)(seconds|secs?|time|elapsed|wall|duration|host|hostname|"
-                          r"date|created|timestamp|pid)($|_)", re.IGNORECASE)
+                          r"date|created|timestamp|pid|device)($|_)", re.IGNORECASE)
 
 
 def tiny_config() -> dict[str, Any]:
@@ -189,6 +190,7 @@ def test_no_table_has_a_timing_host_or_date_column(
 
 
 def test_the_timing_pattern_catches_what_it_must() -> None:
-    assert all(NOT_A_RESULT.search(c) for c in ("seconds", "fit_seconds", "host", "created"))
+    assert all(NOT_A_RESULT.search(c) for c in ("seconds", "fit_seconds", "host", "created",
+                                                 "device"))
     assert not any(NOT_A_RESULT.search(c) for c in ("steps", "timestep_count", "r2_test",
                                                      "threshold", "alignment_epoch"))

@@ -321,6 +321,8 @@ def run_one(cfg: Mapping[str, Any], run: Run,
     own generators (``[seed, N, ...]``), so a row does not depend on the other N of the run or
     on the other runs: a run split into jobs gives the same rows."""
     device = hp.resolve_device(str(cfg["device"]))
+    if progress is not None:  # the device is the machine's, not a result: the log, not the table
+        progress(f"run {run.name} on {device.type}")
     rows = []
     for N in tracked(run.N, f"N of run {run.name}", progress, label=lambda N: f"N = {N}"):
         settings = run.settings(cfg, N)
@@ -339,7 +341,7 @@ def run_one(cfg: Mapping[str, Any], run: Run,
                              "beta_value": run.beta_at(N), "one_update": run.one_update,
                              "n_cues": settings.n_cues,
                              "max_iter": 1 if run.one_update else settings.max_iter,
-                             "device": device.type, "recall_of": run.name})
+                             "recall_of": run.name})
     return pd.DataFrame(rows)
 
 
