@@ -452,3 +452,36 @@ def test_region_figure_plots_the_tables_points(table: pd.DataFrame) -> None:
                                          "w0": 0.3, "n": 100, "x_scale": 2.0}, table)
     assert form == "eq5"
     np.testing.assert_allclose(alone, [[2e-3, 0.6]], rtol=1e-15)
+
+
+def test_synchronized_emergence_against_one_clock_leading() -> None:
+    def synchrony(w_epochs: list[int], f_epochs: list[int]) -> checks.Check:
+        head = head_table(f_epochs, [0] * len(f_epochs)).assign(w_epoch=w_epochs)
+        found = training_checks.checks(head, CRITERIA)
+        return next(c for c in found if c.check == "synchronized_emergence")
+
+    together = synchrony([600, 700, 650], [660, 700, 640])
+    assert together.verdict == checks.PASS  # ratios 1.1, 1.0, 1.016
+    assert together.value == pytest.approx(1.1)
+    assert together.holds_where == "passes for synchrony_ratio_max >= 1.1"
+    # the rival: w reaches w* ten times later than the prediction reaches OLS
+    lagging = synchrony([6000, 700, 650], [600, 700, 640])
+    assert lagging.verdict == checks.FAIL and lagging.value == pytest.approx(10.0)
+    # a seed whose w never gets there: infinite ratio, FAIL
+    assert synchrony([-1, 700, 650], [600, 700, 640]).value == math.inf
+    # a headline from before the column: MISSING, never PASS
+    head = head_table([600], [0])
+    assert next(c for c in training_checks.checks(head, CRITERIA)
+                if c.check == "synchronized_emergence").verdict == checks.MISSING
+
+
+def test_first_epoch_within_against_a_loop() -> None:
+    from ols_transformer.experiments.training import first_epoch_within
+
+    w = np.array([[0.1, -0.2], [0.5, -0.9], [0.999, -0.9995], [1.0, -1.0]])
+    stars = np.array([1.0, 1.0])
+    expected = [next((e for e in range(len(w)) if abs(abs(w[e, s]) - 1) < 1e-3), -1)
+                for s in range(2)]
+    assert first_epoch_within(w, stars, 1e-3).tolist() == expected == [3, 2]
+    assert first_epoch_within(w, stars, 1e-9).tolist() == [3, 3]
+    assert first_epoch_within(w[:2], stars, 1e-3).tolist() == [-1, -1]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..ols import rounding_bound
+from ..nist import law_digits as law_digits_of
 from . import (
     BY_CRITERION,
     THEORY,
@@ -159,12 +159,10 @@ def lstsq_gap(table: pd.DataFrame, crit: Mapping[str, Any]) -> Check:
 # ---- (iii) the covariance route against its rounding law ------------------------------------
 
 def law_digits(rows: pd.DataFrame) -> pd.Series:
-    """The digits the covariance route's rounding law leaves: -log10 of the relative error
-    bound u (sqrt(n) p + 2 cond(X)^2) (``ols.rounding_bound``, a = 1, b = 2: eps cond^2, the
-    law the proof stage fits), u = eps / 2 of the row's dtype."""
-    u = rows["dtype"].map(EPS).astype(float) / 2
-    return -np.log10(rounding_bound(rows["n"].astype(float), rows["p"].astype(float),
-                                    rows["cond_used"].astype(float), u, 1.0, 2.0))
+    """The digits the covariance route's rounding law leaves, per row (``nist.law_digits``:
+    u (sqrt(n) p + 2 cond(X)^2), ``ols.rounding_bound``, the law the proof stage fits)."""
+    return pd.Series([law_digits_of(float(r.n), float(r.p), float(r.cond_used), EPS[r.dtype], 2)
+                      for r in rows.itertuples()], index=rows.index, dtype=float)
 
 
 def _covariance_rows(table: pd.DataFrame) -> pd.DataFrame:
