@@ -404,6 +404,15 @@ def test_no_shift_distance_is_judged_on_the_levelling_law() -> None:
     table = shift_table({m: 0.1 for m in M})
     far = _check(table.assign(transformer_vs_ols=0.4), "no_shift_matches_ols")
     assert far.verdict == "FAIL" and far.holds_where == "passes for noise_band >= 4"
+    # the reading "recovered as m grows": a level distance (= our theory) fails it ...
+    assert _check(table, "no_shift_distance_vanishes").verdict == "FAIL"
+    # ... a distance falling like m^-1/2 while the theory stays level passes it ...
+    falling = table.assign(transformer_vs_ols=0.5 / np.sqrt(table["m"]))
+    vanishes = _check(falling, "no_shift_distance_vanishes")
+    assert vanishes.verdict == "PASS" and vanishes.value > 1e6  # the vanishing fit is exact
+    # ... and one between the two laws (m^-1/4 against level and m^-1/2) is undecided
+    between = table.assign(transformer_vs_ols=0.3 * table["m"] ** -0.25)
+    assert _check(between, "no_shift_distance_vanishes").verdict == "INCONCLUSIVE"
 
 
 # ---- config schema ---------------------------------------------------------------------------

@@ -284,9 +284,8 @@ def across_tolerance(main: Check, family: Mapping[float, Check] | None, name: st
         holding = sorted(t for t, c in family.items() if c.verdict == PASS)
         failing = sorted(t for t, c in family.items() if c.verdict == FAIL)
         if not holding:
-            where = (f"fails at every {name} tried (up to "
-                     f"{(max if looser == '>=' else min)(failing):g})" if failing
-                     else f"no {name} of the grid decides it")
+            where = (f"fails at every {name} tried ({', '.join(f'{t:g}' for t in failing)})"
+                     if failing else f"no {name} of the grid decides it")
         else:
             edge = min(holding) if looser == ">=" else max(holding)
             beyond = [t for t in failing if (t < edge if looser == ">=" else t > edge)]
