@@ -13,9 +13,14 @@ Each row quotes the paper's words it tests (``quote``, with its ``section``; the
 literature, paper or chosen). A random measurement is judged on its 95% interval over
 replicates (``estimate``, ``ci_low``, ``ci_high``, ``replicates``): PASS only when the whole
 interval passes, INCONCLUSIVE when it straddles the threshold. Each row names the choice its
-verdict rests on (``decided_by``) and is re-judged across alternatives to it
-(``checks.across``): ``share_holds`` and ``holds_where`` say where it holds, and a verdict that
-flips inside that family is CONDITIONAL, never PASS.
+verdict rests on (``decided_by``): its stated criterion (``holds_where`` then gives the
+tolerance that would flip it, as a number), the reading of the sentence, or a scientific choice
+swept by ``checks.across`` (``share_holds`` and ``holds_where`` say where it holds).
+
+A paper row may declare its readings (``Reading``: the words supporting each, the hypothesis it
+implies, the check judging it; the headline first, with ``headline_why``): the row is judged
+under each, its verdict the headline's when they agree and CONDITIONAL (decided by "reading of
+the sentence") when they do not; ``headline_reading`` and ``readings`` record them.
 
 Criteria come from the run's config, ``<stage>.criteria`` (validated by the schema), so the
 ledger judges with the numbers the stage was run with.
@@ -648,8 +653,10 @@ def to_markdown(ledger: pd.DataFrame, title: str = "Claims ledger") -> str:
              "", "Estimates of random measurements carry their 95% interval over replicates "
              "(seeds or data draws; the method and the seeds are in the details). A verdict is "
              "PASS only when the whole interval passes, FAIL when it wholly fails, INCONCLUSIVE "
-             "when it straddles the threshold; CONDITIONAL: it changes across the choice that "
-             "decides the row (``decided by``)."]
+             "when it straddles the threshold; CONDITIONAL: the readings of the paper's sentence "
+             "disagree, or the verdict changes across a scientific choice (``decided by`` says "
+             "which). A row is judged at its stated criterion; the tolerance that would flip it "
+             "is a number (``holds where``), never a change of verdict."]
     for kind, heading in (("paper", "Claims of the paper"),
                           ("extension", "Beyond the paper (our extensions)"),
                           ("related", "The second paper's claims (OLS as an attention "
