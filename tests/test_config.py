@@ -75,8 +75,16 @@ BAD = {
                           "proof.criteria", "range is empty"),
     "rounding constant 0": ({"proof": {"criteria": {"rounding_constant": 0.0}}},
                             "proof.criteria.rounding_constant", "0"),
-    "no-shift slope tolerance 1/2": ({"shift": {"criteria": {"no_shift_slope_tol": 0.5}}},
-                                     "shift.criteria.no_shift_slope_tol", "0.5"),
+    "an origin without its why": ({"proof": {"criteria_origin": {"qr_slope_max": "ours"}}},
+                                  "proof.criteria_origin.qr_slope_max", "<origin>: <why>"),
+    "an origin not among theory, literature, paper, ours": (
+        {"shift": {"criteria_origin": {"noise_band": "chosen: by us"}}},
+        "shift.criteria_origin.noise_band", "theory, literature, paper, ours"),
+    "an origin for no criterion": ({"nist": {"criteria_origin": {"digits": "ours: x"}}},
+                                   "nist.criteria_origin.digits", "names no criterion"),
+    "a sweep without the stated learning rate": (
+        {"training": {"learning_rate": 5.0e-3}}, "training.sweep.learning_rates",
+        "must contain the stated value"),
     # A run's name names its jobs (rule hopfield_<run>): refused where Snakemake could not take it
     "run name not an identifier": (
         {"hopfield": {"runs": {"poly-3": {"model": "poly3", "N": [20]}}}},
@@ -240,6 +248,25 @@ def test_missing_field_is_named() -> None:
     del config["training"]["epochs"]
     with pytest.raises(ConfigError, match=r"config field 'training\.epochs' is missing; add it"):
         validate_config(config)
+
+
+def test_a_criterion_without_an_origin_is_refused_naming_the_field() -> None:
+    for section in ("proof", "nist", "training", "shift", "hopfield", "icl",
+                    "attention_regression"):
+        config = merged_config()
+        name = next(iter(config[section]["criteria"]))
+        assert name in config[section]["criteria_origin"]  # every shipped criterion has one
+        del config[section]["criteria_origin"][name]
+        with pytest.raises(ConfigError, match=rf"'{section}\.criteria_origin\.{name}' is "
+                           rf"missing: criterion '{section}\.criteria\.{name}' has no origin"):
+            validate_config(config)
+
+
+def test_config_origins_are_the_checks_origins() -> None:
+    from ols_transformer import checks
+    from ols_transformer.config import CRITERION_ORIGINS
+
+    assert CRITERION_ORIGINS == checks.ORIGINS
 
 
 def test_config_readme_describes_every_option() -> None:

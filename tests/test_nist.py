@@ -304,13 +304,14 @@ def test_checks_conditional_and_fail() -> None:
     found = {c.check: c for c in nist_checks.checks(table, CRITERIA)}
     paper = found["fitted_digits_lower_average"]
     assert paper.verdict == checks.FAIL and paper.value == 14.0
-    assert "refused 1 of" in paper.detail and paper.holds_where == "nowhere"
+    assert "refused 1 of" in paper.detail
+    assert paper.holds_where.startswith("fails at every fitted_digits_min tried")
     assert found["fitted_digits_svd_scaled"].verdict == checks.PASS
-    # the paper's route at 6.5 digits: holds at 6 only -> CONDITIONAL on the digits asked for
+    # the paper's route at 6.5 digits: FAIL at the stated 7, and it would pass asking <= 6.5
     mid = {c.check: c for c in nist_checks.checks(
         _table({**ALL_GOOD, "transformer_eigh": 6.5}), CRITERIA)}
-    assert mid["fitted_digits_lower_average"].verdict == checks.CONDITIONAL
-    assert mid["fitted_digits_lower_average"].holds_where == "digits at 6"
+    assert mid["fitted_digits_lower_average"].verdict == checks.FAIL
+    assert mid["fitted_digits_lower_average"].holds_where == "passes for fitted_digits_min <= 6.5"
     assert found["covariance_route_cond_law"].verdict == checks.PASS  # law: 0 digits at 1e9
     # every transformer route below 6 digits: FAIL at every alternative
     assert _verdicts(_table({r: 5.0 for r in ALL_GOOD}))["fitted_digits_lower_average"] == \
@@ -320,9 +321,11 @@ def test_checks_conditional_and_fail() -> None:
                                 CRITERIA)
     assert gap.verdict == checks.FAIL and gap.value == pytest.approx(3.0)
     assert "misses the band by 2.00 on a" in gap.detail
-    # 1.5 digits behind: holds at a 2-digit band only
-    assert nist_checks.lstsq_gap(_table({**ALL_GOOD, "transformer_svd_scaled": 12.5}, lstsq=14.0),
-                                 CRITERIA).verdict == checks.CONDITIONAL
+    # 1.5 digits behind: FAIL at the stated 1-digit band; the flipping band is 1.5
+    behind = nist_checks.lstsq_gap(_table({**ALL_GOOD, "transformer_svd_scaled": 12.5},
+                                          lstsq=14.0), CRITERIA)
+    assert behind.verdict == checks.FAIL
+    assert behind.holds_where == "passes for lstsq_gap_max >= 1.5"
     # the covariance route 3 digits below its law: FAIL; a refusal where the law gives 13: FAIL
     assert _verdicts(_table({**ALL_GOOD, "transformer_eigh": 10.0}))[
         "covariance_route_cond_law"] == checks.FAIL
@@ -344,7 +347,7 @@ def test_ledger_rows_are_extensions_and_missing_without_the_table() -> None:
     criteria = {"nist": CRITERIA}
     ledger = claims.build_ledger({"nist_lre": _table(ALL_GOOD)}, criteria, rows)
     assert (ledger["verdict"] == checks.PASS).all()
-    assert set(ledger["threshold_origin"]) == {"chosen", "theory"}
+    assert set(ledger["threshold_origin"]) == {"ours", "theory"}
     assert (ledger["decided_by"] != "").all()
     missing = claims.build_ledger({}, criteria, rows)
     assert (missing["verdict"] == checks.MISSING).all()

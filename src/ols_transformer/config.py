@@ -197,6 +197,63 @@ def choice_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# Where a criterion comes from (``<section>.criteria_origin``: "<origin>: <why>"); the same
+# words as ``checks.ORIGINS`` (tests/test_config.py holds them equal; config imports no checks).
+CRITERION_ORIGINS = ("theory", "literature", "paper", "ours")
+
+
+def origin_problems(config: Mapping[str, Any]) -> list[str]:
+    """Every criterion of every section (``<section>.criteria``) needs its origin in
+    ``<section>.criteria_origin`` as "<origin>: <why>" (origin one of CRITERION_ORIGINS, a
+    reason after the colon); an origin for no criterion is refused too."""
+    problems = []
+    for section, body in config.items():
+        if not isinstance(body, Mapping) or not isinstance(body.get("criteria"), Mapping):
+            continue
+        origins = body.get("criteria_origin") or {}
+        for name in body["criteria"]:
+            field = f"{section}.criteria_origin.{name}"
+            stated = origins.get(name)
+            if stated is None:
+                problems.append(f"config field '{field}' is missing: criterion "
+                                f"'{section}.criteria.{name}' has no origin; add "
+                                f"'{name}: \"<origin>: <why>\"' under {section}.criteria_origin "
+                                f"(origin one of {', '.join(CRITERION_ORIGINS)})")
+                continue
+            origin, colon, why = str(stated).partition(":")
+            if origin.strip() not in CRITERION_ORIGINS or not colon or not why.strip():
+                problems.append(f"config field '{field}' = {stated!r}: write \"<origin>: <why>\""
+                                f" with origin one of {', '.join(CRITERION_ORIGINS)} and a "
+                                "reason after the colon")
+        for name in sorted(set(origins) - set(body["criteria"])):
+            problems.append(f"config field '{section}.criteria_origin.{name}' names no "
+                            f"criterion of {section}.criteria; remove it or fix the name")
+    return problems
+
+
+def sweep_problems(config: Mapping[str, Any]) -> list[str]:
+    """A scientific-choice sweep must contain the stated value it varies: the training sweep's
+    forms, learning rates, starts and input scales contain the main run's."""
+    training = config.get("training", {})
+    sweep = training.get("sweep", {})
+    problems = []
+    for stated, swept in (("parameterisation", "parameterisations"),
+                          ("learning_rate", "learning_rates"), ("w0", "w0"),
+                          ("x_scale", "x_scales")):
+        if stated not in training or swept not in sweep:
+            continue
+        values = sweep[swept]
+        value = training[stated]
+        inside = value in values if isinstance(value, str) else any(
+            not isinstance(v, str) and math.isclose(float(v), float(value), rel_tol=1e-12)
+            for v in values)
+        if not inside:
+            problems.append(f"config field 'training.sweep.{swept}' = {values} lacks the main "
+                            f"run's training.{stated} = {value}: a sweep of a scientific choice "
+                            "must contain the stated value; add it")
+    return problems
+
+
 def data_problems(data: Mapping[str, Any]) -> list[str]:
     return [f"config fields 'data.p' = {p} and 'data.n' = {n}: OLS needs p < n (a "
             "full-column-rank X); lower p or raise n"
@@ -809,7 +866,7 @@ def _cross_field_problems(config: Mapping[str, Any]) -> list[str]:
             + hopfield_problems(config["hopfield"]) + icl_problems(config["icl"])
             + attention_regression_problems(config["attention_regression"])
             + _range_problems(config) + replicate_problems(config) + choice_problems(config)
-            + judged_input_problems(config))
+            + judged_input_problems(config) + origin_problems(config) + sweep_problems(config))
 
 
 # ---- inputs that run but cannot judge what they are for ----------------------------------------

@@ -33,7 +33,19 @@ import mpmath
 import numpy as np
 import pandas as pd
 
+from .ols import rounding_bound
+
 LRE_CAP = 15.0
+
+
+def law_digits(n: float, p: float, cond: float, eps: float, power: int) -> float:
+    """The digits a route's rounding law leaves (0 to LRE_CAP): through Sigma (``power`` 2)
+    the covariance route's law u (sqrt(n) p + 2 cond(X)^2) (``ols.rounding_bound``, a = 1,
+    b = 2: eps cond^2 and the sums' rounding; u = eps / 2), from X itself (``power`` 1)
+    eps cond(X)."""
+    bound = (float(rounding_bound(n, p, cond, eps / 2, 1.0, 2.0)) if power == 2
+             else eps * cond**power)
+    return min(LRE_CAP, max(0.0, -math.log10(bound)))
 PUBLISHED_DIGITS = 15  # significant digits of certified.csv
 # certified.csv gives Wampler1's residual SD (exactly 0: y is the model's polynomial) as
 # 5.3e-77, the residue of its 80-digit computation: a published value below this is zero.

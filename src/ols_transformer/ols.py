@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -100,6 +101,36 @@ def reference_ols(
             np.array([float(v) for v in fitted]),
             np.array([[float(sigma_inv[i, j]) for j in range(p)] for i in range(p)]),
         )
+
+
+# ---- the floating-point error law of the covariance route -----------------------------------
+
+def rounding_bound(n: Any, p: Any, cond: Any, u: Any, a: float = 1.0, b: float = 1.0) -> Any:
+    """The error law of a route through Sigma = X^T X / n, relative to the result:
+    u (a sqrt(n) p + b cond(X)^2). The first term is the rounding of sums of n terms in p
+    dimensions (random rounding grows like sqrt(n); Higham & Mary 2019), the second the
+    perturbation of Sigma amplified by cond(Sigma) = cond(X)^2; a and b are of order 1.
+    Elementwise over numpy arrays or pandas Series (n, p, cond, u broadcast)."""
+    return u * (a * np.sqrt(n) * p + b * cond**2)
+
+
+def fit_rounding_law(n: Any, p: Any, cond: Any, u: Any, err: Any) -> tuple[float, float]:
+    """The smallest order-1 constants (a, b) of ``rounding_bound`` that cover every error:
+    b from the cases where cond^2 dominates (cond^2 > 10 sqrt(n) p), the largest err / (u
+    cond^2); then a the largest (err / u - b cond^2) / (sqrt(n) p) over every case (at least
+    0). NaN errors are left out. Shapes: all (k,) or scalars."""
+    n, p, cond, u, err = (np.asarray(v, dtype=float) for v in (n, p, cond, u, err))
+    n, p, cond, u, err = np.broadcast_arrays(n, p, cond, u, err)
+    keep = np.isfinite(err)
+    n, p, cond, u, err = n[keep], p[keep], cond[keep], u[keep], err[keep]
+    if not len(err):
+        return math.nan, math.nan
+    size, amplified = np.sqrt(n) * p, cond**2
+    dominated = amplified > 10 * size
+    b = float(np.max(err[dominated] / (u[dominated] * amplified[dominated]))) \
+        if dominated.any() else 0.0
+    a = float(max(0.0, np.max((err / u - b * amplified) / size)))
+    return a, b
 
 
 # ---- a line fit, for growth laws and trends (checks and experiments) -------------------------

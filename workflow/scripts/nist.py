@@ -15,7 +15,8 @@ with StageRun(smk, "nist") as run:
     # dataset, where a file does not match its model or NIST's published values.
     datasets = strd.load_validated(int(run.cfg["reference_digits"]))
     table = nist.run(run.cfg, datasets)
-    summary = checks.frame(nist_checks.checks(table, run.cfg["criteria"]))
+    summary = checks.frame(checks.with_origins(nist_checks.checks(
+        table, run.cfg["criteria"]), run.cfg.get("criteria_origin", {})))
     write_table(table, smk.output.table)
     write_table(summary, smk.output.summary)
     save_figure(plot_lre(table), smk.output.figure_pdf, smk.output.figure_png)

@@ -13,7 +13,8 @@ with StageRun(smk, "proof") as run:
     cases = data.unflatten(load_arrays(smk.input.regression))
     table = proof.run(run.cfg, cases, progress=logging.getLogger("ols_transformer").info)
     write_table(table, smk.output.table)
-    write_table(checks.frame(proof_checks.checks(table, run.cfg["criteria"])),
+    write_table(checks.frame(checks.with_origins(proof_checks.checks(
+        table, run.cfg["criteria"]), run.cfg.get("criteria_origin", {}))),
                 smk.output.summary)
     save_figure(plot_error_vs_condition(table, run.cfg["criteria"]["rounding_constant"]),
                 smk.output.figure_pdf, smk.output.figure_png)

@@ -13,7 +13,8 @@ from ols_transformer.stage import StageRun
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "shift") as run:
     table = shift.run(run.cfg, progress=logging.getLogger("ols_transformer").info)
-    summary = checks.frame(shift_checks.checks(table, run.cfg["criteria"]))
+    summary = checks.frame(checks.with_origins(shift_checks.checks(
+        table, run.cfg["criteria"]), run.cfg.get("criteria_origin", {})))
     logging.getLogger("ols_transformer").info("covariance shift: %s", checks.headline(summary))
     write_table(table, smk.output.table)
     write_table(summary, smk.output.summary)

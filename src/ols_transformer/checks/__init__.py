@@ -8,8 +8,11 @@ the part it breaks down), the measured ``value``, the ``criterion`` in words, th
 ``threshold`` (the bound, or for a range the value the paper predicts) and the ``verdict``:
 
 - PASS / FAIL: the value meets / misses the criterion; NaN always fails (never skipped);
-- CONDITIONAL: the verdict rests on a value we chose (a setting, a grid, a tolerance, a fit
-  form) and flips inside the stated family of alternatives to it (``across``); never a PASS;
+- CONDITIONAL: the readings of the paper's sentence disagree (the ledger, ``claims.Reading``), or
+  the verdict flips across a scientific choice (``across``: a recall criterion, a learning rate
+  and start, a column scaling, a training budget; the sweep names which); never a PASS. A
+  tolerance never makes a row CONDITIONAL: a row is judged at its stated criterion and the
+  tolerance that would flip it is a number in its detail (``across_tolerance``);
 - INCONCLUSIVE: judged on an interval over replicates (seeds) that straddles the threshold:
   neither side is shown; the detail says how many replicates would decide it; never PASS;
 - REPORTED: a number shown for context, judged by nothing;
@@ -24,8 +27,11 @@ criterion its verdict rests on, varied by ``across``).
 
 Each check also says where its threshold comes from (``origin``, one of ``ORIGINS``): a derived
 bound (``theory``), a published number (``literature``), the paper's own words (``paper``), or
-our choice (``chosen``). A check re-judged across alternatives carries the share of them where it
-holds (``share_holds``) and, in words, where (``holds_where``).
+our choice (``ours``). The config states it per criterion (``<section>.criteria_origin``); a check
+names the criterion its threshold is (``criterion_name``) and ``with_origins`` gives it the
+config's origin and why. A check re-judged across a scientific choice carries the share of the
+alternatives where it holds (``share_holds``) and, in words, where (``holds_where``); one judged
+at a tolerance carries, in ``holds_where``, the tolerance range where it passes.
 """
 
 from __future__ import annotations
@@ -46,8 +52,12 @@ PASS, CONDITIONAL, FAIL, MISSING, REPORTED = "PASS", "CONDITIONAL", "FAIL", "MIS
 INCONCLUSIVE = "INCONCLUSIVE"
 VERDICTS = (PASS, CONDITIONAL, INCONCLUSIVE, FAIL, MISSING, REPORTED)
 JUDGED = (PASS, CONDITIONAL, INCONCLUSIVE, FAIL)  # verdicts of a judged check (PASS only passes)
-THEORY, LITERATURE, PAPER, CHOSEN = "theory", "literature", "paper", "chosen"
-ORIGINS = (THEORY, LITERATURE, PAPER, CHOSEN)
+THEORY, LITERATURE, PAPER, OURS = "theory", "literature", "paper", "ours"
+CHOSEN = OURS  # the old name of "ours" (a threshold we chose)
+ORIGINS = (THEORY, LITERATURE, PAPER, OURS)
+# What a row's verdict rests on (``decided_by`` starts with one of these): the criterion stated
+# before the run, the reading of the paper's sentence, or a scientific choice swept by ``across``.
+BY_CRITERION, BY_READING, BY_CHOICE = "criterion", "reading of the sentence", "scientific choice"
 COLUMNS = ["check", "scope", "value", "ci_low", "ci_high", "replicates", "criterion",
            "threshold", "origin", "verdict", "decided_by", "share_holds", "holds_where",
            "detail"]
@@ -77,7 +87,8 @@ class Check:
     ci_low: float = math.nan
     ci_high: float = math.nan
     replicates: int = 0  # replicates (seeds, draws) behind ``value``; 0: deterministic
-    decided_by: str = ""  # the choice the verdict rests on, varied by ``across``
+    decided_by: str = ""  # what the verdict rests on: BY_CRITERION, BY_READING or BY_CHOICE ...
+    criterion_name: str = ""  # the config criterion its threshold is (``with_origins``)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -176,8 +187,10 @@ def interval_within(check: str, interval: Interval, low: float, high: float, tar
 
 def across(main: Check, family: Mapping[str, Check], family_name: str,
            holds_where: str | None = None, decided_by: str | None = None) -> Check:
-    """``main`` (the check at our chosen value) re-judged across ``family``: the same check at
-    each alternative to that choice, by a label saying which (the chosen value among them).
+    """``main`` (the check at the stated value of a scientific choice) re-judged across
+    ``family``: the same check at each alternative to that choice (a recall criterion, a
+    learning rate and start, a column scaling, a training budget; never a tolerance: see
+    ``across_tolerance``), by a label saying which (the stated value among them).
 
     PASS only when every judged alternative passes, FAIL when every one fails, CONDITIONAL
     when some pass and some fail (the verdict changes across the choice), and INCONCLUSIVE when
@@ -185,12 +198,15 @@ def across(main: Check, family: Mapping[str, Check], family_name: str,
     INCONCLUSIVE stays INCONCLUSIVE (its family is still summarised). ``share_holds`` is the
     share of judged alternatives that pass (INCONCLUSIVE ones count as judged, not passing);
     ``holds_where`` says where in words (``holds_where`` if given, else the labels where it
-    holds). ``decided_by`` names the choice (default ``family_name``; a ``main`` that names
-    one keeps it). Alternatives that could not be judged (MISSING) are left out and counted
-    in the detail; with none judged, or ``main`` MISSING, the result is MISSING with the
-    reason, never PASS. REPORTED alternatives are not judged either.
+    holds). ``decided_by`` names the choice ("scientific choice: <family_name>" by default; a
+    ``main`` that names one keeps it). Alternatives that could not be judged (MISSING) are
+    left out and counted in the detail; with none judged, or ``main`` MISSING, the result is
+    MISSING with the reason, never PASS. REPORTED alternatives are not judged either.
     """
-    decided = main.decided_by or (decided_by if decided_by is not None else family_name)
+    if not family_name:
+        raise ValueError("across: name the scientific choice the family sweeps (family_name)")
+    decided = main.decided_by or (decided_by if decided_by is not None
+                                  else f"{BY_CHOICE}: {family_name}")
     if main.verdict == MISSING:
         return replace(main, decided_by=decided)
     judged = {label: c for label, c in family.items()
@@ -223,17 +239,80 @@ def across(main: Check, family: Mapping[str, Check], family_name: str,
                    decided_by=decided, detail=f"{main.detail}; {note}" if main.detail else note)
 
 
-def across_tolerance(main: Check, family: Mapping[float, Check], name: str,
-                     decided_by: str | None = None) -> Check:
-    """``across`` for a tolerance we chose, where a larger value is looser: ``family`` maps
-    each alternative value (ours among them) to the check judged with it. Where the verdict
-    flips, ``holds_where`` says "<name> >= <the tightest value that passes>"."""
-    holding = [t for t, c in family.items() if c.verdict == PASS]
-    judged = [t for t, c in family.items() if c.verdict in (PASS, FAIL, INCONCLUSIVE)]
-    where = (f"{name} >= {min(holding):g}" if holding and len(holding) < len(judged) else None)
-    return across(main, {f"{name} {t:g}": c for t, c in family.items()},
-                  f"{name} in {', '.join(f'{t:g}' for t in family)}", where,
-                  decided_by if decided_by is not None else name)
+def passing_bound(check: Check) -> float:
+    """The bound at which ``check`` (judged against a bound it is compared with: ``sense`` "<="
+    or ">=") would flip: for "<=" it passes for every bound >= this (the interval's upper end,
+    or the value), for ">=" for every bound <= this (the lower end, or the value). NaN: a NaN
+    measurement, which passes at no bound."""
+    if check.sense == "<=":
+        edge = check.ci_high if math.isfinite(check.ci_high) else check.value
+    elif check.sense == ">=":
+        edge = check.ci_low if math.isfinite(check.ci_low) else check.value
+    else:
+        raise ValueError(f"check {check.check!r} has sense {check.sense!r}: give its flipping "
+                         "tolerance explicitly")
+    return float(edge) if math.isfinite(check.value) else math.nan
+
+
+def flip_words(name: str, flips_at: float, looser: str = ">=") -> str:
+    """'passes for <name> >= 0.357' (``looser``: the direction in which ``name`` loosens)."""
+    if math.isnan(flips_at):
+        return f"passes for no {name} (the measurement is not finite)"
+    if math.isinf(flips_at):
+        return f"passes for no finite {name}"
+    return f"passes for {name} {looser} {flips_at:.4g}"
+
+
+def across_tolerance(main: Check, family: Mapping[float, Check] | None, name: str,
+                     decided_by: str | None = None, flips_at: float | None = None,
+                     looser: str = ">=") -> Check:
+    """``main``, judged at the stated tolerance ``name`` (a criterion fixed before the run),
+    keeps its verdict: a tolerance is not a verdict. What it adds is the tolerance that would
+    flip it, as a number: ``flips_at`` where the caller computes it exactly (e.g.
+    ``passing_bound``; the check passes for ``name`` ``looser`` ``flips_at``), else the
+    nearest values of ``family`` (tolerance -> the check judged with it; larger is looser
+    unless ``looser`` is "<=") that pass and fail, said to be grid values. ``holds_where``
+    says where it passes; ``decided_by``: "criterion: <name>" unless given (a ``main`` that
+    names one keeps it)."""
+    decided = main.decided_by or decided_by or f"{BY_CRITERION}: {name}"
+    if main.verdict == MISSING:
+        return replace(main, decided_by=decided)
+    if flips_at is not None:
+        where = flip_words(name, flips_at, looser)
+    else:
+        family = family or {}
+        holding = sorted(t for t, c in family.items() if c.verdict == PASS)
+        failing = sorted(t for t, c in family.items() if c.verdict == FAIL)
+        if not holding:
+            where = (f"fails at every {name} tried ({', '.join(f'{t:g}' for t in failing)})"
+                     if failing else f"no {name} of the grid decides it")
+        else:
+            edge = min(holding) if looser == ">=" else max(holding)
+            beyond = [t for t in failing if (t < edge if looser == ">=" else t > edge)]
+            where = (f"passes for {name} {looser} {edge:g} on the grid "
+                     f"{', '.join(f'{t:g}' for t in sorted(family))}"
+                     + (f" (fails at {(max if looser == '>=' else min)(beyond):g})"
+                        if beyond else ""))
+    note = f"judged at the stated {name}; {where}"
+    return replace(main, decided_by=decided, holds_where=where, share_holds=math.nan,
+                   detail=f"{main.detail}; {note}" if main.detail else note)
+
+
+def with_origins(found: Iterable[Check], origins: Mapping[str, str]) -> list[Check]:
+    """``found`` with each check's ``origin`` taken from the config (``origins``: criterion ->
+    "<origin>: <why>", ``<section>.criteria_origin``) where it names its criterion
+    (``criterion_name``), and the why appended to its detail."""
+    out = []
+    for c in found:
+        stated = origins.get(c.criterion_name) if c.criterion_name else None
+        if stated is None:
+            out.append(c)
+            continue
+        origin, _, why = str(stated).partition(":")
+        out.append(replace(c, origin=origin.strip(), detail=(
+            f"{c.detail}; " if c.detail else "") + f"{c.criterion_name} ({origin.strip()}: "
+            f"{why.strip()})"))
+    return out
 
 
 def reported(check: str, value: float, criterion: str, detail: str = "",

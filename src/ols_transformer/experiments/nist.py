@@ -111,8 +111,9 @@ def score(route: Route, data: nist.Dataset, certified: nist.Certified) -> dict[s
         "intercept": model.intercept, "cond": float(certified.cond), "route": route.name,
         "method": route.method, "whitening": route.whitening, "scaled": route.scaled,
         "dtype": route.dtype, "order": route.order, "cond_used": cond_used,
-        # The rounding law: -log10(eps cond^k) digits, k = 2 via Sigma, 1 from X (0 to 15).
-        "cond_power": k, "digits_law": min(nist.LRE_CAP, max(0.0, -math.log10(eps * cond_used**k))),
+        # The rounding law's digits (0 to 15): via Sigma (k = 2) the error law the proof stage
+        # fits, u (sqrt(n) p + 2 cond^2); from X (k = 1) eps cond.
+        "cond_power": k, "digits_law": nist.law_digits(model.n, model.p, cond_used, eps, k),
     }
     X, y = data.design(np.float64)
     try:

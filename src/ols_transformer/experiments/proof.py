@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import mpmath
 import numpy as np
 import pandas as pd
 import torch
@@ -29,6 +30,7 @@ from ..ols import (
     ols_normal_equations,
     ols_qr,
     reference_ols,
+    rounding_bound,
 )
 from ..progress import Report, tracked
 
@@ -40,6 +42,8 @@ IDENTITY_SCALING = 2
 PREDICTION = "prediction"
 # Sec. 2.1: the 1/n factor makes the attention invariant to the sequence length.
 DUPLICATED = "duplicated context"
+# The construction run in mpmath (``exact_rows``): its dtype label is EXACT + the digits.
+EXACT = "mpmath"
 
 
 def relative_error(value: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
@@ -168,6 +172,71 @@ def check_case(
     return rows
 
 
+def _mp(values: np.ndarray) -> np.ndarray:
+    """A float array as an object array of mpf (exact: every float is an mpf)."""
+    return np.vectorize(mpmath.mpf, otypes=[object])(np.asarray(values, dtype=np.float64))
+
+
+def _mp_relative(value: np.ndarray, reference: np.ndarray) -> float:
+    """max |value - reference| / max |reference|, computed in mpmath, as a float."""
+    top = max(abs(r) for r in reference.ravel())
+    return float(max(abs(v - r) for v, r in zip(value.ravel(), reference.ravel(),
+                                                   strict=True)) / top)
+
+
+def exact_rows(case: str, X: np.ndarray, y: np.ndarray, digits: int,
+               cond_target: float) -> list[dict[str, Any]]:
+    """The construction of Sec. 2.2 run in ``digits``-digit arithmetic on the exact float64
+    inputs, against OLS by the normal equations solved in the same arithmetic (mpmath's LU):
+    W = U Lambda^-1/2 from mpmath's symmetric eigensolver, c = W^T (1/n) X^T y, the eq.-8
+    forward pass (1/n)(x W)(X W)^T (X W) c, the in-context form x W W^T (1/n) X^T y, and each
+    with every context pair duplicated (n -> 2n; same W and c). An identity leaves only the
+    rounding of ``digits`` digits (~cond(X)^2 10^-digits); a false one differs at O(1) or,
+    were it exact only in float64, at ~1e-16. Shapes: X (n, p), y (n,)."""
+    n, p = X.shape
+    s = np.linalg.svd(X, compute_uv=False)
+    base = {"case": case, "replicate": 0, "n": n, "p": p, "cond": float(cond_target),
+            "cond_measured": float(s[0] / s[-1]), "dtype": f"{EXACT}{digits}",
+            "reference": f"mpmath LU of the normal equations, {digits} digits"}
+    with mpmath.workdps(digits):
+        Xm, ym = _mp(X), _mp(y)
+        gram = Xm.T @ Xm
+        eigenvalues, U = mpmath.eigsy(mpmath.matrix((gram / n).tolist()))
+        W = np.array(U.tolist(), dtype=object) * np.array(
+            [1 / mpmath.sqrt(e) for e in eigenvalues], dtype=object)
+        c = W.T @ (Xm.T @ ym / n)
+        beta = mpmath.lu_solve(mpmath.matrix(gram.tolist()), mpmath.matrix((Xm.T @ ym).tolist()))
+        fitted = Xm @ np.array([beta[i] for i in range(p)], dtype=object)
+        doubled, y2 = np.concatenate([Xm, Xm]), np.concatenate([ym, ym])
+
+        def eq8(context: np.ndarray) -> np.ndarray:
+            tokens = context @ W  # keys = values = context W; the moment (1/n) K^T V first
+            return (Xm @ W) @ ((tokens.T @ tokens) / len(context)) @ c
+
+        def in_context(context: np.ndarray, labels: np.ndarray) -> np.ndarray:
+            return Xm @ (W @ (W.T @ (context.T @ labels / len(context))))
+
+        measured = {
+            ("transformer", PREDICTION): (eq8(Xm), fitted),
+            ("transformer_in_context", PREDICTION): (in_context(Xm, ym), fitted),
+            ("transformer", DUPLICATED): (eq8(doubled), eq8(Xm)),
+            ("transformer_in_context", DUPLICATED): (in_context(doubled, y2),
+                                                     in_context(Xm, ym)),
+        }
+        rows = []
+        for (method, quantity), (value, reference) in measured.items():
+            rel = _mp_relative(value, reference)
+            rows.append({**base, "method": method, "quantity": quantity,
+                         "max_abs_err": rel * float(max(abs(r) for r in reference)),
+                         "max_rel_err": rel,
+                         "expected_bound": float(rounding_bound(n, p, base["cond_measured"],
+                                                                0.5 * 10.0 ** (1 - digits))),
+                         "within_bound": True, "status": "ok"})
+    for row in rows:
+        row["within_bound"] = bool(row["max_rel_err"] <= row["expected_bound"])
+    return rows
+
+
 def run(cfg: Mapping[str, Any], cases: Mapping[str, Mapping[str, np.ndarray]],
         progress: Report | None = None) -> pd.DataFrame:
     """One row per (case, dtype, method, quantity); see module docstring. ``progress`` gets a
@@ -185,6 +254,11 @@ def run(cfg: Mapping[str, Any], cases: Mapping[str, Mapping[str, np.ndarray]],
                               cfg["reference_digits"], float(cases[name]["cond"]),
                               int(cases[name].get("replicate", 0)))
     ]
+    # The exact identities on the small cases (draw 0, n <= exact_max_n): cheap in mpmath.
+    rows += [row for name, case in cases.items()
+             if not int(case.get("replicate", 0)) and case["X"].shape[0] <= cfg["exact_max_n"]
+             for row in exact_rows(name, case["X"], case["y"], cfg["reference_digits"],
+                                   float(case["cond"]))]
     return pd.DataFrame(rows)
 
 

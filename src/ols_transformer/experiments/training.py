@@ -288,6 +288,9 @@ def run(cfg: Mapping[str, Any], x_seeds: np.ndarray,
         "rel_w_error": np.abs(np.abs(final_w) / stars - 1.0),
         "alignment_epoch": summary.aligned_epoch,
         "alignment_tol": float(cfg["alignment_tol"]),
+        # Fig. 1b's structural emergence: the first epoch with | |w|/w* - 1 | < alignment_tol
+        # (-1: never), to set beside the functional alignment's epoch
+        "w_epoch": first_epoch_within(trajectory.w, stars, float(cfg["alignment_tol"])),
         "mse_rises_before_alignment": summary.rises_before,
         "mse_rises_after_alignment": summary.rises_after,
         "final_mse": summary.final_mse,
@@ -296,6 +299,14 @@ def run(cfg: Mapping[str, Any], x_seeds: np.ndarray,
         "final_rel_dist_to_ols": summary.final_rel_dist,
     })
     return curve, headline
+
+
+def first_epoch_within(w: np.ndarray, stars: np.ndarray, tol: float) -> np.ndarray:
+    """Per seed, the first epoch with | |w|/w* - 1 | < ``tol`` (-1: never). Shapes: w
+    (epochs + 1, seeds), stars (seeds,) -> (seeds,)."""
+    w = np.asarray(w, dtype=float).reshape(len(w), -1)
+    close = np.abs(np.abs(w) / stars - 1.0) < tol  # NaN: False
+    return np.where(close.any(axis=0), close.argmax(axis=0), -1).astype(int)
 
 
 # ---- the endpoint: "a reachable and stable endpoint" (Sec. 2.3) -----------------------------
