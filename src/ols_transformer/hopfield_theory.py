@@ -365,3 +365,22 @@ def amit_fits(table: pd.DataFrame) -> pd.DataFrame:
                      "exponent": math.nan, "alpha_inf": float(a[-1]), "a": math.nan,
                      "r2": math.nan, "rms_residual": math.nan})
     return pd.DataFrame(rows)
+
+
+def binomial_tail(successes: int, n: int, p: float) -> float:
+    """P(X >= successes) for X ~ Binomial(n, p)."""
+    return float(sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k)
+                     for k in range(successes, n + 1)))
+
+
+def success_rate_floor(threshold: float, n_cues: int, alpha: float) -> float:
+    """The smallest population success rate p at which n_cues cues still reach an empirical
+    rate >= ``threshold`` with probability >= ``alpha`` (the one-sided Clopper-Pearson bound,
+    by bisection): a memory whose true rate is below it passes the capacity search's test at
+    that M with probability < alpha. The capacity search's resolution in the rate."""
+    need = math.ceil(threshold * n_cues - 1e-9)
+    low, high = 0.0, threshold
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if binomial_tail(need, n_cues, mid) < alpha else (low, mid)
+    return low
