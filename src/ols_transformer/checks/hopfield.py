@@ -75,7 +75,6 @@ from ..hopfield_theory import (
 from ..ols import fit_line
 from ..stats import CONFIDENCE, Interval, bootstrap_interval, mean_interval
 from . import (
-    ALL,
     CHOSEN,
     FAIL,
     INCONCLUSIVE,
@@ -87,12 +86,15 @@ from . import (
     Check,
     across,
     at_most,
+    every,
+    flips_at,
     interval_at_least,
     interval_at_most,
     interval_within,
     missing,
     reported,
     require,
+    simultaneous,
 )
 
 COLUMNS = ("run", "model", "N", "seed", "capacity", "rho", "min_overlap", "beta", "censored")
@@ -127,12 +129,6 @@ def seed_interval(values: Mapping[int, float], confidence: float = CONFIDENCE) -
     seeds = sorted(values)
     return mean_interval([values[s] for s in seeds], labels=[f"seed {s}" for s in seeds],
                          confidence=confidence)
-
-
-def simultaneous(k: int) -> float:
-    """The confidence of each of k intervals that must hold together (Bonferroni): their
-    family-wise error is at most 1 - CONFIDENCE."""
-    return 1 - (1 - CONFIDENCE) / max(k, 1)
 
 
 def seed_curves(rows: pd.DataFrame) -> dict[int, Curve]:
@@ -352,52 +348,6 @@ def upper_slope(curve: Curve) -> float:
     return fit_line(N, C, log_x=True, log_y=True).slope if len(N) >= 2 else math.nan
 
 
-def flips_at(interval: Interval, sense: str) -> str:
-    """The bound at which a verdict on ``interval`` would change, in words (a tolerance is a
-    number in the detail, never a change of verdict)."""
-    if not interval.defined:
-        return "no interval, no flipping bound"
-    if sense == ">=":
-        return (f"PASS for a bound <= {interval.low:.4g}, FAIL for a bound > "
-                f"{interval.high:.4g}")
-    return f"PASS for a bound >= {interval.high:.4g}, FAIL for a bound < {interval.low:.4g}"
-
-
-def _margin(check: Check) -> float:
-    """How far a check's interval is inside its passing side (smaller: nearer its bound)."""
-    if check.sense == ">=":
-        return check.ci_low - check.threshold
-    if check.sense == "<=":
-        return check.threshold - check.ci_high
-    return -abs(check.value - check.threshold)
-
-
-def every(name: str, found: Mapping[str, Check], detail: str = "") -> Check:
-    """A row that must hold in every setting of ``found`` (label -> its check, each on its
-    simultaneous interval): FAIL when one wholly fails, else INCONCLUSIVE when one is
-    undecided, else PASS (MISSING when one is). The decisive setting gives the numbers: the
-    failing, else the undecided, else the passing one nearest its bound."""
-    if not found:
-        return missing(name, "every setting", "no setting to judge")
-    checks_ = list(found.items())
-    for verdict in (MISSING, FAIL, INCONCLUSIVE):
-        hit = [(label, c) for label, c in checks_ if c.verdict == verdict]
-        if hit:
-            label, decisive = hit[0]
-            break
-    else:
-        label, decisive = min(checks_, key=lambda lc: _margin(lc[1])
-                              if math.isfinite(_margin(lc[1])) else -np.inf)
-        verdict = PASS
-    words = "; ".join(f"{lab}: {c.verdict} {c.value:.4g} [{c.ci_low:.4g}, {c.ci_high:.4g}]"
-                      for lab, c in checks_)
-    k = len(found)
-    note = (f"decided at {label}: {decisive.detail}; {k} settings, each at "
-            f"{simultaneous(k):.2%} (Bonferroni, family-wise 95%): {words}")
-    return replace(decisive, check=name, scope=ALL, verdict=verdict,
-                   detail=f"{detail}; {note}" if detail else note)
-
-
 def _linear_law(name: str, run_rows: pd.DataFrame, row: pd.Series, tol: float) -> Check:
     """"Linear": c N fits ln C better than its rival c N / ln N (``law_gap`` > 0) per seed, on
     the interval over seeds; the log-log slope and the band |slope - 1| <= tol that would
@@ -408,9 +358,14 @@ def _linear_law(name: str, run_rows: pd.DataFrame, row: pd.Series, tol: float) -
     detail = (f"{_where(row)}; {_laws(row)}; log-log slope {slope.words()}: within 1 +- {tol:g} "
               f"{'yes' if reach <= tol else 'no'} (|slope - 1| <= tol holds for tol >= "
               f"{reach:.3g})")
-    return interval_at_least(name, gap, 0.0, "c N fits ln C better than its rival c N / ln N "
-                             "(per seed, RMS log residual of c N / ln N minus that of c N > 0)",
-                             detail, origin=THEORY)
+    slower = interval_at_least(name, gap, 0.0, "c N fits ln C better than its rival c N / ln N "
+                               "(per seed, RMS log residual of c N / ln N minus that of c N > 0)",
+                               detail, origin=THEORY)
+    hold = held_out(int(row["n_N"] - row["points_dropped"]))
+    faster = interval_at_most(name, seed_interval(per_seed(
+        run_rows, lambda c: heldout_gap(c, hold))), 0.0, "and a power law predicts the held-out "
+        f"{hold} largest N better than its rival exp(c N) (per seed)", origin=THEORY)
+    return both(slower, faster)
 
 
 def _heldout(name: str, run_rows: pd.DataFrame, row: pd.Series) -> Check:
