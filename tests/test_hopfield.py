@@ -805,3 +805,39 @@ def test_config_refuses_a_recall_list_without_the_default_and_too_few_seeds() ->
     assert "hopfield.runs.hebb.recall_criteria" in problem and "min_overlap = 1" in problem
     few = replicate_problems({**merged_config(), "hopfield": {**hopfield, "seeds": [0, 1]}})
     assert any("'hopfield.seeds' gives 2" in p for p in few)
+
+
+# ---- asymmetric associations (Sec. 5, QKV parameterization) -----------------------------------
+
+def test_no_symmetric_score_stores_a_directed_cycle_but_qkv_does(seed: int) -> None:
+    """Any symmetric score matrix finds at most M - 1 successors of a directed cycle of M >= 3
+    (random symmetric matrices, numpy); the QKV scores of M << N random tokens find all M, the
+    symmetric part of the same matrix and the OLS-Transformer's Sigma^+ do not."""
+    rng = np.random.default_rng(seed)
+    for M in (3, 5, 8):
+        for _ in range(200):
+            S = rng.normal(size=(M, M))
+            assert ht.successors_found(S + S.T) <= M - 1
+        # a non-symmetric score can: s(i, j) = 1 where j is i's successor
+        assert ht.successors_found(np.roll(np.eye(M), 1, axis=1)) == M
+    tokens = rng.choice([-1.0, 1.0], size=(8, 64))
+    assert ht.successors_found(ht.association_scores(tokens, "qkv")) == 8
+    for rule in ("symmetric_part", "ols_projection"):
+        assert ht.successors_found(ht.association_scores(tokens, rule)) <= 7
+
+
+@pytest.mark.parametrize(("qkv_found", "verdict"), [(8, checks.PASS), (7, checks.FAIL)])
+def test_qkv_row_passes_only_beyond_the_symmetric_bound(qkv_found: int, verdict: str) -> None:
+    """Hand-built hopfield_asymmetric: QKV finding all 8 successors in every seed PASSes; one
+    seed at 7 (what a symmetric score can reach) FAILs; no table: MISSING."""
+    rows = [{"seed": s, "N": 64, "M": 8, "rule": rule, "symmetric_bound": 7,
+             "found": (qkv_found if s == 1 else 8) if rule == "qkv" else 4}
+            for s in (0, 1, 2) for rule in ht.ASSOCIATION_RULES]
+    found = hc.asymmetric_associations(pd.DataFrame(rows))
+    assert found.verdict == verdict and found.replicates == 3
+    assert found.value == pytest.approx(qkv_found / 8)
+    assert hc.asymmetric_associations(None).verdict == checks.MISSING
+    # the stage's table: exact counts, the same for the same seeds
+    table = hxp.association_table({"seeds": [0, 1]})
+    assert table.equals(hxp.association_table({"seeds": [0, 1]}))
+    assert hc.asymmetric_associations(table).verdict == checks.PASS

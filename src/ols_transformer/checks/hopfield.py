@@ -84,7 +84,9 @@ from . import (
     PASS,
     THEORY,
     Check,
+    MissingInput,
     across,
+    at_least,
     at_most,
     every,
     flips_at,
@@ -646,7 +648,45 @@ def _polynomial(table: pd.DataFrame, poly: list[pd.Series], tol: float) -> Check
 LEARNED_PAIRS = (("linear_attention", "classical"),)
 
 
-def checks(table: pd.DataFrame | None, criteria: Mapping[str, float]) -> list[Check]:
+def asymmetric_associations(frame: pd.DataFrame | None) -> Check:
+    """``qkv_asymmetric_associations`` (Sec. 5: distinct query and key matrices "allowing the
+    model to represent asymmetric associations"): on hopfield_asymmetric, the QKV scores make
+    every token of a directed cycle score its successor highest (M of M) in every (seed, M),
+    beyond what any symmetric score W W^T can (at most M - 1: ``successors_found``). An exact
+    count, no interval; the symmetric rules' counts are in the detail (at most M - 1 each)."""
+    name = "qkv_asymmetric_associations"
+    criterion = ("QKV scores x_i^T W_Q W_K^T x_j store a directed cycle: every token's successor "
+                 "scores highest (found / M = 1), beyond any symmetric W W^T's (M - 1) / M, every "
+                 "(seed, M)")
+    try:
+        frame = require(frame, "hopfield_asymmetric", ("seed", "M", "rule", "found"))
+    except MissingInput as why:
+        return missing(name, criterion, str(why))
+    share = frame.assign(share=frame["found"] / frame["M"])
+    qkv = share[share["rule"] == "qkv"]
+    if qkv.empty:
+        return missing(name, criterion, "hopfield_asymmetric has no qkv rows")
+    symmetric = share[share["rule"] != "qkv"]
+    beyond = symmetric[symmetric["found"] > symmetric["M"] - 1]
+    words = "; ".join(
+        f"M={M}: qkv {g.loc[g['rule'] == 'qkv', 'found'].min()}/{M} (worst seed), " + ", ".join(
+            f"{rule} at most {int(r['found'].max())}/{M}" for rule, r in g.groupby("rule")
+            if rule != "qkv") for M, g in frame.groupby("M"))
+    if not beyond.empty:
+        words += ("; a symmetric rule exceeded M - 1 (impossible: the scores are not "
+                  "symmetric)")
+    found = at_least(name, float(qkv["share"].min()), 1.0, criterion,
+                     f"{words}; N = {int(frame['N'].iloc[0])}, seeds "
+                     f"{', '.join(str(s) for s in sorted(frame['seed'].unique()))}",
+                     origin=THEORY)
+    return replace(found, replicates=len(qkv), verdict=FAIL if not beyond.empty
+                   else found.verdict, decided_by="the association stored (a directed cycle)")
+
+
+def checks(table: pd.DataFrame | None, criteria: Mapping[str, float],
+           asymmetric: pd.DataFrame | None = None) -> list[Check]:
+    """Every check of the stage; ``asymmetric`` (hopfield_asymmetric) judges the QKV row,
+    MISSING without it."""
     full = require(table, "hopfield_capacity", COLUMNS)
     table = primary(full)  # each run under its own recall criterion
     fits = growth(table)
@@ -708,6 +748,7 @@ def checks(table: pd.DataFrame | None, criteria: Mapping[str, float]) -> list[Ch
     out.append(_polynomial(table, poly, criteria["poly_slope_tol"]))
     out.append(_growth_order(table, [r for name, r in runs.items()
                                      if name in exact and name not in transformer]))
+    out.append(asymmetric_associations(asymmetric))
     return out
 
 
