@@ -776,34 +776,51 @@ def test_normalised_stack_against_a_loop_over_tokens() -> None:
 
 # ---- the checks on hand-built tables: intervals, convergence -------------------------------
 
-def _pre(ratios: list[float], converged: list[bool] | None = None) -> pd.DataFrame:
-    return pd.DataFrame([{"lambda": "a", "N": 20, "seed": i, "dist_to_gamma_star": 0.01,
-                          "dist_to_inverse": 0.1, "star_dist_to_inverse": 0.1,
-                          "gamma_gap_ratio": r, "nuisance_ratio": 0.01,
-                          "converged": True if converged is None else converged[i]}
-                         for i, r in enumerate(ratios)])
-
-
 def _row(found: list[checks.Check], name: str) -> checks.Check:
     return next(c for c in found if c.check == name and c.scope == checks.ALL)
 
 
-def test_rows_are_judged_on_intervals_and_convergence() -> None:
+def _gammas(ratios: list[float], converged: list[bool] | None = None) -> pd.DataFrame:
+    """Per seed a learned Gamma on the segment from Gamma* = I to Lambda^-1 = 2 I (d = 2), at
+    distance ratio r = ||G - G*|| / ||G - Lambda^-1||: G = (1 + r / (1 + r)) I."""
+    rows = []
+    for i, r in enumerate(ratios):
+        t = r / (1 + r)
+        row = {"lambda": "a", "N": 20, "seed": i, "gamma_gap_ratio": t, "nuisance_ratio": 0.01,
+               "dist_to_gamma_star": t, "dist_to_inverse": 1 - t, "star_dist_to_inverse": 1,
+               "converged": True if converged is None else converged[i]}
+        for a in range(2):
+            for b in range(2):
+                row |= {f"learned_{a}_{b}": (1 + t) * (a == b), f"star_{a}_{b}": float(a == b),
+                        f"inverse_{a}_{b}": 2.0 * (a == b)}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_gamma_is_judged_by_the_nearer_hypothesis() -> None:
+    """Distance ratios ||G - G*|| / ||G - Lambda^-1|| of 0.2, 0.25, 0.3 (nearer Gamma*) PASS,
+    their geometric mean and the exp of the t interval of the mean log ratio by hand (scipy's
+    t); 2, 3, 4 (nearer Lambda^-1) FAIL; 0.5, 1, 2 straddle: INCONCLUSIVE. A replicate that did
+    not converge is left out and the row is INCONCLUSIVE, never PASS."""
+    import scipy.stats as st
+
     c = icl_checks.criteria_with_defaults({}, icl_checks.DEFAULTS)
-    passing = _row(icl_checks.preconditioner_checks(_pre([0.05, 0.06, 0.07]), c),
+    passing = _row(icl_checks.preconditioner_checks(_gammas([0.2, 0.25, 0.3]), c),
                    "gamma_matches_gamma_star")
+    logs = np.log([0.2, 0.25, 0.3])
+    half = st.t.ppf(0.975, 2) * logs.std(ddof=1) / math.sqrt(3)
     assert passing.verdict == checks.PASS and passing.replicates == 3
-    assert passing.ci_high < 0.2
-    # mean 0.18 but spread across 0.2: the interval straddles the bound
-    straddle = _row(icl_checks.preconditioner_checks(_pre([0.05, 0.18, 0.31]), c),
-                    "gamma_matches_gamma_star")
-    assert straddle.verdict == checks.INCONCLUSIVE and "replicates would decide" in straddle.detail
-    failing = _row(icl_checks.preconditioner_checks(_pre([0.5, 0.55, 0.6]), c),
+    assert passing.value == pytest.approx(math.exp(logs.mean()))
+    assert passing.ci_high == pytest.approx(math.exp(logs.mean() + half))
+    failing = _row(icl_checks.preconditioner_checks(_gammas([2.0, 3.0, 4.0]), c),
                    "gamma_matches_gamma_star")
     assert failing.verdict == checks.FAIL
-    # a replicate that did not converge: left out, and the row is INCONCLUSIVE, not FAIL
+    straddle = _row(icl_checks.preconditioner_checks(_gammas([0.5, 1.0, 2.0]), c),
+                    "gamma_matches_gamma_star")
+    assert straddle.verdict == checks.INCONCLUSIVE
     unconverged = _row(icl_checks.preconditioner_checks(
-        _pre([0.5, 0.55, 0.6, 0.57], [True, True, True, False]), c), "gamma_matches_gamma_star")
+        _gammas([0.2, 0.25, 0.3, 0.27], [True, True, True, False]), c),
+        "gamma_matches_gamma_star")
     assert unconverged.verdict == checks.INCONCLUSIVE and "not converged" in unconverged.detail
     assert unconverged.replicates == 3
 
@@ -831,33 +848,81 @@ def test_parts_split_the_settings_and_the_sensitivity_alternatives() -> None:
         assert fewer == 0 or work * math.ceil(4 / fewer) > ICL_JOB_WORK, batch
 
 
-def test_stacking_rows_judge_normalised_and_plain_stacks_apart() -> None:
-    """Hand-built tables: the normalised stack's error under shift is half the linear layer's
-    at a no-shift price of 0.9x, the plain stack's 100x at 0.2x; the paper's stacking row
-    (normalised) must PASS and the plain row (extension) FAIL, each naming its own models."""
-    seeds = (0, 1, 2)
-    models = {("lsa", 1): (1.0, 1.0), (icl_checks.NORM, 2): (0.9, 0.5), ("lsa", 2): (0.2, 100.0)}
+def _robustness(models: dict[tuple[str, int], tuple[float, float, float]]
+                ) -> dict[str, checks.Check]:
+    """Hand-built tables: per (model, depth) its no-shift price, its relative error growth under
+    covariance shift (mean_shift, rotation) and under task shift; its no-shift error 1 (the
+    linear layer 1 too, whose growth is 1): RMS = relerr."""
     risk, shift = [], []
-    for (model, depth), (price, growth) in models.items():
-        for seed in seeds:
+    for (model, depth), (price, cov, task) in models.items():
+        for seed in (0, 1, 2):
             jitter = 1 + 0.01 * seed
             risk.append({"lambda": "aniso", "N": 40, "model": model, "depth": depth,
                          "seed": seed, "excess_risk": 0.1 * price * jitter})
-            for family, magnitudes in (("mean_shift", (0.0, 4.0)), ("rotation", (0.0, 90.0))):
+            for family, magnitudes, grows in (("mean_shift", (0.0, 4.0), cov),
+                                              ("rotation", (0.0, 90.0), cov),
+                                              ("task_scale", (1.0, 4.0), task)):
                 for t in magnitudes:
-                    far = t != 0.0
+                    still = t == magnitudes[0]
+                    err = (1.0 if still else grows) * jitter
                     shift.append({"lambda": "aniso", "N": 40, "family": family, "magnitude": t,
-                                  "no_shift": not far, "model": model, "depth": depth,
-                                  "seed": seed, "rmse": (growth if far else 1.0) * jitter})
-    out = {c.check: c for c in icl_checks.robustness_checks(
-        pd.DataFrame(risk), pd.DataFrame(shift), {"robust_risk_factor": 1.05})
-        if c.scope == checks.ALL}
+                                  "no_shift": still, "model": model, "depth": depth,
+                                  "seed": seed, "rmse": err, "relerr": err})
+    return {c.check: c for c in icl_checks.robustness_checks(
+        pd.DataFrame(risk), pd.DataFrame(shift), {}) if c.scope == checks.ALL}
+
+
+def test_stacking_rows_judge_normalised_and_plain_stacks_apart() -> None:
+    """The normalised stack's error under shift is half the linear layer's at a no-shift price
+    of 0.9x, the plain stack's 100x at 0.2x; the paper's stacking row (normalised) must PASS and
+    the plain row (extension) FAIL, each naming its own models, on a log scale (the geometric
+    mean ratio)."""
+    out = _robustness({("lsa", 1): (1.0, 1.0, 1.0), (icl_checks.NORM, 2): (0.9, 0.5, 0.5),
+                       ("lsa", 2): (0.2, 100.0, 100.0)})
     normalised, plain = out["stacking_enhances_robustness"], out[
         "plain_stacking_enhances_robustness"]
     assert normalised.verdict == checks.PASS and plain.verdict == checks.FAIL
     assert "normalised L=2" in normalised.detail and "plain" not in normalised.detail
     assert "plain L=2" in plain.detail and "normalised" not in plain.detail
     assert normalised.value == pytest.approx(0.5) and plain.value == pytest.approx(100.0)
+    assert "the linear layer's" in plain.detail and "x0.2" in plain.detail  # the price: a number
+
+
+def test_robustness_readings_covariance_or_any_shift_growth_or_absolute() -> None:
+    """A design whose error grows half as much as the linear layer's under covariance shift but
+    twice as much under task shift (at twice its no-shift excess risk, a number only): the
+    headline reading (covariance shift, growth) PASSes, any shift FAILs; each reading is judged
+    by its own check."""
+    models = {("lsa", 1): (1.0, 2.0, 2.0), ("softmax", 1): (2.0, 1.0, 4.0)}
+    out = _robustness(models)
+    assert out["softmax_enhances_robustness"].verdict == checks.PASS
+    assert out["softmax_enhances_robustness_any_shift"].verdict == checks.FAIL
+    # both no-shift errors are 1 here (RMS = relerr): absolute error 1 against the linear
+    # layer's 2 under covariance shift (PASS), 4 against 2 under task shift (FAIL)
+    assert out["softmax_enhances_robustness_absolute"].verdict == checks.PASS
+    assert out["softmax_enhances_robustness_any_shift_absolute"].verdict == checks.FAIL
+    # an inverted reading (growth above the linear layer's) fails the headline
+    worse = _robustness({("lsa", 1): (1.0, 1.0, 1.0), ("softmax", 1): (1.0, 2.0, 1.0)})
+    assert worse["softmax_enhances_robustness"].verdict == checks.FAIL
+    # multi-head generalization: the two-head layer's no-shift risk below the one-head's
+    ensemble = _robustness({("lsa", 1): (1.0, 1.0, 1.0), ("multi_head", 1): (0.8, 1.0, 1.0)})
+    assert ensemble["multi_head_improves_generalization"].verdict == checks.PASS
+    same = _robustness({("lsa", 1): (1.0, 1.0, 1.0), ("multi_head", 1): (1.2, 1.0, 1.0)})
+    assert same["multi_head_improves_generalization"].verdict == checks.FAIL
+
+
+@pytest.mark.parametrize(("growth", "verdict"), [(1.1, checks.PASS), (1.5, checks.FAIL)])
+def test_task_shift_is_judged_on_growth_relative_to_no_shift(growth: float,
+                                                             verdict: str) -> None:
+    """The words and the statistic agree: the one-layer model's relative error at scale c over
+    its own at c = 1, at every scale, at most task_ratio_max (1.25); ridge's falling error is
+    not the yardstick (a detail only)."""
+    rows = [{"lambda": "a", "N": 40, "family": "task_scale", "magnitude": t, "no_shift": t == 1,
+             "model": "lsa", "depth": 1, "seed": seed, "rmse": 1.0,
+             "relerr": (1.0 if t == 1 else growth) * (1 + 0.01 * seed)}
+            for t in (0.25, 1.0, 4.0) for seed in (0, 1, 2)]
+    found = icl_checks.task_shift_check(pd.DataFrame(rows), {"task_ratio_max": 1.25})
+    assert found.verdict == verdict and found.value == pytest.approx(growth)
 
 
 @pytest.mark.parametrize(("ratios", "converged", "verdict"), [

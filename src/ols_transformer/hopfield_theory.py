@@ -365,3 +365,61 @@ def amit_fits(table: pd.DataFrame) -> pd.DataFrame:
                      "exponent": math.nan, "alpha_inf": float(a[-1]), "a": math.nan,
                      "r2": math.nan, "rms_residual": math.nan})
     return pd.DataFrame(rows)
+
+
+def binomial_tail(successes: int, n: int, p: float) -> float:
+    """P(X >= successes) for X ~ Binomial(n, p)."""
+    return float(sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k)
+                     for k in range(successes, n + 1)))
+
+
+def success_rate_floor(threshold: float, n_cues: int, alpha: float) -> float:
+    """The smallest population success rate p at which n_cues cues still reach an empirical
+    rate >= ``threshold`` with probability >= ``alpha`` (the one-sided Clopper-Pearson bound,
+    by bisection): a memory whose true rate is below it passes the capacity search's test at
+    that M with probability < alpha. The capacity search's resolution in the rate."""
+    need = math.ceil(threshold * n_cues - 1e-9)
+    low, high = 0.0, threshold
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if binomial_tail(need, n_cues, mid) < alpha else (low, mid)
+    return low
+
+
+# ---- asymmetric associations: QKV scores against a single symmetric W W^T -------------------
+
+ASSOCIATION_RULES = ("qkv", "symmetric_part", "ols_projection")
+
+
+def association_scores(patterns: np.ndarray, rule: str) -> np.ndarray:
+    """Scores s(i, j) = x_i^T A x_j of M tokens (rows of ``patterns``, shape (M, N)) meant to
+    store the directed cycle x_mu -> x_(mu + 1 mod M), shape (M, M). ``qkv``: distinct query and
+    key matrices, A = W_Q W_K^T = sum_mu x_mu x_(mu+1)^T (the hetero-association, not
+    symmetric); ``symmetric_part``: (A + A^T) / 2, the nearest symmetric matrix; ``ols_projection``:
+    the OLS-Transformer's single slow memory W W^T = Sigma^+ of the tokens (symmetric)."""
+    X = np.asarray(patterns, dtype=float)
+    succ = np.roll(X, -1, axis=0)
+    if rule == "ols_projection":
+        A = np.linalg.pinv(X.T @ X / len(X))
+    else:
+        A = X.T @ succ
+        if rule == "symmetric_part":
+            A = (A + A.T) / 2
+        elif rule != "qkv":
+            raise ValueError(f"unknown association rule {rule!r}; one of {ASSOCIATION_RULES}")
+    return X @ A @ X.T
+
+
+def successors_found(scores: np.ndarray) -> int:
+    """How many tokens i score their successor i + 1 (mod M) strictly above every other token
+    j != i (ties fail). With a symmetric score no more than M - 1 of M >= 3 can: s(i, i+1) >
+    s(i, i-1) = s(i-1, i) for every i would make s(i, i+1) increase around the cycle. Scores
+    within 1e-9 of the largest |score| count as tied (the pseudo-inverse's rounding: its
+    off-diagonal zeros come out as +-1e-16; the other rules' scores are integers, exact)."""
+    M = len(scores)
+    tie = 1e-9 * float(np.max(np.abs(scores)))
+    found = 0
+    for i in range(M):
+        others = np.delete(scores[i], [i, (i + 1) % M])
+        found += int(scores[i, (i + 1) % M] > np.max(others, initial=-np.inf) + tie)
+    return found

@@ -241,6 +241,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
                  table("growth", "hopfield_growth", "hopfield_growth"),
                  table("amit", "hopfield_amit", "hopfield_amit"),
                  table("softmax", "hopfield_softmax", "hopfield_softmax"),
+                 table("asymmetric", "hopfield_asymmetric"),
                  table("summary", "hopfield_summary"),
                  figure("figure", "hopfield_capacity", "hopfield_figure")),
         # the summary too: the notebook shows the gather's checks rather than judge again

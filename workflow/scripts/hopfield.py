@@ -24,7 +24,10 @@ with StageRun(smk, "hopfield") as run:
     write_table(derived["hopfield_growth"], smk.output.growth)
     write_table(derived["hopfield_amit"], smk.output.amit)
     write_table(derived["hopfield_softmax"], smk.output.softmax)
-    write_table(checks.frame(hopfield_checks.checks(table, run.cfg["criteria"])),
+    asymmetric = hopfield.association_table(run.cfg)
+    write_table(asymmetric, smk.output.asymmetric)
+    write_table(checks.frame(hopfield_checks.checks(table, run.cfg["criteria"],
+                                                    asymmetric=asymmetric)),
                 smk.output.summary)
     save_figure(plots.plot_capacity(table, derived["hopfield_amit"]), smk.output.figure_pdf,
                 smk.output.figure_png)

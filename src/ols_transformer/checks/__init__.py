@@ -46,7 +46,7 @@ import pandas as pd
 # re-exported: the stages' checks fit lines (ols.py holds the fit, which experiments share)
 from ..ols import Fit as Fit
 from ..ols import fit_line as fit_line
-from ..stats import Interval, replicates_to_decide
+from ..stats import CONFIDENCE, Interval, replicates_to_decide
 
 PASS, CONDITIONAL, FAIL, MISSING, REPORTED = "PASS", "CONDITIONAL", "FAIL", "MISSING", "REPORTED"
 INCONCLUSIVE = "INCONCLUSIVE"
@@ -363,3 +363,57 @@ def criteria_with_defaults(criteria: Mapping[str, float] | None,
     if unknown:
         raise KeyError(f"unknown criteria {sorted(unknown)}; known: {sorted(defaults)}")
     return {**defaults, **(criteria or {})}
+
+
+# ---- rows that must hold in k settings, and the bound that would flip a verdict -------------
+
+def simultaneous(k: int) -> float:
+    """The confidence of each of k intervals that must hold together (Bonferroni): their
+    family-wise error is at most 1 - CONFIDENCE."""
+    return 1 - (1 - CONFIDENCE) / max(k, 1)
+
+
+def flips_at(interval: Interval, sense: str) -> str:
+    """The bound at which a verdict on ``interval`` would change, in words (a tolerance is a
+    number in the detail, never a change of verdict)."""
+    if not interval.defined:
+        return "no interval, no flipping bound"
+    if sense == ">=":
+        return (f"PASS for a bound <= {interval.low:.4g}, FAIL for a bound > "
+                f"{interval.high:.4g}")
+    return f"PASS for a bound >= {interval.high:.4g}, FAIL for a bound < {interval.low:.4g}"
+
+
+def _margin(check: Check) -> float:
+    """How far a check's interval is inside its passing side (smaller: nearer its bound)."""
+    if check.sense == ">=":
+        return check.ci_low - check.threshold
+    if check.sense == "<=":
+        return check.threshold - check.ci_high
+    return -abs(check.value - check.threshold)
+
+
+def every(name: str, found: Mapping[str, Check], detail: str = "") -> Check:
+    """A row that must hold in every setting of ``found`` (label -> its check, each on its
+    simultaneous interval): FAIL when one wholly fails, else INCONCLUSIVE when one is
+    undecided, else PASS (MISSING when one is). The decisive setting gives the numbers: the
+    failing, else the undecided, else the passing one nearest its bound."""
+    if not found:
+        return missing(name, "every setting", "no setting to judge")
+    checks_ = list(found.items())
+    for verdict in (MISSING, FAIL, INCONCLUSIVE):
+        hit = [(label, c) for label, c in checks_ if c.verdict == verdict]
+        if hit:
+            label, decisive = hit[0]
+            break
+    else:
+        label, decisive = min(checks_, key=lambda lc: _margin(lc[1])
+                              if math.isfinite(_margin(lc[1])) else -math.inf)
+        verdict = PASS
+    words = "; ".join(f"{lab}: {c.verdict} {c.value:.4g} [{c.ci_low:.4g}, {c.ci_high:.4g}]"
+                      for lab, c in checks_)
+    k = len(found)
+    note = (f"decided at {label}: {decisive.detail}; {k} settings, each at "
+            f"{simultaneous(k):.2%} (Bonferroni, family-wise 95%): {words}")
+    return replace(decisive, check=name, scope=ALL, verdict=verdict,
+                   detail=f"{detail}; {note}" if detail else note)

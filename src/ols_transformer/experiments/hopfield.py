@@ -53,13 +53,16 @@ import torch
 from .. import hopfield as hp
 from ..config import hopfield_jobs
 from ..hopfield_theory import (
+    ASSOCIATION_RULES,
     FIT_FORMS,
     INV_SQRT_N,
     amit_fits,
     amit_runs,
+    association_scores,
     growth,
     primary,
     recall_of,
+    successors_found,
 )
 from ..io import read_table
 from ..progress import tracked
@@ -496,6 +499,30 @@ def softmax_table(table: pd.DataFrame) -> pd.DataFrame:
             "rate_per_sqrt_N": fit["sqrt_rate"], "r2_per_sqrt_N": fit["sqrt_r2"],
             "law_found": "exp(c N)" if fit["semilog_r2"] > fit["sqrt_r2"] else "exp(c sqrt(N))"}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# The asymmetric-association table (the paper's Sec. 5, "QKV parameterization"): exact scores,
+# milliseconds; tokens of N = 64 bits, directed cycles of M tokens.
+ASSOCIATION_N = 64
+ASSOCIATION_M = (3, 8, 16)
+
+
+def association_table(cfg: Mapping[str, Any]) -> pd.DataFrame:
+    """hopfield_asymmetric: per seed of ``hopfield.seeds``, M of ``ASSOCIATION_M`` random +-1
+    tokens of ``ASSOCIATION_N`` bits (drawn from ``[seed, N, M, 2]``) stored as the directed
+    cycle x_mu -> x_(mu+1); per association rule (``hopfield_theory.ASSOCIATION_RULES``) how
+    many tokens score their successor strictly highest. Columns seed, N, M, rule, found,
+    symmetric_bound (M - 1: the most any symmetric score can reach)."""
+    rows = []
+    for seed in cfg["seeds"]:
+        for M in ASSOCIATION_M:
+            rng = np.random.default_rng([int(seed), ASSOCIATION_N, M, 2])
+            tokens = rng.choice([-1.0, 1.0], size=(M, ASSOCIATION_N))
+            for rule in ASSOCIATION_RULES:
+                rows.append({"seed": int(seed), "N": ASSOCIATION_N, "M": M, "rule": rule,
+                             "found": successors_found(association_scores(tokens, rule)),
+                             "symmetric_bound": M - 1})
+    return pd.DataFrame(rows)
 
 
 def derived(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
