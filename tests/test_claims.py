@@ -627,9 +627,12 @@ def reading_problems(declared: tuple[claims.Claim, ...], produced: dict[str, set
     """Each paper row's readings: a support quoted from the paper, and a check its stage
     produces (``produced``: stage -> check names); one line per problem, naming the row."""
     out = []
+    flat = " ".join(paper.split())
     for claim in declared:
         for reading in claim.readings:
-            if not reading.support or reading.support not in paper:
+            # a quote may elide words (" ... "): each fragment must stand in the paper
+            fragments = [" ".join(f.split()) for f in reading.support.split("...")]
+            if not reading.support or not all(f and f in flat for f in fragments):
                 out.append(f"{claim.claim_id}: reading '{reading.name}' lacks a support quoted "
                            "from the paper")
             if reading.check not in produced.get(claim.stage, set()):
