@@ -170,6 +170,11 @@ def checks(table: pd.DataFrame | None, criteria: Mapping[str, float]) -> list[Ch
     return out
 
 
+# The two no-shift laws are told apart on at least this many context sizes (the config refuses
+# fewer: config.SHIFT_MIN_CONTEXT_SIZES, kept equal by a test).
+MIN_CONTEXT_SIZES = 5
+
+
 def level_off_note(still: pd.DataFrame) -> str:
     """The no-shift distance to static OLS against both laws: our sampling theory (it levels
     off: ``no_shift_band``) and the rival m^-1/2 (it falls to 0), at the largest m."""
@@ -201,8 +206,9 @@ def distance_vanishes(still: pd.DataFrame) -> Check:
                  "< 1/1.5 (it levels off)")
     by_m = still.groupby("m", sort=True)
     measured, theory = by_m["transformer_vs_ols"].apply(rms), by_m["no_shift_band"].apply(rms)
-    if len(measured) < 3:
-        return missing(name, criterion, "fewer than three context sizes with no shift")
+    if len(measured) < MIN_CONTEXT_SIZES:
+        return missing(name, criterion, f"fewer than {MIN_CONTEXT_SIZES} context sizes with no "
+                                        "shift (config 'shift.context_sizes')")
     m = measured.index.to_numpy(float)
     log_seen = np.log(measured.to_numpy(float))
     vanish_fit = log_seen + 0.5 * np.log(m)  # log C per m; the best C is their mean
