@@ -104,7 +104,7 @@ class Job:
 
 def run_stages(config: dict[str, Any], root: Path) -> dict[str, bytes]:
     """Every stage's scripts in the workflow's order, outputs under ``root``; the bytes of
-    every table written (relative path -> bytes)."""
+    every table (and the data stage's arrays) written (relative path -> bytes)."""
     specs = registry.specs(config, lambda folder: [])
     written: dict[str, str] = {}  # table name -> path (the ledger's inputs)
 
@@ -147,7 +147,8 @@ def run_stages(config: dict[str, Any], root: Path) -> dict[str, bytes]:
                                handed(config, specs[stage.name].config,
                                       None if stage.name in ("data", "claims") else section),
                                inputs, outputs, str(unit_dir / "log"), {}))
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.csv"))}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.suffix in (".csv", ".npz")}
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +186,8 @@ def test_two_runs_write_identical_tables(stage: str,
 def test_no_table_has_a_timing_host_or_date_column(
         two_runs: tuple[dict[str, bytes], ...]) -> None:
     for name, content in two_runs[0].items():
+        if not name.endswith(".csv"):
+            continue
         header = content.split(b"\n", 1)[0].decode().split(",")
         assert not [c for c in header if NOT_A_RESULT.search(c)], name
 

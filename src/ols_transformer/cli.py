@@ -8,7 +8,6 @@ Thin: it parses arguments and calls the library (overview, compare, claims, refe
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -42,28 +41,12 @@ def resolve_version(name: str, results: str) -> Path:
     for candidate in (Path(name), Path(results) / name):
         if candidate.is_dir():
             return candidate
-    newest = newest_version(Path(results), None if name == LATEST else name)
+    newest = versioning.newest_version(Path(results), None if name == LATEST else name)
     if newest is not None:
         return newest
     raise SystemExit(f"error: no result version {name!r} (neither a directory, a version or "
                      f"run name under {results}/, nor {LATEST!r}; see "
                      f"`ols-transformer versions --results {results}`)")
-
-
-def newest_version(results: Path, run_name: str | None) -> Path | None:
-    """The newest version directory under ``results`` (by its run record's creation time,
-    then name), of the run ``run_name`` where given; None if there is none."""
-    found = []
-    for record in results.glob(f"*/{versioning.VERSION_MARKER}"):
-        version = record.parent.parent
-        try:
-            run = json.loads(record.read_text())
-        except (OSError, ValueError):
-            continue
-        named = str(run.get("config", {}).get("run_name", ""))
-        if run_name is None or named == run_name:
-            found.append((str(run.get("created", "")), version.name, version))
-    return max(found)[2] if found else None
 
 
 def package_version() -> str:
@@ -204,10 +187,12 @@ def run_config(args: argparse.Namespace) -> int:
     """``config FILE...``: the config a run with ``--configfile FILE...`` would get, checked as
     the workflow checks it before any job, with the file and line of a YAML error."""
     from .config import ConfigError, device_problems, merged_config_files, validate_config
+    from .stages import selected
 
     try:
         config = merged_config_files([args.defaults, *args.files])
         validate_config(config)
+        selected(config)  # the stages it names (config `stages`)
     except ConfigError as error:
         raise SystemExit(str(error)) from None
     for line in device_problems(config):

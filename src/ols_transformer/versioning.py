@@ -213,6 +213,22 @@ def unwritable(results_dir: str | os.PathLike[str]) -> str:
     return ""
 
 
+def newest_version(results: Path, run_name: str | None) -> Path | None:
+    """The newest version directory under ``results`` (by its run record's creation time,
+    then name), of the run ``run_name`` where given; None if there is none."""
+    found = []
+    for record in results.glob(f"*/{VERSION_MARKER}"):
+        version = record.parent.parent
+        try:
+            run = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue
+        named = str(run.get("config", {}).get("run_name", ""))
+        if run_name is None or named == run_name:
+            found.append((str(run.get("created", "")), version.name, version))
+    return max(found)[2] if found else None
+
+
 def update_index(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Rebuild ``results/versions.csv`` from the version directories on disk.
 
