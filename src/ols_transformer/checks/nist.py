@@ -219,7 +219,8 @@ def rank_honest(table: pd.DataFrame) -> Check:
                                            for r in wrong.itertuples()) if len(wrong) else ""))
     return replace(at_most("rank_refusals_honest", float(len(wrong)), 0.0, criterion, detail,
                            origin=THEORY),
-                   decided_by="the rank tolerance max(n, p) eps of the dtype")
+                   decided_by=f"{BY_CRITERION}: the rank tolerance max(n, p) eps of the dtype "
+                   "(theory)")
 
 
 # ---- reported: the best transformer route per dataset --------------------------------------
