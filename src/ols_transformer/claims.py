@@ -144,7 +144,11 @@ class Claim:
 
     @property
     def check(self) -> str:
-        return self.check_name or self.claim_id.split(".", 1)[1]
+        """The check judging the row: ``check_name``, else its headline reading's, else the
+        claim's own name."""
+        if self.check_name:
+            return self.check_name
+        return self.readings[0].check if self.readings else self.claim_id.split(".", 1)[1]
 
 
 def sole(name: str, support: str, hypothesis: str, check: str, why: str) -> dict[str, Any]:
