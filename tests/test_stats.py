@@ -145,14 +145,19 @@ def test_across_with_inconclusive_alternatives(main, family, want):
     assert got.verdict == want
     judged = [v for v in family if v != MISSING]
     assert got.share_holds == pytest.approx(judged.count(PASS) / len(judged))
-    assert got.decided_by == "alts"
+    assert got.decided_by == "scientific choice: alts"
 
 
-def test_across_tolerance_names_the_tolerance_as_decisive():
+def test_across_tolerance_keeps_the_verdict_and_gives_the_flipping_tolerance():
     family = {0.5: at_most("c", 0.7, 0.5, "x"), 1.0: at_most("c", 0.7, 1.0, "x")}
     got = across_tolerance(family[1.0], family, "tol")
-    assert got.verdict == CONDITIONAL and got.holds_where == "tol >= 1"
-    assert got.decided_by == "tol"
+    # judged at the stated tolerance (1.0: PASS), never CONDITIONAL; the grid's flip in words
+    assert got.verdict == PASS
+    assert got.holds_where == "passes for tol >= 1 on the grid 0.5, 1 (fails at 0.5)"
+    assert got.decided_by == "criterion: tol"
+    # the exact flip where the tolerance is the bound: the value itself
+    exact = across_tolerance(family[0.5], family, "tol", flips_at=0.7)
+    assert exact.verdict == FAIL and exact.holds_where == "passes for tol >= 0.7"
 
 
 def test_headline_never_counts_inconclusive_as_passed():

@@ -118,9 +118,12 @@ def fit_rounding_law(n: Any, p: Any, cond: Any, u: Any, err: Any) -> tuple[float
     """The smallest order-1 constants (a, b) of ``rounding_bound`` that cover every error:
     b from the cases where cond^2 dominates (cond^2 > 10 sqrt(n) p), the largest err / (u
     cond^2); then a the largest (err / u - b cond^2) / (sqrt(n) p) over every case (at least
-    0). NaN errors are left out. Shapes: all (k,) or scalars."""
+    0). NaN errors are left out; an infinite one makes the constants infinite. Shapes: all
+    (k,) or scalars."""
     n, p, cond, u, err = (np.asarray(v, dtype=float) for v in (n, p, cond, u, err))
     n, p, cond, u, err = np.broadcast_arrays(n, p, cond, u, err)
+    if np.isinf(err).any():
+        return math.inf, math.inf
     keep = np.isfinite(err)
     n, p, cond, u, err = n[keep], p[keep], cond[keep], u[keep], err[keep]
     if not len(err):

@@ -3,18 +3,21 @@
 Digits are the LRE of the fitted values as a whole (``lre_fitted``); a refused route keeps 0
 digits (a user gets no fit). Criteria (config ``nist.criteria``):
 
-- ``fitted_digits_min`` (chosen), re-judged across ``fitted_digits_alternatives``: the
-  OLS-Transformer (the paper's eigen route, unscaled) keeps at least this many digits on every
-  lower- and average-difficulty dataset; a refusal is counted apart (not as 0 digits in the
-  headline) and fails the row. The SVD route with column scaling, not the paper's, is a row of
-  its own (``fitted_digits_svd_scaled``), never an alternative of the paper's;
-- ``lstsq_gap_max`` (chosen), across ``lstsq_gap_alternatives``: the SVD route with column
-  scaling (float64) is within this many digits of numpy's lstsq on every dataset;
-- ``cond_law_band`` (chosen), across ``cond_law_band_alternatives``: the covariance (eigen)
-  routes keep at least -log10(eps cond(X)^2) digits (16 - 2 log10 cond(X) in float64; theory,
-  a rounding bound), less this band; refusing counts as 0 digits;
+- ``fitted_digits_min`` (ours): the OLS-Transformer (the paper's eigen route, unscaled) keeps
+  at least this many digits on every lower- and average-difficulty dataset; a refusal is counted
+  apart (not as 0 digits in the headline) and fails the row. The SVD route with column scaling,
+  not the paper's, is a row of its own (``fitted_digits_svd_scaled``), never an alternative of
+  the paper's;
+- ``lstsq_gap_max`` (ours): the SVD route with column scaling (float64) is within this many
+  digits of numpy's lstsq on every dataset;
+- ``cond_law_band`` (ours): the covariance (eigen) routes keep at least the digits of their
+  rounding law (``nist.law_digits``: u (sqrt(n) p + 2 cond(X)^2), ``ols.rounding_bound``, the
+  law the proof stage fits; theory), less this band; refusing counts as 0 digits;
 - no route calls a design rank deficient when its exact cond(X) is below 1 / (max(n, p) eps),
   the rank tolerance of its dtype (theory).
+
+Each row is judged at its stated criterion and the value that would flip it is in its detail
+(exact, from the measurement; the ``*_alternatives`` grid where a refusal decides it).
 """
 
 from __future__ import annotations
@@ -61,25 +64,6 @@ def _route(table: pd.DataFrame, route: str, dtype: str = "float64") -> pd.DataFr
 def _worst(rows: pd.DataFrame, values: pd.Series) -> str:
     at = values.idxmin()
     return f"{rows.loc[at, 'dataset']} ({values[at]:.3g})"
-
-
-def _family(make: Any, labels: Mapping[str, tuple[Any, ...]]) -> dict[str, Check]:
-    return {label: make(*args) for label, args in labels.items()}
-
-
-def _where(family: Mapping[str, Check]) -> str:
-    """Where a family holds, in words: labels "<what> at <value>" grouped by what."""
-    held = [label for label, c in family.items() if c.verdict == "PASS"]
-    if len(held) == len(family):
-        return "everywhere"
-    if not held:
-        return "nowhere"
-    grouped: dict[str, list[str]] = {}
-    for label in held:
-        what, _, value = label.rpartition(" at ")
-        grouped.setdefault(what, []).append(value)
-    return "; ".join(f"{what} at {', '.join(values)}" if what else ", ".join(values)
-                     for what, values in grouped.items())
 
 
 # ---- (i) digits of the OLS-Transformer on the lower and average datasets -----------------------
@@ -219,7 +203,8 @@ def rank_honest(table: pd.DataFrame) -> Check:
                                            for r in wrong.itertuples()) if len(wrong) else ""))
     return replace(at_most("rank_refusals_honest", float(len(wrong)), 0.0, criterion, detail,
                            origin=THEORY),
-                   decided_by="the rank tolerance max(n, p) eps of the dtype")
+                   decided_by=f"{BY_CRITERION}: the rank tolerance max(n, p) eps of the dtype "
+                   "(theory)")
 
 
 # ---- reported: the best transformer route per dataset --------------------------------------

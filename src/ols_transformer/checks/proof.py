@@ -116,7 +116,9 @@ def error_law(table: pd.DataFrame, crit: Mapping[str, Any]) -> Check:
         return missing(name, criterion, "no float prediction rows of the transformer")
     u = rows["dtype"].map(UNIT_ROUNDOFF).astype(float)
     cond = (rows["cond_measured"] if "cond_measured" in rows.columns else rows["cond"])
-    a, b = fit_rounding_law(rows["n"], rows["p"], cond.astype(float), u, rows["max_rel_err"])
+    # a computed case with a non-finite error is no refusal: no finite constant covers it
+    err = rows["max_rel_err"].astype(float).fillna(math.inf)
+    a, b = fit_rounding_law(rows["n"], rows["p"], cond.astype(float), u, err)
     refused = table[(table["quantity"] == PREDICTION) & table["method"].isin(list(THEOREM_FORMS))
                     & ~_is_exact(table) & (table["status"] != "ok")]
     check = at_most(name, max(a, b), top, criterion,
