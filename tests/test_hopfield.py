@@ -571,11 +571,14 @@ def part_config(cfg: dict, runs: list[str]) -> dict:
     return {**shared, "runs": {run: cfg["runs"][run] for run in runs}}
 
 
-def tables_bytes(table: pd.DataFrame, criteria: dict, where: Path) -> dict[str, bytes]:
-    """The files the gather writes from hopfield_capacity (its figure aside), as bytes."""
+def tables_bytes(table: pd.DataFrame, cfg: dict, where: Path) -> dict[str, bytes]:
+    """The files the gather writes from hopfield_capacity and the section ``cfg`` (its figure
+    aside), as bytes."""
+    asymmetric = hxp.association_table(cfg)
     derived = {"capacity": table, "growth": ht.growth(table), "amit": hxp.amit_table(table),
-               "softmax": hxp.softmax_table(table),
-               "summary": checks.frame(hc.checks(table, criteria))}
+               "softmax": hxp.softmax_table(table), "asymmetric": asymmetric,
+               "summary": checks.frame(hc.checks(table, cfg["criteria"],
+                                                 asymmetric=asymmetric))}
     where.mkdir()
     for name, frame in derived.items():
         write_table(frame, where / f"{name}.csv")
@@ -593,7 +596,7 @@ def test_parts_gathered_give_the_whole_stage_byte_for_byte(tmp_path: Path) -> No
             "hopfield_classical"} <= set(jobs)
     assert "hopfield_linear_attention" not in jobs
     assert [part.run for part in jobs["hopfield_classical"]] == ["linear_attention", "classical"]
-    before = tables_bytes(hxp.run(cfg), cfg["criteria"], tmp_path / "before")
+    before = tables_bytes(hxp.run(cfg), cfg, tmp_path / "before")
     paths = []
     for job, parts in jobs.items():
         paths.append(tmp_path / f"{job}.csv")
@@ -601,7 +604,7 @@ def test_parts_gathered_give_the_whole_stage_byte_for_byte(tmp_path: Path) -> No
         write_table(pd.concat([hxp.run_part(handed, part.run, part.N, part.seeds)
                                for part in parts], ignore_index=True), paths[-1])
     parts = [hxp.read_part(path) for path in reversed(paths)]
-    after = tables_bytes(hxp.gather(parts, cfg), cfg["criteria"], tmp_path / "after")
+    after = tables_bytes(hxp.gather(parts, cfg), cfg, tmp_path / "after")
     assert after == before
     assert b"1.0" in before["capacity"]  # softmax's beta text survived the round trip
     # a missing part is named by its job; a part given twice is refused
@@ -619,7 +622,7 @@ def test_quick_run_hopfield_tables_equal_the_whole_stage_in_one_call(quick_run: 
     the checks the ledger reads) are the files experiments.hopfield.run gives from the quick
     config in one call, as the stage computed them before the split."""
     cfg = merged_config()["hopfield"]
-    whole = tables_bytes(hxp.run(cfg), cfg["criteria"], tmp_path / "whole")
+    whole = tables_bytes(hxp.run(cfg), cfg, tmp_path / "whole")
     for name, expected in whole.items():
         assert (quick_run / "tables" / f"hopfield_{name}.csv").read_bytes() == expected, name
 

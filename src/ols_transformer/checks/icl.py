@@ -2,44 +2,47 @@
 ``icl_preconditioner.csv``, ``icl_risk.csv``, ``icl_shift.csv`` and ``icl_sensitivity.csv``.
 
 Criteria (config ``icl.criteria``; ``DEFAULTS`` for the names left out):
-- ``gamma_ratio_max``: ||Gamma_learned - Gamma*||_F / ||Gamma* - Lambda^-1||_F at most this,
-  every (Lambda, N, seed): a tolerance relative to the gap it must resolve (Lambda^-1 itself
-  scores 1, so it can never pass a bound below 1);
+- ``gamma_matches_gamma_star``: the learned Gamma nearer Gamma* than Lambda^-1, the hypothesis
+  it would be if the OLS-Transformer's slow memory were learned: the distance ratio
+  ||Gamma - Gamma*||_F / ||Gamma - Lambda^-1||_F < 1 (theory: equidistant is 1), every
+  (Lambda, N); ``gamma_ratio_max`` (the old gap ratio's bound) is a number in the detail;
 - ``nuisance_max``: RMS of the one-layer prediction outside x_q^T Gamma h, relative, at most this;
-- ``inverse_ratio_max``: the learned Gamma's distance to Lambda^-1 (mean over seeds) at the next N
-  of the grid over that at this N at most this, every Lambda;
+- ``inverse_ratio_max``: the learned Gamma's distance to Lambda^-1 at the next N of the grid
+  over that at this N at most this, every Lambda;
 - ``risk_factor``: one-layer excess risk / that of the Gamma* transformer at most this, every
   (Lambda, N, seed);
 - ``ridge_slack``: trained excess risk / ridge's at least 1 - this, every row (ridge is Bayes
   optimal; the slack is Monte-Carlo error, the test tasks being shared);
 - ``pgd_factor``: kept for the REPORTED comparison with the references (L-step PGD with Gamma*
   and L-step GD with tuned per-step diagonal preconditioners): references, not ceilings;
-- ``depth_ratio_max``: excess risk at the next depth / at this depth (means over seeds) at most
-  this, every (Lambda, N);
+- ``depth_ratio_max``: excess risk at the next depth / at this depth at most this, every
+  (Lambda, N);
 - ``eq10_band``: under covariate shift the one-layer model's measured error over eq. 10's
   prediction with its learned Gamma (plus the no-shift sampling error) within [1/band, band] at
   every family and magnitude;
-- ``task_ratio_max``: under task shift (w ~ N(0, c^2 I)) the one-layer model's error growth
-  (relative error at scale c / at 1) at most this times that of ridge with the training prior
-  under the same shift, every scale (re-judged against in-context OLS and the Bayes predictor);
-- ``robust_risk_factor``: a design "enhances robustness" in a shift family where, at its farthest
-  magnitudes, its absolute error is below the one-layer linear model's and its no-shift excess
-  risk at most this times that model's (varied over ROBUST_ALLOWANCES).
+- ``task_ratio_max``: under task shift (w ~ N(0, c^2 I)) the one-layer model's relative error
+  at scale c over its own at c = 1 at most this, every scale (in-context ridge, OLS and the
+  Bayes predictor under the same shift are numbers in the detail: their relative error falls
+  like 1/c);
+- robustness (Sec. 5's designs), under four readings of the sentence (``ROBUST_READINGS``):
+  covariance shift or any test-time shift, error growth or absolute error, the design's over the
+  one-layer linear model's below 1 at each family's farthest magnitudes; the no-shift price is a
+  number in the detail (``robust_risk_factor`` is no longer a gate); and
+  ``multi_head_improves_generalization``: two heads' no-shift excess risk below one head's.
 
 The rows that rest on our choices of training are re-judged across the sensitivity grid
 (``icl_sensitivity``: learning rate, init and clip on the main grid's Lambdas and N) with
 ``checks.across``; a step cap below the main one is an under-trained control, reported, never an
 alternative.
 
-Every judged row is taken on intervals over seeds (``stats.mean_interval``, Student-t, one
-interval per setting: (Lambda, N), depth, family and magnitude), over the replicates whose kept
-start converged (``icl_convergence``); the row is PASS when every setting's interval passes, FAIL
-when one setting's interval wholly fails, else INCONCLUSIVE; a row with a replicate that did not
-converge (its cap bound, or every start diverged) is INCONCLUSIVE, never PASS or FAIL.
-Robustness is judged as a user meets it: under each shift family and magnitude, the absolute
-error (RMS) of a design next to the one-layer linear model's (paired by seed), with the no-shift
-price (excess risk ratio) within the allowance ``robust_risk_factor``, varied over
-ROBUST_ALLOWANCES. Task shift is judged against in-context estimators under the same shift.
+Every judged row is taken on intervals over seeds (``stats.mean_interval``, Student-t), over the
+replicates whose kept start converged (``icl_convergence``); a row with a replicate that did not
+converge is INCONCLUSIVE, never PASS. Ratios (Gamma's distance ratio, task-shift growth, the
+robustness ratios, up to 1e11 for the bare stacks) are judged on the mean of their logarithm
+over seeds, exp'd back (the geometric mean), each setting on its simultaneous interval
+(Bonferroni over the k settings that must all hold, ``checks.every``), the bound that would flip
+the row a number in the detail. The older rows (nuisance, depth, risk) keep one 95% interval
+per setting.
 
 One row per check with scope "all" (what a ledger row is judged on), and REPORTED rows per
 (Lambda, N), family or depth for context. The section's config is validated
@@ -103,7 +106,6 @@ SHIFT = ("family", "magnitude", "no_shift", "model", "depth", "seed", "relerr", 
          "eq10_predicted", "eq10_learned")
 NORM = "lsa_norm"  # the normalised stack
 SCALE_FAMILIES = ("isotropic_scale", "task_scale")  # magnitudes are factors (config.py)
-ROBUST_ALLOWANCES = (1.05, 1.5, 2.0, 3.0)  # the no-shift price allowances tried
 TASK_REFERENCES = ("ridge", "context_ols", "bayes")  # task shift: the first is the main one
 TASK_SCALE, NO_SHIFT = sm.TASK_SCALE, sm.ICL_NO_SHIFT  # task shift: w ~ N(0, c^2 I)
 DESIGNS = ("softmax", "multi_head", "mlp")  # the token-path designs (icl_models.py)
