@@ -36,7 +36,7 @@ TINY: dict[str, Any] = {
     "device": "cpu", "d": 3, "noise_sigma": 0.5,
     "lambdas": {"isotropic": {"largest": 1.0, "smallest": 1.0},
                 "anisotropic": {"largest": 1.0, "smallest": 0.25}},
-    "context_sizes": [8, 16], "depths": [1, 2], "seeds": [0, 1, 2], "population_seed": 7,
+    "context_sizes": [8, 16], "depths": [1, 2], "seeds": [0, 1, 2, 3, 4], "population_seed": 7,
     "steps": 1500, "batch_size": 32, "learning_rate": 0.02, "init_scale": 0.1,
     # 0.1, not the default 0.3: at this d and N one one-layer start stops 0.12 from Gamma* at
     # 0.3, above the < 0.1 that test_short_training_reaches_gamma_star asks of short training
@@ -44,7 +44,7 @@ TINY: dict[str, Any] = {
     "test_tasks": 1000, "eval_every": 25, "patience": 3, "tolerance": 0.002,
     "lr_reductions": 1, "restarts": 2, "validation_tasks": 300,
     "designs": ["softmax", "multi_head", "mlp"], "norm_depths": [2], "heads": 2, "mlp_width": 8,
-    "sensitivity": {"depths": [1], "seeds": [0, 1, 2], "steps": [100], "learning_rates": [],
+    "sensitivity": {"depths": [1], "seeds": [0, 1, 2, 3, 4], "steps": [100], "learning_rates": [],
                     "inits": ["random"], "grad_clips": []},
     "shift": {"lambda": "anisotropic", "context_size": 16,
               "families": {"isotropic_scale": [1.0, 4.0], "rotation": [0.0, 90.0],
@@ -254,8 +254,11 @@ def test_short_training_reaches_gamma_star(tiny_run: dict[str, pd.DataFrame]) ->
     assert np.linalg.norm(learned - star) / np.linalg.norm(star) == pytest.approx(
         row["dist_to_gamma_star"])
     risk = tiny_run["icl_risk"]
-    one = risk[(risk["model"] == "lsa") & (risk["depth"] == 1)].set_index(["lambda", "N"])
-    star_risk = risk[risk["model"] == "gamma_star"].set_index(["lambda", "N"])
+    # each seed on its own test tasks, paired with the Gamma* transformer on the same tasks
+    key = ["lambda", "N", "seed"]
+    one = risk[(risk["model"] == "lsa") & (risk["depth"] == 1)].set_index(key)
+    star_risk = risk[risk["model"] == "gamma_star"].set_index(key)
+    assert sorted(star_risk.index) == sorted(one.index)
     ratio = one["excess_risk"] / star_risk["excess_risk"]
     assert ratio.between(0.95, 1.1).all()
     # each trained stack records the steps it used, below the cap (which never bound here)
@@ -267,6 +270,26 @@ def test_short_training_reaches_gamma_star(tiny_run: dict[str, pd.DataFrame]) ->
     assert not kept["cap_bound"].astype(bool).any()
     assert (conv.groupby(["lambda", "N", "seed", "model", "depth", "variant"])["kept"].sum()
             == 1).all()
+
+
+def test_each_seed_is_an_independent_replicate(tiny_run: dict[str, pd.DataFrame]) -> None:
+    """A replicate redraws everything random: its test tasks, the baselines on them, its shift
+    direction and shifted tasks; the same seed draws the same ones again."""
+    cfg = tiny()
+    a, b = (icl.evaluation_tasks(cfg, "isotropic", 8, seed) for seed in (0, 1))
+    assert not np.allclose(a.X, b.X) and not np.allclose(a.w, b.w)
+    np.testing.assert_array_equal(icl.evaluation_tasks(cfg, "isotropic", 8, 0).X, a.X)
+    risk = tiny_run["icl_risk"]
+    star = risk[risk["model"] == "gamma_star"]
+    assert sorted(star["seed"].unique()) == TINY["seeds"]
+    per_seed = star.groupby(["lambda", "N"])["excess_risk"].nunique()
+    assert (per_seed == len(TINY["seeds"])).all()  # each seed's own test tasks
+    shift = tiny_run["icl_shift"]
+    for model in ("ridge", "lsa", "softmax"):
+        rows = shift[(shift["model"] == model) & (shift["depth"] <= 1)
+                     & (shift["family"] == "rotation") & (shift["magnitude"] == 90.0)]
+        assert sorted(rows["seed"].unique()) == TINY["seeds"], model
+        assert rows["relerr"].nunique() == len(TINY["seeds"]), model
 
 
 def test_stage_is_deterministic(tiny_run: dict[str, pd.DataFrame]) -> None:
@@ -308,7 +331,7 @@ def test_shift_table(tiny_run: dict[str, pd.DataFrame]) -> None:
     # in-context OLS is unbiased under any covariate shift: it does not blow up like the LSA
     one = shift[(shift["model"] == "lsa") & (shift["depth"] == 1)].groupby(
         ["family", "magnitude"])["relerr"].mean()
-    ols = shift[shift["model"] == "context_ols"].set_index(["family", "magnitude"])["relerr"]
+    ols = shift[shift["model"] == "context_ols"].groupby(["family", "magnitude"])["relerr"].mean()
     assert one[("isotropic_scale", 4.0)] > 2 * one[("isotropic_scale", 1.0)]
     assert ols[("isotropic_scale", 4.0)] < ols[("isotropic_scale", 1.0)] * 1.5
 
@@ -455,6 +478,7 @@ def test_validation_loss_is_what_early_stopping_kept_the_model_on(
     ({"lr_reductions": -1}, "icl.lr_reductions"),
     ({"norm_depths": [1]}, "icl.norm_depths"),
     ({"seeds": [0, 1]}, "icl.seeds"),
+    ({"seeds": [0, 1, 2, 3]}, "at least 5 distinct seeds"),
     ({"sensitivity": {**TINY["sensitivity"], "seeds": [0]}}, "icl.sensitivity.seeds"),
     ({"eval_every": 5000}, "icl.eval_every"),
     ({"mlp_width": 0}, "icl.mlp_width"),
