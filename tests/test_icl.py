@@ -633,7 +633,7 @@ def test_schedule_by_hand() -> None:
 def _quadratic(x: torch.Tensor, target: torch.Tensor, blow: int | None = None):
     gen = torch.Generator().manual_seed(0)
 
-    def train_loss(step: int) -> torch.Tensor:
+    def train_loss(step: int, live: np.ndarray) -> torch.Tensor:
         noise = 0.01 * torch.randn(3, generator=gen, dtype=torch.float64)
         loss = ((x - target - noise) ** 2).sum(-1)
         if blow is not None and step >= 30:  # model ``blow`` turns NaN
@@ -641,7 +641,7 @@ def _quadratic(x: torch.Tensor, target: torch.Tensor, blow: int | None = None):
                                       torch.tensor(float("nan")), torch.tensor(0.0))
         return loss[None]
 
-    return train_loss, lambda: ((x - target) ** 2).sum(-1)[None]
+    return train_loss, lambda live: ((x - target) ** 2).sum(-1)[None]
 
 
 def test_fit_stops_at_a_plateau_and_a_nan_model_alone() -> None:
@@ -667,6 +667,22 @@ def test_fit_stops_at_a_plateau_and_a_nan_model_alone() -> None:
     np.testing.assert_array_equal(alone.params["x"][1].numpy(), fit.params["x"][1].numpy())
 
 
+def test_a_model_trains_the_same_whoever_shares_its_batch() -> None:
+    """Stopped models are left out of the batch's computation (``live``): a run trained next to
+    runs that stop at once (cap 50) or train longer ends where it ends alone, at the same step."""
+    cfg = tiny()
+    main = icl.Run("anisotropic", 8, 0, icl.DEFAULT, 0.02, 400, 0.3)
+    short = [icl.Run("isotropic", 16, 1, icl.DEFAULT, 0.02, 50, 0.3),
+             icl.Run("anisotropic", 16, 2, icl.DEFAULT, 0.05, 1500, 0.3)]
+    alone = icl.train_lsa(cfg, [main], [1, 2])
+    shared = icl.train_lsa(cfg, [main, *short], [1, 2])
+    for key in ("K1", "V1", "K2", "V2"):
+        np.testing.assert_allclose(shared.params[key][0].numpy(), alone.params[key][0].numpy(),
+                                   rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(shared.steps_used[:, 0], alone.steps_used[:, 0])
+    assert (shared.steps_used[:, 1] <= 50).all()  # the capped run stopped at its cap
+
+
 def test_a_transient_rise_above_the_start_is_not_divergence() -> None:
     """Validation losses scripted per evaluation (learning rate 0, start 1): model 0 rises
     above its start for two evaluations (patience 3) and falls back: it goes on, its plateau
@@ -677,14 +693,14 @@ def test_a_transient_rise_above_the_start_is_not_divergence() -> None:
                            [0.5, 0.5]], dtype=torch.float64)
     calls = []
 
-    def valid_loss() -> torch.Tensor:
+    def valid_loss(live: np.ndarray) -> torch.Tensor:
         calls.append(None)
         return script[min(len(calls) - 1, len(script) - 1)][None]
 
     x = torch.zeros(2, 1, dtype=torch.float64, requires_grad=True)
     budget = icl_training.Budget(np.zeros(2), np.array([1000] * 2), np.zeros(2), eval_every=10,
                                  patience=3, tolerance=1e-3, reductions=1)
-    fit = icl_training.fit({"x": x}, {"x": 0}, lambda step: (x ** 2).sum(-1)[None],
+    fit = icl_training.fit({"x": x}, {"x": 0}, lambda step, live: (x ** 2).sum(-1)[None],
                            valid_loss, budget)
     assert list(fit.status[0]) == [icl_training.CONVERGED, icl_training.DIVERGED]
     # model 0: better at evaluation 3 (step 30), a cut after 3 more (step 60), stopped at 90

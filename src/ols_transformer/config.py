@@ -257,13 +257,16 @@ def packed_jobs(work: Mapping[str, float], limit: float) -> dict[str, list[str]]
     return {(g[0] if len(g) == 1 else f"{g[0]}_to_{g[-1]}"): g for g in groups}
 
 
-# Adam work units (expected steps x models x layers x batch) an icl stacks job may hold.
-ICL_JOB_WORK = 12_000_000
+# Adam work units (expected steps x models x layers x batch) an icl stacks job may hold: the
+# seeds and settings of a job train side by side (one batch; icl_training leaves a stopped model
+# out), so a larger job pays its per-step overhead once for more models. config.yaml: 4 settings
+# x 5 seeds (28.8M) a job.
+ICL_JOB_WORK = 30_000_000
 ICL_EXPECTED_STEPS = 5000  # steps a stack typically runs before its plateau (the cap is higher)
-# Parts whose work together stays within this share one job (icl_jobs): two thirds of a job,
-# ~16 s of one core. Every pair of neighbouring parts of config.yaml and large.yaml holds more
-# (the least: 10.4M), so they keep a job per part; quick.yaml's five parts (6.9M) share one.
-ICL_PACK_WORK = 8_000_000
+# Parts whose work together stays within this share one job (icl_jobs): two thirds of a job.
+# config.yaml: the designs with norm_2, norm_4 with the step-cap control; quick.yaml's parts
+# (11.4M) share one job.
+ICL_PACK_WORK = 20_000_000
 # A token-path model (the designs, the normalised stacks) trains on tasks of N + QUERIES
 # tokens, each ~1/16 of a moment-path layer step (measured at config.yaml's N = 40: norm_4
 # 24 s, norm_2 9.5 s, the designs 9.6 s, against 2-2.5 us a moment-path unit).

@@ -316,19 +316,36 @@ def lsa_trainer(cfg: Mapping[str, Any], depths: Sequence[int], device: torch.dev
                 params[f"{key}{L}"] = torch.tensor(np.stack(w), dtype=DTYPE,
                                                    device=device).requires_grad_(True)
 
-        def excess(S: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        M = len(members)
+
+        def excess(S: torch.Tensor, w: torch.Tensor, drawn: np.ndarray,
+                   live: np.ndarray) -> torch.Tensor:
+            """(G, M) excess risks of the live (depth, member) pairs on S, w (drawn members
+            only: member drawn[i] at row i), 0 elsewhere."""
             rows = []
-            for L in depths:
-                gap = w - lsa_coefficients(S, params[f"K{L}"], params[f"V{L}"])
-                rows.append((gap * gap * lam).sum(-1).mean(-1))  # (M,)
+            for g, L in enumerate(depths):
+                idx = np.flatnonzero(live[g])
+                if not len(idx):
+                    rows.append(S.new_zeros(M))
+                    continue
+                at = torch.from_numpy(np.searchsorted(drawn, idx)).to(device)
+                sel = torch.from_numpy(idx).to(device)
+                gap = w[at] - lsa_coefficients(S[at], params[f"K{L}"][sel], params[f"V{L}"][sel])
+                risk = (gap * gap * lam[sel]).sum(-1).mean(-1)
+                rows.append(S.new_zeros(M).index_copy(0, sel, risk))  # (M,)
             return torch.stack(rows)
 
-        def train_loss(step: int) -> torch.Tensor:
-            draws = torch.from_numpy(np.stack([moment_draws(rng, r.N, B, d)
-                                               for rng, r in zip(streams, runs, strict=True)]))
-            return excess(*wishart_moments(draws.to(device), lam, N, sigma))
+        def train_loss(step: int, live: np.ndarray) -> torch.Tensor:
+            drawn = np.flatnonzero(live.any(0))  # a stopped member draws nothing more
+            draws = torch.from_numpy(np.stack([moment_draws(streams[m], runs[m].N, B, d)
+                                               for m in drawn]))
+            sel = torch.from_numpy(drawn).to(device)
+            return excess(*wishart_moments(draws.to(device), lam[sel], N[sel], sigma), drawn,
+                          live)
 
-        return tr.fit(params, group_of, train_loss, lambda: excess(S_valid, w_valid),
+        every = np.arange(M)
+        return tr.fit(params, group_of, train_loss,
+                      lambda live: excess(S_valid, w_valid, every, live),
                       _budget(cfg, runs, [("lsa", L) for L in depths]))
 
     return group_of, trainer
@@ -405,17 +422,33 @@ def train_designs(cfg: Mapping[str, Any], device: torch.device | None = None,
             tag = prefix(model, L)
             return {k.removeprefix(tag): v for k, v in params.items() if k.startswith(tag)}
 
-        def loss(context: torch.Tensor, queries: torch.Tensor, truth: torch.Tensor
-                 ) -> torch.Tensor:
-            return torch.stack([((PREDICT[m](of(m, L), context, queries) - truth) ** 2)
-                                .mean((-1, -2)) for m, L in labels])
+        M = len(members)
 
-        def train_loss(step: int) -> torch.Tensor:
-            batch = [token_tasks(rng, lam, N, QUERIES, sigma, B) for rng in streams]
+        def loss(context: torch.Tensor, queries: torch.Tensor, truth: torch.Tensor,
+                 drawn: np.ndarray, live: np.ndarray) -> torch.Tensor:
+            """(G, M) mean squared errors of the live (model, member) pairs on tokens of the
+            drawn members (member drawn[i] at row i), 0 elsewhere."""
+            rows = []
+            for g, (m, L) in enumerate(labels):
+                idx = np.flatnonzero(live[g])
+                if not len(idx):
+                    rows.append(context.new_zeros(M))
+                    continue
+                at = torch.from_numpy(np.searchsorted(drawn, idx)).to(device)
+                sel = torch.from_numpy(idx).to(device)
+                mine = {k: v[sel] for k, v in of(m, L).items()}
+                error = ((PREDICT[m](mine, context[at], queries[at]) - truth[at]) ** 2)
+                rows.append(context.new_zeros(M).index_copy(0, sel, error.mean((-1, -2))))
+            return torch.stack(rows)
+
+        def train_loss(step: int, live: np.ndarray) -> torch.Tensor:
+            drawn = np.flatnonzero(live.any(0))  # a stopped member draws nothing more
+            batch = [token_tasks(streams[m], lam, N, QUERIES, sigma, B) for m in drawn]
             return loss(*(torch.from_numpy(np.stack(part)).to(device)
-                          for part in zip(*batch, strict=True)))
+                          for part in zip(*batch, strict=True)), drawn, live)
 
-        return tr.fit(params, probe, train_loss, lambda: loss(*valid_t),
+        every = np.arange(M)
+        return tr.fit(params, probe, train_loss, lambda live: loss(*valid_t, every, live),
                       _budget(cfg, [r for r, _ in members], labels))
 
     trained = converge(cfg, runs, labels, probe, trainer)
