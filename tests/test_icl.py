@@ -36,7 +36,7 @@ TINY: dict[str, Any] = {
     "device": "cpu", "d": 3, "noise_sigma": 0.5,
     "lambdas": {"isotropic": {"largest": 1.0, "smallest": 1.0},
                 "anisotropic": {"largest": 1.0, "smallest": 0.25}},
-    "context_sizes": [8, 16], "depths": [1, 2], "seeds": [0, 1, 2], "population_seed": 7,
+    "context_sizes": [8, 16], "depths": [1, 2], "seeds": [0, 1, 2, 3, 4], "population_seed": 7,
     "steps": 1500, "batch_size": 32, "learning_rate": 0.02, "init_scale": 0.1,
     # 0.1, not the default 0.3: at this d and N one one-layer start stops 0.12 from Gamma* at
     # 0.3, above the < 0.1 that test_short_training_reaches_gamma_star asks of short training
@@ -44,7 +44,7 @@ TINY: dict[str, Any] = {
     "test_tasks": 1000, "eval_every": 25, "patience": 3, "tolerance": 0.002,
     "lr_reductions": 1, "restarts": 2, "validation_tasks": 300,
     "designs": ["softmax", "multi_head", "mlp"], "norm_depths": [2], "heads": 2, "mlp_width": 8,
-    "sensitivity": {"depths": [1], "seeds": [0, 1, 2], "steps": [100], "learning_rates": [],
+    "sensitivity": {"depths": [1], "seeds": [0, 1, 2, 3, 4], "steps": [100], "learning_rates": [],
                     "inits": ["random"], "grad_clips": []},
     "shift": {"lambda": "anisotropic", "context_size": 16,
               "families": {"isotropic_scale": [1.0, 4.0], "rotation": [0.0, 90.0],
@@ -254,8 +254,11 @@ def test_short_training_reaches_gamma_star(tiny_run: dict[str, pd.DataFrame]) ->
     assert np.linalg.norm(learned - star) / np.linalg.norm(star) == pytest.approx(
         row["dist_to_gamma_star"])
     risk = tiny_run["icl_risk"]
-    one = risk[(risk["model"] == "lsa") & (risk["depth"] == 1)].set_index(["lambda", "N"])
-    star_risk = risk[risk["model"] == "gamma_star"].set_index(["lambda", "N"])
+    # each seed on its own test tasks, paired with the Gamma* transformer on the same tasks
+    key = ["lambda", "N", "seed"]
+    one = risk[(risk["model"] == "lsa") & (risk["depth"] == 1)].set_index(key)
+    star_risk = risk[risk["model"] == "gamma_star"].set_index(key)
+    assert sorted(star_risk.index) == sorted(one.index)
     ratio = one["excess_risk"] / star_risk["excess_risk"]
     assert ratio.between(0.95, 1.1).all()
     # each trained stack records the steps it used, below the cap (which never bound here)
@@ -267,6 +270,26 @@ def test_short_training_reaches_gamma_star(tiny_run: dict[str, pd.DataFrame]) ->
     assert not kept["cap_bound"].astype(bool).any()
     assert (conv.groupby(["lambda", "N", "seed", "model", "depth", "variant"])["kept"].sum()
             == 1).all()
+
+
+def test_each_seed_is_an_independent_replicate(tiny_run: dict[str, pd.DataFrame]) -> None:
+    """A replicate redraws everything random: its test tasks, the baselines on them, its shift
+    direction and shifted tasks; the same seed draws the same ones again."""
+    cfg = tiny()
+    a, b = (icl.evaluation_tasks(cfg, "isotropic", 8, seed) for seed in (0, 1))
+    assert not np.allclose(a.X, b.X) and not np.allclose(a.w, b.w)
+    np.testing.assert_array_equal(icl.evaluation_tasks(cfg, "isotropic", 8, 0).X, a.X)
+    risk = tiny_run["icl_risk"]
+    star = risk[risk["model"] == "gamma_star"]
+    assert sorted(star["seed"].unique()) == TINY["seeds"]
+    per_seed = star.groupby(["lambda", "N"])["excess_risk"].nunique()
+    assert (per_seed == len(TINY["seeds"])).all()  # each seed's own test tasks
+    shift = tiny_run["icl_shift"]
+    for model in ("ridge", "lsa", "softmax"):
+        rows = shift[(shift["model"] == model) & (shift["depth"] <= 1)
+                     & (shift["family"] == "rotation") & (shift["magnitude"] == 90.0)]
+        assert sorted(rows["seed"].unique()) == TINY["seeds"], model
+        assert rows["relerr"].nunique() == len(TINY["seeds"]), model
 
 
 def test_stage_is_deterministic(tiny_run: dict[str, pd.DataFrame]) -> None:
@@ -308,7 +331,7 @@ def test_shift_table(tiny_run: dict[str, pd.DataFrame]) -> None:
     # in-context OLS is unbiased under any covariate shift: it does not blow up like the LSA
     one = shift[(shift["model"] == "lsa") & (shift["depth"] == 1)].groupby(
         ["family", "magnitude"])["relerr"].mean()
-    ols = shift[shift["model"] == "context_ols"].set_index(["family", "magnitude"])["relerr"]
+    ols = shift[shift["model"] == "context_ols"].groupby(["family", "magnitude"])["relerr"].mean()
     assert one[("isotropic_scale", 4.0)] > 2 * one[("isotropic_scale", 1.0)]
     assert ols[("isotropic_scale", 4.0)] < ols[("isotropic_scale", 1.0)] * 1.5
 
@@ -455,6 +478,7 @@ def test_validation_loss_is_what_early_stopping_kept_the_model_on(
     ({"lr_reductions": -1}, "icl.lr_reductions"),
     ({"norm_depths": [1]}, "icl.norm_depths"),
     ({"seeds": [0, 1]}, "icl.seeds"),
+    ({"seeds": [0, 1, 2, 3]}, "at least 5 distinct seeds"),
     ({"sensitivity": {**TINY["sensitivity"], "seeds": [0]}}, "icl.sensitivity.seeds"),
     ({"eval_every": 5000}, "icl.eval_every"),
     ({"mlp_width": 0}, "icl.mlp_width"),
@@ -609,7 +633,7 @@ def test_schedule_by_hand() -> None:
 def _quadratic(x: torch.Tensor, target: torch.Tensor, blow: int | None = None):
     gen = torch.Generator().manual_seed(0)
 
-    def train_loss(step: int) -> torch.Tensor:
+    def train_loss(step: int, live: np.ndarray) -> torch.Tensor:
         noise = 0.01 * torch.randn(3, generator=gen, dtype=torch.float64)
         loss = ((x - target - noise) ** 2).sum(-1)
         if blow is not None and step >= 30:  # model ``blow`` turns NaN
@@ -617,7 +641,7 @@ def _quadratic(x: torch.Tensor, target: torch.Tensor, blow: int | None = None):
                                       torch.tensor(float("nan")), torch.tensor(0.0))
         return loss[None]
 
-    return train_loss, lambda: ((x - target) ** 2).sum(-1)[None]
+    return train_loss, lambda live: ((x - target) ** 2).sum(-1)[None]
 
 
 def test_fit_stops_at_a_plateau_and_a_nan_model_alone() -> None:
@@ -643,6 +667,22 @@ def test_fit_stops_at_a_plateau_and_a_nan_model_alone() -> None:
     np.testing.assert_array_equal(alone.params["x"][1].numpy(), fit.params["x"][1].numpy())
 
 
+def test_a_model_trains_the_same_whoever_shares_its_batch() -> None:
+    """Stopped models are left out of the batch's computation (``live``): a run trained next to
+    runs that stop at once (cap 50) or train longer ends where it ends alone, at the same step."""
+    cfg = tiny()
+    main = icl.Run("anisotropic", 8, 0, icl.DEFAULT, 0.02, 400, 0.3)
+    short = [icl.Run("isotropic", 16, 1, icl.DEFAULT, 0.02, 50, 0.3),
+             icl.Run("anisotropic", 16, 2, icl.DEFAULT, 0.05, 1500, 0.3)]
+    alone = icl.train_lsa(cfg, [main], [1, 2])
+    shared = icl.train_lsa(cfg, [main, *short], [1, 2])
+    for key in ("K1", "V1", "K2", "V2"):
+        np.testing.assert_allclose(shared.params[key][0].numpy(), alone.params[key][0].numpy(),
+                                   rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(shared.steps_used[:, 0], alone.steps_used[:, 0])
+    assert (shared.steps_used[:, 1] <= 50).all()  # the capped run stopped at its cap
+
+
 def test_a_transient_rise_above_the_start_is_not_divergence() -> None:
     """Validation losses scripted per evaluation (learning rate 0, start 1): model 0 rises
     above its start for two evaluations (patience 3) and falls back: it goes on, its plateau
@@ -653,14 +693,14 @@ def test_a_transient_rise_above_the_start_is_not_divergence() -> None:
                            [0.5, 0.5]], dtype=torch.float64)
     calls = []
 
-    def valid_loss() -> torch.Tensor:
+    def valid_loss(live: np.ndarray) -> torch.Tensor:
         calls.append(None)
         return script[min(len(calls) - 1, len(script) - 1)][None]
 
     x = torch.zeros(2, 1, dtype=torch.float64, requires_grad=True)
     budget = icl_training.Budget(np.zeros(2), np.array([1000] * 2), np.zeros(2), eval_every=10,
                                  patience=3, tolerance=1e-3, reductions=1)
-    fit = icl_training.fit({"x": x}, {"x": 0}, lambda step: (x ** 2).sum(-1)[None],
+    fit = icl_training.fit({"x": x}, {"x": 0}, lambda step, live: (x ** 2).sum(-1)[None],
                            valid_loss, budget)
     assert list(fit.status[0]) == [icl_training.CONVERGED, icl_training.DIVERGED]
     # model 0: better at evaluation 3 (step 30), a cut after 3 more (step 60), stopped at 90

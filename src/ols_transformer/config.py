@@ -21,6 +21,7 @@ import yaml
 
 from .hopfield_theory import exact_dtype
 from .shift import ICL_NO_SHIFT, NO_SHIFT
+from .stats import MIN_REPLICATES
 
 # Package data (workflow/schemas/config.schema.yaml links here), so an installed package has it.
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
@@ -160,14 +161,11 @@ def _non_finite(value: Any, path: str) -> list[str]:
     return []
 
 
-# A row judged on an interval over replicates needs at least this many (stats.MIN_REPLICATES).
-MIN_REPLICATES = 3
-
-
 def replicate_problems(config: Mapping[str, Any]) -> list[str]:
-    """Replicate counts below ``MIN_REPLICATES`` where a ledger row is judged on an interval
-    over them: the data stage's draws (the proof stage's slopes), the training, shift and
-    Hopfield seeds (their rows' intervals)."""
+    """Replicate counts below ``stats.MIN_REPLICATES`` where a ledger row is decided by a
+    t interval over them: the data stage's draws (the proof stage's error-growth slopes), the
+    training, shift and Hopfield seeds (the icl seeds, main and sensitivity grid: in
+    ``icl_problems``), each named with its fix."""
     problems = []
     counts = {"data.replicates": config.get("data", {}).get("replicates", 1),
               "training.seeds": len(config.get("training", {}).get("seeds", [])),
@@ -175,11 +173,12 @@ def replicate_problems(config: Mapping[str, Any]) -> list[str]:
               "hopfield.seeds": len(config.get("hopfield", {}).get("seeds", []))}
     for field, count in counts.items():
         if int(count) < MIN_REPLICATES:
-            what = "draws" if field == "data.replicates" else "seeds"
-            problems.append(f"config field '{field}' gives {count} replicate(s): a row judged "
-                            f"on an interval over {what} needs at least {MIN_REPLICATES}; "
-                            f"{'set it to' if field == 'data.replicates' else 'list'} "
-                            f"{MIN_REPLICATES} or more")
+            draws = field == "data.replicates"
+            problems.append(f"config field '{field}' gives {count} replicate(s): a row decided "
+                            f"by a t interval over {'draws' if draws else 'seeds'} needs at "
+                            f"least {MIN_REPLICATES} independent ones; "
+                            f"{'set it to' if draws else 'list'} {MIN_REPLICATES} or more"
+                            f"{'' if draws else ' distinct seeds, e.g. [0, 1, 2, 3, 4]'}")
     return problems
 
 
@@ -335,13 +334,16 @@ def packed_jobs(work: Mapping[str, float], limit: float) -> dict[str, list[str]]
     return {(g[0] if len(g) == 1 else f"{g[0]}_to_{g[-1]}"): g for g in groups}
 
 
-# Adam work units (expected steps x models x layers x batch) an icl stacks job may hold.
-ICL_JOB_WORK = 12_000_000
+# Adam work units (expected steps x models x layers x batch) an icl stacks job may hold: the
+# seeds and settings of a job train side by side (one batch; icl_training leaves a stopped model
+# out), so a larger job pays its per-step overhead once for more models. config.yaml: 4 settings
+# x 5 seeds (28.8M) a job.
+ICL_JOB_WORK = 30_000_000
 ICL_EXPECTED_STEPS = 5000  # steps a stack typically runs before its plateau (the cap is higher)
-# Parts whose work together stays within this share one job (icl_jobs): two thirds of a job,
-# ~16 s of one core. Every pair of neighbouring parts of config.yaml and large.yaml holds more
-# (the least: 10.4M), so they keep a job per part; quick.yaml's five parts (6.9M) share one.
-ICL_PACK_WORK = 8_000_000
+# Parts whose work together stays within this share one job (icl_jobs): two thirds of a job.
+# config.yaml: the designs with norm_2, norm_4 with the step-cap control; quick.yaml's parts
+# (11.4M) share one job.
+ICL_PACK_WORK = 20_000_000
 # A token-path model (the designs, the normalised stacks) trains on tasks of N + QUERIES
 # tokens, each ~1/16 of a moment-path layer step (measured at config.yaml's N = 40: norm_4
 # 24 s, norm_2 9.5 s, the designs 9.6 s, against 2-2.5 us a moment-path unit).
@@ -643,9 +645,10 @@ def icl_problems(icl: Mapping[str, Any]) -> list[str]:
         out.append(_icl_problem("depths", depths, "include 1 (the learned preconditioner is "
                                                   "read from the one-layer model)"))
     seeds = _icl_ints(icl, "seeds", 0, out)
-    if seeds and len(seeds) < 3:
-        out.append(_icl_problem("seeds", seeds, "give at least 3 seeds (the rows are judged on "
-                                                "an interval over them)"))
+    if seeds and len(set(seeds)) < MIN_REPLICATES:
+        out.append(_icl_problem("seeds", seeds, f"give at least {MIN_REPLICATES} distinct seeds "
+                                                "(the rows are decided by t intervals over them; "
+                                                "each seed redraws every random stream)"))
     lambdas = icl.get("lambdas")
     if not isinstance(lambdas, Mapping) or not lambdas:
         out.append(_icl_problem("lambdas", lambdas,
@@ -704,8 +707,8 @@ def icl_problems(icl: Mapping[str, Any]) -> list[str]:
 
 
 def _icl_sensitivity_problems(s: Any) -> list[str]:
-    """``icl.sensitivity``: its depths (1 present), seeds (at least 3: its rows are judged on
-    intervals), step caps, learning rates, clips and inits."""
+    """``icl.sensitivity``: its depths (1 present), seeds (at least ``MIN_REPLICATES``: its rows
+    are judged on t intervals), step caps, learning rates, clips and inits."""
     out: list[str] = []
     if not isinstance(s, Mapping):
         return [_icl_problem("sensitivity", s, "give {depths, seeds, steps, learning_rates, "
@@ -714,10 +717,10 @@ def _icl_sensitivity_problems(s: Any) -> list[str]:
     if depths and 1 not in depths:
         out.append(_icl_problem("sensitivity.depths", depths, "include 1 (the learned Gamma)"))
     seeds = _icl_ints(s, "seeds", 0, out, prefix="sensitivity.")
-    if seeds and len(seeds) < 3:
+    if seeds and len(set(seeds)) < MIN_REPLICATES:
         out.append(_icl_problem("sensitivity.seeds", seeds,
-                                "give at least 3 seeds (each alternative is judged on an "
-                                "interval)"))
+                                f"give at least {MIN_REPLICATES} distinct seeds (each "
+                                "alternative is judged on t intervals)"))
     _icl_ints(s, "steps", 1, out, prefix="sensitivity.")
     for field, zero in (("learning_rates", False), ("grad_clips", True)):
         values = s.get(field)

@@ -21,7 +21,11 @@ which it stopped, ``best_step`` the step of the weights kept.
 
 Models come in groups (the depths of a stack, the designs): a group owns some parameter tensors
 (``group_of``) and the loss functions return one row per group, (G, M); a model's status is per
-(group, model). Restarts and retries of a diverged model are the callers' (experiments/icl.py).
+(group, model). The loss functions are told which (group, model) pairs still train (``live``,
+(G, M) bool) and compute those alone (the others' entries are ignored, 0 is fine): a batch of
+models trained side by side stops paying for a model once it stopped (the models of a batch stop
+from ~900 to ~3000 steps), and a model's own computation is the same whoever else is in the
+batch. Restarts and retries of a diverged model are the callers' (experiments/icl.py).
 """
 
 from __future__ import annotations
@@ -79,19 +83,23 @@ def _expand(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return values.reshape(values.shape + (1,) * (like.dim() - 1))
 
 
+LossFn = Callable[[np.ndarray], torch.Tensor]  # live (G, M) bool -> losses (G, M)
+
+
 def fit(params: dict[str, torch.Tensor], group_of: Mapping[str, int],
-        train_loss: Callable[[int], torch.Tensor], valid_loss: Callable[[], torch.Tensor],
+        train_loss: Callable[[int, np.ndarray], torch.Tensor], valid_loss: LossFn,
         budget: Budget) -> Fit:
-    """Train ``params`` (each (M, ...), leaf tensors with requires_grad) on ``train_loss(step)``
-    -> (G, M) (a fresh batch each step; the sum is minimised) until each model converged, hit
-    its cap or diverged, judged on ``valid_loss()`` -> (G, M)."""
+    """Train ``params`` (each (M, ...), leaf tensors with requires_grad) on ``train_loss(step,
+    live)`` -> (G, M) (a fresh batch each step; the sum is minimised) until each model
+    converged, hit its cap or diverged, judged on ``valid_loss(live)`` -> (G, M); ``live``
+    (G, M) bool: the pairs still training, the only entries read."""
     groups = max(group_of.values()) + 1
     M = len(budget.cap)
     device = next(iter(params.values())).device
     moments = {k: (torch.zeros_like(p), torch.zeros_like(p)) for k, p in params.items()}
     best = {k: p.detach().clone() for k, p in params.items()}
     with torch.no_grad():
-        start = valid_loss().cpu().numpy()
+        start = valid_loss(np.ones((groups, M), dtype=bool)).cpu().numpy()
     start = np.where(np.isfinite(start), start, np.inf)
     best_loss = start.copy()
     best_step = np.zeros((groups, M), dtype=int)
@@ -107,7 +115,7 @@ def fit(params: dict[str, torch.Tensor], group_of: Mapping[str, int],
     clip = None
     for step in range(int(cap.max())):
         live_models = status == ""
-        loss = train_loss(step)
+        loss = train_loss(step, live_models)
         finite = torch.isfinite(loss.detach())
         bad = ~finite.cpu().numpy() & live_models
         if bad.any():  # diverged: stop it now, with the weights of its best evaluation
@@ -118,8 +126,11 @@ def fit(params: dict[str, torch.Tensor], group_of: Mapping[str, int],
         count += 1
         for p in params.values():
             p.grad = None
-        loss.sum().backward()
-        grads = {k: torch.nan_to_num(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
+        if loss.requires_grad:
+            loss.sum().backward()
+        # a tensor of a group with no live model is not in the graph: no gradient
+        grads = {k: torch.zeros_like(p) if p.grad is None else
+                 torch.nan_to_num(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
                  for k, p in params.items()}
         if clip is None:
             clip = torch.as_tensor(budget.clip, dtype=loss.dtype, device=device)
@@ -144,9 +155,9 @@ def fit(params: dict[str, torch.Tensor], group_of: Mapping[str, int],
         last = step + 1 == int(cap.max())
         if t % budget.eval_every and not last:
             continue
-        with torch.no_grad():
-            valid = valid_loss().cpu().numpy()
         live_models = status == ""
+        with torch.no_grad():
+            valid = valid_loss(live_models).cpu().numpy()
         for g in range(groups):
             for m in range(M):
                 if live_models[g, m]:

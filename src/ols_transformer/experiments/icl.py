@@ -28,8 +28,16 @@ on/off), each on its seeds: ``icl_sensitivity``, which the checks re-judge the r
 The stage runs as parts (one per Lambda, one for the designs, one for the sensitivity grid:
 ``run_part``) gathered by ``gather``; ``run`` does all of it in one call.
 
-Randomness: numpy generators seeded [population_seed, stream, crc32(name), N, seed, ...]; the
-tables are a function of the config, whichever part computes them.
+Replicates: each seed of ``icl.seeds`` is an independent replicate of the whole experiment. Every
+random stream of seed s is its own: training tasks, starts, validation tasks, test tasks, the
+shift direction and the shifted test tasks (numpy generators seeded [population_seed, stream,
+crc32(name), N, seed, ...]), so the rows of different seeds are independent draws and an interval
+over seeds covers what it says. The untrained baselines are evaluated per seed on that seed's
+test tasks (their rows carry the seed); only the references' step sizes (``pgd``, ``gd_tuned``)
+are tuned once per (Lambda, N), on tuning tasks of their own: they define the reference, as a
+learning rate defines a model. The seeds of a setting train side by side (a leading model axis in
+``icl_training.fit``), so more replicates are a larger batch, not more jobs. The tables are a
+function of the config, whichever part computes them.
 """
 
 from __future__ import annotations
@@ -308,19 +316,36 @@ def lsa_trainer(cfg: Mapping[str, Any], depths: Sequence[int], device: torch.dev
                 params[f"{key}{L}"] = torch.tensor(np.stack(w), dtype=DTYPE,
                                                    device=device).requires_grad_(True)
 
-        def excess(S: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        M = len(members)
+
+        def excess(S: torch.Tensor, w: torch.Tensor, drawn: np.ndarray,
+                   live: np.ndarray) -> torch.Tensor:
+            """(G, M) excess risks of the live (depth, member) pairs on S, w (drawn members
+            only: member drawn[i] at row i), 0 elsewhere."""
             rows = []
-            for L in depths:
-                gap = w - lsa_coefficients(S, params[f"K{L}"], params[f"V{L}"])
-                rows.append((gap * gap * lam).sum(-1).mean(-1))  # (M,)
+            for g, L in enumerate(depths):
+                idx = np.flatnonzero(live[g])
+                if not len(idx):
+                    rows.append(S.new_zeros(M))
+                    continue
+                at = torch.from_numpy(np.searchsorted(drawn, idx)).to(device)
+                sel = torch.from_numpy(idx).to(device)
+                gap = w[at] - lsa_coefficients(S[at], params[f"K{L}"][sel], params[f"V{L}"][sel])
+                risk = (gap * gap * lam[sel]).sum(-1).mean(-1)
+                rows.append(S.new_zeros(M).index_copy(0, sel, risk))  # (M,)
             return torch.stack(rows)
 
-        def train_loss(step: int) -> torch.Tensor:
-            draws = torch.from_numpy(np.stack([moment_draws(rng, r.N, B, d)
-                                               for rng, r in zip(streams, runs, strict=True)]))
-            return excess(*wishart_moments(draws.to(device), lam, N, sigma))
+        def train_loss(step: int, live: np.ndarray) -> torch.Tensor:
+            drawn = np.flatnonzero(live.any(0))  # a stopped member draws nothing more
+            draws = torch.from_numpy(np.stack([moment_draws(streams[m], runs[m].N, B, d)
+                                               for m in drawn]))
+            sel = torch.from_numpy(drawn).to(device)
+            return excess(*wishart_moments(draws.to(device), lam[sel], N[sel], sigma), drawn,
+                          live)
 
-        return tr.fit(params, group_of, train_loss, lambda: excess(S_valid, w_valid),
+        every = np.arange(M)
+        return tr.fit(params, group_of, train_loss,
+                      lambda live: excess(S_valid, w_valid, every, live),
                       _budget(cfg, runs, [("lsa", L) for L in depths]))
 
     return group_of, trainer
@@ -397,17 +422,33 @@ def train_designs(cfg: Mapping[str, Any], device: torch.device | None = None,
             tag = prefix(model, L)
             return {k.removeprefix(tag): v for k, v in params.items() if k.startswith(tag)}
 
-        def loss(context: torch.Tensor, queries: torch.Tensor, truth: torch.Tensor
-                 ) -> torch.Tensor:
-            return torch.stack([((PREDICT[m](of(m, L), context, queries) - truth) ** 2)
-                                .mean((-1, -2)) for m, L in labels])
+        M = len(members)
 
-        def train_loss(step: int) -> torch.Tensor:
-            batch = [token_tasks(rng, lam, N, QUERIES, sigma, B) for rng in streams]
+        def loss(context: torch.Tensor, queries: torch.Tensor, truth: torch.Tensor,
+                 drawn: np.ndarray, live: np.ndarray) -> torch.Tensor:
+            """(G, M) mean squared errors of the live (model, member) pairs on tokens of the
+            drawn members (member drawn[i] at row i), 0 elsewhere."""
+            rows = []
+            for g, (m, L) in enumerate(labels):
+                idx = np.flatnonzero(live[g])
+                if not len(idx):
+                    rows.append(context.new_zeros(M))
+                    continue
+                at = torch.from_numpy(np.searchsorted(drawn, idx)).to(device)
+                sel = torch.from_numpy(idx).to(device)
+                mine = {k: v[sel] for k, v in of(m, L).items()}
+                error = ((PREDICT[m](mine, context[at], queries[at]) - truth[at]) ** 2)
+                rows.append(context.new_zeros(M).index_copy(0, sel, error.mean((-1, -2))))
+            return torch.stack(rows)
+
+        def train_loss(step: int, live: np.ndarray) -> torch.Tensor:
+            drawn = np.flatnonzero(live.any(0))  # a stopped member draws nothing more
+            batch = [token_tasks(streams[m], lam, N, QUERIES, sigma, B) for m in drawn]
             return loss(*(torch.from_numpy(np.stack(part)).to(device)
-                          for part in zip(*batch, strict=True)))
+                          for part in zip(*batch, strict=True)), drawn, live)
 
-        return tr.fit(params, probe, train_loss, lambda: loss(*valid_t),
+        every = np.arange(M)
+        return tr.fit(params, probe, train_loss, lambda live: loss(*valid_t, every, live),
                       _budget(cfg, [r for r, _ in members], labels))
 
     trained = converge(cfg, runs, labels, probe, trainer)
@@ -454,37 +495,53 @@ def design_test_predict(design: str, params: Mapping[str, torch.Tensor], tasks: 
         return PREDICT[design](dict(params), context, queries)[..., 0].numpy()
 
 
-def baseline_rows(cfg: Mapping[str, Any], name: str, N: int, tasks: Tasks,
-                  depths: Sequence[int]) -> list[dict[str, Any]]:
-    """icl_risk rows of the untrained models on the test tasks of (name, N): the OLS-Transformer
-    with Gamma* and with Lambda^-1, in-context OLS, ridge, and per depth L two references: L
-    steps of Gamma*-preconditioned GD with a tuned step (``pgd``) and L steps of GD with a
-    diagonal preconditioner of its own per step, tuned (``gd_tuned``), both on tuning tasks."""
+References = dict[int, tuple[float, np.ndarray]]  # depth L -> PGD's step, GD's steps D (L, d)
+
+
+def reference_steps(cfg: Mapping[str, Any], name: str, N: int, depths: Sequence[int]
+                    ) -> References:
+    """Per depth L the tuned step of L-step Gamma*-preconditioned GD (``tune_pgd``) and the
+    per-step diagonal preconditioners of L-step GD (``tune_gd_steps``), on tuning tasks of
+    (name, N) apart from every replicate's test tasks: once per setting (the references'
+    definition, shared by the replicates)."""
     d, sigma = int(cfg["d"]), float(cfg["noise_sigma"])
     lam = eigenvalues(cfg["lambdas"][name], d)
     star = gamma_star(lam, N, sigma)
-    base = _base(cfg, name, N)
+    tuning = draw_tasks(_rng(cfg, TUNE, name, N), lam, N, sigma, int(cfg["test_tasks"]))
+    return {L: (eta, tune_gd_steps(tuning, lam, np.tile(eta * np.diag(star), (L, 1))))
+            for L, eta in tune_pgd(tuning, lam, star, depths).items()}
+
+
+def baseline_rows(cfg: Mapping[str, Any], name: str, N: int, tasks: Tasks, seed: int,
+                  references: References) -> list[dict[str, Any]]:
+    """icl_risk rows of the untrained models on the test tasks of (name, N) of replicate
+    ``seed``: the OLS-Transformer with Gamma* and with Lambda^-1, in-context OLS, ridge, and per
+    depth L of ``references`` (``reference_steps``) two references: L steps of Gamma*-
+    preconditioned GD with its tuned step (``pgd``) and L steps of GD with a diagonal
+    preconditioner of its own per step (``gd_tuned``)."""
+    d, sigma = int(cfg["d"]), float(cfg["noise_sigma"])
+    lam = eigenvalues(cfg["lambdas"][name], d)
+    star = gamma_star(lam, N, sigma)
+    base = {**_base(cfg, name, N), "seed": seed}
     rows = []
     for model, gamma in (("gamma_star", star), ("ols_transformer", np.diag(1 / lam))):
         W = whitener(torch.from_numpy(np.linalg.inv(gamma)))  # W W^T = gamma
-        rows.append({**base, "model": model, "depth": 1, "seed": -1,
+        rows.append({**base, "model": model, "depth": 1,
                      **_errors(transformer_predict(W, tasks), tasks),
                      "excess_theory": gamma_excess_risk(gamma, lam, N, sigma)})
     for model, coef, theory in (
             ("context_ols", context_ols(tasks.X, tasks.y), ols_excess_risk(d, N, sigma)),
             ("ridge", ridge(tasks.X, tasks.y, sigma**2), math.nan)):
-        rows.append({**base, "model": model, "depth": 0, "seed": -1,
+        rows.append({**base, "model": model, "depth": 0,
                      **_errors(_linear(tasks, coef), tasks), "excess_theory": theory})
-    tuning = draw_tasks(_rng(cfg, TUNE, name, N), lam, N, sigma, int(cfg["test_tasks"]))
     X, y = torch.from_numpy(tasks.X), torch.from_numpy(tasks.y)
-    for L, eta in tune_pgd(tuning, lam, star, depths).items():
+    for L, (eta, D) in references.items():
         coef = pgd_weights(pgd_polynomial(tasks.X, tasks.y, star, L), eta)
-        rows.append({**base, "model": "pgd", "depth": L, "seed": -1,
+        rows.append({**base, "model": "pgd", "depth": L,
                      **_errors(_linear(tasks, coef), tasks), "step": eta})
-        D = tune_gd_steps(tuning, lam, np.tile(eta * np.diag(star), (L, 1)))
         with torch.no_grad():
             coef = gd_steps(X, y, torch.from_numpy(D)).numpy()
-        rows.append({**base, "model": "gd_tuned", "depth": L, "seed": -1,
+        rows.append({**base, "model": "gd_tuned", "depth": L,
                      **_errors(_linear(tasks, coef), tasks), "step": float(D.mean())})
     return rows
 
@@ -494,44 +551,60 @@ def _base(cfg: Mapping[str, Any], name: str, N: int) -> dict[str, Any]:
             "test_tasks": int(cfg["test_tasks"])}
 
 
-def evaluation_tasks(cfg: Mapping[str, Any], name: str, N: int) -> Tasks:
-    """The test tasks of (name, N), shared by every model and part."""
+def evaluation_tasks(cfg: Mapping[str, Any], name: str, N: int, seed: int) -> Tasks:
+    """The test tasks of (name, N) of replicate ``seed``, shared by every model and part
+    (the models of that seed and the baselines evaluated for it)."""
     lam = eigenvalues(cfg["lambdas"][name], int(cfg["d"]))
-    return draw_tasks(_rng(cfg, TEST, name, N), lam, N, float(cfg["noise_sigma"]),
+    return draw_tasks(_rng(cfg, TEST, name, N, seed), lam, N, float(cfg["noise_sigma"]),
                       int(cfg["test_tasks"]))
 
 
 def evaluate_lsa(cfg: Mapping[str, Any], runs: Sequence[Run], trained: Trained,
                  baselines: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """icl_preconditioner (per run) and icl_risk (baselines per (name, N) unless not
-    ``baselines``, then per run and depth, with its steps used and status) on the shared test
-    tasks."""
+    """icl_preconditioner (per run) and icl_risk (the baselines per (name, N) and seed unless
+    not ``baselines``, then per run and depth, with its steps used and status), each run on its
+    seed's test tasks."""
     d, sigma = int(cfg["d"]), float(cfg["noise_sigma"])
     depths = [L for _, L in trained.labels]
     pre_rows, risk_rows = [], []
     for name, N in dict.fromkeys((r.name, r.N) for r in runs):
         lam = eigenvalues(cfg["lambdas"][name], d)
-        tasks = evaluation_tasks(cfg, name, N)
-        S = second_moment(tasks.context())
-        h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
         star, inverse = gamma_star(lam, N, sigma), np.diag(1 / lam)
-        if baselines:
-            risk_rows += baseline_rows(cfg, name, N, tasks, depths)
-        for index, r in enumerate(runs):
-            if (r.name, r.N) != (name, N):
-                continue
-            for g, L in enumerate(depths):
-                K, V = trained.params[f"K{L}"][index], trained.params[f"V{L}"][index]
-                pred = lsa_test_predict(S, tasks, K, V)
-                risk_rows.append({**_base(cfg, name, N), "model": "lsa", "depth": L,
-                                  "seed": r.seed, "variant": r.variant, **_errors(pred, tasks),
-                                  **_record(trained, g, index)})
-                if L == 1:
-                    pre_rows.append({**_base(cfg, name, N), "seed": r.seed,
-                                     "variant": r.variant, **preconditioner_row(
-                                         K[0], V[0], pred, tasks, h, star, inverse),
-                                     **_record(trained, g, index)})
+        references = reference_steps(cfg, name, N, depths) if baselines else {}
+        for seed in dict.fromkeys(r.seed for r in runs if (r.name, r.N) == (name, N)):
+            tasks = evaluation_tasks(cfg, name, N, seed)
+            if baselines:
+                risk_rows += baseline_rows(cfg, name, N, tasks, seed, references)
+            pre, risk = _evaluate_runs(cfg, runs, trained, (name, N, seed), tasks, star, inverse)
+            pre_rows += pre
+            risk_rows += risk
     return pd.DataFrame(pre_rows), pd.DataFrame(risk_rows)
+
+
+def _evaluate_runs(cfg: Mapping[str, Any], runs: Sequence[Run], trained: Trained,
+                   key: tuple[str, int, int], tasks: Tasks, star: np.ndarray,
+                   inverse: np.ndarray) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The preconditioner and risk rows of the runs of (name, N, seed) ``key`` on ``tasks``."""
+    name, N, _ = key
+    depths = [L for _, L in trained.labels]
+    S = second_moment(tasks.context())
+    h = np.einsum("bnd,bn->bd", tasks.X, tasks.y) / N
+    pre_rows, risk_rows = [], []
+    for index, r in enumerate(runs):
+        if (r.name, r.N, r.seed) != key:
+            continue
+        for g, L in enumerate(depths):
+            K, V = trained.params[f"K{L}"][index], trained.params[f"V{L}"][index]
+            pred = lsa_test_predict(S, tasks, K, V)
+            risk_rows.append({**_base(cfg, name, N), "model": "lsa", "depth": L,
+                              "seed": r.seed, "variant": r.variant, **_errors(pred, tasks),
+                              **_record(trained, g, index)})
+            if L == 1:
+                pre_rows.append({**_base(cfg, name, N), "seed": r.seed,
+                                 "variant": r.variant, **preconditioner_row(
+                                     K[0], V[0], pred, tasks, h, star, inverse),
+                                 **_record(trained, g, index)})
+    return pre_rows, risk_rows
 
 
 def _record(trained: Trained, g: int, index: int) -> dict[str, Any]:
@@ -566,13 +639,15 @@ def preconditioner_row(K: torch.Tensor, V: torch.Tensor, prediction: np.ndarray,
 
 # ---- test-time shift -------------------------------------------------------------------------
 
-Predictor = Callable[[Tasks, torch.Tensor], np.ndarray]  # (tasks, their S) -> (models, B)
+# (tasks, their S, the index of the seed in ShiftModel.seeds) -> that seed's predictions (B,)
+Predictor = Callable[[Tasks, torch.Tensor, int], np.ndarray]
 
 
 @dataclass(frozen=True)
 class ShiftModel:
-    """A model (or a batch of seeds) evaluated under shift; ``gamma`` (seeds, d, d) for eq. 10
-    with its learned preconditioner, where it has one."""
+    """A model (a batch of seeds, or an untrained baseline evaluated on each seed's tasks)
+    under shift; ``gamma`` (seeds, d, d) for eq. 10 with its learned preconditioner, where it
+    has one."""
 
     model: str
     depth: int
@@ -586,55 +661,59 @@ def shift_rows(cfg: Mapping[str, Any], models: Sequence[ShiftModel]) -> pd.DataF
     """icl_shift rows of ``models`` (trained on shift.lambda at shift.context_size) on shifted
     inputs (shift.py's families) or tasks (task_scale), one row per (family, magnitude, model,
     depth, seed): the relative error and the absolute one (``rmse``, root mean square of the
-    prediction minus w^T x_q); common random numbers across families, magnitudes and parts."""
+    prediction minus w^T x_q). Each seed has its own shift direction (mean_shift) and test
+    tasks; within a seed, common random numbers across families, magnitudes and parts."""
     d, sigma, count = int(cfg["d"]), float(cfg["noise_sigma"]), int(cfg["test_tasks"])
     name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
     lam = eigenvalues(cfg["lambdas"][name], d)
-    direction = _rng(cfg, SHIFT, name, "direction").standard_normal(d)
-    base = sm.BaseStructure(lam, np.eye(d), direction / np.linalg.norm(direction))
     rows = []
-    for family, magnitudes in cfg["shift"]["families"].items():
-        for t in (float(m) for m in magnitudes):
-            if family == TASK_SCALE:
-                population, scale = base.population, t
-            else:
-                population, scale = sm.shifted_population(family, t, base), 1.0
-            s_te = population.second_moment
-            tasks = draw_tasks(_rng(cfg, SHIFT, name, N), lam, N, sigma, count, population,
-                               scale)
-            S = second_moment(tasks.context())
-            head = {"family": family, "magnitude": t, "no_shift": t == NO_SHIFT[family],
-                    "lambda": name, "N": N,
-                    "eq10_predicted": eq10_relative_error(np.diag(1 / lam) @ s_te, s_te)}
-            truth = tasks.truth
-            for m in models:
-                predictions = np.atleast_2d(m.predict(tasks, S))
-                for i, seed in enumerate(m.seeds):
+    for seed in dict.fromkeys(seed for m in models for seed in m.seeds):
+        direction = _rng(cfg, SHIFT, name, "direction", seed).standard_normal(d)
+        base = sm.BaseStructure(lam, np.eye(d), direction / np.linalg.norm(direction))
+        here = [(m, m.seeds.index(seed)) for m in models if seed in m.seeds]
+        for family, magnitudes in cfg["shift"]["families"].items():
+            for t in (float(v) for v in magnitudes):
+                if family == TASK_SCALE:
+                    population, scale = base.population, t
+                else:
+                    population, scale = sm.shifted_population(family, t, base), 1.0
+                s_te = population.second_moment
+                tasks = draw_tasks(_rng(cfg, SHIFT, name, N, seed), lam, N, sigma, count,
+                                   population, scale)
+                S = second_moment(tasks.context())
+                head = {"family": family, "magnitude": t, "no_shift": t == NO_SHIFT[family],
+                        "lambda": name, "N": N,
+                        "eq10_predicted": eq10_relative_error(np.diag(1 / lam) @ s_te, s_te)}
+                truth = tasks.truth
+                for m, i in here:
+                    prediction = m.predict(tasks, S, i)
                     learned = (eq10_relative_error(m.gamma[i] @ s_te, s_te)
                                if m.gamma is not None else math.nan)
                     rows.append({**head, "model": m.model, "depth": m.depth, "seed": seed,
-                                 "relerr": sm.relative_error(predictions[i], truth),
-                                 "rmse": float(np.sqrt(np.mean((predictions[i] - truth) ** 2))),
+                                 "relerr": sm.relative_error(prediction, truth),
+                                 "rmse": float(np.sqrt(np.mean((prediction - truth) ** 2))),
                                  "eq10_learned": learned,
                                  "converged": m.converged[i] if m.converged else True})
     return pd.DataFrame(rows)
 
 
-def baseline_shift_models(cfg: Mapping[str, Any]) -> list[ShiftModel]:
+def baseline_shift_models(cfg: Mapping[str, Any], seeds: Sequence[int]) -> list[ShiftModel]:
     """The OLS-Transformer with Lambda^-1, in-context OLS, ridge with the training prior
     (penalty sigma^2) and the Bayes-optimal predictor under the shifted law (``bayes``: ridge
-    with the shifted task prior, sigma^2 / c^2; covariate shift leaves it ridge)."""
+    with the shifted task prior, sigma^2 / c^2; covariate shift leaves it ridge), each on the
+    shifted tasks of every seed of ``seeds``."""
     lam = eigenvalues(cfg["lambdas"][cfg["shift"]["lambda"]], int(cfg["d"]))
     inverse_W = whitener(torch.from_numpy(np.diag(lam)))
     sigma = float(cfg["noise_sigma"])
-    return [ShiftModel("ols_transformer", 1, (-1,),
-                       lambda tasks, S: transformer_predict(inverse_W, tasks)),
-            ShiftModel("context_ols", 0, (-1,),
-                       lambda tasks, S: _linear(tasks, context_ols(tasks.X, tasks.y))),
-            ShiftModel("ridge", 0, (-1,),
-                       lambda tasks, S: _linear(tasks, ridge(tasks.X, tasks.y, sigma**2))),
-            ShiftModel("bayes", 0, (-1,),
-                       lambda tasks, S: _linear(tasks, bayes_ridge(
+    seeds = tuple(int(s) for s in seeds)
+    return [ShiftModel("ols_transformer", 1, seeds,
+                       lambda tasks, S, i: transformer_predict(inverse_W, tasks)),
+            ShiftModel("context_ols", 0, seeds,
+                       lambda tasks, S, i: _linear(tasks, context_ols(tasks.X, tasks.y))),
+            ShiftModel("ridge", 0, seeds,
+                       lambda tasks, S, i: _linear(tasks, ridge(tasks.X, tasks.y, sigma**2))),
+            ShiftModel("bayes", 0, seeds,
+                       lambda tasks, S, i: _linear(tasks, bayes_ridge(
                            tasks.X, tasks.y, sigma, _task_scale(tasks))))]
 
 
@@ -651,10 +730,9 @@ def lsa_shift_models(runs: Sequence[Run], trained: Trained, indices: Sequence[in
         Ks = trained.params[f"K{L}"][list(indices)]
         Vs = trained.params[f"V{L}"][list(indices)]
 
-        def predict(tasks: Tasks, S: torch.Tensor, Ks: torch.Tensor = Ks,
+        def predict(tasks: Tasks, S: torch.Tensor, i: int, Ks: torch.Tensor = Ks,
                     Vs: torch.Tensor = Vs) -> np.ndarray:
-            return np.stack([lsa_test_predict(S, tasks, k, v) for k, v in zip(Ks, Vs,
-                                                                               strict=True)])
+            return lsa_test_predict(S, tasks, Ks[i], Vs[i])
         gamma = read_gamma(Ks[:, 0], Vs[:, 0]).numpy() if L == 1 else None
         converged = tuple(bool(trained.status[g, i] == tr.CONVERGED) for i in indices)
         out.append(ShiftModel("lsa", L, seeds, predict, gamma, converged))
@@ -691,7 +769,8 @@ def _lsa_part(cfg: Mapping[str, Any], pairs: Sequence[tuple[str, int]], device: 
     here = (cfg["shift"]["lambda"], int(cfg["shift"]["context_size"]))
     if here in [(str(n), int(N)) for n, N in pairs]:
         indices = [i for i, r in enumerate(runs) if (r.name, r.N) == here]
-        out["icl_shift"] = shift_rows(cfg, baseline_shift_models(cfg)
+        seeds = [runs[i].seed for i in indices]
+        out["icl_shift"] = shift_rows(cfg, baseline_shift_models(cfg, seeds)
                                       + lsa_shift_models(runs, trained, indices))
     return out
 
@@ -700,21 +779,26 @@ def _designs_part(cfg: Mapping[str, Any], device: torch.device, part: str
                   ) -> dict[str, pd.DataFrame]:
     models, trained, runs = train_designs(cfg, device, part)
     name, N = cfg["shift"]["lambda"], int(cfg["shift"]["context_size"])
-    tasks = evaluation_tasks(cfg, name, N)
     rows = []
-    for g, ((model, L), params) in enumerate(models.items()):
-        predictions = design_test_predict(model, params, tasks)
-        for m, r in enumerate(runs):
+    for m, r in enumerate(runs):
+        tasks = evaluation_tasks(cfg, name, N, r.seed)
+        for g, ((model, L), params) in enumerate(models.items()):
+            prediction = design_test_predict(model, _member(params, m), tasks)[0]
             rows.append({**_base(cfg, name, N), "model": model, "depth": L, "seed": r.seed,
-                         **_errors(predictions[m], tasks), **_record(trained, g, m)})
+                         **_errors(prediction, tasks), **_record(trained, g, m)})
     seeds = tuple(r.seed for r in runs)
     shifted = [ShiftModel(model, L, seeds,
-                          lambda tasks, S, model=model, params=params:
-                          design_test_predict(model, params, tasks), None,
+                          lambda tasks, S, i, model=model, params=params:
+                          design_test_predict(model, _member(params, i), tasks)[0], None,
                           tuple(bool(s == tr.CONVERGED) for s in trained.status[g]))
                for g, ((model, L), params) in enumerate(models.items())]
     return {"icl_risk": pd.DataFrame(rows), "icl_shift": shift_rows(cfg, shifted),
             "icl_training": trained.training, "icl_convergence": trained.convergence}
+
+
+def _member(params: Mapping[str, torch.Tensor], i: int) -> dict[str, torch.Tensor]:
+    """Member ``i`` of a batch of trained parameters (leading axis kept, of length 1)."""
+    return {k: v[i:i + 1] for k, v in params.items()}
 
 
 def _sensitivity_part(cfg: Mapping[str, Any], label: str,

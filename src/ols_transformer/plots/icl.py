@@ -67,6 +67,12 @@ def _lsa_band(ax: Axes, rows: pd.DataFrame, x: str, y: str, color: tuple[float, 
     ax.plot(xs, g.mean(), marker + "-", color=color, label=label, ms=4)
 
 
+def _mean(rows: pd.DataFrame, x: str, y: str) -> pd.Series:
+    """Mean of ``y`` over seeds per ``x`` (an untrained baseline has a row per seed: each seed's
+    own test tasks), sorted by ``x``."""
+    return rows.groupby(x, sort=True)[y].mean()
+
+
 @plot
 def plot_risk_vs_n(risk: pd.DataFrame) -> Figure:
     """Excess test risk E(y_hat - w^T x_q)^2 against the context size N (log-log), one panel per
@@ -81,19 +87,20 @@ def plot_risk_vs_n(risk: pd.DataFrame) -> Figure:
         for L in depths:
             _lsa_band(ax, rows[(rows["model"] == "lsa") & (rows["depth"] == L)], "N",
                       "excess_risk", colors[L], f"trained LSA, L = {L}")
-            pgd = rows[(rows["model"] == "pgd") & (rows["depth"] == L)].sort_values("N")
-            ax.plot(pgd["N"], pgd["excess_risk"], ":", color=colors[L], lw=1.5,
+            pgd = _mean(rows[(rows["model"] == "pgd") & (rows["depth"] == L)], "N", "excess_risk")
+            ax.plot(pgd.index, pgd.to_numpy(), ":", color=colors[L], lw=1.5,
                     label=f"{L} step(s) of GD, preconditioner Gamma*")
         for design, (label, marker, color) in DESIGN_STYLE.items():
             trained = rows[rows["model"] == design]
             if len(trained):
                 _lsa_band(ax, trained, "N", "excess_risk", color, label, marker)
         for model, (label, style, color) in BASELINES.items():
-            base = rows[rows["model"] == model].sort_values("N")
-            ax.plot(base["N"], base["excess_risk"], style, color=color, label=label, ms=5)
-            theory = base["excess_theory"].astype(float)
-            if theory.notna().any():
-                ax.plot(base["N"], theory, "-", color=color, lw=0.6, alpha=0.8)
+            base = rows[rows["model"] == model].astype({"excess_theory": float})
+            mean = _mean(base, "N", "excess_risk")
+            ax.plot(mean.index, mean.to_numpy(), style, color=color, label=label, ms=5)
+            if base["excess_theory"].notna().any():
+                theory = _mean(base, "N", "excess_theory")
+                ax.plot(theory.index, theory.to_numpy(), "-", color=color, lw=0.6, alpha=0.8)
         _log_n_axis(ax, sorted(int(n) for n in rows["N"].unique()))
         ax.set_yscale("log")
         ax.set_xlabel("context size N")
@@ -171,13 +178,13 @@ def plot_risk_vs_depth(risk: pd.DataFrame) -> Figure:
             at = rows[rows["N"] == n]
             _lsa_band(ax, at[at["model"] == "lsa"], "depth", "excess_risk", colors[n],
                       f"trained LSA, N = {n}")
-            pgd = at[at["model"] == "pgd"].sort_values("depth")
-            ax.plot(pgd["depth"], pgd["excess_risk"], ":", color=colors[n], lw=1.5)
-            tuned = at[at["model"] == "gd_tuned"].sort_values("depth")
-            ax.plot(tuned["depth"], tuned["excess_risk"], "-.", color=colors[n], lw=1.0)
+            pgd = _mean(at[at["model"] == "pgd"], "depth", "excess_risk")
+            ax.plot(pgd.index, pgd.to_numpy(), ":", color=colors[n], lw=1.5)
+            tuned = _mean(at[at["model"] == "gd_tuned"], "depth", "excess_risk")
+            ax.plot(tuned.index, tuned.to_numpy(), "-.", color=colors[n], lw=1.0)
             ridge = at.loc[at["model"] == "ridge", "excess_risk"]
             if len(ridge):
-                ax.axhline(float(ridge.iloc[0]), color=colors[n], ls="--", lw=0.8)
+                ax.axhline(float(ridge.mean()), color=colors[n], ls="--", lw=0.8)
         ax.set_yscale("log")
         ax.set_xticks(sorted(int(L) for L in rows.loc[rows["model"] == "lsa", "depth"].unique()))
         ax.set_xlabel("layers L")
@@ -220,9 +227,9 @@ def plot_shift(shift: pd.DataFrame) -> Figure:
                 L, NORM_STYLE[2]), ms=4, lw=1.0, label=NORM_STYLE[0].format(L))
         for model in ("ols_transformer", "context_ols", "ridge", "bayes"):
             label, style, color = BASELINES[model]
-            base = rows[rows["model"] == model].sort_values("magnitude")
+            base = _mean(rows[rows["model"] == model], "magnitude", "relerr")
             for ax in (top, bottom):
-                ax.plot(base["magnitude"], base["relerr"], style, color=color, label=label, ms=4)
+                ax.plot(base.index, base.to_numpy(), style, color=color, label=label, ms=4)
         at = rows.groupby("magnitude")
         x = np.asarray(at.size().index, dtype=float)
         top.plot(x, at["eq10_predicted"].mean().where(lambda v: v > ZERO), "k--", lw=1,
