@@ -64,7 +64,6 @@ RESULTS = "results"
 VERSION = version_id(config, workflow.basedir)
 VERSION_DIR = f"{RESULTS}/{VERSION}"
 STAGES_DIR = f"{RESULTS}/stages"
-CONDA_ENV = "../../environment.yml"  # used with --software-deployment-method conda
 # The submitting process creates its version directory before any job starts (onstart); a job
 # computes its version from the run's config and its checkout (StageRun) and stops where no run
 # started that version: the code or config changed while the run was in flight.
@@ -187,6 +186,17 @@ def resources(stage, part=False):
         mem_mb=by_attempt(spec.part_mem_mb if part else spec.mem_mb),
         **({"gpu": gpus} if gpus else {}),
     )
+
+
+def conda_env(stage=None, part=False):
+    """A rule's conda environment (``--software-deployment-method conda``; paths relative to
+    workflow/rules/): the compute jobs that ask for a GPU (``resources``) get torch's CUDA
+    build, the other stage jobs the CPU build; no stage: the bookkeeping rules' light one."""
+    if stage is None:
+        return "../envs/bookkeeping.yaml"
+    spec = registry.STAGES[stage]
+    gpus = registry.gpus(stage, config) if (part or not spec.parts) else 0
+    return "../envs/compute-cuda.yaml" if gpus else "../envs/compute.yaml"
 
 
 def priority(stage, part=False):

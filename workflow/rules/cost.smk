@@ -44,7 +44,7 @@ rule cost:
     group:
         "summary"
     conda:
-        CONDA_ENV
+        conda_env()
     threads: 1
     resources:
         runtime=by_attempt(5),

@@ -47,7 +47,7 @@ rule notebook:
     group:
         "summary"
     conda:
-        CONDA_ENV
+        "../envs/notebook.yaml"
     threads: 1
     resources:
         runtime=by_attempt(10),
