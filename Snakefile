@@ -37,6 +37,7 @@ include: "workflow/rules/claims.smk"
 include: "workflow/rules/notebooks.smk"
 include: "workflow/rules/version.smk"
 include: "workflow/rules/cost.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -45,3 +46,4 @@ rule all:
         rules.run_record.output.record,
         rules.version.output,
         rules.cost.output,
+        rules.tables_html.output,

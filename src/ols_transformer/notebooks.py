@@ -41,11 +41,29 @@ def tabular() -> None:
     pd.set_option("display.width", 140)
 
 
-def show(png: str | os.PathLike[str]) -> None:
-    """A figure of the stage, as its rule saved it (the notebook does not redraw it)."""
-    from IPython.display import Image, display
+# Pixels: a notebook's column is about this wide. A wider figure is shown scaled down to it,
+# so that the HTML export of a stage with many figures (icl: 6, 1.8 MB of PNG at the rule's
+# 150 dpi) stays under Chromium's 2 MB limit on a data URL, and opens in the Snakemake report.
+SHOWN_WIDTH = 1000
 
-    display(Image(filename=str(png)))
+
+def show(png: str | os.PathLike[str]) -> None:
+    """A figure of the stage, as its rule saved it (the notebook does not redraw it), scaled
+    down to ``SHOWN_WIDTH`` pixels where it is wider (the PNG beside it keeps every pixel)."""
+    import io
+
+    from IPython.display import Image, display
+    from PIL import Image as Picture
+
+    with Picture.open(png) as picture:
+        if picture.width <= SHOWN_WIDTH:
+            display(Image(filename=str(png)))
+            return
+        height = round(picture.height * SHOWN_WIDTH / picture.width)
+        shown = picture.resize((SHOWN_WIDTH, height), Picture.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    shown.save(buffer, format="PNG", optimize=True)
+    display(Image(data=buffer.getvalue()))
 
 
 def show_checks(checks: Iterable[Any]) -> None:

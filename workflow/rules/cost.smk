@@ -36,8 +36,8 @@ rule cost:
         table=report(
             protected(f"{VERSION_DIR}/cost/cost.csv"),
             caption="../report/cost.rst",
-            category="7. Cost of the run",
-            labels={"stage": "run", "kind": "table", "name": "cost"},
+            category=registry.COST,
+            labels=report_labels("cost.csv"),
         ),
     log:
         f"{VERSION_DIR}/logs/cost.log",

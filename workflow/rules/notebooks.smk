@@ -32,9 +32,8 @@ rule notebook:
         html=report(
             protected(f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/notebooks/{{stage}}.html"),
             caption="../report/notebook.rst",
-            category="5. Notebooks",
-            subcategory="{stage}",
-            labels={"stage": "{stage}", "kind": "notebook", "name": "{stage}"},
+            category=registry.NOTEBOOKS,
+            labels=report_labels("{stage}.html"),
         ),
         provenance=f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/provenance/notebook_{{stage}}.json",
     log:

@@ -46,6 +46,19 @@ PASS, CONDITIONAL, FAIL, MISSING, REPORTED = "PASS", "CONDITIONAL", "FAIL", "MIS
 INCONCLUSIVE = "INCONCLUSIVE"
 VERDICTS = (PASS, CONDITIONAL, INCONCLUSIVE, FAIL, MISSING, REPORTED)
 JUDGED = (PASS, CONDITIONAL, INCONCLUSIVE, FAIL)  # verdicts of a judged check (PASS only passes)
+# What each verdict says, in the words of this module's docstring (the report's landing text
+# and the ledger's caption list them from here, every verdict named).
+VERDICT_MEANINGS = {
+    PASS: "the measured value meets the criterion",
+    CONDITIONAL: "the verdict rests on a value we chose (a setting, a grid, a tolerance, a fit "
+                 "form) and flips inside the stated family of alternatives to it; never a PASS",
+    INCONCLUSIVE: "judged on an interval over replicates that straddles the threshold; the "
+                  "detail says how many replicates would decide it; never a PASS",
+    FAIL: "the measured value misses the criterion, or is NaN; reported, never hidden",
+    MISSING: "what the check needs is not in this run's tables (a stage or model not run); "
+             "never judged on another model, never a PASS",
+    REPORTED: "a number shown for context, judged by nothing",
+}
 THEORY, LITERATURE, PAPER, CHOSEN = "theory", "literature", "paper", "chosen"
 ORIGINS = (THEORY, LITERATURE, PAPER, CHOSEN)
 COLUMNS = ["check", "scope", "value", "ci_low", "ci_high", "replicates", "criterion",
