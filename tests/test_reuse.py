@@ -15,7 +15,7 @@ from conftest import QUICK, REPO, merged_config, part_jobs, run_snakemake
 from ols_transformer import reuse, versioning
 
 pytestmark = pytest.mark.workflow
-VERSION_COPIES = re.compile(r"^(version|run_record|cost|all)$")
+VERSION_COPIES = re.compile(r"^(version|run_record|cost|tables_html|all)$")
 
 
 def planned_jobs(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile") -> set[str]:

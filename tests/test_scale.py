@@ -237,7 +237,7 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     expected = hopfield_parts + icl_part_jobs + ar_parts + Counter({
         "data": 1, "proof": 1, "nist": 1, "training": 1, "training_sweep": 1, "shift": 1,
         "hopfield": 1, "icl": 1, "attention_regression": 1, "claims": 1, "notebook": 8,
-        "run_record": 1, "version": 1, "cost": 1, "all": 1})
+        "run_record": 1, "version": 1, "cost": 1, "tables_html": 1, "all": 1})
     assert counts == {**expected, "total": expected.total()}
     resources = dict(re.findall(r"^\s*rule (\w+):\n(?:.*\n)*?\s*resources: ([^\n]*)", stdout,
                                 re.MULTILINE))
@@ -257,7 +257,7 @@ STAGE_DIR = re.compile(r"results/stages/(\w+)/([0-9a-f]{16}(?:-\d+)?)/")
 POLY4_EDIT = {"hopfield": {"runs": {"poly4": {"N": [65]}}}}
 POLY4_READERS = {"hopfield", "claims", "notebook_hopfield", "notebook_claims"}
 POLY4_JOBS = Counter({"hopfield": 1, "claims": 1, "notebook": 2, "run_record": 1, "version": 1,
-                      "cost": 1, "all": 1})
+                      "cost": 1, "tables_html": 1, "all": 1})
 
 
 @pytest.mark.workflow
@@ -337,4 +337,4 @@ def test_the_rules_are_the_same_for_every_shipped_config(tmp_path: Path) -> None
     assert listed["default"] == listed["quick"] == listed["large"]
     parts = [f"{name}_part" for name, spec in stages.STAGES.items() if spec.parts]
     assert set(listed["default"]) == {*stages.STAGES, *parts, "notebook", "run_record",
-                                      "version", "cost", "all"}
+                                      "version", "cost", "tables_html", "all"}
