@@ -47,7 +47,7 @@ def test_every_caption_is_written_and_renders() -> None:
                  for output in stage.outputs if output.caption}
     assert {"claims.rst", "notebook.rst", "fig1a.rst", "proof_figure.rst"} <= captions
     fake = SimpleNamespace(config={"run_name": "quick"}, wildcards={"stage": "proof"},
-                           params={"kernel": "ols-transformer"})
+                           params={"kernel": "ols-transformer", "stage": "proof"})
     for name in sorted(captions | {"workflow.rst"}):
         text = (REPO / "workflow" / "report" / name).read_text()
         assert len(text.split()) >= 20 and "TODO" not in text, name
@@ -88,12 +88,12 @@ def html_rows(page: str) -> list[list[str]]:
 
 
 def test_table_page_shows_every_cell_escaped() -> None:
-    table = pd.DataFrame({"claim": ["a <b> & c", "plain"], "value": [1 / 3, math.nan],
+    table = pd.DataFrame({"claim": ["a <b> & c", math.nan], "value": [1 / 3, math.nan],
                           "count": [3, 12345678]})
     page = report.table_html(table, "t", "tables/t.csv")
     assert "<b>" not in page.split("<body>")[1]  # the text, not markup
     assert html_rows(page) == [["claim", "value", "count"], ["a <b> & c", "0.333333", "3"],
-                               ["plain", "NaN", "12345678"]]
+                               ["", "NaN", "12345678"]]  # a missing text is empty
 
 
 def test_a_long_table_page_shows_its_first_rows_within_the_limit() -> None:
@@ -211,9 +211,12 @@ def test_report_embeds_every_result_with_its_caption(quick_run: Path, report_fil
         table = read_table(csv)
         assert rows[0] == list(table.columns), name
         assert len(rows) == len(table) + 1 or "the first" in decode(page["data_uri"]).decode()
+        numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
         for row, values in zip(rows[1:], table.itertuples(index=False), strict=False):
-            for cell, value in zip(row, values, strict=True):
-                if isinstance(value, float):
+            for cell, value, number in zip(row, values, numeric, strict=True):
+                if not number and pd.isna(value):
+                    assert cell == "", (name, cell)
+                elif isinstance(value, float):
                     assert (cell == "NaN") if math.isnan(value) else math.isclose(
                         float(cell), value, rel_tol=1e-5, abs_tol=1e-300), (name, cell, value)
                 else:

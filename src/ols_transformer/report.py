@@ -54,6 +54,8 @@ def table_html(table: pd.DataFrame, title: str, source: str, max_bytes: int = MA
     (the CSV ``source`` holds every digit), the header kept in view; every row where the page
     stays within ``max_bytes``, else as many first rows as fit, saying so."""
     rows, columns = table.shape
+    texts = [name for name in table.columns if not pd.api.types.is_numeric_dtype(table[name])]
+    table = table.fillna({name: "" for name in texts})  # an empty text, not NaN
     shown = rows
     while True:
         body = table.head(shown).to_html(index=False, border=0, na_rep="NaN", escape=True,

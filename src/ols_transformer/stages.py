@@ -92,8 +92,8 @@ class Stage:
     runtime: int = 10  # minutes, first attempt (doubled on each retry)
     mem_mb: int = 2000
     # Job order where fewer cores than ready jobs: the longest chains first, and every stage
-    # job (1 and up) before the notebooks (rule notebook: 0), which only the version waits for,
-    # so that the ledger starts as soon as the last stage is done.
+    # job (1 and up) before the notebooks (rules notebook_<stage>: 0), which only the version
+    # waits for, so that the ledger starts as soon as the last stage is done.
     priority: int = 1
     gpu: bool = False  # its compute jobs ask for a GPU when its section says device: cuda
     parts: Callable[[Mapping[str, Any]], dict[str, Part]] | None = None
