@@ -9,12 +9,10 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# Every job computes on one core (no rule asks for more): numpy's OpenBLAS and OpenMP would
-# start a thread per CPU in every job, and jobs side by side would then oversubscribe the cores.
-# Set here, in the main process, every job (local or SLURM) inherits it; a value the user set
-# wins.
-for _threads_variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_threads_variable, "1")
+# No thread settings here: Snakemake sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS
+# (and the other *_NUM_THREADS) of every `script:` job to its rule's `threads` (1 in every rule),
+# over any value the user exported (tests/test_workflow_env.py shows it); the workflow has no
+# `run:` block, the one place that would not get them.
 
 
 # The defaults live beside this Snakefile, so the workflow also runs with --directory elsewhere;
@@ -39,6 +37,7 @@ include: "workflow/rules/claims.smk"
 include: "workflow/rules/notebooks.smk"
 include: "workflow/rules/version.smk"
 include: "workflow/rules/cost.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -47,3 +46,4 @@ rule all:
         rules.run_record.output.record,
         rules.version.output,
         rules.cost.output,
+        rules.tables_html.output,

@@ -15,7 +15,7 @@ from conftest import QUICK, REPO, merged_config, part_jobs, run_snakemake
 from ols_transformer import reuse, versioning
 
 pytestmark = pytest.mark.workflow
-VERSION_COPIES = re.compile(r"^(version|run_record|cost|all)$")
+VERSION_COPIES = re.compile(r"^(version|run_record|cost|tables_html|all)$")
 
 
 def planned_jobs(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile") -> set[str]:
@@ -39,7 +39,8 @@ def test_editing_a_notebook_reruns_only_that_notebook(run_copy: Path,
                                                       scratch_repo_copy: Path) -> None:
     notebook = scratch_repo_copy / "notebooks" / "training.ipynb"
     notebook.write_text(notebook.read_text().replace("Figure 1: Adam", "Figure 1 - Adam"))
-    assert planned_jobs(run_copy, snakefile=scratch_repo_copy / "Snakefile") == {"notebook"}
+    assert planned_jobs(run_copy, snakefile=scratch_repo_copy / "Snakefile") == {
+        "notebook_training"}
 
 
 def test_editing_the_hopfield_config_reruns_no_other_stage(run_copy: Path) -> None:
@@ -49,7 +50,7 @@ def test_editing_the_hopfield_config_reruns_no_other_stage(run_copy: Path) -> No
     # every Hopfield part job (n_cues is in each part's key), the gather, the ledger and the
     # Hopfield and claims notebooks
     parts = set(part_jobs("hopfield", merged_config()))
-    assert jobs == {*parts, "hopfield", "claims", "notebook"}
+    assert jobs == {*parts, "hopfield", "claims", "notebook_hopfield", "notebook_claims"}
     assert not jobs & {"data", "proof", "training", "training_sweep", "shift"}
 
 

@@ -236,8 +236,10 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     assert ar_parts.total() == 1 + len(ar["designs"]) * len(ar["sizes"]) * len(ar["snrs"])
     expected = hopfield_parts + icl_part_jobs + ar_parts + Counter({
         "data": 1, "proof": 1, "nist": 1, "training": 1, "training_sweep": 1, "shift": 1,
-        "hopfield": 1, "icl": 1, "attention_regression": 1, "claims": 1, "notebook": 8,
-        "run_record": 1, "version": 1, "cost": 1, "all": 1})
+        "hopfield": 1, "icl": 1, "attention_regression": 1, "claims": 1,
+        **{stages.notebook_stage(name): 1 for name, spec in stages.STAGES.items()
+           if spec.notebook},
+        "run_record": 1, "version": 1, "cost": 1, "tables_html": 1, "all": 1})
     assert counts == {**expected, "total": expected.total()}
     resources = dict(re.findall(r"^\s*rule (\w+):\n(?:.*\n)*?\s*resources: ([^\n]*)", stdout,
                                 re.MULTILINE))
@@ -256,8 +258,9 @@ STAGE_DIR = re.compile(r"results/stages/(\w+)/([0-9a-f]{16}(?:-\d+)?)/")
 # version's own jobs). The quick config computes poly4 in a job it shares with other runs.
 POLY4_EDIT = {"hopfield": {"runs": {"poly4": {"N": [65]}}}}
 POLY4_READERS = {"hopfield", "claims", "notebook_hopfield", "notebook_claims"}
-POLY4_JOBS = Counter({"hopfield": 1, "claims": 1, "notebook": 2, "run_record": 1, "version": 1,
-                      "cost": 1, "all": 1})
+POLY4_JOBS = Counter({"hopfield": 1, "claims": 1, "notebook_hopfield": 1, "notebook_claims": 1,
+                      "run_record": 1, "version": 1,
+                      "cost": 1, "tables_html": 1, "all": 1})
 
 
 @pytest.mark.workflow
@@ -336,5 +339,7 @@ def test_the_rules_are_the_same_for_every_shipped_config(tmp_path: Path) -> None
                               if line and not line.startswith(" "))
     assert listed["default"] == listed["quick"] == listed["large"]
     parts = [f"{name}_part" for name, spec in stages.STAGES.items() if spec.parts]
-    assert set(listed["default"]) == {*stages.STAGES, *parts, "notebook", "run_record",
-                                      "version", "cost", "all"}
+    notebooks = [stages.notebook_stage(name) for name, spec in stages.STAGES.items()
+                 if spec.notebook]
+    assert set(listed["default"]) == {*stages.STAGES, *parts, *notebooks, "run_record",
+                                      "version", "cost", "tables_html", "all"}

@@ -36,7 +36,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "plots base": ("plots", "plots.common"),
     "plots": ("plots.*",),
     # the ledger and what reads versions: select checks' rows, read and copy files
-    "ledger": ("claims", "overview", "compare", "reference", "notebooks", "cost"),
+    "ledger": ("claims", "overview", "compare", "reference", "notebooks", "cost", "report"),
     # entry points: the command line, the workflow scripts' run context, this doc's tables
     "top": ("cli", "stage", "architecture"),
 }

@@ -41,11 +41,32 @@ def tabular() -> None:
     pd.set_option("display.width", 140)
 
 
-def show(png: str | os.PathLike[str]) -> None:
-    """A figure of the stage, as its rule saved it (the notebook does not redraw it)."""
-    from IPython.display import Image, display
+# A figure wider than this (pixels) is shown scaled down to it, in a palette of 256 colours
+# (line plots lose nothing to see; the PNG beside the notebook keeps every pixel): the HTML
+# export of a stage with many figures (icl: 6, 1.8 MB of PNG at the rule's 150 dpi) then stays
+# well under Chromium's 2 MB limit on a data URL, so that it opens in the Snakemake report.
+SHOWN_WIDTH = 1200
 
-    display(Image(filename=str(png)))
+
+def show(png: str | os.PathLike[str]) -> None:
+    """A figure of the stage, as its rule saved it (the notebook does not redraw it), scaled
+    down to ``SHOWN_WIDTH`` pixels in 256 colours where it is wider."""
+    import io
+
+    from IPython.display import Image, display
+    from PIL import Image as Picture
+
+    with Picture.open(png) as picture:
+        if picture.width <= SHOWN_WIDTH:
+            display(Image(filename=str(png)))
+            return
+        height = round(picture.height * SHOWN_WIDTH / picture.width)
+        shown = picture.convert("RGB").resize((SHOWN_WIDTH, height),
+                                              Picture.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    shown.quantize(colors=256, method=Picture.Quantize.MEDIANCUT).save(buffer, format="PNG",
+                                                                        optimize=True)
+    display(Image(data=buffer.getvalue()))
 
 
 def show_checks(checks: Iterable[Any]) -> None:

@@ -92,8 +92,8 @@ class Stage:
     runtime: int = 10  # minutes, first attempt (doubled on each retry)
     mem_mb: int = 2000
     # Job order where fewer cores than ready jobs: the longest chains first, and every stage
-    # job (1 and up) before the notebooks (rule notebook: 0), which only the version waits for,
-    # so that the ledger starts as soon as the last stage is done.
+    # job (1 and up) before the notebooks (rules notebook_<stage>: 0), which only the version
+    # waits for, so that the ledger starts as soon as the last stage is done.
     priority: int = 1
     gpu: bool = False  # its compute jobs ask for a GPU when its section says device: cuda
     parts: Callable[[Mapping[str, Any]], dict[str, Part]] | None = None
@@ -168,33 +168,71 @@ FIG1_TASK = ("training.seeds", "training.n", "training.beta", "training.noise_si
 FIG1_SETTING = ("training.parameterisation", "training.w0", "training.learning_rate",
                 "training.epochs", "training.alignment_tol")
 NIST_DATA = "src/ols_transformer/datasets/nist_strd"
-FIG1 = "2. Training (Figure 1)"
-HOPFIELD = "4. Hopfield capacity (Section 4)"
-ICL = "6. Beyond the paper: trained linear transformers (ICL)"
+# The report's categories, in the order it lists them (Snakemake sorts them by name, so each is
+# numbered by its place here), with what each holds: the report's landing text
+# (workflow/report/workflow.rst, ``python -m ols_transformer.report``) is drawn from them.
+REPORT_CATEGORIES: dict[str, str] = {
+    "Claims ledger": "one row per claim of the papers, with the measured number, the criterion "
+                     "and the verdict; start here (``claims.html`` shows it as a table)",
+    "Proof check": "the paper's theorem measured step by step: a single-layer linear "
+                   "transformer with W W^T = Sigma^-1 predicts what OLS predicts",
+    "Training (Figure 1)": "Figure 1a/1b regenerated (Adam trains the one-parameter "
+                           "OLS-Transformer to w* = Sigma^-1/2) and its sensitivity grid",
+    "Covariance shift (Section 3)": "eq. 10: in context the model is distorted by "
+                                    "Sigma_tr^-1 Sigma_te, static OLS is not",
+    "Hopfield capacity (Section 4)": "memory capacities: linear growth for the quadratic energy "
+                                     "of linear attention, exponential growth for the "
+                                     "exponential energy and softmax attention",
+    "Beyond the paper: trained linear transformers (ICL)": "does linear self-attention trained "
+        "on in-context regression find the OLS-Transformer? (it learns Gamma*, which tends to "
+        "Lambda^-1 only as the context grows); ledger rows of kind extension",
+    "Beyond the paper: NIST certified regressions (StRD)": "the OLS-Transformer, route by "
+        "route, in digits against NIST's certified linear regressions, as statistical software "
+        "is scored; ledger rows of kind extension",
+    "The second paper: OLS as an attention mechanism": "Goulet Coulombe's identity, "
+        "optimisation view and kernel reading, and Attention Regression against its Monte "
+        "Carlo; ledger rows of kind related",
+    "Notebooks": "one executed notebook per stage (papermill, on the Python that ran the job) "
+                 "that reads the stage's tables and figures and shows its checks",
+    "Cost of the run": "every job's seconds and peak memory, per stage, and the critical path "
+                       "(``ols-transformer cost results/<version>``)",
+}
+
+
+def category(title: str) -> str:
+    """The report category named ``title``, numbered by its place in ``REPORT_CATEGORIES``."""
+    return f"{list(REPORT_CATEGORIES).index(title)}. {title}"
+
+
+FIG1 = category("Training (Figure 1)")
+HOPFIELD = category("Hopfield capacity (Section 4)")
+ICL = category("Beyond the paper: trained linear transformers (ICL)")
 ICL_FIGURES = ("risk", "preconditioner", "depth", "shift", "training", "designs")
 # The stages whose tables the ledger judges (its upstream), and the sections of their criteria.
 LEDGER_STAGES = ("proof", "nist", "training", "training_sweep", "shift", "hopfield", "icl",
                  "attention_regression")
 CRITERIA_SECTIONS = ("proof", "nist", "training", "shift", "hopfield", "icl",
                      "attention_regression")
-AR = "8. The second paper: OLS as an attention mechanism"
+AR = category("The second paper: OLS as an attention mechanism")
+NOTEBOOKS = category("Notebooks")
+COST = category("Cost of the run")
 
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage(
-        "data", "1. Proof check", ("data", *FIG1_TASK), section="data",
+        "data", category("Proof check"), ("data", *FIG1_TASK), section="data",
         priority=5,  # first: a fraction of a second, and training and proof wait for it
         outputs=(Output("regression", "data/regression.npz"),
                  Output("training", "data/training.npz"),
                  table("summary", "data_summary")),
     ),
     Stage(
-        "proof", "1. Proof check", ("proof",), upstream=("data",), runtime=30, mem_mb=4000,
+        "proof", category("Proof check"), ("proof",), upstream=("data",), runtime=30, mem_mb=4000,
         outputs=(table("table", "proof_check", "proof_check"), table("summary", "proof_summary"),
                  figure("figure", "proof_error_vs_condition", "proof_figure")),
         notebook=Notebook(("proof_check",), ("proof_error_vs_condition",)),
     ),
     Stage(
-        "nist", "7. Beyond the paper: NIST certified regressions (StRD)", ("nist",),
+        "nist", category("Beyond the paper: NIST certified regressions (StRD)"), ("nist",),
         files=(NIST_DATA,),
         outputs=(table("table", "nist_lre", "nist_table"), table("summary", "nist_summary"),
                  figure("figure", "nist_lre", "nist_figure")),
@@ -225,7 +263,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
                  figure("region", "fig1_alignment_region", "fig1_alignment_region")),
     ),
     Stage(
-        "shift", "3. Covariance shift (Section 3)", ("shift",), runtime=30,
+        "shift", category("Covariance shift (Section 3)"), ("shift",), runtime=30,
         outputs=(table("table", "covariance_shift", "shift_table"),
                  table("summary", "covariance_shift_summary", "shift_summary"),
                  figure("error", "shift_error", "shift_error"),
@@ -278,7 +316,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
                            "ar_kernel"), ("ar_r2", "ar_ceiling")),
     ),
     Stage(
-        "claims", "0. Claims ledger",
+        "claims", category("Claims ledger"),
         tuple(f"{section}.criteria" for section in CRITERIA_SECTIONS),
         upstream=LEDGER_STAGES, mem_mb=1000,
         priority=6,  # as soon as it is ready: it and its notebook are the run's last chain

@@ -20,7 +20,7 @@ rule attention_regression_part:
         **part_constraints("attention_regression"),
     priority: priority("attention_regression", part=True)
     conda:
-        CONDA_ENV
+        conda_env("attention_regression", part=True)
     threads: 1
     resources:
         **resources("attention_regression", part=True),
@@ -43,7 +43,7 @@ rule attention_regression:
         benchmark_file("attention_regression")
     priority: priority("attention_regression")
     conda:
-        CONDA_ENV
+        conda_env("attention_regression")
     threads: 1
     resources:
         **resources("attention_regression"),

@@ -31,7 +31,7 @@ rule claims:
     group:
         "summary"
     conda:
-        CONDA_ENV
+        conda_env("claims")
     threads: 1
     resources:
         **resources("claims"),

@@ -78,7 +78,6 @@ STAGES_DIR = f"{RESULTS}/stages"
 # anything (else an OSError stack from deep in Snakemake).
 if workflow.is_main_process and (_read_only := unwritable(RESULTS)):
     sys.exit(_read_only)
-CONDA_ENV = "../../environment.yml"  # used with --software-deployment-method conda
 # The submitting process creates its version directory before any job starts (onstart); a job
 # computes its version from the run's config and its checkout (StageRun) and stops where no run
 # started that version: the code or config changed while the run was in flight.
@@ -185,6 +184,14 @@ def stage_of(unit):
     return unit
 
 
+def report_labels(path):
+    """An entry's labels in the report: its file name, and nothing else. Snakemake turns a
+    second label into a toggle where it takes two values on half a category's entries each
+    (a stage's tables and figures: kind), and a toggle with no entry in both values leaves the
+    category blank (tests/test_report.py)."""
+    return {"file": os.path.basename(path)}
+
+
 def outputs(stage):
     """A stage rule's ``output:`` (use as ``**outputs(stage)``): every output the registry
     declares, in the stage's directory, the captioned ones in the report, and its provenance
@@ -205,11 +212,7 @@ def outputs(stage):
                     target,
                     caption=f"../report/{output.caption}.rst",
                     category=spec.category,
-                    labels={
-                        "stage": spec.criteria_section,
-                        "kind": output.kind,
-                        "name": output.name,
-                    },
+                    labels=report_labels(path),
                 )
             result[key] = target
     result["provenance"] = prov(stage)
@@ -226,6 +229,17 @@ def resources(stage, part=False):
         mem_mb=by_attempt(spec.part_mem_mb if part else spec.mem_mb),
         **({"gpu": gpus} if gpus else {}),
     )
+
+
+def conda_env(stage=None, part=False):
+    """A rule's conda environment (``--software-deployment-method conda``; paths relative to
+    workflow/rules/): the compute jobs that ask for a GPU (``resources``) get torch's CUDA
+    build, the other stage jobs the CPU build; no stage: the bookkeeping rules' light one."""
+    if stage is None:
+        return "../envs/bookkeeping.yaml"
+    spec = registry.STAGES[stage]
+    gpus = registry.gpus(stage, config) if (part or not spec.parts) else 0
+    return "../envs/compute-cuda.yaml" if gpus else "../envs/compute.yaml"
 
 
 def priority(stage, part=False):

@@ -36,15 +36,15 @@ rule cost:
         table=report(
             protected(f"{VERSION_DIR}/cost/cost.csv"),
             caption="../report/cost.rst",
-            category="7. Cost of the run",
-            labels={"stage": "run", "kind": "table", "name": "cost"},
+            category=registry.COST,
+            labels=report_labels("cost.csv"),
         ),
     log:
         f"{VERSION_DIR}/logs/cost.log",
     group:
         "summary"
     conda:
-        CONDA_ENV
+        conda_env()
     threads: 1
     resources:
         runtime=by_attempt(5),

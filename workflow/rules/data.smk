@@ -8,7 +8,7 @@ rule data:
         benchmark_file("data")
     priority: priority("data")
     conda:
-        CONDA_ENV
+        conda_env("data")
     threads: 1
     resources:
         **resources("data"),

@@ -18,7 +18,7 @@ rule hopfield_part:
         **part_constraints("hopfield"),
     priority: priority("hopfield", part=True)
     conda:
-        CONDA_ENV
+        conda_env("hopfield", part=True)
     threads: 1
     resources:
         **resources("hopfield", part=True),
@@ -41,7 +41,7 @@ rule hopfield:
         benchmark_file("hopfield")
     priority: priority("hopfield")
     conda:
-        CONDA_ENV
+        conda_env("hopfield")
     threads: 1
     resources:
         **resources("hopfield"),

@@ -20,7 +20,7 @@ rule icl_part:
         **part_constraints("icl"),
     priority: priority("icl", part=True)
     conda:
-        CONDA_ENV
+        conda_env("icl", part=True)
     threads: 1
     resources:
         **resources("icl", part=True),
@@ -43,7 +43,7 @@ rule icl:
         benchmark_file("icl")
     priority: priority("icl")
     conda:
-        CONDA_ENV
+        conda_env("icl")
     threads: 1
     resources:
         **resources("icl"),

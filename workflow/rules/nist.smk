@@ -8,7 +8,7 @@ rule nist:
         benchmark_file("nist")
     priority: priority("nist")
     conda:
-        CONDA_ENV
+        conda_env("nist")
     threads: 1
     resources:
         **resources("nist"),

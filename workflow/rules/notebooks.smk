@@ -22,48 +22,57 @@ NOTEBOOK_INPUTS = {
 NOTEBOOK_INPUTS["claims"] = {"claims_csv": rules.claims.output.ledger}
 
 
-rule notebook:
-    """Execute a stage's notebook with papermill against the stage's results; export HTML."""
-    input:
-        unpack(lambda wildcards: NOTEBOOK_INPUTS[wildcards.stage]),
-        notebook=os.path.join(workflow.basedir, "notebooks", "{stage}.ipynb"),
-    output:
-        notebook=protected(f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/notebooks/{{stage}}.ipynb"),
-        html=report(
-            protected(f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/notebooks/{{stage}}.html"),
-            caption="../report/notebook.rst",
-            category="5. Notebooks",
-            subcategory="{stage}",
-            labels={"stage": "{stage}", "kind": "notebook", "name": "{stage}"},
+# papermill's parameters: the files (paths relative to the working directory) and, for a stage
+# notebook, the stage's criteria.
+NOTEBOOK_PARAMETERS = {
+    stage: {
+        **{name: str(path) for name, path in inputs.items()},  # (the ledger's: a rule's output)
+        **(
+            {"criteria": config[registry.STAGES[stage].criteria_section]["criteria"]}
+            if registry.STAGES[stage].notebook.criteria
+            else {}
         ),
-        provenance=f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/provenance/notebook_{{stage}}.json",
-    log:
-        f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/logs/notebook_{{stage}}.log",
-    benchmark:
-        f"{STAGES_DIR}/notebook_{{stage}}/{{key}}/benchmarks/notebook_{{stage}}.tsv"
-    wildcard_constraints:
-        stage="|".join(NOTEBOOK_INPUTS),
-        key=KEY_PATTERN,
-    group:
-        "summary"
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        runtime=by_attempt(10),
-        mem_mb=by_attempt(2000),
-    params:
-        cfg=lambda wildcards: stage_config(registry.notebook_stage(wildcards.stage)),
-        kernel=NOTEBOOK_KERNEL,
-        # papermill parameters: the files (paths relative to the working directory) and, for a
-        # stage notebook, the stage's criteria
-        parameters=lambda wildcards, input: {
-            **{name: path for name, path in input.items() if name != "notebook"},
-            **(
-                {"criteria": config[registry.STAGES[wildcards.stage].criteria_section]["criteria"]}
-                if registry.STAGES[wildcards.stage].notebook.criteria
-                else {}
+    }
+    for stage, inputs in NOTEBOOK_INPUTS.items()
+}
+
+
+# One rule per notebook, notebook_<stage> as its unit: the rule graph and the logs tell them
+# apart (one wildcard rule showed as `notebook` at each depth of the graph).
+for _stage in NOTEBOOK_INPUTS:
+    _unit = registry.notebook_stage(_stage)
+
+    rule:
+        name:
+            _unit
+        input:
+            **NOTEBOOK_INPUTS[_stage],
+            notebook=os.path.join(workflow.basedir, "notebooks", f"{_stage}.ipynb"),
+        output:
+            notebook=protected(f"{stage_dir(_unit)}/notebooks/{_stage}.ipynb"),
+            html=report(
+                protected(f"{stage_dir(_unit)}/notebooks/{_stage}.html"),
+                caption="../report/notebook.rst",
+                category=registry.NOTEBOOKS,
+                labels=report_labels(f"{_stage}.html"),
             ),
-        },
-    script:
-        "../scripts/notebook.py"
+            provenance=prov(_unit),
+        log:
+            log_file(_unit),
+        benchmark:
+            benchmark_file(_unit)
+        group:
+            "summary"
+        conda:
+            "../envs/notebook.yaml"
+        threads: 1
+        resources:
+            runtime=by_attempt(10),
+            mem_mb=by_attempt(2000),
+        params:
+            cfg=stage_config(_unit),
+            kernel=NOTEBOOK_KERNEL,
+            stage=_stage,
+            parameters=NOTEBOOK_PARAMETERS[_stage],
+        script:
+            "../scripts/notebook.py"

@@ -10,7 +10,7 @@ rule proof:
         benchmark_file("proof")
     priority: priority("proof")
     conda:
-        CONDA_ENV
+        conda_env("proof")
     threads: 1
     resources:
         **resources("proof"),

@@ -9,7 +9,7 @@ rule run_record:
     priority: 100
     localrule: True
     conda:
-        CONDA_ENV
+        conda_env()
     params:
         version=VERSION,
     script:

@@ -13,7 +13,7 @@ rule shift:
         benchmark_file("shift")
     priority: priority("shift")
     conda:
-        CONDA_ENV
+        conda_env("shift")
     threads: 1
     resources:
         **resources("shift"),

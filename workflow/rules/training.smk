@@ -15,7 +15,7 @@ rule training:
         benchmark_file("training")
     priority: priority("training")
     conda:
-        CONDA_ENV
+        conda_env("training")
     threads: 1
     resources:
         **resources("training"),
@@ -37,7 +37,7 @@ rule training_sweep:
         benchmark_file("training_sweep")
     priority: priority("training_sweep")
     conda:
-        CONDA_ENV
+        conda_env("training_sweep")
     threads: 1
     resources:
         **resources("training_sweep"),

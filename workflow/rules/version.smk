@@ -31,7 +31,7 @@ rule version:
         [copy["log"] for copy in VERSION_COPIES.values()],
     localrule: True
     conda:
-        CONDA_ENV
+        conda_env()
     params:
         copies=VERSION_COPIES,
         version=VERSION,

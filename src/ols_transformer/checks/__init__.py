@@ -58,6 +58,20 @@ ORIGINS = (THEORY, LITERATURE, PAPER, OURS)
 # What a row's verdict rests on (``decided_by`` starts with one of these): the criterion stated
 # before the run, the reading of the paper's sentence, or a scientific choice swept by ``across``.
 BY_CRITERION, BY_READING, BY_CHOICE = "criterion", "reading of the sentence", "scientific choice"
+# What each verdict says, in the words of this module's docstring (the report's landing text
+# and the ledger's caption list them from here, every verdict named).
+VERDICT_MEANINGS = {
+    PASS: "the measured value meets the criterion",
+    CONDITIONAL: "the readings of the paper's sentence disagree, or the verdict flips across a "
+                 "scientific choice swept by the row (decided_by names which); never a "
+                 "tolerance; never a PASS",
+    INCONCLUSIVE: "judged on an interval over replicates that straddles the threshold; the "
+                  "detail says how many replicates would decide it; never a PASS",
+    FAIL: "the measured value misses the criterion, or is NaN; reported, never hidden",
+    MISSING: "what the check needs is not in this run's tables (a stage or model not run); "
+             "never judged on another model, never a PASS",
+    REPORTED: "a number shown for context, judged by nothing",
+}
 COLUMNS = ["check", "scope", "value", "ci_low", "ci_high", "replicates", "criterion",
            "threshold", "origin", "verdict", "decided_by", "share_holds", "holds_where",
            "detail"]

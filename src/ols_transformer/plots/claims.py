@@ -85,7 +85,7 @@ def plot_claims_overview(ledger: pd.DataFrame) -> Figure:
     # Fixed margins in inches (claim ids left, section names right): a constrained layout
     # measures every label again on save and triples the claims job's time.
     fig.subplots_adjust(left=3.0 / 9.5, right=1 - 1.9 / 9.5, top=1 - 0.4 / height,
-                        bottom=0.95 / height)
+                        bottom=1.05 / height)
     ax = fig.subplots()
     finite = pd.concat([points["ratio"], points["ratio_low"], points["ratio_high"]]).dropna()
     low = min(1e-3, float(finite.min()) / 10) if len(finite) else 1e-3

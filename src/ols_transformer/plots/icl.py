@@ -167,7 +167,7 @@ def plot_risk_vs_depth(risk: pd.DataFrame) -> Figure:
     trained LSA (mean and range over seeds), L steps of preconditioned GD (dotted), ridge
     (dashed, the Bayes risk)."""
     names = _lambdas(risk)
-    fig = _figure(5.2 * len(names), 4.6, left=0.8, right=0.2, top=0.7, bottom=0.6, wspace=0.25)
+    fig = _figure(5.2 * len(names), 4.9, left=0.8, right=0.2, top=0.7, bottom=1.05, wspace=0.25)
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     sizes = sorted(int(n) for n in risk["N"].unique())
     cmap = colormaps["viridis"]
@@ -189,9 +189,15 @@ def plot_risk_vs_depth(risk: pd.DataFrame) -> Figure:
         ax.set_xticks(sorted(int(L) for L in rows.loc[rows["model"] == "lsa", "depth"].unique()))
         ax.set_xlabel("layers L")
         ax.set_ylabel("excess risk")
-        ax.set_title(f"Lambda: {name} (dotted: L steps of GD with Gamma*; dash-dot: L steps "
-                     "with tuned per-step diagonal preconditioners; dashed: ridge)", fontsize=7)
-        ax.legend(fontsize=7)
+        ax.set_title(f"Lambda: {name}")
+    # one legend for both panels, below them: the colours (N) and the line styles (in the
+    # panel titles they ran into each other and off the canvas; inside, they hid the lines)
+    for style, label in ((":", "L steps of GD with Gamma*"),
+                         ("-.", "L steps, tuned per-step diagonal preconditioners"),
+                         ("--", "ridge (the Bayes risk)")):
+        axes[0].plot([], [], style, color="0.3", lw=1.2, label=label)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle("Deeper linear transformers: risk against depth")
     return fig
 

@@ -45,9 +45,11 @@ def plot_lre(table: pd.DataFrame) -> Figure:
             ax.scatter(x[refused] + offset, np.zeros(refused.sum()), marker="x", color="k",
                        s=18, zorder=4, label="refused" if i == 0 else None)
         ax.axhline(limit, color="k", ls="--", lw=0.8, label=f"{dtype} limit -log10 eps")
-        ax.set_xticks(x, [f"{d}\n{difficulty[d]}" for d in wide.index], rotation=60, fontsize=7)
+        # upright: the boxes of slanted two-line labels overlap their neighbours'
+        ax.set_xticks(x, [f"{d}\n{difficulty[d]}" for d in wide.index], rotation=90, fontsize=7)
         ax.set_ylim(-0.8, 16.5)
         ax.set_ylabel("digits of the fitted values (LRE)")
         ax.set_title(f"NIST StRD: {dtype} routes")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=6, ncol=4)
+        # below the upright dataset names, inside the canvas
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.26), fontsize=6, ncol=4)
     return fig

@@ -60,7 +60,8 @@ def plot_error_vs_magnitude(table: pd.DataFrame) -> Figure:
     families = _families(table)
     sizes = sorted(table["m"].unique())
     fig = Figure(figsize=(3.2 * len(families) + 0.8, 2.4 * len(sizes) + 1.6))
-    _fixed_margins(fig, left=0.9, right=0.15, top=0.55, bottom=1.25, wspace=0.08, hspace=0.3)
+    # top: the suptitle (at 0.1 in from the edge) above the first row's panel titles
+    _fixed_margins(fig, left=0.9, right=0.15, top=0.8, bottom=1.25, wspace=0.08, hspace=0.3)
     axes = fig.subplots(len(sizes), len(families), squeeze=False, sharey=True)
     for i, m in enumerate(sizes):
         for j, family in enumerate(families):
@@ -74,7 +75,8 @@ def plot_error_vs_magnitude(table: pd.DataFrame) -> Figure:
                 ax.set_ylabel(f"m = {m}\nrelative error")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle("Covariance shift: static OLS is undistorted, the OLS-Transformer follows eq. 10")
+    fig.suptitle("Covariance shift: static OLS is undistorted, the OLS-Transformer follows eq. 10",
+                 y=1 - 0.1 / fig.get_size_inches()[1], va="top")
     return fig
 
 
@@ -99,7 +101,7 @@ def plot_distortion_agreement(table: pd.DataFrame) -> Figure:
     """Measured vs predicted distortion on 45-degree plots: the operator ||D - I||_F (probed from
     the model) and the coefficients ||beta_eff - beta|| / ||beta|| (from its noisy predictions)."""
     fig = Figure(figsize=(10, 5.6))
-    _fixed_margins(fig, left=0.7, right=0.2, top=0.6, bottom=1.0, wspace=0.25)
+    _fixed_margins(fig, left=0.7, right=0.2, top=0.6, bottom=1.2, wspace=0.25)
     left, right = fig.subplots(1, 2)
     _agreement_panel(left, table, "distortion_predicted", "distortion_measured")
     left.set_xlabel("predicted ||S_tr^-1 S_te - I||_F (population)")
@@ -115,7 +117,9 @@ def plot_distortion_agreement(table: pd.DataFrame) -> Figure:
     handles += [left.scatter([], [], color="gray", marker=M_MARKERS[k % len(M_MARKERS)],
                              label=f"m = {m}")
                 for k, m in enumerate(sorted(table["m"].unique()))]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    # families and context sizes, each in its own row where they fit (the canvas is 10 in wide)
+    fig.legend(handles=handles, loc="lower center", ncol=max(len(FAMILY_COLORS), 5), fontsize=8,
+               frameon=False)
     fig.suptitle("Measured vs predicted distortion (eq. 10); spread above the diagonal is "
                  "sampling error O(1/sqrt(m))", fontsize=10)
     return fig
