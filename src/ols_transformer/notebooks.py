@@ -64,8 +64,9 @@ def show(png: str | os.PathLike[str]) -> None:
         shown = picture.convert("RGB").resize((SHOWN_WIDTH, height),
                                               Picture.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    shown.quantize(colors=256, method=Picture.Quantize.MEDIANCUT).save(buffer, format="PNG",
-                                                                        optimize=True)
+    # the fast octree palette: 1 s of CPU for the default run's 15 wide figures, against 3 s
+    # for median cut with optimize (and smaller files)
+    shown.quantize(colors=256, method=Picture.Quantize.FASTOCTREE).save(buffer, format="PNG")
     display(Image(data=buffer.getvalue()))
 
 
