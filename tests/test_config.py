@@ -139,6 +139,9 @@ BAD = {
     "three data draws": ({"data": {"replicates": 3}}, "data.replicates", "set it to 5"),
     "ICL one restart": ({"icl": {"restarts": 1}}, "icl.restarts", "at least 2"),
     "ICL tolerance 0": ({"icl": {"tolerance": 0.0}}, "icl.tolerance", "0 < t < 1"),
+    "ICL sensitivity off the main grid's N": (
+        {"icl": {"sensitivity": {"context_sizes": [8, 12]}}}, "icl.sensitivity.context_sizes",
+        "not in icl.context_sizes"),
     "ICL sensitivity without one layer": ({"icl": {"sensitivity": {"depths": [2]}}},
                                           "icl.sensitivity.depths", "include 1"),
     # values that ran and then judged nothing, or trivially (issue 34)

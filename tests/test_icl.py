@@ -18,7 +18,13 @@ import torch
 
 from ols_transformer import checks, icl_models, icl_theory, icl_training
 from ols_transformer.checks import icl as icl_checks
-from ols_transformer.config import icl_lsa_groups, icl_part_tables, icl_parts, icl_problems
+from ols_transformer.config import (
+    icl_lsa_groups,
+    icl_part_tables,
+    icl_parts,
+    icl_problems,
+    icl_sensitivity_jobs,
+)
 from ols_transformer.construction import (
     moment_attention_map,
     second_moment,
@@ -870,6 +876,10 @@ def test_parts_split_the_settings_and_the_sensitivity_alternatives() -> None:
     assert icl_parts(tiny(norm_depths=[2, 4], designs=[]))[1:3] == ["norm_2", "norm_4"]
     assert icl.design_labels(tiny(norm_depths=[2, 4]), "norm_4") == [("lsa_norm", 4)]
     assert icl_part_tables(tiny(), "lsa_1")[-1] == "icl_convergence"
+    # the sensitivity grid at a subset of the main grid's N
+    only = tiny(sensitivity={**TINY["sensitivity"], "context_sizes": [16]})
+    assert {N for _, pairs in icl_sensitivity_jobs(only) for _, N in pairs} == {16}
+    assert {r.N for r in icl.sensitivity_runs(only, "init=random")} == {16}
     big = tiny(batch_size=100000, designs=[], norm_depths=[])
     groups = icl_lsa_groups(big)
     assert [pair for group in groups for pair in group] == [

@@ -397,12 +397,15 @@ def icl_sensitivity_variants(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]
 
 def icl_sensitivity_jobs(cfg: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, int]]]]:
     """(alternative label, its (Lambda, N) settings) of each sensitivity job: every alternative
-    of ``icl_sensitivity_variants`` on the main grid, its settings grouped as the main stacks'
-    (``icl_lsa_groups``) at the grid's depths, seeds and the alternative's step cap."""
+    of ``icl_sensitivity_variants`` on the main grid's Lambdas and its N (or the grid's own
+    ``context_sizes``, a subset), its settings grouped as the main stacks' (``icl_lsa_groups``)
+    at the grid's depths, seeds and the alternative's step cap."""
     s = cfg["sensitivity"]
     jobs = []
+    sizes = s.get("context_sizes", cfg["context_sizes"])
     for label, v in icl_sensitivity_variants(cfg).items():
-        sub = {**cfg, "depths": s["depths"], "seeds": s["seeds"], "steps": v["cap"]}
+        sub = {**cfg, "depths": s["depths"], "seeds": s["seeds"], "steps": v["cap"],
+               "context_sizes": sizes}
         jobs += [(label, group) for group in icl_lsa_groups(sub)]
     return jobs
 
@@ -432,7 +435,8 @@ def icl_part_work(cfg: Mapping[str, Any]) -> dict[str, float]:
     s = cfg["sensitivity"]
     variants = icl_sensitivity_variants(cfg)
     for i, (label, group) in enumerate(icl_sensitivity_jobs(cfg), 1):
-        sub = {**cfg, "depths": s["depths"], "seeds": s["seeds"], "steps": variants[label]["cap"]}
+        sub = {**cfg, "depths": s["depths"], "seeds": s["seeds"],
+               "steps": variants[label]["cap"]}
         work[f"sensitivity_{i}"] = _icl_setting_work(sub) * len(group)
     return work
 
@@ -693,6 +697,13 @@ def icl_problems(icl: Mapping[str, Any]) -> list[str]:
         if family in ICL_SCALE_FAMILIES and magnitudes and min(magnitudes) <= 0:
             out.append(_icl_problem(field, magnitudes, "scale factors must be > 0"))
     out += _icl_sensitivity_problems(icl.get("sensitivity"))
+    chosen = (icl.get("sensitivity") or {}).get("context_sizes") if isinstance(
+        icl.get("sensitivity"), Mapping) else None
+    off = [N for N in chosen or [] if N not in (sizes or [])]
+    if off:
+        out.append(_icl_problem("sensitivity.context_sizes", chosen,
+                                f"entries {off} are not in icl.context_sizes; the grid re-judges "
+                                "the main run's settings: choose among them"))
     criteria = icl.get("criteria")
     known = list(_icl_schema("criteria")["properties"])
     if criteria is not None and not isinstance(criteria, Mapping):

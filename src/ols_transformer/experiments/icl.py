@@ -155,11 +155,12 @@ def sensitivity_variants(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def sensitivity_runs(cfg: Mapping[str, Any], label: str,
                      pairs: Sequence[tuple[str, int]] | None = None) -> list[Run]:
-    """The runs of one alternative: the (Lambda, N) ``pairs`` (default: the main grid's), the
-    grid's seeds."""
+    """The runs of one alternative: the (Lambda, N) ``pairs`` (default: the main grid's Lambdas
+    at the grid's N, ``sensitivity.context_sizes`` or every one), the grid's seeds."""
     s, v = cfg["sensitivity"], sensitivity_variants(cfg)[label]
     if pairs is None:
-        pairs = [(str(name), int(N)) for name in cfg["lambdas"] for N in cfg["context_sizes"]]
+        pairs = [(str(name), int(N)) for name in cfg["lambdas"]
+                 for N in s.get("context_sizes", cfg["context_sizes"])]
     return [Run(str(name), int(N), int(seed), label, float(v["learning_rate"]), int(v["cap"]),
                 float(v["clip"]), str(v["init"]))
             for name, N in pairs for seed in s["seeds"]]
