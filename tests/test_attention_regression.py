@@ -105,12 +105,34 @@ def test_attention_heads_against_a_loop() -> None:
     w = np.exp(X.numpy() @ (L[0] @ L[0].T).numpy() @ X.numpy().T)
     np.fill_diagonal(w, 0)
     assert np.allclose(masked[0].numpy(), w @ y.numpy() / w.sum(1), rtol=1e-6)
-    # the hand-written backward against finite differences: queries apart from keys (both
-    # gradient paths), and training with the self-attention masked
-    assert torch.autograd.gradcheck(lambda L: ar.attention_heads(Xq, X, y, L),
-                                    (L.clone().requires_grad_(True),))
-    assert torch.autograd.gradcheck(lambda L: ar.attention_heads(X, X, y, L, True),
-                                    (L.clone().requires_grad_(True),))
+
+
+@pytest.mark.parametrize("mask_self", [False, True])
+def test_training_loss_gradient_against_autograd(mask_self: bool) -> None:
+    """The hand-written loss and gradient against autograd through the loss written out plainly
+    (exp / row sum of x_i^T L L^T x_j, float64), at a random point."""
+    rng = np.random.default_rng(11)
+    n, p, M = 30, 4, 3
+    X = torch.tensor(rng.uniform(size=(n, p)))
+    y = torch.tensor(rng.standard_normal(n))
+    rows, cols = torch.tril_indices(p, p)
+    theta = torch.tensor(rng.standard_normal((M, len(rows))), requires_grad=True)
+    alpha = torch.tensor(rng.uniform(0.1, 0.5, M), requires_grad=True)
+    L = torch.zeros(M, p, p, dtype=torch.float64).index_put((torch.arange(M)[:, None],
+                                                               rows, cols), theta)
+    prediction = torch.zeros(n, dtype=torch.float64)
+    for m in range(M):
+        e = torch.exp(X @ L[m] @ L[m].T @ X.T)
+        if mask_self:
+            e = e * (1 - torch.eye(n, dtype=torch.float64))
+        prediction = prediction + alpha[m] * (e @ y) / e.sum(1)
+    loss = ((prediction - y) ** 2).mean() + 0.01 * (theta**2).sum()
+    loss.backward()
+    with torch.no_grad():
+        got, grad_theta, grad_alpha = ar.TrainingLoss(X, y, M, 0.01, mask_self)(theta, alpha)
+    assert math.isclose(float(got), float(loss.detach()), rel_tol=1e-12)
+    assert torch.allclose(grad_theta, theta.grad, rtol=1e-9, atol=1e-12)
+    assert torch.allclose(grad_alpha, alpha.grad, rtol=1e-9, atol=1e-12)
 
 
 def test_optimisation_view_recovers_ols_and_omega_where_identified() -> None:
