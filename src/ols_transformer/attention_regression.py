@@ -397,7 +397,11 @@ def _mlp(p: int, s: MLPSettings) -> torch.nn.Sequential:
 def mlp_predict(X: np.ndarray, y: np.ndarray, queries: list[np.ndarray], settings: MLPSettings,
                 seed: int, device: torch.device | None = None) -> tuple[list[np.ndarray], int]:
     """Train the ensemble (X, y standardised on the training set) and predict each array of
-    ``queries`` (each (q, p)) on y's scale. Returns the predictions and the epochs run in all."""
+    ``queries`` (each (q, p)) on y's scale. Returns the predictions and the epochs run in all.
+    Random draws as the public code's ``train_mlp_ensemble`` on CPU: member i's seed
+    seed + 100 i sets numpy's legacy stream for its validation split and torch's global stream
+    for its initial weights, each epoch's shuffle (the seed a DataLoader's RandomSampler draws
+    from it) and the dropout masks."""
     device = device or torch.device("cpu")
     mu, sd = X.mean(0), X.std(0)
     y_mean, y_std = float(np.mean(y)), float(np.std(y)) + 1e-8
@@ -409,17 +413,18 @@ def mlp_predict(X: np.ndarray, y: np.ndarray, queries: list[np.ndarray], setting
     epochs_run = 0
     for member in range(settings.ensemble):
         member_seed = int(seed) + 100 * member
-        order = np.random.default_rng(member_seed).permutation(n)
-        val, tr = order[:n_val], order[n_val:]
+        order = np.random.RandomState(member_seed).permutation(n)
+        val, tr = order[:n_val], torch.from_numpy(order[n_val:])
         torch.manual_seed(member_seed)
         net = _mlp(X.shape[1], settings).to(device)
         opt = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
-        gen = torch.Generator().manual_seed(member_seed)
         best, best_state, waited = math.inf, None, 0
         for _ in range(settings.max_epochs):
             epochs_run += 1
             net.train()
-            perm = torch.from_numpy(tr)[torch.randperm(len(tr), generator=gen)]
+            shuffle = torch.Generator().manual_seed(
+                int(torch.empty((), dtype=torch.int64).random_().item()))
+            perm = tr[torch.randperm(len(tr), generator=shuffle)]
             for start in range(0, len(tr), settings.batch_size):
                 idx = perm[start:start + settings.batch_size]
                 opt.zero_grad()
@@ -443,4 +448,3 @@ def mlp_predict(X: np.ndarray, y: np.ndarray, queries: list[np.ndarray], setting
             for i, q in enumerate(Qs):
                 sums[i] += net(q)[:, 0].double().cpu().numpy()
     return [s / settings.ensemble * y_std + y_mean for s in sums], epochs_run
-
