@@ -379,3 +379,25 @@ def test_paper_ranking_and_linear_gap() -> None:
     rows[-1] = _reps([0.3] * 5, "OLS")
     found = {r.check: r for r in checks.paper_claims(pd.concat(rows), c)}
     assert found["paper_ranking"].verdict == PASS and found["paper_linear_gap"].value == 0.0
+
+
+def test_refit_pairs_compare_the_same_fits_where_the_rule_fired() -> None:
+    """Two of three fits fired (first 0.05 -> refit 0.30, first 0.02 -> refit -0.10): the
+    paired mean is (0.25 - 0.12) / 2 = 0.065, over those two only; the unfired fit is left out;
+    the validation variant's mean is taken on the same two draws."""
+    rows = []
+    for rep, (first, final, refit, valid) in enumerate(
+            ((0.05, 0.30, True, 0.2), (0.02, -0.10, True, 0.1), (0.5, 0.5, False, 0.9))):
+        key = {"design": "rotated_sine", "n": 500, "snr": 0.5, "base_seed": 42,
+               "replicate": rep, "seed": 0, "r2_train": 0.9}
+        rows.append({**key, "model": "AttReg_M5", "r2_test": final, "r2_test_first": first,
+                     "refit": refit})
+        rows.append({**key, "model": "AttReg_M5_validation", "r2_test": valid,
+                     "r2_test_first": valid, "refit": False})
+    r2 = pd.DataFrame(rows)
+    table = checks.refit_pairs(r2)
+    row = table.iloc[0]
+    assert (row.fits, row.fired) == (3, 2)
+    assert math.isclose(row.paired_diff_mean, 0.065) and math.isclose(row.validation_mean, 0.15)
+    found = checks._refit_check(r2, 0.95)
+    assert math.isclose(found.value, 0.065) and "fired in 2 of 3" in found.detail
