@@ -401,3 +401,28 @@ def test_refit_pairs_compare_the_same_fits_where_the_rule_fired() -> None:
     assert math.isclose(row.paired_diff_mean, 0.065) and math.isclose(row.validation_mean, 0.15)
     found = checks._refit_check(r2, 0.95)
     assert math.isclose(found.value, 0.065) and "fired in 2 of 3" in found.detail
+
+
+def test_lean_lbfgs_takes_torchs_steps() -> None:
+    """Our LBFGS (numpy two-loop) against torch's on a float64 problem with curvature and a
+    short history (so the history wraps): the same iterates to rounding after 3 steps."""
+    rng = np.random.default_rng(0)
+    A, b = torch.tensor(rng.standard_normal((30, 12))), torch.tensor(rng.standard_normal(30))
+
+    def run(cls: type) -> torch.Tensor:
+        x = torch.zeros(12, dtype=torch.float64, requires_grad=True)
+        opt = cls([x], lr=1.0, max_iter=20, history_size=5, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = ((A @ x - b) ** 2).mean() + 0.1 * (x**4).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        return x.detach()
+
+    ours, torchs = run(ar._LBFGS), run(torch.optim.LBFGS)
+    assert torch.allclose(ours, torchs, rtol=1e-10, atol=1e-12)
+    assert float(torchs.abs().max()) > 0.1  # it moved

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.optim.lbfgs import _strong_wolfe
 
 DESIGNS = ("linear", "friedman1", "friedman2", "friedman3", "rotated_sine", "soft_radial")
 P = 5  # covariates of every design
@@ -314,6 +315,95 @@ def initial_L(X: torch.Tensor, heads: int, noise: float, seed: int) -> torch.Ten
         X.device, X.dtype) for _ in range(heads)])
 
 
+class _LBFGS(torch.optim.LBFGS):
+    """torch's LBFGS (strong Wolfe; same updates, tests and stopping rules) with the inverse-
+    Hessian product's two loops over the history done in numpy on a (history, D) matrix: with
+    D = 80 parameters and a history of 100, torch spends ~400 dispatches of tiny tensors per
+    iteration there, measured at ~40% of a fit's time at N = 500; numpy does them in a tenth.
+    The same float32 arithmetic, term by term (rounding-level differences only)."""
+
+    @torch.no_grad()
+    def step(self, closure):  # type: ignore[override]  # noqa: ANN001, ANN201
+        group = self.param_groups[0]
+        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
+        history = group["history_size"]
+        state = self.state[self._params[0]]
+        state.setdefault("func_evals", 0)
+        state.setdefault("n_iter", 0)
+        closure = torch.enable_grad()(closure)
+        orig_loss = closure()
+        loss = float(orig_loss)
+        current_evals = 1
+        state["func_evals"] += 1
+        flat_grad = self._gather_flat_grad()
+        if flat_grad.abs().max() <= tol_grad:
+            return orig_loss
+        d, t = state.get("d"), state.get("t")
+        dirs, stps, ro = state.get("dirs"), state.get("stps"), state.get("ro")
+        H_diag, prev_flat_grad = state.get("H_diag"), state.get("prev_flat_grad")
+        n_iter = 0
+        while n_iter < max_iter:
+            n_iter += 1
+            state["n_iter"] += 1
+            if state["n_iter"] == 1:
+                d = flat_grad.neg()
+                dirs, stps, ro = [], [], []
+                H_diag = 1.0
+            else:
+                y = flat_grad.sub(prev_flat_grad).numpy()
+                s = (d * t).numpy()
+                real = y.dtype.type  # float32 here: every scalar in the parameters' precision
+                ys = real(y @ s)
+                if ys > 1e-10:
+                    if len(dirs) == history:
+                        dirs.pop(0)
+                        stps.pop(0)
+                        ro.pop(0)
+                    dirs.append(y)
+                    stps.append(s)
+                    ro.append(real(1.0) / ys)
+                    H_diag = ys / real(y @ y)
+                q = -flat_grad.numpy()
+                al = [real(0.0)] * len(dirs)
+                for i in range(len(dirs) - 1, -1, -1):
+                    al[i] = real(stps[i] @ q) * ro[i]
+                    q = q - al[i] * dirs[i]
+                r = q * real(H_diag)
+                for i in range(len(dirs)):
+                    be_i = real(dirs[i] @ r) * ro[i]
+                    r = r + (al[i] - be_i) * stps[i]
+                d = torch.from_numpy(r)
+            if prev_flat_grad is None:
+                prev_flat_grad = flat_grad.clone(memory_format=torch.contiguous_format)
+            else:
+                prev_flat_grad.copy_(flat_grad)
+            prev_loss = loss
+            t = (min(1.0, 1.0 / float(flat_grad.abs().sum())) * lr if state["n_iter"] == 1
+                 else lr)
+            gtd = flat_grad.dot(d)
+            if gtd > -tol_change:
+                break
+            x_init = self._clone_param()
+
+            def obj_func(x, t, d):  # noqa: ANN001, ANN202
+                return self._directional_evaluate(closure, x, t, d)
+
+            loss, flat_grad, t, ls_func_evals = _strong_wolfe(
+                obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals)
+            self._add_grad(t, d)
+            opt_cond = flat_grad.abs().max() <= tol_grad
+            current_evals += ls_func_evals
+            state["func_evals"] += ls_func_evals
+            if n_iter == max_iter or current_evals >= max_eval or opt_cond:
+                break
+            if d.mul(t).abs().max() <= tol_change or abs(loss - prev_loss) < tol_change:
+                break
+        state.update(d=d, t=t, dirs=dirs, stps=stps, ro=ro, H_diag=H_diag,
+                     prev_flat_grad=prev_flat_grad)
+        return orig_loss
+
+
 def fit_attention(X: np.ndarray, y: np.ndarray, settings: AttentionSettings, seed: int,
                   device: torch.device | None = None) -> AttentionFit:
     """Attention Regression trained as the paper: y standardised, loss = in-sample MSE (each
@@ -330,8 +420,8 @@ def fit_attention(X: np.ndarray, y: np.ndarray, settings: AttentionSettings, see
     rows, cols = torch.tril_indices(p, p)
     theta = initial_L(Xt, M, settings.init_noise, seed).requires_grad_(True)
     alpha = torch.full((M,), 1.0 / M, dtype=dt, device=device, requires_grad=True)
-    opt = torch.optim.LBFGS([alpha, theta], lr=1.0, max_iter=settings.max_iter,
-                            history_size=settings.history, line_search_fn="strong_wolfe")
+    opt = _LBFGS([alpha, theta], lr=1.0, max_iter=settings.max_iter,
+                 history_size=settings.history, line_search_fn="strong_wolfe")
     training_loss = TrainingLoss(Xt, yt, M, settings.penalty, settings.mask_self)
 
     def closure() -> torch.Tensor:
