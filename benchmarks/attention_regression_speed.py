@@ -5,8 +5,9 @@ and the share of a fit's time spent in the kernel (the rest: LBFGS's own work, t
 and the predictions).
 
 Usage: python benchmarks/attention_regression_speed.py [SEEDS]   (SEEDS: fits per N, default 2)
-Time is process time of this one thread (min over repeats for the kernel, so other processes on
-a shared machine inflate it less); the numbers change with the machine, so quote them beside
+Time is process time of this one thread throughout (min over repeats for the matmul and the
+kernel, so other processes on a shared machine inflate it less; cache contention still does);
+the numbers change with the machine, so quote them beside
 the matmul rate printed first.
 """
 
@@ -25,9 +26,9 @@ def matmul_gflops(n: int = 1000, repeats: int = 20) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         a @ b
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return 2 * n**3 / best / 1e9
 
 
@@ -47,9 +48,9 @@ def kernel_seconds(n: int, heads: int, repeats: int = 30) -> float:
     loss = ar.TrainingLoss(X, y, heads, 1e-3)
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         loss(theta, alpha)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
