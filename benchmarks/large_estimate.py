@@ -229,8 +229,9 @@ def icl_estimates(seconds: Mapping[str, float], default: Mapping[str, Any],
 # ---- attention_regression --------------------------------------------------------------------
 
 def _fits(ar: Mapping[str, Any], n: int) -> float:
-    """Work of one condition part at N = n: N^2 x replicates x variants."""
-    return float(n) ** 2 * int(ar["replicates"]) * len(ar.get("variants", ["paper"]))
+    """Work of one condition part at N = n: N^2 x runs x replicates x variants."""
+    return (float(n) ** 2 * len(ar.get("seeds", [0])) * int(ar["replicates"])
+            * len(ar.get("variants", ["paper"])))
 
 
 def attention_regression_estimates(seconds: Mapping[str, float], default: Mapping[str, Any],

@@ -194,9 +194,10 @@ def test_main_reads_the_runs_own_config(tmp_path: Path, capsys: pytest.CaptureFi
     assert large_estimate.main([str(version)]) == 0
     out = capsys.readouterr().out
     assert "190 compute jobs" in out
-    # linear at N = 5000 from N = 200: (5000/200)^2 x 10/3 x 10 s + 3 s, the longest job
+    # linear at N = 5000 from N = 200: (5000/200)^2 x 2 (two runs of 5 replicates for one) x
+    # 10 s + 3 s, the longest job
     assert "longest job: attention_regression_linear_n5000_snr" in out
-    assert f"~{(625 * 10 / 3 * 10 + 3) / 60:.0f} min" in out
+    assert f"~{(625 * 2 * 10 + 3) / 60:.0f} min" in out
     assert "per stage (CPU core-hours):" in out and "device: cuda" in out
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.optim.lbfgs import _strong_wolfe
 
 DESIGNS = ("linear", "friedman1", "friedman2", "friedman3", "rotated_sine", "soft_radial")
 P = 5  # covariates of every design
@@ -233,63 +234,174 @@ class AttentionFit:
     finite: bool
 
 
-class _Heads(torch.autograd.Function):
-    """softmax_j(a_qm . b_jm) weights on y per head, with a hand-written backward. The n x n
-    matrix E = exp(scores - row max) is kept unnormalised and only ever multiplied as
-    (k, n) @ (n, n) products (torch's batched matmul runs these ~3x faster than (n, n) @ (n, k));
-    the gradient needs no n x n elementwise pass: with W = E / s and g_qj = W_qj (y_j - h_q) c_q,
-    g B = c (W [y B, B] combined) and g^T A = y (W^T c A) - W^T (c h A)."""
-
-    @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, A: torch.Tensor, B: torch.Tensor,
-                y: torch.Tensor, mask_self: bool) -> torch.Tensor:
-        E = A @ B.transpose(1, 2)  # (M, q, n) scores
-        if mask_self:
-            E.diagonal(dim1=1, dim2=2).fill_(-math.inf)
-        E -= E.amax(dim=2, keepdim=True)
-        E.exp_()
-        values = torch.stack((y, torch.ones_like(y))).expand(A.shape[0], 2, -1)  # (M, 2, n)
-        sums = values @ E.transpose(1, 2)  # (M, 2, q): E y and the row sums s
-        inverse = 1.0 / (sums[:, 1] + 1e-8)  # the public code's + 1e-8 in the sum
-        heads = sums[:, 0] * inverse  # (M, q)
-        ctx.save_for_backward(A, B, y, E, inverse, heads)
-        return heads
-
-    @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, None, None]:
-        A, B, y, E, inverse, heads = ctx.saved_tensors
-        p = B.shape[2]
-        c = grad * inverse  # (M, q)
-        BT = B.transpose(1, 2)  # (M, p, n)
-        EB = torch.cat((BT * y, BT), 1) @ E.transpose(1, 2)  # (M, 2p, q) = (E [y B, B])^T
-        grad_A = (c[:, None] * (EB[:, :p] - heads[:, None] * EB[:, p:])).transpose(1, 2)
-        cA = c[:, None] * A.transpose(1, 2)  # (M, p, q)
-        ET = torch.cat((cA, heads[:, None] * cA), 1) @ E  # (M, 2p, n) = (E^T [c A, c h A])^T
-        grad_B = (y * ET[:, :p] - ET[:, p:]).transpose(1, 2)
-        return grad_A, grad_B, None, None
-
-
 def attention_heads(Xq: torch.Tensor, X: torch.Tensor, y: torch.Tensor, L: torch.Tensor,
                     mask_self: bool = False) -> torch.Tensor:
     """Every head's prediction at once: softmax_j(x_q^T L_m L_m^T x_j) weights on y.
     Xq (q, p), X (n, p), y (n,), L (M, p, p) -> (M, q). ``mask_self``: Xq is X and the diagonal
-    scores are dropped. The public code's normalisation (max shift, + 1e-8 in the sum)."""
+    scores are dropped. The public code divides exp(s - max) by its row sum + 1e-8; the sum is
+    >= 1 (the max term is exp(0)), so in float32 the 1e-8 is below half an ulp and the two are
+    the same number: torch's softmax, one fused pass instead of three."""
     A = torch.einsum("qp,mpr->mqr", Xq, L)  # (M, q, p): x_q^T L_m
     B = torch.einsum("np,mpr->mnr", X, L)  # (M, n, p)
-    return _Heads.apply(A, B, y, mask_self)
+    scores = torch.bmm(A, B.transpose(1, 2))  # (M, q, n)
+    if mask_self:
+        scores.diagonal(dim1=1, dim2=2).fill_(-math.inf)
+    return torch.bmm(torch.softmax(scores, 2), y.expand(L.shape[0], -1)[..., None])[..., 0]
 
 
-def warm_start(X: torch.Tensor, heads: int, noise: float, generator: torch.Generator
-               ) -> torch.Tensor:
-    """The paper's start: L = chol(N (X^T X + 1e-6 I)^-1) (raw, uncentred X) for every head,
-    plus N(0, noise^2) per lower-triangular entry. X (n, p) -> (M, p, p)."""
+class TrainingLoss:
+    """The training loss mean((sum_m alpha_m head_m(X) - y)^2) + penalty sum theta^2 and its
+    gradients in theta (M, p(p+1)/2: each L_m's lower triangle, row-major) and alpha (M,), by
+    hand, for one training set (X (n, p), y (n,)) and head count. Autograd through softmax keeps
+    three n x n buffers per head and passes over them five times; here the scores are written
+    once into a buffer kept across calls (no fresh pages per call), turned into the weights W in
+    place, and read by two products: with g_qj = W_qj (y_j - h_q) c_q (c = dloss/dh),
+    g B = c (W [y B, B] combined) and g^T A = y (W^T c A) - W^T (c h A); queries are the keys
+    (A = B = X L_m)."""
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, heads: int, penalty: float,
+                 mask_self: bool = False) -> None:
+        n, p = X.shape
+        self.X, self.y, self.penalty, self.mask_self = X, y, penalty, mask_self
+        rows, cols = torch.tril_indices(p, p, device=X.device)
+        self.flat = rows * p + cols
+        self.W = torch.empty(heads, n, n, dtype=X.dtype, device=X.device)
+
+    def __call__(self, theta: torch.Tensor, alpha: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(loss, grad theta, grad alpha) at theta (M, p(p+1)/2), alpha (M,)."""
+        X, y, W = self.X, self.y, self.W
+        n, p = X.shape
+        M = theta.shape[0]
+        L = theta.new_zeros(M, p * p).index_copy_(1, self.flat, theta).view(M, p, p)
+        B = torch.einsum("np,mpr->mnr", X, L)  # (M, n, p)
+        torch.bmm(B, B.transpose(1, 2), out=W)  # the scores
+        if self.mask_self:
+            W.diagonal(dim1=1, dim2=2).fill_(-math.inf)
+        # The public code divides exp(s - max) by its row sum + 1e-8: the sum is >= 1, so in
+        # float32 the 1e-8 is below half an ulp and this is the same number (softmax, in place).
+        torch.ops.aten._softmax.out(W, 2, False, out=W)
+        yB = B * y[:, None]
+        P = torch.bmm(torch.cat((y.expand(M, 1, n), yB.transpose(1, 2), B.transpose(1, 2)), 1),
+                      W.transpose(1, 2))  # (M, 1 + 2p, n): (W [y, y B, B])^T
+        heads = P[:, 0]  # (M, n)
+        residual = alpha @ heads - y  # (n,)
+        c = alpha[:, None] * residual * (2.0 / n)  # dloss / dheads
+        grad_A = c[:, None] * (P[:, 1:1 + p] - heads[:, None] * P[:, 1 + p:])  # (M, p, n)
+        cA = c[:, None] * B.transpose(1, 2)  # (M, p, n)
+        T = torch.bmm(torch.cat((cA, heads[:, None] * cA), 1), W)  # (M, 2p, n): (W^T [..])^T
+        grad_L = torch.einsum("np,mrn->mpr", X, grad_A + y * T[:, :p] - T[:, p:])
+        loss = residual @ residual / n + self.penalty * (theta**2).sum()
+        return (loss, grad_L.reshape(M, p * p)[:, self.flat] + 2 * self.penalty * theta,
+                heads @ residual * (2.0 / n))
+
+
+def initial_L(X: torch.Tensor, heads: int, noise: float, seed: int) -> torch.Tensor:
+    """The public code's start, drawn as it draws: L = chol(N (X^T X + 1e-6 I)^-1) (raw,
+    uncentred X) for every head, plus N(0, noise^2) per lower-triangular entry, from the CPU
+    stream of ``torch.manual_seed(seed)`` after the module's own random L (a discarded
+    randn(M, p(p+1)/2)), head by head (randn(p(p+1)/2) each: torch draws a short vector
+    differently from a long one, so the per-head calls matter). The paper's A100 runs drew this
+    noise from CUDA's generator, which no CPU stream reproduces.
+    X (n, p) -> (M, p(p+1)/2), row-major lower-triangular entries."""
     n, p = X.shape
+    rows, cols = torch.tril_indices(p, p)
     base = torch.linalg.cholesky(torch.linalg.inv(X.T @ X + 1e-6 * torch.eye(
         p, dtype=X.dtype, device=X.device))) * math.sqrt(n)
-    jitter = torch.randn((heads, p, p), generator=generator, dtype=X.dtype,
-                         device="cpu").to(X.device) * noise
-    return torch.tril(base[None] + jitter)
+    generator = torch.Generator().manual_seed(int(seed))
+    torch.randn(heads, len(rows), generator=generator)  # the module's random L, overwritten
+    flat = base[rows.to(X.device), cols.to(X.device)]
+    return torch.stack([flat + (torch.randn(len(rows), generator=generator) * noise).to(
+        X.device, X.dtype) for _ in range(heads)])
+
+
+class _LBFGS(torch.optim.LBFGS):
+    """torch's LBFGS (strong Wolfe; same updates, tests and stopping rules) with the inverse-
+    Hessian product's two loops over the history done in numpy on a (history, D) matrix: with
+    D = 80 parameters and a history of 100, torch spends ~400 dispatches of tiny tensors per
+    iteration there, measured at ~40% of a fit's time at N = 500; numpy does them in a tenth.
+    The same float32 arithmetic, term by term (rounding-level differences only)."""
+
+    @torch.no_grad()
+    def step(self, closure):  # type: ignore[override]  # noqa: ANN001, ANN201
+        group = self.param_groups[0]
+        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
+        history = group["history_size"]
+        state = self.state[self._params[0]]
+        state.setdefault("func_evals", 0)
+        state.setdefault("n_iter", 0)
+        closure = torch.enable_grad()(closure)
+        orig_loss = closure()
+        loss = float(orig_loss)
+        current_evals = 1
+        state["func_evals"] += 1
+        flat_grad = self._gather_flat_grad()
+        if flat_grad.abs().max() <= tol_grad:
+            return orig_loss
+        d, t = state.get("d"), state.get("t")
+        dirs, stps, ro = state.get("dirs"), state.get("stps"), state.get("ro")
+        H_diag, prev_flat_grad = state.get("H_diag"), state.get("prev_flat_grad")
+        n_iter = 0
+        while n_iter < max_iter:
+            n_iter += 1
+            state["n_iter"] += 1
+            if state["n_iter"] == 1:
+                d = flat_grad.neg()
+                dirs, stps, ro = [], [], []
+                H_diag = 1.0
+            else:
+                y = flat_grad.sub(prev_flat_grad).numpy()
+                s = (d * t).numpy()
+                real = y.dtype.type  # float32 here: every scalar in the parameters' precision
+                ys = real(y @ s)
+                if ys > 1e-10:
+                    if len(dirs) == history:
+                        dirs.pop(0)
+                        stps.pop(0)
+                        ro.pop(0)
+                    dirs.append(y)
+                    stps.append(s)
+                    ro.append(real(1.0) / ys)
+                    H_diag = ys / real(y @ y)
+                q = -flat_grad.numpy()
+                al = [real(0.0)] * len(dirs)
+                for i in range(len(dirs) - 1, -1, -1):
+                    al[i] = real(stps[i] @ q) * ro[i]
+                    q = q - al[i] * dirs[i]
+                r = q * real(H_diag)
+                for i in range(len(dirs)):
+                    be_i = real(dirs[i] @ r) * ro[i]
+                    r = r + (al[i] - be_i) * stps[i]
+                d = torch.from_numpy(r)
+            if prev_flat_grad is None:
+                prev_flat_grad = flat_grad.clone(memory_format=torch.contiguous_format)
+            else:
+                prev_flat_grad.copy_(flat_grad)
+            prev_loss = loss
+            t = (min(1.0, 1.0 / float(flat_grad.abs().sum())) * lr if state["n_iter"] == 1
+                 else lr)
+            gtd = flat_grad.dot(d)
+            if gtd > -tol_change:
+                break
+            x_init = self._clone_param()
+
+            def obj_func(x, t, d):  # noqa: ANN001, ANN202
+                return self._directional_evaluate(closure, x, t, d)
+
+            loss, flat_grad, t, ls_func_evals = _strong_wolfe(
+                obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals)
+            self._add_grad(t, d)
+            opt_cond = flat_grad.abs().max() <= tol_grad
+            current_evals += ls_func_evals
+            state["func_evals"] += ls_func_evals
+            if n_iter == max_iter or current_evals >= max_eval or opt_cond:
+                break
+            if d.mul(t).abs().max() <= tol_change or abs(loss - prev_loss) < tol_change:
+                break
+        state.update(d=d, t=t, dirs=dirs, stps=stps, ro=ro, H_diag=H_diag,
+                     prev_flat_grad=prev_flat_grad)
+        return orig_loss
 
 
 def fit_attention(X: np.ndarray, y: np.ndarray, settings: AttentionSettings, seed: int,
@@ -304,32 +416,24 @@ def fit_attention(X: np.ndarray, y: np.ndarray, settings: AttentionSettings, see
     y_mean, y_std = float(np.mean(y)), float(np.std(y)) + 1e-8
     Xt = torch.tensor(X, dtype=dt, device=device)
     yt = torch.tensor((y - y_mean) / y_std, dtype=dt, device=device)
-    gen = torch.Generator().manual_seed(int(seed))
     M, p = settings.heads, X.shape[1]
     rows, cols = torch.tril_indices(p, p)
-    theta = warm_start(Xt, M, settings.init_noise, gen)[:, rows, cols].clone().requires_grad_(True)
+    theta = initial_L(Xt, M, settings.init_noise, seed).requires_grad_(True)
     alpha = torch.full((M,), 1.0 / M, dtype=dt, device=device, requires_grad=True)
-
-    flat = (rows * p + cols).to(device)
-
-    def lower() -> torch.Tensor:
-        return _tril(theta, flat, M, p)
-
-    opt = torch.optim.LBFGS([alpha, theta], lr=1.0, max_iter=settings.max_iter,
-                            history_size=settings.history, line_search_fn="strong_wolfe")
+    opt = _LBFGS([alpha, theta], lr=1.0, max_iter=settings.max_iter,
+                 history_size=settings.history, line_search_fn="strong_wolfe")
+    training_loss = TrainingLoss(Xt, yt, M, settings.penalty, settings.mask_self)
 
     def closure() -> torch.Tensor:
-        opt.zero_grad()
-        heads = attention_heads(Xt, Xt, yt, lower(), settings.mask_self)
-        pred = alpha @ heads
-        loss = ((pred - yt) ** 2).mean() + settings.penalty * (theta**2).sum()
-        if torch.isfinite(loss):
-            loss.backward()
+        with torch.no_grad():
+            loss, theta.grad, alpha.grad = training_loss(theta, alpha)
+        if not torch.isfinite(loss):  # as the public code: no gradient from a non-finite loss
+            theta.grad, alpha.grad = torch.zeros_like(theta), torch.zeros_like(alpha)
         return loss
 
     best, finite, step = math.inf, True, 0
     for step in range(settings.steps):
-        loss = float(opt.step(closure).detach())
+        loss = float(opt.step(closure))
         if not math.isfinite(loss):
             finite = False
             break
@@ -337,14 +441,9 @@ def fit_attention(X: np.ndarray, y: np.ndarray, settings: AttentionSettings, see
             best = loss
         elif step > settings.min_steps:
             break
-    return AttentionFit(lower().detach(), alpha.detach(), Xt, yt, y_mean, y_std, step + 1, best,
+    L = theta.new_zeros(M, p * p).index_copy(1, (rows * p + cols).to(device), theta.detach())
+    return AttentionFit(L.view(M, p, p), alpha.detach(), Xt, yt, y_mean, y_std, step + 1, best,
                         finite and bool(torch.isfinite(theta).all()))
-
-
-def _tril(theta: torch.Tensor, flat: torch.Tensor, M: int, p: int) -> torch.Tensor:
-    """(M, p(p+1)/2) free entries -> (M, p, p) lower-triangular L (``flat``: their row-major
-    indices), differentiably."""
-    return theta.new_zeros(M, p * p).index_copy(1, flat, theta).view(M, p, p)
 
 
 def predict_attention(fit: AttentionFit, Xq: np.ndarray | None = None, mask_self: bool = False
@@ -388,7 +487,11 @@ def _mlp(p: int, s: MLPSettings) -> torch.nn.Sequential:
 def mlp_predict(X: np.ndarray, y: np.ndarray, queries: list[np.ndarray], settings: MLPSettings,
                 seed: int, device: torch.device | None = None) -> tuple[list[np.ndarray], int]:
     """Train the ensemble (X, y standardised on the training set) and predict each array of
-    ``queries`` (each (q, p)) on y's scale. Returns the predictions and the epochs run in all."""
+    ``queries`` (each (q, p)) on y's scale. Returns the predictions and the epochs run in all.
+    Random draws as the public code's ``train_mlp_ensemble`` on CPU: member i's seed
+    seed + 100 i sets numpy's legacy stream for its validation split and torch's global stream
+    for its initial weights, each epoch's shuffle (the seed a DataLoader's RandomSampler draws
+    from it) and the dropout masks."""
     device = device or torch.device("cpu")
     mu, sd = X.mean(0), X.std(0)
     y_mean, y_std = float(np.mean(y)), float(np.std(y)) + 1e-8
@@ -400,17 +503,18 @@ def mlp_predict(X: np.ndarray, y: np.ndarray, queries: list[np.ndarray], setting
     epochs_run = 0
     for member in range(settings.ensemble):
         member_seed = int(seed) + 100 * member
-        order = np.random.default_rng(member_seed).permutation(n)
-        val, tr = order[:n_val], order[n_val:]
+        order = np.random.RandomState(member_seed).permutation(n)
+        val, tr = order[:n_val], torch.from_numpy(order[n_val:])
         torch.manual_seed(member_seed)
         net = _mlp(X.shape[1], settings).to(device)
         opt = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
-        gen = torch.Generator().manual_seed(member_seed)
         best, best_state, waited = math.inf, None, 0
         for _ in range(settings.max_epochs):
             epochs_run += 1
             net.train()
-            perm = torch.from_numpy(tr)[torch.randperm(len(tr), generator=gen)]
+            shuffle = torch.Generator().manual_seed(
+                int(torch.empty((), dtype=torch.int64).random_().item()))
+            perm = tr[torch.randperm(len(tr), generator=shuffle)]
             for start in range(0, len(tr), settings.batch_size):
                 idx = perm[start:start + settings.batch_size]
                 opt.zero_grad()
@@ -434,4 +538,3 @@ def mlp_predict(X: np.ndarray, y: np.ndarray, queries: list[np.ndarray], setting
             for i, q in enumerate(Qs):
                 sums[i] += net(q)[:, 0].double().cpu().numpy()
     return [s / settings.ensemble * y_std + y_mean for s in sums], epochs_run
-

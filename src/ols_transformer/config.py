@@ -791,7 +791,9 @@ def attention_regression_part_work(cfg: Mapping[str, Any]) -> dict[str, float]:
     for part in attention_regression_parts(cfg)[1:]:
         _, n, _ = condition_of_part(part)
         fit = int(cfg["steps"]) * AR_STEP_SECONDS * max(1.0, (n / 500) ** 2)
-        work[part] = int(cfg["replicates"]) * (AR_BASELINE_SECONDS + len(cfg["variants"]) * fit)
+        mlp = len(cfg["mlp"]["runs"]) * int(cfg["mlp"]["ensemble"]) * AR_BASELINE_SECONDS
+        work[part] = int(cfg["replicates"]) * (
+            len(cfg["seeds"]) * (AR_BASELINE_SECONDS + len(cfg["variants"]) * fit) + mlp)
     return work
 
 
@@ -839,6 +841,11 @@ def attention_regression_problems(cfg: Mapping[str, Any]) -> list[str]:
     for field in ("penalty", "refit_penalty"):
         if float(cfg[field]) < 0:
             problems.append(problem(field, cfg[field], "a penalty must be >= 0"))
+    stray = [s for s in cfg["mlp"]["runs"] if s not in cfg["seeds"]]
+    if stray:
+        problems.append(problem("mlp.runs", list(cfg["mlp"]["runs"]), f"{stray} not among "
+                                f"attention_regression.seeds {list(cfg['seeds'])}; the MLP runs "
+                                "on runs of the Monte Carlo: list base seeds from seeds"))
     unknown = [v for v in cfg["variants"] if v not in AR_VARIANTS]
     if unknown:
         problems.append(problem("variants", list(cfg["variants"]), f"unknown variant(s) "

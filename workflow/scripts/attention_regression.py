@@ -19,11 +19,13 @@ with StageRun(smk, "attention_regression") as run:
     pieces = [{path.stem: pd.read_csv(path) for path in sorted(Path(part).glob("*.csv"))}
               for part in smk.input.parts]
     tables = experiment.gather(run.cfg, pieces)
-    summary = checks.frame(ar_checks.checks(tables, run.cfg.get("criteria")))
+    criteria = checks.criteria_with_defaults(run.cfg.get("criteria"), ar_checks.DEFAULTS)
+    summary = checks.frame(ar_checks.checks(tables, criteria))
     logging.getLogger("ols_transformer").info("attention_regression: %s",
                                               checks.headline(summary))
     for name in ("r2", "comparison", "identity", "optimisation", "kernel"):
         write_table(tables[f"ar_{name}"], smk.output[name])
     write_table(summary, smk.output.summary)
-    for name, figure in plots.figures(tables).items():
+    cells = ar_checks.cell_verdicts(tables["ar_comparison"], criteria)
+    for name, figure in plots.figures(tables, cells).items():
         save_figure(figure, smk.output[f"{name}_pdf"], smk.output[f"{name}_png"])

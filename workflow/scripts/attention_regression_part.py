@@ -12,9 +12,10 @@ from ols_transformer.stage import StageRun
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, f"attention_regression_{smk.wildcards.part}") as run:
+    log = logging.getLogger("ols_transformer")
     pieces = []
-    for part in smk.params.part["parts"]:
-        pieces.append(attention_regression.run_part(run.cfg, part))
-        logging.getLogger("ols_transformer").info("attention_regression part %s: done", part)
+    for part in smk.params.part["parts"]:  # fit times go to this log, never into the tables
+        pieces.append(attention_regression.run_part(run.cfg, part, progress=log.info))
+        log.info("attention_regression part %s: done", part)
     for name, table in concat_tables(pieces).items():
         write_table(table, Path(smk.output.parts) / f"{name}.csv")

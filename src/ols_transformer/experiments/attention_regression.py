@@ -3,8 +3,11 @@ against its own Monte Carlo, and its algebra (``attention_regression``, the math
 
 Parts (``config.attention_regression_parts``): ``identity`` (the OLS-as-attention identity on
 held-out queries, the optimisation view, the kernel identity) and one part per (design, N, SNR)
-condition: every replicate's data (the public code's seeds, base + 1000 r), OLS, RF, GBM,
-Nadaraya-Watson, the MLP and Attention Regression in each variant of ``variants``:
+condition: for every base seed of ``seeds`` (the paper's two 5-repeat runs: 42, simul1,
+and 24, simul2) every replicate's data (the public code's seeds, base + 1000 r), OLS, RF, GBM,
+Nadaraya-Watson, the MLP (only on the runs of ``mlp.runs``: the paper's MLP column is the
+seed-24 run, an average of 10 networks) and Attention Regression in each variant of
+``variants`` (each fit keeps its first fit's test R^2 beside the one after the refit rule):
 
 - ``paper``: the paper's refit rule, which looks at the test set (test R^2 < refit_below: refit
   with refit_penalty, kept whatever its score);
@@ -12,17 +15,18 @@ Nadaraya-Watson, the MLP and Attention Regression in each variant of ``variants`
   fits on the rest, so the test set is never looked at);
 - ``masked``: the paper's rule, each training point's attention to itself masked in training.
 
-``gather`` concatenates the parts and adds ``ar_comparison``: each model's mean R^2 per
-condition with its 95% Student-t interval over the finite replicates (NaN replicates counted
-apart), next to the transcribed reference (package data ``datasets/ols_attention_mc``).
+``gather`` concatenates the parts and adds ``ar_comparison``: per condition, model and run
+(base seed) our mean test R^2 over the run's first 5 replicates (the paper's draws), its spread
+and 95% Student-t interval over the finite replicates (NaN replicates counted apart), next to
+the paper's printed mean of the same run (package data ``datasets/ols_attention_mc/runs_r2.csv``)
+where the two are comparable, and why not where they are not.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -40,21 +44,20 @@ from ..ols import reference_ols
 from ..stats import finite_mean_interval
 from . import concat_tables
 
-# Timings go to the job's log, never to a table: a table holds results only, so two runs of one
-# config give identical bytes (the cost table has each job's seconds).
-log = logging.getLogger(__name__)
-
 TABLES = ("ar_r2", "ar_comparison", "ar_identity", "ar_optimisation", "ar_kernel")
-REFERENCE_MODELS = {"OLS": "OLS", "RF": "RF", "GBM": "GBM", "MLP": "MLP",
-                    "AttReg_M5": "AttReg_M5"}  # our model name -> the reference's
+PAPER_RUNS = {42: "simul1", 24: "simul2"}  # base seed -> the paper's run (OLS, RF, GBM, AttReg)
+MLP_RUNS = {24: "mlp_run"}  # the paper's MLP column: base seed 24, 10 networks averaged
+PAPER_MODELS = ("OLS", "RF", "GBM", "AttReg_M5", "MLP")
+PAPER_REPEATS = 5  # replicates r = 0..4 of each run
+PAPER_MLP_ENSEMBLE = 10
 VARIANT_MODEL = {"paper": "AttReg_M5", "validation": "AttReg_M5_validation",
                  "masked": "AttReg_M5_masked"}
 
 
-def reference_table() -> pd.DataFrame:
-    """The transcribed per-condition means (480 rows: dgp, n, snr, model, r2_mean, repeats,
-    source), shipped with the package."""
-    path = resources.files("ols_transformer") / "datasets" / "ols_attention_mc" / "reference_r2.csv"
+def runs_table() -> pd.DataFrame:
+    """The paper's per-run means as its notebooks print them (960 rows: dgp, n, snr, model, run,
+    base_seed, repeats, r2_mean (4 decimals), ...), shipped with the package."""
+    path = resources.files("ols_transformer") / "datasets" / "ols_attention_mc" / "runs_r2.csv"
     with resources.as_file(path) as file:
         return pd.read_csv(file)
 
@@ -64,21 +67,19 @@ def _settings(cfg: Mapping[str, Any], penalty: float, mask: bool) -> ar.Attentio
                                 steps=int(cfg["steps"]), mask_self=mask)
 
 
-def _row(design: str, n: int, snr: float, rep: int, seed: int, model: str, test: float,
-         train: float, **extra: Any) -> dict[str, Any]:
-    return {"design": design, "n": n, "snr": snr, "replicate": rep, "seed": seed,
-            "model": model, "r2_test": test, "r2_train": train,
-            "ceiling": ar.noise_ceiling(snr), **extra}
+def _row(design: str, n: int, snr: float, model: str, test: float, train: float,
+         key: Mapping[str, int], **extra: Any) -> dict[str, Any]:
+    return {"design": design, "n": n, "snr": snr, **key, "model": model, "r2_test": test,
+            "r2_train": train, "ceiling": ar.noise_ceiling(snr), **extra}
 
 
 def attention_rows(cfg: Mapping[str, Any], draw: ar.Draw, seed: int, variant: str,
                    device: torch.device) -> dict[str, Any]:
     """One Attention Regression fit in ``variant`` (paper / validation / masked) on ``draw``:
     test and train R^2 (train as the paper: every point attending to all, itself included),
-    the leave-one-out train R^2 (itself masked), whether the refit rule fired and steps (its
-    seconds: to the log), and NaN R^2 with status ``nan`` where the LBFGS run turned
-    non-finite."""
-    start = time.process_time()
+    the leave-one-out train R^2 (itself masked), whether the refit rule fired, the first fit's
+    test R^2 (``r2_test_first``: the rule not applied), steps, and NaN R^2 with status ``nan``
+    where the LBFGS run turned non-finite."""
     mask = variant == "masked"
     X, y = draw.X, draw.y
     if variant == "validation":  # the rule decided on held-out training rows
@@ -91,34 +92,33 @@ def attention_rows(cfg: Mapping[str, Any], draw: ar.Draw, seed: int, variant: st
     fit = ar.fit_attention(X, y, _settings(cfg, float(cfg["penalty"]), mask), seed, device)
     refit = False
     below = float(cfg["refit_below"])
+    first = ar.r2(draw.yt, ar.predict_attention(fit, draw.Xt)) if fit.finite else math.nan
     if fit.finite and ar.r2(judge_y, ar.predict_attention(fit, judge_X)) < below:
         fit = ar.fit_attention(X, y, _settings(cfg, float(cfg["refit_penalty"]), mask), seed,
                                device)
         refit = True
     if not fit.finite:
-        log.info("AttReg %s fit: %.2f s (not finite)", variant, time.process_time() - start)
         return {"r2_test": math.nan, "r2_train": math.nan, "r2_train_loo": math.nan,
-                "refit": refit, "steps": fit.steps, "status": "nan"}
+                "refit": refit, "r2_test_first": first, "steps": fit.steps, "status": "nan"}
     test = ar.r2(draw.yt, ar.predict_attention(fit, draw.Xt))
     train = ar.r2(y, ar.predict_attention(fit))
     loo = ar.r2(y, ar.predict_attention(fit, mask_self=True))
     finite = all(math.isfinite(v) for v in (test, train))
-    log.info("AttReg %s fit: %.2f s", variant, time.process_time() - start)
     return {"r2_test": test if finite else math.nan, "r2_train": train if finite else math.nan,
-            "r2_train_loo": loo, "refit": refit, "steps": fit.steps,
+            "r2_train_loo": loo, "refit": refit,
+            "r2_test_first": first if math.isfinite(first) else math.nan, "steps": fit.steps,
             "status": "ok" if finite else "nan"}
 
 
-def baseline_rows(cfg: Mapping[str, Any], draw: ar.Draw, seed: int, device: torch.device
-                  ) -> dict[str, tuple[float, float]]:
-    """model -> (test R^2, train R^2) of OLS, RF, GBM, NW and the MLP (seconds: to the log)."""
-    out: dict[str, tuple[float, float]] = {}
+def baseline_rows(cfg: Mapping[str, Any], draw: ar.Draw, seed: int, device: torch.device,
+                  mlp: bool = True) -> dict[str, tuple[float, float, float]]:
+    """model -> (test R^2, train R^2, CPU seconds) of OLS, RF, GBM, NW and (``mlp``) the MLP."""
+    out: dict[str, tuple[float, float, float]] = {}
 
     def timed(name: str, fit_predict: Any) -> None:
         start = time.process_time()
         test, train = fit_predict()
-        out[name] = (ar.r2(draw.yt, test), ar.r2(draw.y, train))
-        log.info("%s fit: %.2f s", name, time.process_time() - start)
+        out[name] = (ar.r2(draw.yt, test), ar.r2(draw.y, train), time.process_time() - start)
 
     def sk(model: Any) -> tuple[np.ndarray, np.ndarray]:
         model.fit(draw.X, draw.y)
@@ -137,6 +137,8 @@ def baseline_rows(cfg: Mapping[str, Any], draw: ar.Draw, seed: int, device: torc
         return ar.nw_predict(draw.X, draw.y, draw.Xt, h), ar.nw_predict(draw.X, draw.y, draw.X, h)
 
     timed("NW", nw)
+    if not mlp:
+        return out
     m = cfg["mlp"]
     settings = ar.MLPSettings(ensemble=int(m["ensemble"]), max_epochs=int(m["max_epochs"]),
                               patience=int(m["patience"]))
@@ -151,19 +153,32 @@ def baseline_rows(cfg: Mapping[str, Any], draw: ar.Draw, seed: int, device: torc
 
 
 def condition_part(cfg: Mapping[str, Any], design: str, n: int, snr: float,
-                   device: torch.device) -> pd.DataFrame:
-    """ar_r2 rows of one condition: every replicate, every model."""
+                   device: torch.device, progress: Callable[[str], object] = lambda _: None
+                   ) -> pd.DataFrame:
+    """ar_r2 rows of one condition: every run (base seed) and replicate, every model. Fit times
+    go to ``progress`` (the job's log), not into the table."""
     rows = []
-    for rep in range(int(cfg["replicates"])):
-        seed = int(cfg["base_seed"]) + 1000 * rep  # the public code's seeds
-        draw = ar.simulate(design, n, snr, seed, int(cfg["n_test"]))
-        for model, (test, train) in baseline_rows(cfg, draw, seed, device).items():
-            finite = math.isfinite(test) and math.isfinite(train)
-            rows.append(_row(design, n, snr, rep, seed, model, test, train, r2_train_loo=math.nan,
-                             refit=False, steps=0, status="ok" if finite else "nan"))
-        for variant in cfg["variants"]:
-            rows.append(_row(design, n, snr, rep, seed, VARIANT_MODEL[variant], math.nan,
-                             math.nan) | attention_rows(cfg, draw, seed, variant, device))
+    mlp_runs = {int(b) for b in cfg["mlp"]["runs"]}
+    for base in (int(b) for b in cfg["seeds"]):
+        for rep in range(int(cfg["replicates"])):
+            seed = base + 1000 * rep  # the public code's seeds
+            draw = ar.simulate(design, n, snr, seed, int(cfg["n_test"]))
+            key = {"base_seed": base, "replicate": rep, "seed": seed}
+            times = []
+            for model, (test, train, sec) in baseline_rows(cfg, draw, seed, device,
+                                                           base in mlp_runs).items():
+                finite = math.isfinite(test) and math.isfinite(train)
+                rows.append(_row(design, n, snr, model, test, train, key, r2_train_loo=math.nan,
+                                 refit=False, r2_test_first=test, steps=0,
+                                 status="ok" if finite else "nan"))
+                times.append(f"{model} {sec:.2f} s")
+            for variant in cfg["variants"]:
+                start = time.process_time()
+                rows.append(_row(design, n, snr, VARIANT_MODEL[variant], math.nan, math.nan, key)
+                            | attention_rows(cfg, draw, seed, variant, device))
+                times.append(f"{VARIANT_MODEL[variant]} {time.process_time() - start:.2f} s "
+                             f"({rows[-1]['steps']} steps)")
+            progress(f"{design} N={n} SNR={snr:g} seed {seed}: " + ", ".join(times))
     return pd.DataFrame(rows)
 
 
@@ -245,8 +260,8 @@ def kernel_table(cfg: Mapping[str, Any]) -> pd.DataFrame:
 
 # ---- parts and gather ------------------------------------------------------------------------
 
-def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = None
-             ) -> dict[str, pd.DataFrame]:
+def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = None,
+             progress: Callable[[str], object] = lambda _: None) -> dict[str, pd.DataFrame]:
     """One job's tables: ``identity`` -> ar_identity, ar_optimisation, ar_kernel; a condition
     part -> ar_r2 (its rows)."""
     if part not in attention_regression_parts(cfg):
@@ -257,7 +272,7 @@ def run_part(cfg: Mapping[str, Any], part: str, device: torch.device | None = No
                 "ar_kernel": kernel_table(cfg)}
     device = device or resolve_device(str(cfg["device"]), "attention_regression.device")
     design, n, snr = condition_of_part(part)
-    return {"ar_r2": condition_part(cfg, design, n, snr, device)}
+    return {"ar_r2": condition_part(cfg, design, n, snr, device, progress)}
 
 
 def interval(values: Sequence[float] | np.ndarray, level: float = 0.95
@@ -267,21 +282,56 @@ def interval(values: Sequence[float] | np.ndarray, level: float = 0.95
     return found.estimate, found.low, found.high, found.replicates, nan
 
 
-def comparison(r2: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per (design, n, snr, model): mean test and train R^2, the 95% t interval of the test R^2
-    over finite replicates, the NaN count, and the transcribed value where the paper has one."""
-    reference = reference_table() if reference is None else reference
-    ref = reference.set_index(["dgp", "n", "snr", "model"])["r2_mean"]
+def comparable(model: str, base_seed: int, design: str, n: int, snr: float, replicates: int,
+               mlp_ensemble: int, grid: set[tuple[str, int, float]]) -> str:
+    """"yes" where our run's mean and the paper's printed one are means over the same draws by
+    the same estimator; else why not (naming the config field to change)."""
+    if model not in PAPER_MODELS:
+        return "no paper value for this model"
+    runs = MLP_RUNS if model == "MLP" else PAPER_RUNS
+    if base_seed not in runs:
+        return (f"not the paper's draws (attention_regression.seeds {base_seed}; the "
+                f"paper's {model} runs: {', '.join(map(str, runs))})")
+    if (design, n, snr) not in grid:
+        return f"outside the transcribed grid ({design} N={n} SNR={snr:g})"
+    if replicates < PAPER_REPEATS:
+        return (f"attention_regression.replicates {replicates} < {PAPER_REPEATS}: not the "
+                "paper's 5-repeat mean")
+    if model == "MLP" and mlp_ensemble != PAPER_MLP_ENSEMBLE:
+        return (f"not the paper's estimator (attention_regression.mlp.ensemble {mlp_ensemble}; "
+                f"the paper's MLP averages {PAPER_MLP_ENSEMBLE} networks)")
+    return "yes"
+
+
+def comparison(r2: pd.DataFrame, mlp_ensemble: int, runs: pd.DataFrame | None = None
+               ) -> pd.DataFrame:
+    """Per (design, n, snr, model, base seed): our mean test R^2 over the run's first
+    PAPER_REPEATS replicates (the paper's draws; all replicates where fewer ran), their standard
+    deviation, the 95% t interval over the finite ones, the NaN count, the mean train R^2, and
+    the paper's printed mean of the same run (``paper_r2``, NaN where not ``comparable``)."""
+    runs = runs_table() if runs is None else runs
+    printed = {(r.dgp, int(r.n), float(r.snr), r.model, int(r.base_seed)): float(r.r2_mean)
+               for r in runs.itertuples()}
+    grid = {(d, n, s) for d, n, s, _, _ in printed}
     rows = []
-    for (design, n, snr, model), g in r2.groupby(["design", "n", "snr", "model"], sort=False):
+    for (design, n, snr, model, base), g in r2.groupby(
+            ["design", "n", "snr", "model", "base_seed"], sort=False):
+        ran = int(g["replicate"].nunique())
+        g = g[g["replicate"] < PAPER_REPEATS]
         mean, low, high, ok, nan = interval(g["r2_test"])
-        key = (design, int(n), float(snr), REFERENCE_MODELS.get(model, ""))
+        finite = g["r2_test"][np.isfinite(g["r2_test"])]
+        why = comparable(str(model), int(base), str(design), int(n), float(snr), ran,
+                         mlp_ensemble, grid)
+        paper = printed.get((design, int(n), float(snr), model, int(base)), math.nan)
         rows.append({"design": design, "n": int(n), "snr": float(snr), "model": model,
-                     "r2_mean": mean, "ci_low": low, "ci_high": high, "replicates": ok,
-                     "nan_replicates": nan,
+                     "base_seed": int(base), "run": (MLP_RUNS if model == "MLP" else PAPER_RUNS
+                                                     ).get(int(base), ""),
+                     "r2_mean": mean, "r2_sd": float(finite.std(ddof=1)) if ok > 1 else math.nan,
+                     "ci_low": low, "ci_high": high, "replicates": ok, "nan_replicates": nan,
                      "r2_train_mean": float(g["r2_train"].mean()),
                      "ceiling": ar.noise_ceiling(float(snr)),
-                     "paper_r2": float(ref.get(key, math.nan))})
+                     "paper_r2": paper if why == "yes" else math.nan,
+                     "diff": mean - paper if why == "yes" else math.nan, "comparable": why})
     return pd.DataFrame(rows)
 
 
@@ -291,7 +341,7 @@ def gather(cfg: Mapping[str, Any], pieces: Sequence[Mapping[str, pd.DataFrame]]
     found = concat_tables(pieces)
     out = {name: found[name] for name in TABLES if name in found}
     if "ar_r2" in out:
-        out["ar_comparison"] = comparison(out["ar_r2"])
+        out["ar_comparison"] = comparison(out["ar_r2"], int(cfg["mlp"]["ensemble"]))
     return out
 
 

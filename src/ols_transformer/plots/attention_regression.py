@@ -25,36 +25,49 @@ def _panels(count: int, width: float = 3.2, height: float = 3.0) -> tuple[Figure
 
 
 @plot
-def plot_r2(comparison: pd.DataFrame) -> Figure:
-    """Test R^2 per design (panel) and model: ours as mean with 95% t interval, the paper's
-    transcribed means as black markers; one group of points per (N, SNR) condition."""
-    designs = list(dict.fromkeys(comparison["design"]))
-    fig, axes = _panels(len(designs))
-    models = [m for m in MODELS if m in set(comparison["model"])]
-    for ax, design in zip(axes, designs, strict=True):
-        rows = comparison[comparison["design"] == design]
-        conditions = list(dict.fromkeys(zip(rows["n"], rows["snr"], strict=True)))
-        width = 0.8 / max(1, len(conditions))
-        for i, model in enumerate(models):
-            for j, (n, snr) in enumerate(conditions):
-                r = rows[(rows["model"] == model) & (rows["n"] == n) & (rows["snr"] == snr)]
-                if r.empty:
-                    continue
-                r = r.iloc[0]
-                x = i + (j - (len(conditions) - 1) / 2) * width
-                err = [[r.r2_mean - r.ci_low], [r.ci_high - r.r2_mean]]
-                ax.errorbar(x, r.r2_mean, yerr=None if np.isnan(r.ci_low) else err, fmt="o",
-                            color=COLORS[model], ms=4, capsize=2)
-                if np.isfinite(r.paper_r2):
-                    ax.plot(x, r.paper_r2, "k_", ms=10, mew=2)
-        ax.set_xticks(range(len(models)))
-        ax.set_xticklabels(models, rotation=60, ha="right", fontsize=7)
-        ax.set_title(design)
-        ax.set_ylabel("test R^2")
-        ax.set_ylim(max(-0.5, float(np.nanmin(rows["ci_low"].fillna(rows["r2_mean"]))) - 0.05),
-                    1.0)
-        ax.axhline(0, color="black", lw=0.5)
-    fig.suptitle("Test R^2: ours (mean, 95% t interval) and the paper's (black bars)")
+def plot_paper_diff(cells: pd.DataFrame, designs: list[str] | None = None) -> Figure:
+    """The paper's layout (rows design x N, columns SNR), one panel per model: our run mean
+    minus the paper's printed one (averaged over the runs compared), failing cells marked x
+    (OLS, RF, GBM: off its printed digits; Attention Regression, MLP: not shown equivalent).
+    ``cells``: checks.attention_regression.cell_verdicts's table."""
+    models = [m for m in ("OLS", "RF", "GBM", "AttReg_M5", "MLP") if m in set(cells["model"])]
+    if not models:
+        fig = Figure(figsize=(5, 2))
+        fig.text(0.5, 0.5, "no condition comparable with the paper's runs", ha="center")
+        return fig
+    designs = designs or list(dict.fromkeys(cells["design"]))
+    rows = [(d, n) for d in designs for n in sorted(set(cells["n"]))
+            if ((cells["design"] == d) & (cells["n"] == n)).any()]
+    snrs = sorted(set(cells["snr"]))
+    fig = Figure(figsize=(1.6 + 0.75 * len(models) * max(2, len(snrs)),
+                          2.0 + 0.3 * len(rows)), layout="constrained")
+    axes = fig.subplots(1, len(models), squeeze=False, sharey=True)[0]
+    for ax, model in zip(axes, models, strict=True):
+        # Each panel its own scale: OLS, RF and GBM differ by 1e-4, the fitted models by 1e-2.
+        limit = max(1e-5, float(np.nanmax(np.abs(cells.loc[cells["model"] == model, "diff"]))))
+        grid = np.full((len(rows), len(snrs)), np.nan)
+        failed = np.zeros_like(grid, dtype=bool)
+        for i, (d, n) in enumerate(rows):
+            for j, snr in enumerate(snrs):
+                c = cells[(cells["model"] == model) & (cells["design"] == d) & (cells["n"] == n)
+                          & (cells["snr"] == snr)]
+                if not c.empty:
+                    grid[i, j] = float(c["diff"].mean())
+                    failed[i, j] = bool((c["verdict"] != "PASS").any())
+        image = ax.imshow(grid, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+        for i, j in zip(*np.nonzero(failed), strict=True):
+            ax.text(j, i, "x", ha="center", va="center", fontsize=9)
+        ax.grid(False)
+        ax.set_xticks(range(len(snrs)), [f"{s:g}" for s in snrs], fontsize=7)
+        ax.set_xlabel("SNR", fontsize=8)
+        ax.set_title(model, fontsize=9)
+        bar = fig.colorbar(image, ax=ax, orientation="horizontal", pad=0.02, aspect=12)
+        bar.ax.tick_params(labelsize=6, rotation=45)
+    axes[0].set_yticks(range(len(rows)), [f"{d} {n}" for d, n in rows], fontsize=7)
+    axes[0].set_ylabel("design, N", fontsize=8)
+    fig.suptitle("Test R^2: our run means minus the paper's printed ones (each panel its own "
+                 "scale)\nx: off its printed digits (OLS, RF, GBM) or not shown equivalent "
+                 "(TOST: AttReg, MLP)", fontsize=9)
     return fig
 
 
@@ -79,6 +92,7 @@ def plot_ceiling(r2: pd.DataFrame) -> Figure:
     return fig
 
 
-def figures(tables: dict[str, pd.DataFrame]) -> dict[str, Figure]:
-    """Every figure of the stage by its output name (ar_<name>.png)."""
-    return {"r2": plot_r2(tables["ar_comparison"]), "ceiling": plot_ceiling(tables["ar_r2"])}
+def figures(tables: dict[str, pd.DataFrame], cells: pd.DataFrame) -> dict[str, Figure]:
+    """Every figure of the stage by its output name (ar_<name>.png); ``cells``: the compared
+    cells' verdicts (checks.attention_regression.cell_verdicts)."""
+    return {"r2": plot_paper_diff(cells), "ceiling": plot_ceiling(tables["ar_r2"])}
