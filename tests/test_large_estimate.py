@@ -106,13 +106,13 @@ def test_each_scaling_against_hand_worked_numbers(monkeypatch: pytest.MonkeyPatc
     assert got["hopfield_classical"] == pytest.approx(10 * 2 * 50_000 / 50_000 + 3)
     assert got["hopfield_classical_N400"] == pytest.approx(10 * 2 * 160_000 / 50_000 + 3)
 
-    # icl stacks: seeds 5/3, d^2 100/25, sum of depths 10/3; at depths 1-4 and 5 seeds a job's
-    # work is 12e6, ICL_JOB_WORK: one (Lambda, N) per job, 2 Lambdas x 3 N = 6 jobs, and
-    # sum(N) 20 of the default's 2 x (20 + 40) = 120 for lsa_1
+    # icl stacks: seeds 5/3, d^2 100/25, sum of depths 10/3; at depths 1-4 and 5 seeds a
+    # setting's work is 12e6: two (Lambda, N) per job (ICL_JOB_WORK 30e6), 2 Lambdas x 3 N = 3
+    # jobs, and sum(N) 20 + 40 of the default's 2 x (20 + 40) = 120 for lsa_1
     grow = 5 / 3 * 4 * 10 / 3
     lsa = [job for job in got if job.startswith("icl_lsa_")]
-    assert len(lsa) == 6
-    assert got["icl_lsa_1"] == pytest.approx(30 * grow * 20 / 120 + 3)
+    assert len(lsa) == 3
+    assert got["icl_lsa_1"] == pytest.approx(30 * grow * 60 / 120 + 3)
     assert sum(got[job] - 3 for job in lsa) == pytest.approx(30 * grow * 280 / 120)
     # designs: seeds and d^2 (same designs and context size)
     assert got["icl_designs"] == pytest.approx(8 * 5 / 3 * 4 + 3)
@@ -120,16 +120,15 @@ def test_each_scaling_against_hand_worked_numbers(monkeypatch: pytest.MonkeyPatc
     assert got["icl_norm_2"] == pytest.approx(6 * 5 / 3 * 4 + 3)
     assert got["icl_norm_3"] == pytest.approx(4 * 3 * 5 / 3 * 4 + 3)
     assert got["icl_norm_4"] == pytest.approx(18 * 5 / 3 * 4 + 3)
-    # sensitivity (its own seeds and depths, unchanged; d^2 x 4): steps=500 on all 6 settings
-    # (sum N 280); lr=0.01, lr=0.05 and init=random in two jobs of 3 settings each (work
-    # 3 x 2.16e6 x 4), the first with sum(N) 20 + 40 + 80 = 140; each alternative at its own
-    # default rate; lr=0.01 is new: the default alternatives' (not the control's) pooled,
+    # sensitivity (its own seeds and depths, unchanged; d^2 x 4): each alternative on all 6
+    # settings in one job (work 6 x 2.16e6 <= ICL_JOB_WORK), sum N 280; each alternative at its
+    # own default rate; lr=0.01 is new: the default alternatives' (not the control's) pooled,
     # (12 + 24) / 2
     assert got["icl_sensitivity_1"] == pytest.approx(2 * 4 * 280 / 120 + 3)
-    assert got["icl_sensitivity_2"] == pytest.approx(18 * 4 * 140 / 120 + 3)  # lr=0.01
-    assert got["icl_sensitivity_4"] == pytest.approx(12 * 4 * 140 / 120 + 3)  # lr=0.05
-    assert got["icl_sensitivity_6"] == pytest.approx(24 * 4 * 140 / 120 + 3)  # init=random
-    assert len([job for job in got if job.startswith("icl_sensitivity_")]) == 7
+    assert got["icl_sensitivity_2"] == pytest.approx(18 * 4 * 280 / 120 + 3)  # lr=0.01
+    assert got["icl_sensitivity_3"] == pytest.approx(12 * 4 * 280 / 120 + 3)  # lr=0.05
+    assert got["icl_sensitivity_4"] == pytest.approx(24 * 4 * 280 / 120 + 3)  # init=random
+    assert len([job for job in got if job.startswith("icl_sensitivity_")]) == 4
 
     # attention_regression: (N / 500)^2 x 10/3 x (seconds - start-up) + start-up, any SNR
     assert got["attention_regression_linear_n1000_snr0p5"] == pytest.approx(
@@ -153,7 +152,7 @@ def test_each_scaling_against_hand_worked_numbers(monkeypatch: pytest.MonkeyPatc
 
 def test_every_job_of_the_large_config_and_no_other() -> None:
     """config/large.yaml merged over config.yaml: each part job the workflow names, the stages'
-    own jobs and the notebooks: 190, the dry run's 194 jobs (tests/test_scale.py) less
+    own jobs and the notebooks: 180, the dry run's 184 jobs (tests/test_scale.py) less
     run_record, version, cost and all."""
     default = default_config_with()
     large = default_config_with(REPO / "config" / "large.yaml")
@@ -166,18 +165,18 @@ def test_every_job_of_the_large_config_and_no_other() -> None:
            "attention_regression", "claims"}
     notebooks = {f"notebook_{s}" for s in ("proof", "nist", "training", "shift", "hopfield",
                                            "icl", "attention_regression", "claims")}
-    assert len(parts) == 46 + 29 + 97
+    assert len(parts) == 46 + 19 + 97
     assert result["job"].is_unique
     assert set(result["job"]) == parts | own | notebooks
-    assert len(result) == 190
+    assert len(result) == 180
     assert (result["seconds"] > 0).all()
 
 
 def test_a_table_without_a_default_job_is_refused() -> None:
     default, large = small_configs()
     table = cost_table(default, {})
-    with pytest.raises(ValueError, match="icl_norm_4"):
-        large_estimate.estimate(table[table["name"] != "icl_norm_4"], default, large, STARTUP)
+    with pytest.raises(ValueError, match="icl_norm_2"):
+        large_estimate.estimate(table[table["name"] != "icl_norm_2"], default, large, STARTUP)
 
 
 def test_main_reads_the_runs_own_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -193,11 +192,10 @@ def test_main_reads_the_runs_own_config(tmp_path: Path, capsys: pytest.CaptureFi
         version / "cost" / "cost.csv", index=False)
     assert large_estimate.main([str(version)]) == 0
     out = capsys.readouterr().out
-    assert "190 compute jobs" in out
-    # linear at N = 5000 from N = 200: (5000/200)^2 x 2 (two runs of 5 replicates for one) x
-    # 10 s + 3 s, the longest job
+    assert "180 compute jobs" in out
+    # linear at N = 5000 from N = 200: (5000/200)^2 x 10/3 x 10 s + 3 s, the longest job
     assert "longest job: attention_regression_linear_n5000_snr" in out
-    assert f"~{(625 * 2 * 10 + 3) / 60:.0f} min" in out
+    assert f"~{(625 * 10 / 3 * 10 + 3) / 60:.0f} min" in out
     assert "per stage (CPU core-hours):" in out and "device: cuda" in out
 
 
