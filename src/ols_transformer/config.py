@@ -341,13 +341,14 @@ def packed_jobs(work: Mapping[str, float], limit: float) -> dict[str, list[str]]
 ICL_JOB_WORK = 30_000_000
 ICL_EXPECTED_STEPS = 5000  # steps a stack typically runs before its plateau (the cap is higher)
 # Parts whose work together stays within this share one job (icl_jobs): two thirds of a job.
-# config.yaml: the designs with norm_2, norm_4 with the step-cap control; quick.yaml's parts
-# (11.4M) share one job.
+# config.yaml keeps a job per part (norm_4 with the step-cap control would be ~42 s);
+# quick.yaml's parts (15M) share one job.
 ICL_PACK_WORK = 20_000_000
 # A token-path model (the designs, the normalised stacks) trains on tasks of N + QUERIES
-# tokens, each ~1/16 of a moment-path layer step (measured at config.yaml's N = 40: norm_4
-# 24 s, norm_2 9.5 s, the designs 9.6 s, against 2-2.5 us a moment-path unit).
-ICL_TOKENS_PER_UNIT = 16
+# tokens, each ~1/8 of a moment-path layer step: measured at config.yaml's N = 40 and 5 seeds
+# next to the stacks, per work unit counted at 16 tokens a unit: the stacks 1.9 us, the designs
+# 2.9, norm_2 4.0, norm_4 5.3 (on a loaded machine: their ratios, not their times).
+ICL_TOKENS_PER_UNIT = 8
 ICL_QUERIES = 8  # experiments.icl.QUERIES (a test keeps the two equal)
 
 

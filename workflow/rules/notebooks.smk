@@ -47,7 +47,6 @@ for _stage in NOTEBOOK_INPUTS:
             _unit
         input:
             **NOTEBOOK_INPUTS[_stage],
-            notebook=os.path.join(workflow.basedir, "notebooks", f"{_stage}.ipynb"),
         output:
             notebook=protected(f"{stage_dir(_unit)}/notebooks/{_stage}.ipynb"),
             html=report(
@@ -73,6 +72,10 @@ for _stage in NOTEBOOK_INPUTS:
             cfg=stage_config(_unit),
             kernel=NOTEBOOK_KERNEL,
             stage=_stage,
+            # relative to the checkout (StageRun's workflow_root), and not an input: its
+            # content is in the unit's key (a new key, a new job), and a checkout moved
+            # elsewhere (another absolute path) must not make Snakemake run every notebook again
+            notebook=f"notebooks/{_stage}.ipynb",
             parameters=NOTEBOOK_PARAMETERS[_stage],
         script:
             "../scripts/notebook.py"

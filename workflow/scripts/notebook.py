@@ -19,7 +19,7 @@ from nbconvert import HTMLExporter
 
 from ols_transformer.io import atomic_path, write_text
 from ols_transformer.notebooks import this_python_kernel
-from ols_transformer.stage import StageRun
+from ols_transformer.stage import StageRun, workflow_root
 
 # The lab template without the blocks that load scripts from a CDN.
 OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -69,13 +69,14 @@ smk = snakemake  # noqa: F821  (injected by Snakemake)
 with StageRun(smk, "notebooks") as run:
     log = logging.getLogger("ols_transformer")
     parameters = dict(smk.params.parameters)
-    log.info("notebook %s, kernel %s on %s, parameters %s", smk.input.notebook,
+    notebook = str(workflow_root(smk) / smk.params.notebook)
+    log.info("notebook %s, kernel %s on %s, parameters %s", notebook,
              smk.params.kernel, sys.executable, parameters)
     with this_python_kernel(smk.params.kernel), fd2_to_log():
         for attempt in range(1, KERNEL_STARTS + 1):
             try:
                 executed = papermill.execute_notebook(
-                    smk.input.notebook, None, parameters=parameters,
+                    notebook, None, parameters=parameters,
                     kernel_name=smk.params.kernel, cwd=os.getcwd(), progress_bar=False,
                     log_output=False,
                 )
