@@ -107,9 +107,8 @@ def test_each_scaling_against_hand_worked_numbers(monkeypatch: pytest.MonkeyPatc
     assert got["hopfield_classical_N400"] == pytest.approx(10 * 2 * 160_000 / 50_000 + 3)
 
     # icl stacks: seeds 5/3, d^2 100/25, sum of depths 10/3; at depths 1-4 and 5 seeds a
-    # (Lambda, N)'s work is 5000 steps x 5 seeds x 2 restarts x 10 layers x 24 = 12e6, so a job
-    # of ICL_JOB_WORK 30e6 holds two: the 2 Lambdas x 3 N = 6 settings in 3 jobs, lsa_1 the
-    # first Lambda's N = 20 and 40: sum(N) 60 of the default's 2 x (20 + 40) = 120
+    # setting's work is 12e6: two (Lambda, N) per job (ICL_JOB_WORK 30e6), 2 Lambdas x 3 N = 3
+    # jobs, and sum(N) 20 + 40 of the default's 2 x (20 + 40) = 120 for lsa_1
     grow = 5 / 3 * 4 * 10 / 3
     lsa = [job for job in got if job.startswith("icl_lsa_")]
     assert len(lsa) == 3
@@ -121,10 +120,10 @@ def test_each_scaling_against_hand_worked_numbers(monkeypatch: pytest.MonkeyPatc
     assert got["icl_norm_2"] == pytest.approx(6 * 5 / 3 * 4 + 3)
     assert got["icl_norm_3"] == pytest.approx(4 * 3 * 5 / 3 * 4 + 3)
     assert got["icl_norm_4"] == pytest.approx(18 * 5 / 3 * 4 + 3)
-    # sensitivity (its own seeds and depths, unchanged; d^2 x 4): steps=500 on all 6 settings
-    # (sum N 280); lr=0.01, lr=0.05 and init=random each one job of the 6 settings too (work
-    # 6 x 5000 x 3 x 2 x 3 x 24 = 12.96e6 <= 30e6); each alternative at its own default rate;
-    # lr=0.01 is new: the default alternatives' (not the control's) pooled, (12 + 24) / 2
+    # sensitivity (its own seeds and depths, unchanged; d^2 x 4): each alternative on all 6
+    # settings in one job (work 6 x 2.16e6 <= ICL_JOB_WORK), sum N 280; each alternative at its
+    # own default rate; lr=0.01 is new: the default alternatives' (not the control's) pooled,
+    # (12 + 24) / 2
     assert got["icl_sensitivity_1"] == pytest.approx(2 * 4 * 280 / 120 + 3)
     assert got["icl_sensitivity_2"] == pytest.approx(18 * 4 * 280 / 120 + 3)  # lr=0.01
     assert got["icl_sensitivity_3"] == pytest.approx(12 * 4 * 280 / 120 + 3)  # lr=0.05
@@ -153,36 +152,31 @@ def test_each_scaling_against_hand_worked_numbers(monkeypatch: pytest.MonkeyPatc
 
 def test_every_job_of_the_large_config_and_no_other() -> None:
     """config/large.yaml merged over config.yaml: each part job the workflow names, the stages'
-    own jobs and the notebooks: 178, the dry run's compute jobs (tests/test_scale.py) less
+    own jobs and the notebooks: 180, the dry run's 184 jobs (tests/test_scale.py) less
     run_record, version, cost and all."""
     default = default_config_with()
     large = default_config_with(REPO / "config" / "large.yaml")
     result = large_estimate.estimate(cost_table(default, {}), default, large, STARTUP)
     parts = ({*hopfield_jobs(large["hopfield"])}
-             | {f"icl_{job}" for job in icl_jobs(large["icl"])}
+             | {f"icl_{part}" for part in icl_parts(large["icl"])}
              | {f"attention_regression_{part}"
                 for part in attention_regression_parts(large["attention_regression"])})
     own = {"data", "proof", "nist", "training", "training_sweep", "shift", "hopfield", "icl",
            "attention_regression", "claims"}
     notebooks = {f"notebook_{s}" for s in ("proof", "nist", "training", "shift", "hopfield",
                                            "icl", "attention_regression", "claims")}
-    # icl: 19 parts in 17 jobs (designs with norm_2, norm_4 with the step-cap control: each
-    # pair's work <= ICL_PACK_WORK, tests/test_scale.py)
-    assert len(icl_parts(large["icl"])) == 19
-    assert len(parts) == 46 + 17 + 97
+    assert len(parts) == 46 + 19 + 97
     assert result["job"].is_unique
     assert set(result["job"]) == parts | own | notebooks
-    assert len(result) == 178
+    assert len(result) == 180
     assert (result["seconds"] > 0).all()
 
 
 def test_a_table_without_a_default_job_is_refused() -> None:
     default, large = small_configs()
     table = cost_table(default, {})
-    assert "icl_sensitivity_3" in set(table["name"])  # a job of its own (20M pack limit)
-    with pytest.raises(ValueError, match="icl_sensitivity_3"):
-        large_estimate.estimate(table[table["name"] != "icl_sensitivity_3"], default, large,
-                                STARTUP)
+    with pytest.raises(ValueError, match="icl_norm_2"):
+        large_estimate.estimate(table[table["name"] != "icl_norm_2"], default, large, STARTUP)
 
 
 def test_main_reads_the_runs_own_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -198,32 +192,26 @@ def test_main_reads_the_runs_own_config(tmp_path: Path, capsys: pytest.CaptureFi
         version / "cost" / "cost.csv", index=False)
     assert large_estimate.main([str(version)]) == 0
     out = capsys.readouterr().out
-    assert "178 compute jobs" in out
-    # linear at N = 5000 from N = 200: (5000/200)^2 x 2 (two runs of 5 replicates for one) x
-    # 10 s + 3 s, the longest job
+    assert "180 compute jobs" in out
+    # linear at N = 5000 from N = 200: (5000/200)^2 x 10 fits (2 runs x 5 replicates) / 5 (the
+    # default's 1 run x 5) x 10 s + 3 s, the longest job
     assert "longest job: attention_regression_linear_n5000_snr" in out
-    assert f"~{(625 * 2 * 10 + 3) / 60:.0f} min" in out
+    assert f"~{(625 * 10 / 5 * 10 + 3) / 60:.0f} min" in out
     assert "per stage (CPU core-hours):" in out and "device: cuda" in out
 
 
 def test_a_packed_job_is_shared_out_by_work_and_packed_again() -> None:
-    """The small large config's designs and norm_2 share a job, and norm_4 and sensitivity_1
-    (config.packed_jobs, ICL_PACK_WORK): a run of them that packed them has each job's compute
-    split over its parts by their work, and packing the parts' estimates again gives each job's
-    compute back plus one start-up."""
+    """The small large config's sensitivity_1 and _2 share a job (config.packed_jobs): a run
+    of it that packed them has the job's compute split over the two parts by their work, and
+    packing the parts' estimates again gives that compute back plus one start-up."""
     _, config = small_configs()
-    shared = {job: parts for job, parts in icl_jobs(config["icl"]).items() if len(parts) > 1}
-    assert shared == {"designs_to_norm_2": ["designs", "norm_2"],
-                      "norm_4_to_sensitivity_1": ["norm_4", "sensitivity_1"]}
+    shared = [(job, parts) for job, parts in icl_jobs(config["icl"]).items() if len(parts) > 1]
+    assert shared, "the small large config packs no icl parts: this test needs one that does"
+    job, parts = shared[0]
     work = icl_part_work(config["icl"])
-    compute = {"designs_to_norm_2": 20.0, "norm_4_to_sensitivity_1": 12.0}
-    split = large_estimate.unpacked({f"icl_{job}": STARTUP + compute[job] for job in shared},
-                                    config, STARTUP)
-    for job, parts in shared.items():
-        for part in parts:
-            share = work[part] / sum(work[p] for p in parts)
-            assert split[f"icl_{part}"] == pytest.approx(STARTUP + compute[job] * share)
-    # designs (2 one-layer models) and norm_2 (one 2-layer stack): the same work, an even split
-    assert split["icl_designs"] == pytest.approx(STARTUP + 10.0)
+    split = large_estimate.unpacked({f"icl_{job}": STARTUP + 20.0}, config, STARTUP)
+    for part in parts:
+        share = work[part] / sum(work[p] for p in parts)
+        assert split[f"icl_{part}"] == pytest.approx(STARTUP + 20.0 * share)
     again = large_estimate.packed(split, config, STARTUP)
-    assert again == {f"icl_{job}": pytest.approx(STARTUP + compute[job]) for job in shared}
+    assert again[f"icl_{job}"] == pytest.approx(STARTUP + 20.0)

@@ -155,26 +155,20 @@ PACKED = (("icl", icl_jobs, icl_parts),
 
 
 @pytest.mark.parametrize("configfile", [None, REPO / "config" / "other_seeds.yaml", LARGE])
-def test_the_shipped_configs_pack_only_the_small_icl_parts(configfile: Path | None) -> None:
-    """config.yaml, its twin and large.yaml: each attention_regression part is a job of its own,
-    named as the part; icl's parts too, but for two pairs whose work stays within
-    ICL_PACK_WORK (20e6 units): at 5 seeds x 2 restarts x 5000 steps x batch 24 a one-layer
-    token-path model at N = 40 (48 tokens / 16) is 3.6e6, so the designs (3 models) 10.8e6 and
-    norm_2 7.2e6 share a job (18e6), and norm_4 (14.4e6) the step-cap control (500 steps:
-    2.9e6 in config.yaml, 4.3e6 in large.yaml); a stacks or sensitivity part (>= 21.6e6)
-    never shares."""
+def test_the_shipped_configs_keep_a_job_per_part(configfile: Path | None) -> None:
+    """config.yaml, its twin and large.yaml: each icl and attention_regression part is a job of
+    its own, named as the part, but for config.yaml's two smallest icl parts: its sensitivity
+    grid at N = 20 and 160 only (icl.sensitivity.context_sizes), two alternatives of ~2.6e6
+    work units each (6 settings less the N = 40, 80 ones), share one job; large.yaml runs the
+    grid at every N, a job each."""
     config = default_config_with(*([configfile] if configfile else []))
-    ar = config["attention_regression"]
-    assert attention_regression_jobs(ar) == {p: [p] for p in attention_regression_parts(ar)}
-    icl_cfg = config["icl"]
-    pairs = {"designs_to_norm_2": ["designs", "norm_2"],
-             "norm_4_to_sensitivity_1": ["norm_4", "sensitivity_1"]}
-    paired = {part for held in pairs.values() for part in held}
-    expected = {part: [part] for part in icl_parts(icl_cfg) if part not in paired}
-    found = icl_jobs(icl_cfg)
-    assert {job: found[job] for job in pairs} == pairs
-    assert {job: held for job, held in found.items() if job not in pairs} == expected
-    assert [p for held in found.values() for p in held] == icl_parts(icl_cfg)  # in order
+    large = configfile is not None and configfile.name == "large.yaml"
+    for section, jobs, parts in PACKED:
+        expected = {part: [part] for part in parts(config[section])}
+        if section == "icl" and not large:
+            del expected["sensitivity_1"], expected["sensitivity_2"]
+            expected["sensitivity_1_to_sensitivity_2"] = ["sensitivity_1", "sensitivity_2"]
+        assert jobs(config[section]) == expected
 
 
 def test_the_quick_config_s_small_parts_share_a_job() -> None:
@@ -238,15 +232,11 @@ def test_large_config_is_valid_and_dry_runs(tmp_path: Path) -> None:
     assert runs["poly3"]["seed_jobs"] == [640, 1280]
     assert sum(part_jobs("hopfield", {"hopfield": {**config["hopfield"], "runs": poly3}})
                .values()) == 1 + 5 + 5  # poly3's own job, and one per seed at N 640 and 1280
-    # icl: stacks split evenly by work: a (Lambda, N) 5000 steps x 5 seeds x 2 restarts x 10
-    # layers x 24 = 12e6, two a job (ICL_JOB_WORK 30e6): 12 settings in 6; the designs, one per
-    # normalised depth (3); the step-cap control in one part (12 x 0.36e6) and each of the 4
-    # alternatives (lr 0.01 and 0.05, random init, no clip) in 2 of 6 settings (3.6e6 each at
-    # depths 1-2): 19 parts, in 17 jobs (designs with norm_2, norm_4 with the control: the
-    # test above), and the gather
-    assert len(icl_parts(config["icl"])) == 6 + 1 + 3 + 1 + 4 * 2
+    # icl: stacks split evenly by work (12), the designs, one per normalised depth (3), the
+    # sensitivity alternatives split likewise (13: depths 1-2, config.yaml's), a job each, and
+    # the gather
     icl_part_jobs = part_jobs("icl", config)
-    assert icl_part_jobs.total() == len(icl_jobs(config["icl"])) == 17
+    assert icl_part_jobs.total() == len(icl_jobs(config["icl"])) == 19
     # attention_regression: the algebra and one job per (design, N, SNR) of the paper's grid
     ar = config["attention_regression"]
     ar_parts = part_jobs("attention_regression", config)
