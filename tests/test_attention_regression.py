@@ -16,7 +16,7 @@ from conftest import REPO
 from sklearn.linear_model import LinearRegression
 
 from ols_transformer import attention_regression as ar
-from ols_transformer.checks import CONDITIONAL, FAIL, INCONCLUSIVE, MISSING, PASS
+from ols_transformer.checks import FAIL, INCONCLUSIVE, MISSING, PASS
 from ols_transformer.checks import attention_regression as checks
 from ols_transformer.config import AR_DESIGNS, ConfigError, validate_config
 from ols_transformer.experiments import attention_regression as experiment
