@@ -315,7 +315,13 @@ def test_checks_of_the_tiny_run(tiny_run: dict[str, pd.DataFrame]) -> None:
     assert "re-judged across the sensitivity grid" in judged.loc["risk_above_ridge", "detail"]
     # a table edited to break a criterion fails the check; an absent one is MISSING
     broken = dict(tiny_run)
-    broken["icl_preconditioner"] = tiny_run["icl_preconditioner"].assign(gamma_gap_ratio=1.0)
+    # the learned Gamma moved next to Lambda^-1 (1e-3 off each entry): nearer it than Gamma*
+    pre = tiny_run["icl_preconditioner"].copy()
+    learned = [c for c in pre if c.startswith("learned_")]
+    assert learned
+    for column in learned:
+        pre[column] = pre[column.replace("learned_", "inverse_", 1)] + 1e-3
+    broken["icl_preconditioner"] = pre
     again = summarize(broken, {}).set_index("check")
     assert again.loc["gamma_matches_gamma_star", "verdict"] in (
         checks.FAIL, checks.CONDITIONAL, checks.INCONCLUSIVE)
@@ -984,8 +990,10 @@ def test_no_model_beats_ridge_is_judged_on_every_model(
         ratios: tuple[float, ...], converged: tuple[bool, ...], verdict: str) -> None:
     """A universal claim: the smallest per-model ratio to ridge decides it, not a mean over
     seeds (whose t interval over (3, 2.8, 50) would straddle any bound)."""
-    base = [{"lambda": "iso", "N": 40, "model": m, "depth": L, "seed": -1, "excess_risk": r}
-            for m, L, r in (("gamma_star", 1, 0.5), ("ridge", 0, 0.1))]
+    # each seed's own baselines (its test tasks), the same numbers for every seed
+    base = [{"lambda": "iso", "N": 40, "model": m, "depth": L, "seed": s, "excess_risk": r}
+            for m, L, r in (("gamma_star", 1, 0.5), ("ridge", 0, 0.1))
+            for s in range(len(ratios))]
     lsa = [{"lambda": "iso", "N": 40, "model": "lsa", "depth": 1, "seed": s,
             "excess_risk": 0.1 * r, "converged": ok}
            for s, (r, ok) in enumerate(zip(ratios, converged, strict=True))]
@@ -996,3 +1004,21 @@ def test_no_model_beats_ridge_is_judged_on_every_model(
     assert row.verdict == verdict
     judged = [r for r, ok in zip(ratios, converged, strict=True) if ok]
     assert row.value == pytest.approx(min(judged)) and row.replicates == len(judged)
+
+
+def test_ratios_to_a_baseline_pair_seed_by_seed() -> None:
+    # each seed has its own test tasks: a trained row is divided by its own seed's baseline
+    # (exactly 2 here), not by the mean over seeds (0.00009 to 9 here)
+    seeds = range(5)
+    star = [10.0 ** s for s in seeds]
+    risk = pd.DataFrame(
+        [{"lambda": "iso", "N": 8, "model": "gamma_star", "depth": 1, "seed": s,
+          "excess_risk": v} for s, v in zip(seeds, star, strict=True)]
+        + [{"lambda": "iso", "N": 8, "model": "lsa", "depth": 1, "seed": s,
+            "excess_risk": 2 * v} for s, v in zip(seeds, star, strict=True)])
+    lsa = risk[risk["model"] == "lsa"]
+    base = icl_checks._baseline(risk, "gamma_star")
+    np.testing.assert_array_equal(icl_checks._over(lsa, base), np.full(5, 2.0))
+    np.testing.assert_array_equal(icl_checks._over(lsa, base, depth=1), np.full(5, 2.0))
+    # a seed without its baseline gives no ratio rather than another seed's
+    assert np.isnan(icl_checks._over(lsa.assign(seed=7), base)).all()

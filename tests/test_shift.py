@@ -258,11 +258,12 @@ def test_summary_holds_on_quick_and_catches_a_broken_identity(
     summary = checks.frame(shift_checks.checks(quick_table, criteria))
     judged = summary[(summary.scope == "all") & (summary.verdict != "REPORTED")
                      & (summary.check != "no_shift_distance_vanishes")]
-    # three seeds may leave an interval straddling a threshold (INCONCLUSIVE), never fail it;
+    # a few seeds may leave an interval straddling a threshold (INCONCLUSIVE), never fail it;
     # a tolerance never makes a check CONDITIONAL
     assert judged["verdict"].isin(["PASS", "INCONCLUSIVE"]).all(), judged
     stochastic = judged[~judged["check"].str.endswith(("identity", "context_ols"))]
-    assert (stochastic["replicates"] == 3).all() and stochastic["ci_low"].notna().all()
+    seeds = len(set(merged_config()["shift"]["seeds"]))  # each an independent replicate
+    assert (stochastic["replicates"] == seeds).all() and stochastic["ci_low"].notna().all()
     assert (judged["decided_by"] != "").all()
     assert set(judged["check"]) == {"eq10_identity", "probe_identity", "oracle_is_context_ols",
                                     "eq10_noise_term", "static_ols_undistorted",

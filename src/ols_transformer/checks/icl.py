@@ -310,20 +310,22 @@ def preconditioner_checks(table: pd.DataFrame, c: Mapping[str, float]) -> list[C
 
 
 def _baseline(risk: pd.DataFrame, model: str) -> pd.Series:
+    """The untrained ``model``'s excess risk per (Lambda, N, depth, seed): each seed draws its
+    own test tasks (independent replicates), so a ratio to it pairs seed by seed."""
     rows = risk[risk["model"] == model]
     if rows.empty:
         raise MissingInput(f"icl_risk.csv has no rows of model {model}")
-    return rows.groupby(["lambda", "N", "depth"])["excess_risk"].mean()
+    return rows.groupby(["lambda", "N", "depth", "seed"])["excess_risk"].mean()
 
 
 def _over(rows: pd.DataFrame, base: pd.Series, depth: int | None = None) -> np.ndarray:
-    """Each row's excess risk over the baseline's at its (Lambda, N) (and depth, else the
-    baseline's only depth)."""
-    flat = base.groupby(level=["lambda", "N"]).first() if depth is None else None
+    """Each row's excess risk over the baseline's on the same test tasks: its (Lambda, N,
+    seed) (and depth, else the baseline's only depth); NaN where that seed has no baseline."""
+    flat = base.groupby(level=["lambda", "N", "seed"]).first() if depth is None else None
     out = []
     for _, r in rows.iterrows():
-        ref = (flat.loc[(r["lambda"], r["N"])] if flat is not None
-               else base.get((r["lambda"], r["N"], int(r["depth"])), np.nan))
+        ref = (flat.get((r["lambda"], r["N"], r["seed"]), np.nan) if flat is not None
+               else base.get((r["lambda"], r["N"], int(r["depth"]), r["seed"]), np.nan))
         out.append(r["excess_risk"] / ref)
     return np.array(out, dtype=float)
 
@@ -336,7 +338,7 @@ def trained_rows(risk: pd.DataFrame) -> pd.DataFrame:
 def risk_checks(risk: pd.DataFrame, c: Mapping[str, float],
                 baselines: pd.DataFrame | None = None) -> list[Check]:
     """The risk rows; ``baselines`` (the main icl_risk) supplies the untrained models where
-    ``risk`` lacks them (the sensitivity grid shares the main run's test tasks)."""
+    ``risk`` lacks them (a sensitivity seed shares the main run seed's test tasks)."""
     out = []
     lsa = risk[risk["model"] == "lsa"].copy()
     if lsa.empty:
@@ -345,7 +347,7 @@ def risk_checks(risk: pd.DataFrame, c: Mapping[str, float],
     lsa["vs_star"] = _over(lsa, _baseline(source, "gamma_star"))
     one = lsa[lsa["depth"] == 1]
     criterion = (f"one-layer excess risk / Gamma* transformer's <= {c['risk_factor']:g} "
-                 "(interval over seeds, every Lambda, N; same test tasks)")
+                 "(paired by seed: same test tasks; interval over seeds, every Lambda, N)")
     if one.empty:
         out.append(missing("risk_near_gamma_star", criterion, "no one-layer rows"))
     else:
