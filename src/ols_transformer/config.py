@@ -445,8 +445,8 @@ def icl_part_work(cfg: Mapping[str, Any]) -> dict[str, float]:
 def icl_jobs(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
     """The icl stage's part jobs: job name -> its parts (``icl_parts``, in order), consecutive
     parts sharing a job while their work together stays within ICL_PACK_WORK
-    (``packed_jobs``): in config.yaml and large.yaml one job per part but for the designs with
-    norm_2 and norm_4 with the step-cap control; quick.yaml's small parts in one job."""
+    (``packed_jobs``): one job per part in config.yaml and large.yaml, whose parts are each
+    ~10-35 s of one core; quick.yaml's small parts in one job, not five ~2 s start-ups."""
     return packed_jobs(icl_part_work(cfg), ICL_PACK_WORK)
 
 
