@@ -196,6 +196,8 @@ def test_workflow_refuses_bad_config_before_any_job(case: str, tmp_path: Path) -
     else:
         override = deep_merged(copy.deepcopy(BAD["p > n"][0]),
                                copy.deepcopy(BAD["ICL context below d + 2"][0]))
+        # the sensitivity grid's N within the new grid, so that only the two problems show
+        override["icl"]["sensitivity"] = {"context_sizes": [16]}
         bad.write_text(yaml.safe_dump(override))
         problems = [f"  - config fields '{BAD['p > n'][1]}' = 200",
                     f"  - config field '{BAD['ICL context below d + 2'][1]}' = [4, 16]"]
