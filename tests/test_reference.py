@@ -76,18 +76,20 @@ def _ledger(verdicts: dict[str, str]) -> pd.DataFrame:
 
 def test_seed_differences_name_each_row_and_judge_whether_it_may_differ() -> None:
     a = _ledger({"x.same": "PASS", "x.open": "PASS", "x.flip": "PASS", "x.cond": "PASS",
-                 "x.only_a": "FAIL"})
+                 "x.only_a": "FAIL", "x.own_draws": "PASS"})
     b = _ledger({"x.same": "PASS", "x.open": "INCONCLUSIVE", "x.flip": "FAIL",
-                 "x.cond": "CONDITIONAL", "x.only_b": "INCONCLUSIVE"})
+                 "x.cond": "CONDITIONAL", "x.only_b": "INCONCLUSIVE", "x.own_draws": "REPORTED"})
     found = reference.seed_differences(a, b).set_index("claim_id")
-    assert list(found.index) == ["x.open", "x.flip", "x.cond", "x.only_a", "x.only_b"]
+    assert list(found.index) == ["x.open", "x.flip", "x.cond", "x.only_a", "x.own_draws",
+                                 "x.only_b"]
+    assert found.loc["x.own_draws", "problem"] == ""  # judged under one seed set only
     assert found.loc["x.open", "problem"] == ""  # INCONCLUSIVE on one side: allowed
     assert found.loc["x.only_b", "problem"] == ""
     assert found.loc["x.flip", "problem"] == "PASS <-> FAIL"
     assert found.loc["x.cond", "problem"] == "neither side INCONCLUSIVE"
     assert found.loc["x.only_a", ["verdict_a", "verdict_b"]].tolist() == ["FAIL", "MISSING"]
     text = reference.seeds_section(a, b, ("ref", "twin"))
-    assert "1 of 6 verdicts are the same; 5 differ, 3 of them not as allowed" in text
+    assert "1 of 7 verdicts are the same; 6 differ, 3 of them not as allowed" in text
     assert "| `x.flip` | paper | PASS (1 [0.5, 1.5]) | FAIL (1 [0.5, 1.5]) | no: PASS <-> FAIL |" \
         in text
 

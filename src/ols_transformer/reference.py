@@ -115,6 +115,7 @@ TWIN_FILES = (Path("config.resolved.yaml"), Path("provenance") / "run.json",
               Path("claims") / "claims.csv", Path("claims") / "claims.md")
 SEEDS_SECTION = ("<!-- verdicts across seeds: start -->", "<!-- verdicts across seeds: end -->")
 INCONCLUSIVE = "INCONCLUSIVE"
+REPORTED = "REPORTED"
 
 
 def snapshot_twin(version: Path, out: Path, command: str) -> list[Path]:
@@ -135,8 +136,9 @@ def seed_differences(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """The rows of two ledgers (the reference and its twin) whose verdict differs, by
     ``claim_id`` (a claim in one ledger only differs, MISSING on the other side): claim_id,
     kind, verdict_a, verdict_b, estimate_a, estimate_b (with their intervals), and
-    ``problem``: '' when the difference is allowed (INCONCLUSIVE on at least one side), else
-    why not ('PASS <-> FAIL', or 'neither side INCONCLUSIVE')."""
+    ``problem``: '' when the difference is allowed (INCONCLUSIVE on at least one side, or
+    REPORTED on one: judged under one seed set only, as the second paper's digits are judged
+    on its own draws only), else why not ('PASS <-> FAIL', or 'neither side INCONCLUSIVE')."""
     import pandas as pd
 
     a, b = normalised(a).set_index("claim_id"), normalised(b).set_index("claim_id")
@@ -148,7 +150,7 @@ def seed_differences(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
             continue
         if {va, vb} == {"PASS", "FAIL"}:
             problem = "PASS <-> FAIL"
-        elif INCONCLUSIVE not in (va, vb):
+        elif INCONCLUSIVE not in (va, vb) and REPORTED not in (va, vb):
             problem = "neither side INCONCLUSIVE"
         else:
             problem = ""
@@ -173,7 +175,8 @@ def seeds_section(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str]) -> s
              f"{total - len(differ)} of {total} verdicts are the same; {len(differ)} differ"
              + (f", {len(bad)} of them not as allowed (a row may differ only where it is "
                 "INCONCLUSIVE under one seed set, and never move between PASS and FAIL)"
-                if len(bad) else ", each INCONCLUSIVE under one of the seed sets")
+                if len(bad) else ", each INCONCLUSIVE under one of the seed sets or judged "
+                "under one only (REPORTED under the other)")
              + ("." if len(differ) else ".")]
     if len(differ):
         lines += ["", "| claim | kind | reference seeds | other seeds | allowed |",

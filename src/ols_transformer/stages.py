@@ -317,7 +317,9 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     ),
     Stage(
         "claims", category("Claims ledger"),
-        tuple(f"{section}.criteria" for section in CRITERIA_SECTIONS),
+        # the criteria and their origins (the ledger shows where each threshold comes from)
+        tuple(f"{section}.{key}" for section in CRITERIA_SECTIONS
+              for key in ("criteria", "criteria_origin")),
         upstream=LEDGER_STAGES, mem_mb=1000,
         priority=6,  # as soon as it is ready: it and its notebook are the run's last chain
         outputs=(Output("ledger", "claims/claims.csv", "claims"),
@@ -372,7 +374,8 @@ def specs(config: Mapping[str, Any], data_files: Callable[[str], list[str]]
             result[notebook_stage(stage.name)] = StageSpec(
                 ("workflow/rules/notebooks.smk", "workflow/scripts/notebook.py",
                  f"notebooks/{stage.name}.ipynb"),
-                (f"{stage.criteria_section}.criteria",) if stage.notebook.criteria else (),
+                (f"{stage.criteria_section}.criteria", f"{stage.criteria_section}.criteria_origin")
+                if stage.notebook.criteria else (),
                 (stage.name, *(s.name for s in STAGES.values()
                                if s.section == stage.name and s.name != stage.name)),
             )
