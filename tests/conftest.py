@@ -289,7 +289,10 @@ def quick_run(_quick_run_started: QuickRun | None,
 
 
 # The config change of `second_version`: the training stage's learning rate doubled.
-SECOND_CHANGE = {"training": {"learning_rate": 2 * merged_config()["training"]["learning_rate"]}}
+_RATE = 2 * merged_config()["training"]["learning_rate"]
+# (the sweep of the learning rate must hold the run's own: config.sweep_problems)
+SECOND_CHANGE = {"training": {"learning_rate": _RATE, "sweep": {"learning_rates": sorted(
+    {*merged_config()["training"]["sweep"]["learning_rates"], _RATE})}}}
 
 
 @pytest.fixture(scope="session")

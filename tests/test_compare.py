@@ -24,7 +24,7 @@ QUICK_TRAINING = merged_config()["training"]
 @pytest.fixture(scope="module")
 def other_version(second_version: Path) -> Path:
     """The quick config with training.learning_rate doubled, up to the training stage."""
-    assert SECOND_CHANGE == {"training": {"learning_rate": 2 * QUICK_TRAINING["learning_rate"]}}
+    assert SECOND_CHANGE["training"]["learning_rate"] == 2 * QUICK_TRAINING["learning_rate"]
     return second_version
 
 

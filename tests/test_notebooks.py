@@ -100,7 +100,8 @@ def test_training_notebook_prints_the_tables_numbers(quick_run: Path) -> None:
     w_error = np.max(np.abs(np.abs(head.w_final) / head.w_star - 1))
     printed = float(re.search(r"w_converges_to_w_star \[all\]: (\S+) -> PASS", text)[1])
     assert printed == pytest.approx(w_error, abs=1e-15)
-    slowest = f"aligned_and_monotone [all]: {head.alignment_epoch.max()} -> CONDITIONAL"
+    # the slowest seed's alignment epoch, whatever its verdict (the readings decide the row)
+    slowest = f"aligned_and_monotone [all]: {head.alignment_epoch.max()} -> "
     assert slowest in text
     assert slowest.replace(">", "&gt;") in (quick_run / "notebooks" / "training.html").read_text()
 

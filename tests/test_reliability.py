@@ -21,6 +21,7 @@ from conftest import (
     QUICK,
     REPO,
     SNAKEMAKE,
+    merged_config,
     only_stages,
     run_snakemake,
     snakemake_env,
@@ -112,7 +113,9 @@ def test_new_config_writes_new_version_and_failure_keeps_index(
     assert checksums(old) == before  # the earlier version is untouched
 
     diverging = tmp_path / "diverging.yaml"
-    diverging.write_text(yaml.safe_dump({"training": {"w0": 1.0e200}}))
+    # (the w0 sweep must hold the run's own w0: config.sweep_problems)
+    w0s = sorted({*merged_config()["training"]["sweep"]["w0"], 1.0e200})
+    diverging.write_text(yaml.safe_dump({"training": {"w0": 1.0e200, "sweep": {"w0": w0s}}}))
     targets, training = only_stages("training")  # a version of the training stage only
     failed = run_snakemake(workdir, *targets, "--configfile", str(QUICK), str(diverging),
                            env=training)
