@@ -11,19 +11,15 @@ import time
 
 import pandas as pd
 import torch
-import yaml
 
-from ols_transformer.config import attention_regression_parts
+from ols_transformer.config import attention_regression_parts, merged_config_files
 from ols_transformer.experiments import attention_regression as experiment
 
 
 def section(override: str | None) -> dict:
     """config/config.yaml's attention_regression section, with ``override``'s merged on top."""
-    cfg = yaml.safe_load(open("config/config.yaml"))["attention_regression"]
-    if override:
-        for key, value in yaml.safe_load(open(override))["attention_regression"].items():
-            cfg[key] = {**cfg[key], **value} if isinstance(value, dict) else value
-    return cfg
+    files = ["config/config.yaml", *([override] if override else [])]
+    return merged_config_files(files)["attention_regression"]
 
 
 def main(argv: list[str]) -> None:

@@ -12,19 +12,15 @@ import sys
 import time
 
 import torch
-import yaml
 
-from ols_transformer.config import icl_parts
+from ols_transformer.config import icl_parts, merged_config_files
 from ols_transformer.experiments import icl as experiment
 
 
 def section(override: str | None) -> dict:
     """config/config.yaml's icl section, with ``override``'s merged on top."""
-    cfg = yaml.safe_load(open("config/config.yaml"))["icl"]
-    if override:
-        for key, value in (yaml.safe_load(open(override)).get("icl") or {}).items():
-            cfg[key] = {**cfg[key], **value} if isinstance(value, dict) else value
-    return cfg
+    files = ["config/config.yaml", *([override] if override else [])]
+    return merged_config_files(files)["icl"]
 
 
 def main(argv: list[str]) -> None:

@@ -23,6 +23,7 @@ import torch
 import yaml
 
 from ols_transformer import stages
+from ols_transformer.config import deep_merged
 
 # One intra-op thread, as every stage runs (StageRun): on these small tensors a second thread
 # only adds synchronisation (the sweep fixture of test_training_sweep takes 14 s with two, 3.5 s
@@ -34,16 +35,6 @@ QUICK = REPO / "config" / "quick.yaml"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 # The paper's text, beside the checkout (shared/seeds); tests that read it skip where it is not.
 PAPER = REPO.parent / "shared" / "seeds" / "paper_ols_special_case_of_transformer.txt"
-
-
-def deep_merged(base: dict, update: dict) -> dict:
-    """``update`` merged into ``base`` key by key, as Snakemake merges --configfile files."""
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_merged(base[key], value)
-        else:
-            base[key] = value
-    return base
 
 
 def default_config_with(*files: Path) -> dict[str, Any]:

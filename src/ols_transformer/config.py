@@ -996,18 +996,22 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return loaded
 
 
-def merged_config_files(paths: Sequence[str | Path]) -> dict[str, Any]:
-    """The files merged in order, each key of a later file over the earlier's (as Snakemake
-    merges the workflow's config file and ``--configfile`` files)."""
-    def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-        for key, value in update.items():
-            if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-                merge(base[key], value)
-            else:
-                base[key] = value
-        return base
+def deep_merged(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``update`` merged into ``base`` (in place, and returned) key by key, a nested mapping
+    into the nested one: as Snakemake merges the workflow's config file and ``--configfile``
+    files."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            deep_merged(base[key], value)
+        else:
+            base[key] = value
+    return base
 
+
+def merged_config_files(paths: Sequence[str | Path]) -> dict[str, Any]:
+    """The files merged in order, each key of a later file over the earlier's
+    (``deep_merged``)."""
     config: dict[str, Any] = {}
     for path in paths:
-        merge(config, load_config_file(path))
+        deep_merged(config, load_config_file(path))
     return config
