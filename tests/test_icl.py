@@ -1022,3 +1022,24 @@ def test_ratios_to_a_baseline_pair_seed_by_seed() -> None:
     np.testing.assert_array_equal(icl_checks._over(lsa, base, depth=1), np.full(5, 2.0))
     # a seed without its baseline gives no ratio rather than another seed's
     assert np.isnan(icl_checks._over(lsa.assign(seed=7), base)).all()
+
+
+def test_a_row_over_settings_fails_when_one_setting_fails_and_passes_only_when_all_do() -> None:
+    """over_settings on hand-built rows, 5 seeds per setting, judged <= 1: a setting wholly
+    above 1 fails the row; one straddling 1 leaves it INCONCLUSIVE; all below pass it; a
+    replicate that did not converge leaves it INCONCLUSIVE."""
+    spread = np.array([-0.02, -0.01, 0.0, 0.01, 0.02])
+
+    def frame(centres: dict[str, float]) -> pd.DataFrame:
+        return pd.DataFrame([{"N": n, "seed": s, "r": c + d}
+                             for n, c in centres.items() for s, d in enumerate(spread)])
+
+    def judged(centres: dict[str, float], **extra: object) -> str:
+        rows = frame(centres).assign(**extra)
+        return icl_checks.over_settings("r", rows, ["N"], "r", "<=", 1.0, "r <= 1")[0].verdict
+
+    assert judged({"20": 0.5, "40": 0.6}) == checks.PASS
+    assert judged({"20": 0.5, "40": 1.5}) == checks.FAIL
+    assert judged({"20": 0.5, "40": 1.0}) == checks.INCONCLUSIVE
+    assert judged({"20": 0.5, "40": 0.6}, converged=[True] * 9 + [False]) == \
+        checks.INCONCLUSIVE
